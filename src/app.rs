@@ -1,0 +1,482 @@
+//! Wiring: config -> instruments -> stages -> rings and threads -> control API -> shutdown.
+
+use crate::clock::{parse_holidays, today_ist, SessionCalendar, TimeOfDay};
+use crate::config::{AppConfig, FeedSource, Secrets};
+use crate::control::http::ControlApi;
+use crate::control::logging::{self, HotEvent, HotLog};
+use crate::control::snapshot::{SnapshotReader, SnapshotWriter};
+use crate::control::Metrics;
+use crate::domain::*;
+use crate::exec::{mono_ns, InboxMsg, OrderStage};
+use crate::feed::codec::decode_frame;
+use crate::feed::record::RecordWriter;
+use crate::feed::synthetic::{SyntheticMarket, SyntheticParams};
+use crate::feed::{FrameSource, SourcePoll};
+use crate::pipeline::{self, affinity, RingTx, Stages, WaitStrategy};
+use crate::risk::portfolio::TradeRecord;
+use crate::risk::{RiskParams, RiskStage};
+use crate::strategy::orb::Orb;
+use crate::strategy::StrategyStage;
+use crossbeam_channel::Receiver;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Startup(String),
+}
+
+fn startup<E: std::fmt::Display>(e: E) -> AppError {
+    AppError::Startup(e.to_string())
+}
+
+/// How the feed loop ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeedEnd {
+    /// SIGINT/SIGTERM or a stop request.
+    Stopped,
+    /// The source finished (replay end, synthetic close with exit_at_close).
+    SourceEnded,
+}
+
+/// What a finished run hands back (tests and the CLI's closing summary use it).
+#[derive(Debug)]
+pub struct SessionReport {
+    pub end: FeedEnd,
+    pub trades: Vec<TradeRecord>,
+    pub open_positions: usize,
+    pub orders: usize,
+    pub realized: Paise,
+    pub ticks: u64,
+    pub malformed_frames: u64,
+    pub latency_p50_ns: u64,
+    pub latency_p99_ns: u64,
+    pub latency_samples: u64,
+}
+
+pub struct RunOptions {
+    pub config: AppConfig,
+    pub secrets: Secrets,
+    /// Serve the HTTP control API (off in tests that do not need it).
+    pub serve_http: bool,
+    /// Set to stop the run; SIGINT/SIGTERM set it in the CLI.
+    pub stop: Arc<AtomicBool>,
+    /// Base directory for relative paths in the config.
+    pub base_dir: PathBuf,
+}
+
+pub fn resolve(base: &Path, p: &str) -> PathBuf {
+    let path = Path::new(p);
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    }
+}
+
+pub fn session_calendar(cfg: &AppConfig, base: &Path) -> Result<SessionCalendar, AppError> {
+    let m = &cfg.market;
+    let t = |s: &str| TimeOfDay::parse(s).ok_or_else(|| startup(format!("bad time `{s}`")));
+    let holidays_path = resolve(base, &m.holidays_file);
+    let holidays = match std::fs::read_to_string(&holidays_path) {
+        Ok(text) => parse_holidays(&text, &holidays_path.display().to_string()).map_err(startup)?,
+        Err(e) => {
+            log::warn!(target: "app", file = holidays_path.display().to_string().as_str();
+                "Holiday file {} not readable ({e}); assuming no holidays", holidays_path.display());
+            Default::default()
+        }
+    };
+    Ok(SessionCalendar {
+        pre_open: t(&m.pre_open_time)?,
+        open: t(&m.open_time)?,
+        close: t(&m.close_time)?,
+        squareoff: t(&m.eod_squareoff_time)?,
+        squareoff_enabled: m.eod_squareoff_enabled,
+        holidays,
+    })
+}
+
+/// Which instruments the strategies may trade, by master index.
+pub fn build_universe(master: &InstrumentMaster, cfg: &AppConfig, banned: &[String]) -> Vec<bool> {
+    let u = &cfg.universe;
+    master
+        .iter()
+        .map(|i| {
+            let kind_ok = match i.instrument_type {
+                InstrumentType::Future => u.include_futures,
+                InstrumentType::Equity => u.include_equities,
+                InstrumentType::Call | InstrumentType::Put => u.include_options,
+                InstrumentType::Index => false,
+            };
+            let listed =
+                u.symbols.is_empty() || u.symbols.iter().any(|s| s == i.tradingsymbol.as_str());
+            let underlying = if i.is_derivative() {
+                i.name.as_str()
+            } else {
+                i.tradingsymbol.as_str()
+            };
+            let is_banned = i.is_derivative() && banned.iter().any(|b| b == underlying);
+            kind_ok && listed && !is_banned && i.tradable()
+        })
+        .collect()
+}
+
+fn read_ban_list(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .map(|t| {
+            t.lines()
+                .map(|l| l.split('#').next().unwrap_or("").trim().to_string())
+                .filter(|l| !l.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The feed thread: polls the source, decodes frames onto ring A, sequences the inbox.
+#[allow(clippy::too_many_arguments)]
+fn run_feed(
+    mut source: Box<dyn FrameSource>,
+    mut tx: RingTx,
+    inbox: Receiver<InboxMsg>,
+    barrier_done: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    wait: WaitStrategy,
+    metrics: Arc<Metrics>,
+    hot: HotLog,
+    mut recorder: Option<RecordWriter<BufWriter<File>>>,
+) -> FeedEnd {
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
+    let lockstep = source.lockstep();
+    let mut barrier: u64 = 0;
+    let drain_inbox = |tx: &mut RingTx| {
+        while let Ok(msg) = inbox.try_recv() {
+            Metrics::add(&metrics.inbox_events_total, 1);
+            let ev = match msg {
+                InboxMsg::Control(c) => Event::Control(c),
+                InboxMsg::Order(u) => Event::Order(u),
+            };
+            tx.publish(Slot {
+                ev,
+                recv_ns: mono_ns(),
+            });
+        }
+    };
+    let end = loop {
+        if stop.load(Ordering::Relaxed) {
+            break FeedEnd::Stopped;
+        }
+        drain_inbox(&mut tx);
+        match source.poll(&mut buf) {
+            SourcePoll::Idle => wait.idle(),
+            SourcePoll::End => break FeedEnd::SourceEnded,
+            SourcePoll::Frame => {
+                let recv_ns = mono_ns();
+                Metrics::add(&metrics.feed_frames_total, 1);
+                Metrics::add(&metrics.feed_bytes_total, buf.len() as u64);
+                if let Some(r) = &mut recorder {
+                    if r.write_frame(recv_ns, &buf).is_err() {
+                        recorder = None;
+                    }
+                }
+                match decode_frame(&buf, |t| {
+                    tx.publish(Slot {
+                        ev: Event::Tick(*t),
+                        recv_ns,
+                    })
+                }) {
+                    Ok(s) => {
+                        Metrics::add(&metrics.feed_heartbeats_total, s.heartbeat as u64);
+                        Metrics::add(&metrics.feed_packets_total, s.packets as u64);
+                        Metrics::add(&metrics.feed_ticks_total, s.ticks as u64);
+                        Metrics::add(&metrics.feed_unknown_packets_total, s.unknown as u64);
+                        if lockstep && s.ticks > 0 {
+                            barrier += 1;
+                            tx.publish(Slot {
+                                ev: Event::Barrier { id: barrier },
+                                recv_ns,
+                            });
+                            while barrier_done.load(Ordering::Acquire) < barrier {
+                                if stop.load(Ordering::Relaxed) {
+                                    break;
+                                }
+                                wait.idle();
+                            }
+                            drain_inbox(&mut tx);
+                        }
+                    }
+                    Err(error) => {
+                        Metrics::add(&metrics.feed_malformed_frames_total, 1);
+                        hot.emit(HotEvent::MalformedFrame { error });
+                    }
+                }
+            }
+        }
+    };
+    // Orders still in flight (e.g. a flatten's exits) are sequenced before the rings close.
+    drain_inbox(&mut tx);
+    if let Some(r) = &mut recorder {
+        let _ = r.flush();
+    }
+    end
+}
+
+/// Runs a whole session: starts every thread, waits for stop or source end, shuts down cleanly.
+pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
+    let cfg = &opts.config;
+    let base = &opts.base_dir;
+    log::info!(target: "app", "Starting AITRAPP");
+    log::info!(target: "app", mode = cfg.mode.as_str(); "Mode: {}", cfg.mode.as_str());
+
+    log::info!(target: "app", "Loading strategies...");
+    let calendar = session_calendar(cfg, base)?;
+    let orb_cfg = cfg.strategies.orb.clone();
+    log::info!(target: "app", orb = orb_cfg.enabled, window_min = orb_cfg.window_min; "Strategies: orb={}",
+        if orb_cfg.enabled { "enabled" } else { "disabled" });
+
+    log::info!(target: "app", "Syncing instruments...");
+    let instruments_path = resolve(base, &cfg.universe.instruments_file);
+    let master = Arc::new(InstrumentMaster::load(&instruments_path).map_err(startup)?);
+    log::info!(target: "app", count = master.len(), file = instruments_path.display().to_string().as_str();
+        "Loaded {} instruments from {}", master.len(), instruments_path.display());
+
+    log::info!(target: "app", "Building universe...");
+    let banned = read_ban_list(&resolve(base, &cfg.universe.ban_list_file));
+    let universe = build_universe(&master, cfg, &banned);
+    let tradable = universe.iter().filter(|&&u| u).count();
+    log::info!(target: "app", instruments = tradable, banned = banned.len(); "Universe: {tradable} tradable instruments ({} banned)", banned.len());
+    if tradable == 0 {
+        return Err(startup(
+            "the universe is empty: check universe.* in the config and the instruments file",
+        ));
+    }
+
+    // Source selection.
+    let source_kind = match cfg.feed.source {
+        FeedSource::Auto if opts.secrets.has_kite_credentials() => {
+            log::warn!(target: "feed", "Kite credentials found, but this build has no Kite WebSocket client yet; using the synthetic market");
+            FeedSource::Synthetic
+        }
+        FeedSource::Auto => {
+            log::info!(target: "feed", "No Kite credentials: using the built-in synthetic market");
+            FeedSource::Synthetic
+        }
+        other => other,
+    };
+    let source: Box<dyn FrameSource> = match source_kind {
+        FeedSource::Synthetic | FeedSource::Auto => {
+            let s = &cfg.feed.synthetic;
+            let mut date = if s.date.is_empty() {
+                today_ist()
+            } else {
+                Date::parse(&s.date).ok_or_else(|| startup(format!("feed.synthetic.date `{}`", s.date)))?
+            };
+            // A simulated session needs a trading day: move forward past weekends and holidays.
+            for _ in 0..10 {
+                if calendar.is_trading_day(date) {
+                    break;
+                }
+                let (y, m, d) = date.ymd();
+                let next = crate::clock::days_from_civil(y, m, d) + 1;
+                let (y, m, d) = crate::clock::civil_from_days(next);
+                date = Date(y as u32 * 10000 + m * 100 + d);
+            }
+            let start = TimeOfDay::parse(&s.start_time).ok_or_else(|| startup("feed.synthetic.start_time"))?;
+            Box::new(SyntheticMarket::new(
+                &master,
+                &s.instruments,
+                calendar.clone(),
+                SyntheticParams {
+                    seed: s.seed,
+                    speed: s.speed,
+                    date,
+                    start,
+                    step_ms: s.tick_interval_ms,
+                    exit_at_close: s.exit_at_close,
+                },
+            ))
+        }
+        FeedSource::Kite => return Err(startup("feed.source: kite needs the Kite WebSocket client, which this build does not have yet; use auto or synthetic")),
+        FeedSource::Replay => return Err(startup("feed.source: replay is not available in this build yet; use auto or synthetic")),
+    };
+
+    // Threads and waiting.
+    let wait = WaitStrategy::parse(&cfg.pipeline.wait).map_err(startup)?;
+    let hot_threads = match cfg.pipeline.topology {
+        crate::config::Topology::Collapsed => 2,
+        crate::config::Topology::Pipeline => 4,
+    };
+    let plan = affinity::plan(
+        wait,
+        &cfg.pipeline.cpus,
+        hot_threads,
+        &affinity::allowed_cpus(),
+        cfg.pipeline.downgrade_on_oversubscription,
+    )
+    .map_err(startup)?;
+    for w in &plan.warnings {
+        log::warn!(target: "pipeline", "{w}");
+    }
+    log::info!(target: "pipeline", topology = format!("{:?}", cfg.pipeline.topology).as_str(), wait = plan.wait.name().as_str(),
+        ring_size = cfg.pipeline.ring_size; "Pipeline: {:?} topology, wait {}", cfg.pipeline.topology, plan.wait.name());
+
+    let metrics = Arc::new(Metrics::default());
+    let (hot, hot_rx) = HotLog::new(cfg.logging.hot_queue, metrics.clone());
+    let logger_master = master.clone();
+    let logger = std::thread::Builder::new()
+        .name("aitrapp-logger".into())
+        .spawn(move || logging::run_logger_thread(hot_rx, logger_master))
+        .map_err(startup)?;
+
+    let snapshot_path = resolve(base, &cfg.control.snapshot_path);
+    let writer = SnapshotWriter::create(&snapshot_path).map_err(startup)?;
+    let (inbox_tx, inbox_rx) = crossbeam_channel::bounded::<InboxMsg>(65_536);
+    let (flatten_tx, flatten_rx) = crossbeam_channel::bounded::<FlattenReport>(16);
+    let barrier_done = Arc::new(AtomicU64::new(0));
+
+    let orb = orb_cfg
+        .enabled
+        .then(|| Orb::new(orb_cfg.clone(), calendar.open, master.len()));
+    let stages = Stages {
+        strategy: StrategyStage::new(master.clone(), universe, orb),
+        risk: RiskStage::new(
+            RiskParams::from_config(cfg),
+            calendar.clone(),
+            master.clone(),
+            metrics.clone(),
+        )
+        .with_snapshot(writer)
+        .with_hot_log(hot.clone())
+        .with_flatten_replies(flatten_tx),
+        order: OrderStage::new(
+            master.clone(),
+            cfg.execution.slippage_bps,
+            inbox_tx.clone(),
+            metrics.clone(),
+            barrier_done.clone(),
+        ),
+    };
+
+    let recorder = match &cfg.feed.record {
+        Some(p) => {
+            let path = resolve(base, p);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(startup)?;
+            }
+            let f = File::create(&path)
+                .map_err(|e| startup(format!("feed.record {}: {e}", path.display())))?;
+            log::info!(target: "feed", file = path.display().to_string().as_str(); "Recording frames to {}", path.display());
+            Some(RecordWriter::new(BufWriter::new(f)))
+        }
+        None => None,
+    };
+
+    let (tx_a, rx_a) = pipeline::ring(cfg.pipeline.ring_size, plan.wait, metrics.clone(), |m| {
+        &m.ring_a_full_total
+    });
+    let consumer_cpus: Vec<usize> = plan.cpus.iter().skip(1).copied().collect();
+    let consumers = pipeline::spawn_consumers(
+        cfg.pipeline.topology,
+        rx_a,
+        stages,
+        plan.wait,
+        cfg.pipeline.ring_size,
+        &consumer_cpus,
+        metrics.clone(),
+    );
+
+    // Control API.
+    let http_stop = Arc::new(AtomicBool::new(false));
+    let http = if opts.serve_http {
+        let addr = format!("{}:{}", cfg.control.bind, cfg.control.api_port);
+        let server = tiny_http::Server::http(&addr)
+            .map_err(|e| startup(format!("cannot listen on {addr}: {e}")))?;
+        let reader = SnapshotReader::open(&snapshot_path).map_err(startup)?;
+        let api = ControlApi::new(
+            inbox_tx.clone(),
+            flatten_rx,
+            reader,
+            metrics.clone(),
+            opts.secrets.api_secret_key.clone(),
+            cfg.mode.as_str(),
+            source.describe(),
+        );
+        let stop = http_stop.clone();
+        log::info!(target: "control", addr = addr.as_str(); "Control API listening on http://{addr}");
+        Some(
+            std::thread::Builder::new()
+                .name("aitrapp-control".into())
+                .spawn(move || api.serve(server, stop))
+                .map_err(startup)?,
+        )
+    } else {
+        drop(flatten_rx);
+        None
+    };
+    drop(inbox_tx);
+
+    let description = source.describe();
+    let feed_cpu = plan.cpus.first().copied();
+    let feed_stop = opts.stop.clone();
+    let feed_metrics = metrics.clone();
+    let feed_hot = hot.clone();
+    let feed_wait = plan.wait;
+    let feed = std::thread::Builder::new()
+        .name("aitrapp-feed".into())
+        .spawn(move || {
+            if let Some(c) = feed_cpu {
+                affinity::pin_current(c);
+            }
+            run_feed(
+                source,
+                tx_a,
+                inbox_rx,
+                barrier_done,
+                feed_stop,
+                feed_wait,
+                feed_metrics,
+                feed_hot,
+                recorder,
+            )
+        })
+        .map_err(startup)?;
+    log::info!(target: "feed", source = description.as_str(); "Synthetic market started ({description})");
+    log::info!(target: "app", "AITRAPP started successfully");
+
+    let end = feed.join().map_err(|_| startup("feed thread panicked"))?;
+    log::info!(target: "app", reason = format!("{end:?}").as_str(); "Shutting down: draining the pipeline");
+    let mut stages = consumers.join().map_err(startup)?;
+    stages.risk.publish(true);
+    http_stop.store(true, Ordering::Relaxed);
+    if let Some(h) = http {
+        let _ = h.join();
+    }
+    let report = SessionReport {
+        end,
+        trades: stages.risk.trades().to_vec(),
+        open_positions: stages.risk.open_positions(),
+        orders: stages.risk.oms().len(),
+        realized: stages.risk.realized(),
+        ticks: Metrics::get(&metrics.feed_ticks_total),
+        malformed_frames: Metrics::get(&metrics.feed_malformed_frames_total),
+        latency_p50_ns: stages.order.latency().value_at_quantile(0.5),
+        latency_p99_ns: stages.order.latency().value_at_quantile(0.99),
+        latency_samples: stages.order.latency().len(),
+    };
+    drop(stages);
+    drop(hot);
+    let _ = logger.join();
+    let wins = report.trades.iter().filter(|t| t.pnl.0 > 0).count();
+    log::info!(target: "app", trades = report.trades.len(), wins = wins, realized_pnl = format_rupees(report.realized.0, 100).as_str(),
+        open_positions = report.open_positions, ticks = report.ticks;
+        "Session summary: {} trades ({} winners), realized P&L {}, {} open position(s), {} ticks",
+        report.trades.len(), wins, format_rupees(report.realized.0, 100), report.open_positions, report.ticks);
+    log::info!(target: "app", "AITRAPP stopped");
+    log::logger().flush();
+    std::thread::sleep(Duration::from_millis(1));
+    Ok(report)
+}

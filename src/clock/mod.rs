@@ -1,0 +1,198 @@
+//! IST session calendar and time arithmetic. Exchange timestamps are epoch seconds; India has
+//! no daylight saving, so IST is a fixed +05:30 and needs no tz database.
+
+use crate::domain::Date;
+use std::collections::BTreeSet;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub const IST_OFFSET_SECS: i64 = 5 * 3600 + 30 * 60;
+
+/// Seconds since IST midnight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct TimeOfDay(pub u32);
+
+impl TimeOfDay {
+    pub const fn hm(h: u32, m: u32) -> TimeOfDay {
+        TimeOfDay(h * 3600 + m * 60)
+    }
+    /// Parses "HH:MM" or "HH:MM:SS".
+    pub fn parse(s: &str) -> Option<TimeOfDay> {
+        let mut parts = s.trim().split(':');
+        let h: u32 = parts.next()?.parse().ok()?;
+        let m: u32 = parts.next()?.parse().ok()?;
+        let sec: u32 = match parts.next() {
+            Some(x) => x.parse().ok()?,
+            None => 0,
+        };
+        if parts.next().is_some() || h > 23 || m > 59 || sec > 59 {
+            return None;
+        }
+        Some(TimeOfDay(h * 3600 + m * 60 + sec))
+    }
+    pub fn add_minutes(self, m: u32) -> TimeOfDay {
+        TimeOfDay(self.0 + m * 60)
+    }
+}
+
+impl std::fmt::Display for TimeOfDay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:02}:{:02}:{:02}",
+            self.0 / 3600,
+            (self.0 / 60) % 60,
+            self.0 % 60
+        )
+    }
+}
+
+/// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+pub fn civil_from_days(z: i64) -> (i32, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    ((if m <= 2 { y + 1 } else { y }) as i32, m, d)
+}
+
+pub fn days_from_civil(y: i32, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y as i64 - 1 } else { y as i64 };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+pub fn ist_date(epoch_secs: i64) -> Date {
+    let (y, m, d) = civil_from_days((epoch_secs + IST_OFFSET_SECS).div_euclid(86_400));
+    Date(y as u32 * 10000 + m * 100 + d)
+}
+
+pub fn ist_time_of_day(epoch_secs: i64) -> TimeOfDay {
+    TimeOfDay((epoch_secs + IST_OFFSET_SECS).rem_euclid(86_400) as u32)
+}
+
+/// Epoch seconds of an IST wall time on a date.
+pub fn ist_epoch(date: Date, t: TimeOfDay) -> i64 {
+    let (y, m, d) = date.ymd();
+    days_from_civil(y, m, d) * 86_400 + t.0 as i64 - IST_OFFSET_SECS
+}
+
+/// 0 = Monday .. 6 = Sunday.
+pub fn weekday(date: Date) -> u32 {
+    let (y, m, d) = date.ymd();
+    (days_from_civil(y, m, d) + 3).rem_euclid(7) as u32
+}
+
+pub fn now_epoch() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+pub fn today_ist() -> Date {
+    ist_date(now_epoch())
+}
+
+/// The NSE trading day's timetable.
+#[derive(Clone, Debug)]
+pub struct SessionCalendar {
+    pub pre_open: TimeOfDay,
+    pub open: TimeOfDay,
+    pub close: TimeOfDay,
+    pub squareoff: TimeOfDay,
+    pub squareoff_enabled: bool,
+    pub holidays: BTreeSet<Date>,
+}
+
+impl SessionCalendar {
+    pub fn is_trading_day(&self, date: Date) -> bool {
+        weekday(date) < 5 && !self.holidays.contains(&date)
+    }
+    /// Continuous session: open <= t < close on a trading day.
+    pub fn is_market_open(&self, epoch_secs: i64) -> bool {
+        let t = ist_time_of_day(epoch_secs);
+        self.is_trading_day(ist_date(epoch_secs)) && t >= self.open && t < self.close
+    }
+    /// New entries are allowed only in the continuous session and before square-off.
+    pub fn entries_allowed(&self, epoch_secs: i64) -> bool {
+        let t = ist_time_of_day(epoch_secs);
+        self.is_market_open(epoch_secs) && !(self.squareoff_enabled && t >= self.squareoff)
+    }
+    pub fn is_squareoff_due(&self, epoch_secs: i64) -> bool {
+        self.squareoff_enabled && ist_time_of_day(epoch_secs) >= self.squareoff
+    }
+}
+
+/// Reads a holiday file: one yyyy-mm-dd per line, `#` comments and blank lines ignored.
+pub fn parse_holidays(text: &str, file: &str) -> Result<BTreeSet<Date>, String> {
+    let mut out = BTreeSet::new();
+    for (i, line) in text.lines().enumerate() {
+        let l = line.split('#').next().unwrap_or("").trim();
+        if l.is_empty() {
+            continue;
+        }
+        let date = Date::parse(l)
+            .ok_or_else(|| format!("{file}: line {}: not a yyyy-mm-dd date: `{l}`", i + 1))?;
+        out.insert(date);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixture_timestamp_is_ist_10_41_27() {
+        // kite-protocol.md §1.8: 1625461887 = 2021-07-05 10:41:27 IST.
+        assert_eq!(ist_date(1625461887), Date(20210705));
+        assert_eq!(
+            ist_time_of_day(1625461887),
+            TimeOfDay(10 * 3600 + 41 * 60 + 27)
+        );
+        assert_eq!(
+            ist_epoch(Date(20210705), TimeOfDay(10 * 3600 + 41 * 60 + 27)),
+            1625461887
+        );
+    }
+
+    #[test]
+    fn weekdays_and_calendar() {
+        assert_eq!(weekday(Date(20261125)), 2); // Wednesday
+        assert_eq!(weekday(Date(20261201)), 1); // Tuesday
+        let cal = SessionCalendar {
+            pre_open: TimeOfDay::hm(9, 0),
+            open: TimeOfDay::hm(9, 15),
+            close: TimeOfDay::hm(15, 30),
+            squareoff: TimeOfDay::hm(15, 25),
+            squareoff_enabled: true,
+            holidays: parse_holidays("2026-11-24 # test\n", "h").unwrap(),
+        };
+        let d = Date(20261125);
+        assert!(cal.is_market_open(ist_epoch(d, TimeOfDay::hm(9, 15))));
+        assert!(!cal.is_market_open(ist_epoch(d, TimeOfDay::hm(9, 14))));
+        assert!(cal.entries_allowed(ist_epoch(d, TimeOfDay::hm(15, 24))));
+        assert!(!cal.entries_allowed(ist_epoch(d, TimeOfDay::hm(15, 25))));
+        assert!(!cal.is_market_open(ist_epoch(Date(20261124), TimeOfDay::hm(10, 0))));
+        assert!(!cal.is_market_open(ist_epoch(Date(20261128), TimeOfDay::hm(10, 0))));
+    }
+
+    #[test]
+    fn time_of_day_parse() {
+        assert_eq!(TimeOfDay::parse("15:25"), Some(TimeOfDay::hm(15, 25)));
+        assert_eq!(TimeOfDay::parse("25:00"), None);
+        assert_eq!(
+            TimeOfDay::parse("9:15:30"),
+            Some(TimeOfDay(9 * 3600 + 15 * 60 + 30))
+        );
+    }
+}

@@ -1,0 +1,433 @@
+//! The typed shape of `configs/app.yaml`. Every field has a default so a partial file works;
+//! unknown keys are reported by the loader; ranges are checked in `validate`.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Mode {
+    #[default]
+    #[serde(rename = "PAPER")]
+    Paper,
+    #[serde(rename = "LIVE")]
+    Live,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Paper => "PAPER",
+            Mode::Live => "LIVE",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AppConfig {
+    pub mode: Mode,
+    pub timezone: String,
+    pub risk: RiskConfig,
+    pub universe: UniverseConfig,
+    pub strategies: StrategiesConfig,
+    pub ranking: RankingConfig,
+    pub exits: ExitsConfig,
+    pub market: MarketConfig,
+    pub execution: ExecutionConfig,
+    pub alerts: AlertsConfig,
+    pub websocket: WebsocketConfig,
+    pub logging: LoggingConfig,
+    pub monitoring: MonitoringConfig,
+    pub pipeline: PipelineConfig,
+    pub feed: FeedConfig,
+    pub control: ControlConfig,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig {
+            mode: Mode::Paper,
+            timezone: "Asia/Kolkata".into(),
+            risk: RiskConfig::default(),
+            universe: UniverseConfig::default(),
+            strategies: StrategiesConfig::default(),
+            ranking: RankingConfig::default(),
+            exits: ExitsConfig::default(),
+            market: MarketConfig::default(),
+            execution: ExecutionConfig::default(),
+            alerts: AlertsConfig::default(),
+            websocket: WebsocketConfig::default(),
+            logging: LoggingConfig::default(),
+            monitoring: MonitoringConfig::default(),
+            pipeline: PipelineConfig::default(),
+            feed: FeedConfig::default(),
+            control: ControlConfig::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RiskConfig {
+    /// Trading capital in rupees.
+    pub capital: f64,
+    /// Percent of capital risked per trade (0.5 means 0.5%).
+    pub per_trade_risk_pct: f64,
+    /// Cap on the sum of open risk as percent of capital.
+    pub max_portfolio_heat_pct: f64,
+    /// Daily P&L (percent of capital, negative) at which everything is closed and entries stop.
+    pub daily_loss_stop_pct: f64,
+    /// Largest position in lots for F&O instruments.
+    pub max_position_size_multiplier: u32,
+    /// For cash equities (a lot is one share): largest position notional, percent of capital.
+    pub max_position_notional_pct: f64,
+    pub max_positions: u32,
+}
+
+impl Default for RiskConfig {
+    fn default() -> Self {
+        RiskConfig {
+            capital: 1_000_000.0,
+            per_trade_risk_pct: 0.5,
+            max_portfolio_heat_pct: 2.0,
+            daily_loss_stop_pct: -2.5,
+            max_position_size_multiplier: 3,
+            max_position_notional_pct: 20.0,
+            max_positions: 5,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UniverseConfig {
+    /// Kite instruments CSV; in LIVE mode the broker's dump replaces it.
+    pub instruments_file: String,
+    /// Trading symbols the strategies may trade; empty means every tradable non-option.
+    pub symbols: Vec<String>,
+    pub include_futures: bool,
+    pub include_equities: bool,
+    pub include_options: bool,
+    /// F&O ban list: one trading symbol (underlying) per line.
+    pub ban_list_file: String,
+}
+
+impl Default for UniverseConfig {
+    fn default() -> Self {
+        UniverseConfig {
+            instruments_file: "configs/instruments.csv".into(),
+            symbols: Vec::new(),
+            include_futures: true,
+            include_equities: true,
+            include_options: false,
+            ban_list_file: "configs/fo_ban_list.txt".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct StrategiesConfig {
+    pub orb: OrbConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OrbConfig {
+    pub enabled: bool,
+    /// Minutes from the open that make the opening range.
+    pub window_min: u32,
+    /// Consecutive ticks beyond the range needed to confirm a breakout.
+    pub breakout_confirmation_ticks: u32,
+    /// Target distance as a multiple of the stop distance.
+    pub rr_min: f64,
+    /// Concurrent ORB positions at most.
+    pub max_positions: u32,
+}
+
+impl Default for OrbConfig {
+    fn default() -> Self {
+        OrbConfig {
+            enabled: true,
+            window_min: 15,
+            breakout_confirmation_ticks: 3,
+            rr_min: 2.0,
+            max_positions: 3,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RankingConfig {
+    pub enabled: bool,
+    pub top_n: u32,
+}
+
+impl Default for RankingConfig {
+    fn default() -> Self {
+        RankingConfig {
+            enabled: false,
+            top_n: 5,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ExitsConfig {
+    pub stop_loss_enabled: bool,
+    pub take_profit_enabled: bool,
+}
+
+impl Default for ExitsConfig {
+    fn default() -> Self {
+        ExitsConfig {
+            stop_loss_enabled: true,
+            take_profit_enabled: true,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MarketConfig {
+    pub pre_open_time: String,
+    pub open_time: String,
+    pub close_time: String,
+    pub eod_squareoff_enabled: bool,
+    pub eod_squareoff_time: String,
+    pub holidays_file: String,
+}
+
+impl Default for MarketConfig {
+    fn default() -> Self {
+        MarketConfig {
+            pre_open_time: "09:00".into(),
+            open_time: "09:15".into(),
+            close_time: "15:30".into(),
+            eod_squareoff_enabled: true,
+            eod_squareoff_time: "15:25".into(),
+            holidays_file: "configs/holidays_nse.txt".into(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EntryOrderType {
+    #[serde(rename = "MARKET")]
+    Market,
+    #[serde(rename = "LIMIT")]
+    Limit,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ExecutionConfig {
+    pub entry_order_type: EntryOrderType,
+    /// Paper fills: MARKET orders fill at the touch moved this many basis points against us.
+    pub slippage_bps: f64,
+    pub max_order_retries: u32,
+    pub retry_backoff_ms: u64,
+    pub limit_chase_ticks: u32,
+    pub product: String,
+}
+
+impl Default for ExecutionConfig {
+    fn default() -> Self {
+        ExecutionConfig {
+            entry_order_type: EntryOrderType::Market,
+            slippage_bps: 2.0,
+            max_order_retries: 3,
+            retry_backoff_ms: 500,
+            limit_chase_ticks: 2,
+            product: "MIS".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct AlertsConfig {
+    pub enabled: bool,
+    pub telegram_bot_token: String,
+    pub telegram_chat_id: String,
+    pub slack_webhook_url: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebsocketConfig {
+    pub ws_root: String,
+    pub max_reconnect_attempts: u32,
+    pub stale_after_ms: u64,
+    pub mode: String,
+}
+
+impl Default for WebsocketConfig {
+    fn default() -> Self {
+        WebsocketConfig {
+            ws_root: "wss://ws.kite.trade".into(),
+            max_reconnect_attempts: 50,
+            stale_after_ms: 5000,
+            mode: "full".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoggingConfig {
+    pub level: String,
+    pub dir: String,
+    pub file: String,
+    pub max_bytes: u64,
+    pub backup_count: u32,
+    /// Capacity of the queue hot threads hand log records to.
+    pub hot_queue: usize,
+    pub stderr: bool,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        LoggingConfig {
+            level: "INFO".into(),
+            dir: "logs".into(),
+            file: "aitrapp.log".into(),
+            max_bytes: 50 * 1024 * 1024,
+            backup_count: 5,
+            hot_queue: 65_536,
+            stderr: true,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MonitoringConfig {
+    pub metrics_enabled: bool,
+    /// How often the risk thread republishes the snapshot while ticks flow.
+    pub snapshot_interval_ms: u64,
+}
+
+impl Default for MonitoringConfig {
+    fn default() -> Self {
+        MonitoringConfig {
+            metrics_enabled: true,
+            snapshot_interval_ms: 200,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Topology {
+    Pipeline,
+    Collapsed,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PipelineConfig {
+    pub topology: Topology,
+    /// busy_spin | spin_hint | yield | sleep_us:N
+    pub wait: String,
+    /// CPUs to pin the hot threads to, in order feed, strategy, risk, order (or feed, consumer
+    /// when collapsed). Empty: no pinning.
+    pub cpus: Vec<usize>,
+    pub ring_size: usize,
+    /// When spinners outnumber allowed cores: refuse to start (false) or downgrade to yield.
+    pub downgrade_on_oversubscription: bool,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            topology: Topology::Collapsed,
+            wait: "yield".into(),
+            cpus: Vec::new(),
+            ring_size: 65_536,
+            downgrade_on_oversubscription: true,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedSource {
+    Auto,
+    Kite,
+    Synthetic,
+    Replay,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FeedConfig {
+    pub source: FeedSource,
+    /// Record every received frame to this file (record format, see README).
+    pub record: Option<String>,
+    pub synthetic: SyntheticConfig,
+}
+
+impl Default for FeedConfig {
+    fn default() -> Self {
+        FeedConfig {
+            source: FeedSource::Auto,
+            record: None,
+            synthetic: SyntheticConfig::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SyntheticConfig {
+    pub seed: u64,
+    /// Simulated seconds per real second; 0 runs as fast as the pipeline takes it.
+    pub speed: f64,
+    /// IST time the simulated session starts at.
+    pub start_time: String,
+    /// Session date (yyyy-mm-dd); empty means today in IST.
+    pub date: String,
+    /// Trading symbols to simulate; empty means every instrument in the instruments file.
+    pub instruments: Vec<String>,
+    /// Simulated milliseconds between frames.
+    pub tick_interval_ms: u32,
+    /// Stop the process after the simulated close (for demos and tests).
+    pub exit_at_close: bool,
+}
+
+impl Default for SyntheticConfig {
+    fn default() -> Self {
+        SyntheticConfig {
+            seed: 42,
+            speed: 20.0,
+            start_time: "09:13".into(),
+            date: String::new(),
+            instruments: Vec::new(),
+            tick_interval_ms: 1000,
+            exit_at_close: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ControlConfig {
+    pub bind: String,
+    pub api_port: u16,
+    pub dashboard_port: u16,
+    /// Memory-mapped snapshot the risk thread publishes and `aitrapp snapshot` reads.
+    pub snapshot_path: String,
+}
+
+impl Default for ControlConfig {
+    fn default() -> Self {
+        ControlConfig {
+            bind: "127.0.0.1".into(),
+            api_port: 8000,
+            dashboard_port: 3000,
+            snapshot_path: "run/aitrapp.snapshot".into(),
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! HTTP control API. GET /health /ready /state /positions /orders /risk /metrics; POST /pause
+//! /resume /flatten. Mutating calls need `X-API-Key` when API_SECRET_KEY is set. Unknown paths
+//! answer 404 JSON, wrong methods 405 JSON.
+
+use super::snapshot::{self, SnapshotReader};
+use super::Metrics;
+use crate::domain::{ControlCommand, FlattenReport};
+use crate::exec::InboxMsg;
+use crossbeam_channel::{Receiver, Sender};
+use serde_json::json;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tiny_http::{Header, Method, Request, Response, Server};
+
+pub struct ControlApi {
+    pub inbox: Sender<InboxMsg>,
+    pub flatten_replies: Receiver<FlattenReport>,
+    pub snapshot: SnapshotReader,
+    pub metrics: Arc<Metrics>,
+    pub api_key: Option<String>,
+    pub mode: &'static str,
+    pub feed: String,
+    pub started: Instant,
+    next_request: u64,
+}
+
+type Reply = (u16, serde_json::Value);
+
+fn json_response(status: u16, body: &serde_json::Value) -> Response<std::io::Cursor<Vec<u8>>> {
+    let header =
+        Header::from_bytes("Content-Type", "application/json").unwrap_or_else(|_| unreachable!());
+    Response::from_string(body.to_string())
+        .with_status_code(status)
+        .with_header(header)
+}
+
+impl ControlApi {
+    pub fn new(
+        inbox: Sender<InboxMsg>,
+        flatten_replies: Receiver<FlattenReport>,
+        snapshot: SnapshotReader,
+        metrics: Arc<Metrics>,
+        api_key: Option<String>,
+        mode: &'static str,
+        feed: String,
+    ) -> ControlApi {
+        ControlApi {
+            inbox,
+            flatten_replies,
+            snapshot,
+            metrics,
+            api_key,
+            mode,
+            feed,
+            started: Instant::now(),
+            next_request: 1,
+        }
+    }
+
+    /// Serves until `stop` is set. Polls so shutdown is prompt.
+    pub fn serve(mut self, server: Server, stop: Arc<AtomicBool>) {
+        while !stop.load(Ordering::Relaxed) {
+            match server.recv_timeout(Duration::from_millis(100)) {
+                Ok(Some(req)) => self.handle(req),
+                Ok(None) => {}
+                Err(e) => {
+                    log::error!(target: "control", error = e.to_string().as_str(); "HTTP accept failed: {e}");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, req: Request) {
+        let method = req.method().clone();
+        let path = req
+            .url()
+            .split('?')
+            .next()
+            .unwrap_or("")
+            .trim_end_matches('/')
+            .to_string();
+        let key_ok = match &self.api_key {
+            None => true,
+            Some(k) => req
+                .headers()
+                .iter()
+                .any(|h| h.field.equiv("X-API-Key") && h.value.as_str() == k.as_str()),
+        };
+        if path == "/metrics" && method == Method::Get {
+            let mut body = String::with_capacity(8192);
+            self.metrics.render(&mut body);
+            let header = Header::from_bytes("Content-Type", "text/plain; version=0.0.4")
+                .unwrap_or_else(|_| unreachable!());
+            let _ = req.respond(Response::from_string(body).with_header(header));
+            return;
+        }
+        let (status, body) = self.route(&method, &path, key_ok);
+        if method != Method::Get {
+            log::info!(target: "control", method = method.as_str(), path = path.as_str(), status = status; "{} {} -> {}", method, path, status);
+        }
+        let _ = req.respond(json_response(status, &body));
+    }
+
+    fn route(&mut self, method: &Method, path: &str, key_ok: bool) -> Reply {
+        const GETS: [&str; 6] = [
+            "/health",
+            "/ready",
+            "/state",
+            "/positions",
+            "/orders",
+            "/risk",
+        ];
+        const POSTS: [&str; 3] = ["/pause", "/resume", "/flatten"];
+        let known_get = GETS.contains(&path);
+        let known_post = POSTS.contains(&path);
+        match (method, known_get, known_post) {
+            (Method::Get, true, _) => self.get(path),
+            (Method::Post, _, true) if !key_ok => {
+                (401, json!({"error": "missing or wrong X-API-Key header"}))
+            }
+            (Method::Post, _, true) => self.post(path),
+            (_, true, _) => (
+                405,
+                json!({"error": format!("{path} takes GET"), "allowed": ["GET"]}),
+            ),
+            (_, _, true) => (
+                405,
+                json!({"error": format!("{path} takes POST"), "allowed": ["POST"]}),
+            ),
+            _ => (404, json!({"error": format!("no such endpoint: {path}")})),
+        }
+    }
+
+    fn read(&self) -> Result<Box<snapshot::SnapshotBody>, Reply> {
+        self.snapshot
+            .read()
+            .map_err(|e| (503, json!({"error": format!("state unavailable: {e}")})))
+    }
+
+    fn get(&self, path: &str) -> Reply {
+        if path == "/health" {
+            return (
+                200,
+                json!({
+                    "status": "ok",
+                    "mode": self.mode,
+                    "feed": self.feed,
+                    "uptime_s": self.started.elapsed().as_secs(),
+                    "ticks": Metrics::get(&self.metrics.feed_ticks_total),
+                }),
+            );
+        }
+        let b = match self.read() {
+            Ok(b) => b,
+            Err(r) => return r,
+        };
+        match path {
+            "/ready" => {
+                let ready = b.published_unix_ms > 0 && b.feed_connected == 1;
+                (
+                    if ready { 200 } else { 503 },
+                    json!({"ready": ready, "feed_connected": b.feed_connected == 1}),
+                )
+            }
+            "/state" => (200, snapshot::state_json(&b)),
+            "/positions" => (200, snapshot::positions_json(&b)),
+            "/orders" => (200, snapshot::orders_json(&b)),
+            "/risk" => (200, snapshot::risk_json(&b)),
+            _ => (404, json!({"error": format!("no such endpoint: {path}")})),
+        }
+    }
+
+    fn submit(&self, c: ControlCommand) -> Result<(), Reply> {
+        self.inbox
+            .send_timeout(InboxMsg::Control(c), Duration::from_secs(2))
+            .map_err(|_| {
+                (
+                    503,
+                    json!({"error": "engine is not accepting commands (shutting down or stalled)"}),
+                )
+            })
+    }
+
+    /// Waits until the snapshot satisfies `done`, up to `limit`.
+    fn wait_for(
+        &self,
+        limit: Duration,
+        done: impl Fn(&snapshot::SnapshotBody) -> bool,
+    ) -> Option<Box<snapshot::SnapshotBody>> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Ok(b) = self.snapshot.read() {
+                if done(&b) {
+                    return Some(b);
+                }
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    fn post(&mut self, path: &str) -> Reply {
+        let t0 = Instant::now();
+        match path {
+            "/pause" | "/resume" => {
+                let (cmd, want_paused) = if path == "/pause" {
+                    (ControlCommand::Pause, true)
+                } else {
+                    (ControlCommand::Resume, false)
+                };
+                if let Err(r) = self.submit(cmd) {
+                    return r;
+                }
+                match self.wait_for(Duration::from_secs(2), |b| {
+                    (b.trading_state != 0) == want_paused
+                }) {
+                    Some(b) => (
+                        200,
+                        json!({"status": snapshot::state_name(b.trading_state), "is_paused": b.trading_state != 0}),
+                    ),
+                    None => {
+                        let state = self
+                            .snapshot
+                            .read()
+                            .map(|b| snapshot::state_name(b.trading_state))
+                            .unwrap_or("UNKNOWN");
+                        (
+                            409,
+                            json!({"error": format!("state is still {state}; see the log for why"), "status": state}),
+                        )
+                    }
+                }
+            }
+            "/flatten" => {
+                let request = self.next_request;
+                self.next_request += 1;
+                while self.flatten_replies.try_recv().is_ok() {}
+                log::warn!(target: "control", request = request; "KILL SWITCH: flatten requested");
+                if let Err(r) = self.submit(ControlCommand::Flatten { request }) {
+                    return r;
+                }
+                let deadline = Instant::now() + Duration::from_secs(5);
+                let report = loop {
+                    match self.flatten_replies.recv_deadline(deadline) {
+                        Ok(r) if r.request == request => break Some(r),
+                        Ok(_) => continue,
+                        Err(_) => break None,
+                    }
+                };
+                let Some(report) = report else {
+                    return (
+                        504,
+                        json!({"error": "engine did not answer the flatten within 5 s; check the log and the broker"}),
+                    );
+                };
+                let acknowledged_ms = t0.elapsed().as_secs_f64() * 1000.0;
+                let flat = self.wait_for(Duration::from_secs(5), |b| b.positions_count == 0);
+                let elapsed_ms = t0.elapsed().as_secs_f64() * 1000.0;
+                let nothing = report.orders_cancelled == 0 && report.positions_closed == 0;
+                let remaining = self.snapshot.read().map(|b| b.positions_count).unwrap_or(0);
+                let status = if nothing {
+                    "nothing to do"
+                } else if flat.is_some() {
+                    "flat"
+                } else {
+                    "closing"
+                };
+                log::warn!(target: "control", orders_cancelled = report.orders_cancelled, positions_closed = report.positions_closed,
+                    elapsed_ms = elapsed_ms; "KILL SWITCH done: {} position(s) closed, {} order(s) cancelled in {:.1} ms",
+                    report.positions_closed, report.orders_cancelled, elapsed_ms);
+                (
+                    200,
+                    json!({
+                        "status": status,
+                        "orders_cancelled": report.orders_cancelled,
+                        "positions_closed": report.positions_closed,
+                        "exposure_closed": report.exposure_closed.rupees(),
+                        "positions_remaining": remaining,
+                        "paused": true,
+                        "acknowledged_ms": acknowledged_ms,
+                        "elapsed_ms": elapsed_ms,
+                    }),
+                )
+            }
+            _ => (404, json!({"error": format!("no such endpoint: {path}")})),
+        }
+    }
+}

@@ -1,0 +1,436 @@
+//! Logging: JSON lines to `logs/aitrapp.log` (rotated by size) and a readable copy on stderr,
+//! through `log` + `fern`. Hot threads never call the logger: they hand a small `HotEvent` to
+//! the logger thread through a bounded queue and count what the queue drops.
+
+use crate::domain::{
+    format_rupees, InstrumentMaster, OrderId, OrderPurpose, OrderType, Paise, Price, Qty,
+    RejectReason, Side, StrategyId, Token,
+};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A file that rotates to `.1`, `.2`, ... when it would pass `max_bytes`.
+pub struct RotatingFile {
+    path: PathBuf,
+    file: File,
+    size: u64,
+    max_bytes: u64,
+    backups: u32,
+}
+
+impl RotatingFile {
+    pub fn open(path: &Path, max_bytes: u64, backups: u32) -> io::Result<RotatingFile> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let size = file.metadata()?.len();
+        Ok(RotatingFile {
+            path: path.to_path_buf(),
+            file,
+            size,
+            max_bytes,
+            backups,
+        })
+    }
+
+    fn rotate(&mut self) -> io::Result<()> {
+        self.file.flush()?;
+        if self.backups == 0 {
+            self.file = OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(true)
+                .open(&self.path)?;
+        } else {
+            for i in (1..self.backups).rev() {
+                let from = self.backup_path(i);
+                if from.exists() {
+                    std::fs::rename(&from, self.backup_path(i + 1))?;
+                }
+            }
+            std::fs::rename(&self.path, self.backup_path(1))?;
+            self.file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)?;
+        }
+        self.size = 0;
+        Ok(())
+    }
+
+    fn backup_path(&self, i: u32) -> PathBuf {
+        let mut s = self.path.clone().into_os_string();
+        s.push(format!(".{i}"));
+        PathBuf::from(s)
+    }
+}
+
+impl Write for RotatingFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.size > 0 && self.size + buf.len() as u64 > self.max_bytes {
+            self.rotate()?;
+        }
+        let n = self.file.write(buf)?;
+        self.size += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// Local IST wall time with milliseconds, e.g. 2026-11-25T09:15:00.123+05:30.
+pub fn ist_timestamp() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs() as i64;
+    let d = crate::clock::ist_date(secs);
+    let t = crate::clock::ist_time_of_day(secs);
+    format!("{d}T{t}.{:03}+05:30", now.subsec_millis())
+}
+
+fn level_name(l: log::Level) -> &'static str {
+    match l {
+        log::Level::Error => "ERROR",
+        log::Level::Warn => "WARNING",
+        log::Level::Info => "INFO",
+        log::Level::Debug => "DEBUG",
+        log::Level::Trace => "TRACE",
+    }
+}
+
+struct JsonFields<'a>(&'a mut serde_json::Map<String, serde_json::Value>);
+
+impl<'kvs> log::kv::VisitSource<'kvs> for JsonFields<'_> {
+    fn visit_pair(
+        &mut self,
+        key: log::kv::Key<'kvs>,
+        value: log::kv::Value<'kvs>,
+    ) -> Result<(), log::kv::Error> {
+        let v = if let Some(i) = value.to_i64() {
+            serde_json::Value::from(i)
+        } else if let Some(u) = value.to_u64() {
+            serde_json::Value::from(u)
+        } else if let Some(f) = value.to_f64() {
+            serde_json::Value::from(f)
+        } else if let Some(b) = value.to_bool() {
+            serde_json::Value::from(b)
+        } else {
+            serde_json::Value::from(value.to_string())
+        };
+        self.0.insert(key.to_string(), v);
+        Ok(())
+    }
+}
+
+/// One JSON log line: ts, level, target, message, then the record's structured fields.
+pub fn json_line(record: &log::Record) -> String {
+    let mut m = serde_json::Map::new();
+    m.insert("ts".into(), ist_timestamp().into());
+    m.insert("level".into(), level_name(record.level()).into());
+    m.insert("target".into(), record.target().into());
+    m.insert("message".into(), record.args().to_string().into());
+    let _ = record.key_values().visit(&mut JsonFields(&mut m));
+    serde_json::Value::Object(m).to_string()
+}
+
+/// Installs the global logger. Call once per process.
+pub fn init(
+    dir: &str,
+    file: &str,
+    level: log::LevelFilter,
+    max_bytes: u64,
+    backups: u32,
+    stderr: bool,
+) -> Result<PathBuf, String> {
+    let path = Path::new(dir).join(file);
+    let rotating = RotatingFile::open(&path, max_bytes, backups)
+        .map_err(|e| format!("cannot open log file {}: {e}", path.display()))?;
+    let json = fern::Dispatch::new()
+        .format(|out, _msg, record| out.finish(format_args!("{}", json_line(record))))
+        .chain(Box::new(rotating) as Box<dyn Write + Send>);
+    let mut root = fern::Dispatch::new().level(level).chain(json);
+    if stderr {
+        let human = fern::Dispatch::new()
+            .format(|out, msg, record| {
+                let mut fields = String::new();
+                struct Plain<'a>(&'a mut String);
+                impl<'kvs> log::kv::VisitSource<'kvs> for Plain<'_> {
+                    fn visit_pair(
+                        &mut self,
+                        k: log::kv::Key<'kvs>,
+                        v: log::kv::Value<'kvs>,
+                    ) -> Result<(), log::kv::Error> {
+                        self.0.push_str(&format!(" {k}={v}"));
+                        Ok(())
+                    }
+                }
+                let _ = record.key_values().visit(&mut Plain(&mut fields));
+                out.finish(format_args!(
+                    "{} {:<7} {}{}",
+                    &ist_timestamp()[11..23],
+                    level_name(record.level()),
+                    msg,
+                    fields
+                ))
+            })
+            .chain(io::stderr());
+        root = root.chain(human);
+    }
+    root.apply()
+        .map_err(|e| format!("logger already installed: {e}"))?;
+    Ok(path)
+}
+
+/// What hot threads report; the logger thread turns each into one structured log line.
+#[derive(Clone, Copy, Debug)]
+pub enum HotEvent {
+    Signal {
+        token: Token,
+        strategy: StrategyId,
+        side: Side,
+        entry: Price,
+        stop: Price,
+        target: Price,
+    },
+    SignalRefused {
+        token: Token,
+        strategy: StrategyId,
+        reason: &'static str,
+    },
+    OrderSent {
+        id: OrderId,
+        token: Token,
+        side: Side,
+        qty: Qty,
+        order_type: OrderType,
+        price: Price,
+        purpose: OrderPurpose,
+    },
+    OrderFilled {
+        id: OrderId,
+        token: Token,
+        side: Side,
+        qty: Qty,
+        price: Price,
+        purpose: OrderPurpose,
+    },
+    OrderRejected {
+        id: OrderId,
+        token: Token,
+        reason: RejectReason,
+    },
+    OrderCancelled {
+        id: OrderId,
+        token: Token,
+    },
+    PositionClosed {
+        token: Token,
+        qty: Qty,
+        entry: Price,
+        exit: Price,
+        pnl: Paise,
+        purpose: OrderPurpose,
+    },
+    StateChanged {
+        from: &'static str,
+        to: &'static str,
+        reason: &'static str,
+    },
+    SquareOff {
+        positions: u32,
+    },
+    DailyLossStop {
+        pnl: Paise,
+    },
+    MalformedFrame {
+        error: crate::feed::codec::CodecError,
+    },
+    RingFull {
+        ring: &'static str,
+    },
+}
+
+/// The hot threads' handle to the logger thread.
+#[derive(Clone)]
+pub struct HotLog {
+    tx: Sender<HotEvent>,
+    dropped: Arc<crate::control::Metrics>,
+}
+
+impl HotLog {
+    pub fn new(
+        capacity: usize,
+        metrics: Arc<crate::control::Metrics>,
+    ) -> (HotLog, Receiver<HotEvent>) {
+        let (tx, rx) = crossbeam_channel::bounded(capacity);
+        (
+            HotLog {
+                tx,
+                dropped: metrics,
+            },
+            rx,
+        )
+    }
+    /// Never blocks, never allocates: a full queue drops the record and counts it.
+    #[inline]
+    pub fn emit(&self, ev: HotEvent) {
+        match self.tx.try_send(ev) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                crate::control::Metrics::add(&self.dropped.hot_log_dropped_total, 1)
+            }
+        }
+    }
+    pub fn dropped(&self) -> &AtomicU64 {
+        &self.dropped.hot_log_dropped_total
+    }
+}
+
+fn sym(master: &InstrumentMaster, t: Token) -> (String, i64) {
+    match master.get(t) {
+        Some(i) => (i.tradingsymbol.as_str().to_string(), i.divisor()),
+        None => (t.0.to_string(), 100),
+    }
+}
+
+/// Writes one hot event through `log`. Runs on the logger thread only.
+pub fn write_hot_event(master: &InstrumentMaster, ev: &HotEvent) {
+    match *ev {
+        HotEvent::Signal {
+            token,
+            strategy,
+            side,
+            entry,
+            stop,
+            target,
+        } => {
+            let (s, d) = sym(master, token);
+            log::info!(target: "strategy", symbol = s.as_str(), strategy = strategy.as_str(), side = side.as_str(),
+                entry = format_rupees(entry.0, d).as_str(), stop = format_rupees(stop.0, d).as_str(),
+                target = format_rupees(target.0, d).as_str(); "Signal {} {} {}", strategy.as_str(), side.as_str(), s);
+        }
+        HotEvent::SignalRefused {
+            token,
+            strategy,
+            reason,
+        } => {
+            let (s, _) = sym(master, token);
+            log::info!(target: "risk", symbol = s.as_str(), strategy = strategy.as_str(), reason = reason;
+                "Signal refused for {s}: {reason}");
+        }
+        HotEvent::OrderSent {
+            id,
+            token,
+            side,
+            qty,
+            order_type,
+            price,
+            purpose,
+        } => {
+            let (s, d) = sym(master, token);
+            log::info!(target: "order", order_id = id.0, tag = id.tag().as_str(), symbol = s.as_str(), side = side.as_str(),
+                qty = qty.0, order_type = order_type.as_str(), price = format_rupees(price.0, d).as_str(), purpose = purpose.as_str();
+                "Placing order {} {} {} {} ({})", side.as_str(), qty.0, s, order_type.as_str(), purpose.as_str());
+        }
+        HotEvent::OrderFilled {
+            id,
+            token,
+            side,
+            qty,
+            price,
+            purpose,
+        } => {
+            let (s, d) = sym(master, token);
+            log::info!(target: "order", order_id = id.0, tag = id.tag().as_str(), symbol = s.as_str(), side = side.as_str(),
+                qty = qty.0, price = format_rupees(price.0, d).as_str(), purpose = purpose.as_str();
+                "Order filled {} {} {} @ {}", side.as_str(), qty.0, s, format_rupees(price.0, d));
+        }
+        HotEvent::OrderRejected { id, token, reason } => {
+            let (s, _) = sym(master, token);
+            log::warn!(target: "order", order_id = id.0, symbol = s.as_str(), reason = reason.as_str();
+                "Order rejected for {s}: {}", reason.as_str());
+        }
+        HotEvent::OrderCancelled { id, token } => {
+            let (s, _) = sym(master, token);
+            log::info!(target: "order", order_id = id.0, symbol = s.as_str(); "Order cancelled for {s}");
+        }
+        HotEvent::PositionClosed {
+            token,
+            qty,
+            entry,
+            exit,
+            pnl,
+            purpose,
+        } => {
+            let (s, d) = sym(master, token);
+            log::info!(target: "risk", symbol = s.as_str(), qty = qty.0, entry = format_rupees(entry.0, d).as_str(),
+                exit = format_rupees(exit.0, d).as_str(), pnl = format_rupees(pnl.0, 100).as_str(), exit_reason = purpose.as_str();
+                "Position closed {s} ({}): P&L {}", purpose.as_str(), format_rupees(pnl.0, 100));
+        }
+        HotEvent::StateChanged { from, to, reason } => {
+            log::warn!(target: "risk", from = from, to = to, reason = reason; "Trading state {from} -> {to}: {reason}");
+        }
+        HotEvent::SquareOff { positions } => {
+            log::info!(target: "risk", positions = positions; "EOD square-off: closing {positions} position(s)");
+        }
+        HotEvent::DailyLossStop { pnl } => {
+            log::error!(target: "risk", pnl = format_rupees(pnl.0, 100).as_str();
+                "Daily loss limit hit (P&L {}): flattening and halting new entries", format_rupees(pnl.0, 100));
+        }
+        HotEvent::MalformedFrame { error } => {
+            log::warn!(target: "feed", error = error.to_string().as_str(); "Malformed frame skipped: {error}");
+        }
+        HotEvent::RingFull { ring } => {
+            log::warn!(target: "pipeline", ring = ring; "Ring {ring} full: back-pressure, producer waiting");
+        }
+    }
+}
+
+/// The logger thread: drains hot events until every sender is gone.
+pub fn run_logger_thread(rx: Receiver<HotEvent>, master: Arc<InstrumentMaster>) {
+    while let Ok(ev) = rx.recv() {
+        write_hot_event(&master, &ev);
+    }
+    log::logger().flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotation_keeps_backups() {
+        let dir = std::env::temp_dir().join(format!("aitrapp-rot-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("a.log");
+        let mut f = RotatingFile::open(&path, 100, 2).unwrap();
+        for _ in 0..10 {
+            f.write_all(&[b'x'; 60]).unwrap();
+        }
+        assert!(path.exists() && dir.join("a.log.1").exists() && dir.join("a.log.2").exists());
+        assert!(!dir.join("a.log.3").exists());
+        assert!(std::fs::metadata(&path).unwrap().len() <= 100);
+    }
+
+    #[test]
+    fn json_line_has_fields() {
+        let rec = log::Record::builder()
+            .args(format_args!("hello"))
+            .level(log::Level::Error)
+            .target("t")
+            .build();
+        let v: serde_json::Value = serde_json::from_str(&json_line(&rec)).unwrap();
+        assert_eq!(v["level"], "ERROR");
+        assert_eq!(v["message"], "hello");
+        assert_eq!(v["target"], "t");
+        assert!(v["ts"].as_str().unwrap().ends_with("+05:30"));
+    }
+}

@@ -1,0 +1,81 @@
+//! Counters the hot threads bump (relaxed atomics, preallocated) and their Prometheus text.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+macro_rules! metrics {
+    ($($name:ident : $help:literal),* $(,)?) => {
+        /// Every counter of the process. Hot threads only ever `add` to these.
+        #[derive(Default, Debug)]
+        pub struct Metrics {
+            $(pub $name: AtomicU64,)*
+        }
+        impl Metrics {
+            /// Prometheus text exposition, counters prefixed `aitrapp_`.
+            pub fn render(&self, out: &mut String) {
+                $(
+                    let _ = writeln!(out, "# HELP aitrapp_{} {}", stringify!($name), $help);
+                    let _ = writeln!(out, "# TYPE aitrapp_{} {}", stringify!($name),
+                        if stringify!($name).ends_with("_total") { "counter" } else { "gauge" });
+                    let _ = writeln!(out, "aitrapp_{} {}", stringify!($name), if stringify!($name).ends_with("_paise") { (self.$name.load(Relaxed) as i64).to_string() } else { self.$name.load(Relaxed).to_string() });
+                )*
+            }
+        }
+    };
+}
+
+metrics! {
+    feed_frames_total: "Frames received by the feed thread (heartbeats included)",
+    feed_heartbeats_total: "Heartbeat messages received",
+    feed_packets_total: "Packets in received frames",
+    feed_ticks_total: "Ticks decoded and sequenced",
+    feed_malformed_frames_total: "Frames rejected as malformed (counted and skipped)",
+    feed_unknown_packets_total: "Packets of unknown length (counted and skipped)",
+    feed_bytes_total: "Bytes of market data received",
+    inbox_events_total: "Control commands and order updates sequenced from the inbox",
+    ring_a_full_total: "Times the feed found ring A full and waited",
+    ring_b_full_total: "Times the strategy stage found ring B full and waited",
+    ring_c_full_total: "Times the risk stage found ring C full and waited",
+    inbox_full_total: "Times an order update found the inbox full and waited",
+    signals_total: "Strategy signals",
+    signals_refused_total: "Signals risk refused",
+    orders_sent_total: "Orders sent to the broker",
+    orders_filled_total: "Order fills",
+    orders_rejected_total: "Orders rejected",
+    orders_cancelled_total: "Orders cancelled",
+    positions_open: "Open positions",
+    trades_closed_total: "Round trips closed",
+    realized_pnl_paise: "Realized P&L today, paise",
+    unrealized_pnl_paise: "Unrealized P&L, paise",
+    hot_log_dropped_total: "Log records hot threads dropped because the logger queue was full",
+    snapshot_publishes_total: "Snapshots published",
+    tick_to_intent_p50_ns: "Tick-to-order-intent latency p50, ns (order stage histogram)",
+    tick_to_intent_p99_ns: "Tick-to-order-intent latency p99, ns",
+    tick_to_intent_max_ns: "Tick-to-order-intent latency max, ns",
+    trading_state: "0 active, 1 paused, 2 halted",
+}
+
+impl Metrics {
+    pub fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Relaxed);
+    }
+    pub fn get(c: &AtomicU64) -> u64 {
+        c.load(Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text() {
+        let m = Metrics::default();
+        Metrics::add(&m.feed_ticks_total, 3);
+        let mut s = String::new();
+        m.render(&mut s);
+        assert!(s.contains("aitrapp_feed_ticks_total 3\n"));
+        assert!(s.contains("# TYPE aitrapp_feed_ticks_total counter"));
+        assert!(s.contains("# TYPE aitrapp_positions_open gauge"));
+    }
+}

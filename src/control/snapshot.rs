@@ -1,0 +1,426 @@
+//! The risk thread's published state: a fixed-layout record in a memory-mapped file, guarded
+//! by a seqlock so readers (the control thread, `aitrapp snapshot` in another process) never
+//! lock and never see a torn copy. Only the risk thread writes.
+
+use memmap2::{MmapMut, MmapOptions};
+use std::fs::OpenOptions;
+use std::path::Path;
+use std::sync::atomic::{fence, AtomicU64, Ordering};
+
+pub const MAGIC: u64 = 0x4149_5452_4150_5031; // "AITRAPP1"
+pub const VERSION: u32 = 1;
+pub const MAX_POSITIONS: usize = 128;
+pub const MAX_ORDERS: usize = 256;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PositionRecord {
+    pub token: u32,
+    pub strategy: u8,
+    pub _pad: [u8; 3],
+    pub symbol: [u8; 32],
+    pub qty: i64,
+    pub avg_price: i64,
+    pub ltp: i64,
+    pub realized_paise: i64,
+    pub unrealized_paise: i64,
+    pub stop: i64,
+    pub target: i64,
+    pub divisor: i64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct OrderRecord {
+    pub id: u64,
+    pub token: u32,
+    pub status: u8,
+    pub side: u8,
+    pub order_type: u8,
+    pub purpose: u8,
+    pub symbol: [u8; 32],
+    pub qty: i64,
+    pub filled: i64,
+    pub price: i64,
+    pub avg_fill: i64,
+    pub divisor: i64,
+    pub ts: u32,
+    pub _pad: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SnapshotBody {
+    pub published_unix_ms: u64,
+    pub pid: u32,
+    pub mode_live: u8,
+    /// 0 active, 1 paused, 2 halted.
+    pub trading_state: u8,
+    pub market_open: u8,
+    pub feed_connected: u8,
+    pub exchange_ts: u32,
+    pub positions_count: u32,
+    pub orders_count: u32,
+    pub trades_today: u32,
+    pub wins: u32,
+    pub losses: u32,
+    pub capital_paise: i64,
+    pub realized_paise: i64,
+    pub unrealized_paise: i64,
+    pub open_risk_paise: i64,
+    pub daily_loss_limit_paise: i64,
+    pub ticks_seen: u64,
+    pub positions: [PositionRecord; MAX_POSITIONS],
+    pub orders: [OrderRecord; MAX_ORDERS],
+}
+
+impl Default for SnapshotBody {
+    fn default() -> Self {
+        SnapshotBody {
+            published_unix_ms: 0,
+            pid: 0,
+            mode_live: 0,
+            trading_state: 0,
+            market_open: 0,
+            feed_connected: 0,
+            exchange_ts: 0,
+            positions_count: 0,
+            orders_count: 0,
+            trades_today: 0,
+            wins: 0,
+            losses: 0,
+            capital_paise: 0,
+            realized_paise: 0,
+            unrealized_paise: 0,
+            open_risk_paise: 0,
+            daily_loss_limit_paise: 0,
+            ticks_seen: 0,
+            positions: [PositionRecord::default(); MAX_POSITIONS],
+            orders: [OrderRecord::default(); MAX_ORDERS],
+        }
+    }
+}
+
+const HEADER: usize = 64;
+const SEQ_OFFSET: usize = 16;
+
+fn file_len() -> usize {
+    HEADER + std::mem::size_of::<SnapshotBody>()
+}
+
+pub fn symbol_bytes(s: &str) -> [u8; 32] {
+    let mut b = [0u8; 32];
+    let n = s.len().min(32);
+    b[..n].copy_from_slice(&s.as_bytes()[..n]);
+    b
+}
+
+pub fn symbol_str(b: &[u8; 32]) -> String {
+    let n = b.iter().position(|&c| c == 0).unwrap_or(32);
+    String::from_utf8_lossy(&b[..n]).into_owned()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("snapshot {path}: {reason}")]
+    Io { path: String, reason: String },
+    #[error("snapshot {path}: not an aitrapp snapshot (bad magic or version)")]
+    Format { path: String },
+    #[error("snapshot {path}: writer kept it busy; no consistent copy after {tries} tries")]
+    Busy { path: String, tries: u32 },
+}
+
+/// The single writer's side.
+pub struct SnapshotWriter {
+    map: MmapMut,
+}
+
+impl SnapshotWriter {
+    pub fn create(path: &Path) -> Result<SnapshotWriter, SnapshotError> {
+        let err = |e: std::io::Error| SnapshotError::Io {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(err)?;
+        f.set_len(file_len() as u64).map_err(err)?;
+        // SAFETY: the file is ours and sized above; other processes only read it.
+        let mut map = unsafe { MmapOptions::new().len(file_len()).map_mut(&f) }.map_err(err)?;
+        map[0..8].copy_from_slice(&MAGIC.to_le_bytes());
+        map[8..12].copy_from_slice(&VERSION.to_le_bytes());
+        let mut w = SnapshotWriter { map };
+        w.seq().store(0, Ordering::Release);
+        w.publish(&SnapshotBody::default());
+        Ok(w)
+    }
+
+    fn seq(&mut self) -> &AtomicU64 {
+        // SAFETY: offset 16 is 8-aligned in a page-aligned map and lives as long as `self`.
+        unsafe { &*(self.map.as_mut_ptr().add(SEQ_OFFSET) as *const AtomicU64) }
+    }
+
+    /// Seqlock write: odd sequence while copying, even when done. No allocation, no syscall.
+    pub fn publish(&mut self, body: &SnapshotBody) {
+        let seq = self.seq().load(Ordering::Relaxed);
+        self.seq().store(seq.wrapping_add(1), Ordering::Relaxed);
+        fence(Ordering::Release);
+        // SAFETY: the body region is `size_of::<SnapshotBody>()` bytes after the header.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                body as *const SnapshotBody as *const u8,
+                self.map.as_mut_ptr().add(HEADER),
+                std::mem::size_of::<SnapshotBody>(),
+            );
+        }
+        fence(Ordering::Release);
+        self.seq().store(seq.wrapping_add(2), Ordering::Release);
+    }
+}
+
+/// Reads a consistent copy of the snapshot at `path` (any process).
+pub fn read(path: &Path) -> Result<Box<SnapshotBody>, SnapshotError> {
+    let p = path.display().to_string();
+    let f = OpenOptions::new()
+        .read(true)
+        .open(path)
+        .map_err(|e| SnapshotError::Io {
+            path: p.clone(),
+            reason: e.to_string(),
+        })?;
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0) as usize;
+    if len != file_len() {
+        return Err(SnapshotError::Format { path: p });
+    }
+    // SAFETY: read-only map of a file whose size we checked.
+    let map =
+        unsafe { MmapOptions::new().len(file_len()).map(&f) }.map_err(|e| SnapshotError::Io {
+            path: p.clone(),
+            reason: e.to_string(),
+        })?;
+    read_map(&map, &p)
+}
+
+fn read_map(map: &[u8], p: &str) -> Result<Box<SnapshotBody>, SnapshotError> {
+    let magic = u64::from_le_bytes(map[0..8].try_into().unwrap_or([0; 8]));
+    let version = u32::from_le_bytes(map[8..12].try_into().unwrap_or([0; 4]));
+    if magic != MAGIC || version != VERSION {
+        return Err(SnapshotError::Format {
+            path: p.to_string(),
+        });
+    }
+    // SAFETY: aligned u64 inside the mapping, which outlives this function's use of it.
+    let seq = unsafe { &*(map.as_ptr().add(SEQ_OFFSET) as *const AtomicU64) };
+    let mut out = Box::<SnapshotBody>::default();
+    for _ in 0..100_000u32 {
+        let s1 = seq.load(Ordering::Acquire);
+        if s1 & 1 == 1 {
+            std::hint::spin_loop();
+            continue;
+        }
+        // SAFETY: copying plain-old-data bytes; a torn copy is detected by the sequence check.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                map.as_ptr().add(HEADER),
+                &mut *out as *mut SnapshotBody as *mut u8,
+                std::mem::size_of::<SnapshotBody>(),
+            );
+        }
+        fence(Ordering::Acquire);
+        if seq.load(Ordering::Relaxed) == s1 {
+            return Ok(out);
+        }
+    }
+    Err(SnapshotError::Busy {
+        path: p.to_string(),
+        tries: 100_000,
+    })
+}
+
+/// Keeps a reader mapping open (the control thread reads often).
+pub struct SnapshotReader {
+    map: memmap2::Mmap,
+    path: String,
+}
+
+impl SnapshotReader {
+    pub fn open(path: &Path) -> Result<SnapshotReader, SnapshotError> {
+        let p = path.display().to_string();
+        let f = OpenOptions::new()
+            .read(true)
+            .open(path)
+            .map_err(|e| SnapshotError::Io {
+                path: p.clone(),
+                reason: e.to_string(),
+            })?;
+        // SAFETY: read-only map; the writer keeps the file at a fixed size.
+        let map = unsafe { MmapOptions::new().len(file_len()).map(&f) }.map_err(|e| {
+            SnapshotError::Io {
+                path: p.clone(),
+                reason: e.to_string(),
+            }
+        })?;
+        Ok(SnapshotReader { map, path: p })
+    }
+    pub fn read(&self) -> Result<Box<SnapshotBody>, SnapshotError> {
+        read_map(&self.map, &self.path)
+    }
+}
+
+pub fn state_name(s: u8) -> &'static str {
+    match s {
+        0 => "ACTIVE",
+        1 => "PAUSED",
+        2 => "HALTED",
+        _ => "UNKNOWN",
+    }
+}
+
+pub fn order_status_name(s: u8) -> &'static str {
+    crate::risk::oms::OrderStatus::from_u8(s)
+        .map(|s| s.as_str())
+        .unwrap_or("UNKNOWN")
+}
+
+fn rupees(v: i64, div: i64) -> f64 {
+    v as f64 / div.max(1) as f64
+}
+
+pub fn state_json(b: &SnapshotBody) -> serde_json::Value {
+    let daily = b.realized_paise + b.unrealized_paise;
+    let decided = b.wins + b.losses;
+    serde_json::json!({
+        "mode": if b.mode_live == 1 { "LIVE" } else { "PAPER" },
+        "state": state_name(b.trading_state),
+        "is_paused": b.trading_state != 0,
+        "is_market_open": b.market_open == 1,
+        "positions_count": b.positions_count,
+        "trades_today": b.trades_today,
+        "win_rate": if decided > 0 { b.wins as f64 / decided as f64 } else { 0.0 },
+        "daily_pnl": rupees(daily, 100),
+        "daily_pnl_pct": if b.capital_paise > 0 { daily as f64 * 100.0 / b.capital_paise as f64 } else { 0.0 },
+        "realized_pnl": rupees(b.realized_paise, 100),
+        "unrealized_pnl": rupees(b.unrealized_paise, 100),
+        "portfolio_heat_pct": if b.capital_paise > 0 { b.open_risk_paise as f64 * 100.0 / b.capital_paise as f64 } else { 0.0 },
+        "exchange_time": b.exchange_ts,
+        "ticks_seen": b.ticks_seen,
+        "snapshot_unix_ms": b.published_unix_ms,
+    })
+}
+
+pub fn positions_json(b: &SnapshotBody) -> serde_json::Value {
+    let n = (b.positions_count as usize).min(MAX_POSITIONS);
+    serde_json::Value::Array(
+        b.positions[..n]
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "instrument_token": p.token,
+                    "tradingsymbol": symbol_str(&p.symbol),
+                    "quantity": p.qty,
+                    "average_price": rupees(p.avg_price, p.divisor),
+                    "last_price": rupees(p.ltp, p.divisor),
+                    "stop": rupees(p.stop, p.divisor),
+                    "target": rupees(p.target, p.divisor),
+                    "unrealized_pnl": rupees(p.unrealized_paise, 100),
+                    "realized_pnl": rupees(p.realized_paise, 100),
+                    "strategy": if p.strategy == 0 { "orb" } else { "risk" },
+                })
+            })
+            .collect(),
+    )
+}
+
+pub fn orders_json(b: &SnapshotBody) -> serde_json::Value {
+    let n = (b.orders_count as usize).min(MAX_ORDERS);
+    serde_json::Value::Array(
+        b.orders[..n]
+            .iter()
+            .map(|o| {
+                serde_json::json!({
+                    "order_id": o.id,
+                    "tag": crate::domain::OrderId(o.id).tag().as_str(),
+                    "instrument_token": o.token,
+                    "tradingsymbol": symbol_str(&o.symbol),
+                    "status": order_status_name(o.status),
+                    "transaction_type": if o.side == 0 { "BUY" } else { "SELL" },
+                    "order_type": if o.order_type == 0 { "MARKET" } else { "LIMIT" },
+                    "purpose": purpose_name(o.purpose),
+                    "quantity": o.qty,
+                    "filled_quantity": o.filled,
+                    "price": rupees(o.price, o.divisor),
+                    "average_price": rupees(o.avg_fill, o.divisor),
+                    "exchange_time": o.ts,
+                })
+            })
+            .collect(),
+    )
+}
+
+pub fn purpose_name(p: u8) -> &'static str {
+    use crate::domain::OrderPurpose::*;
+    [Entry, StopLoss, Target, SquareOff, Flatten, DailyLossStop]
+        .get(p as usize)
+        .map(|p| p.as_str())
+        .unwrap_or("unknown")
+}
+
+pub fn risk_json(b: &SnapshotBody) -> serde_json::Value {
+    let daily = b.realized_paise + b.unrealized_paise;
+    serde_json::json!({
+        "capital": rupees(b.capital_paise, 100),
+        "open_risk": rupees(b.open_risk_paise, 100),
+        "portfolio_heat_pct": if b.capital_paise > 0 { b.open_risk_paise as f64 * 100.0 / b.capital_paise as f64 } else { 0.0 },
+        "daily_pnl": rupees(daily, 100),
+        "daily_loss_limit": rupees(b.daily_loss_limit_paise, 100),
+        "distance_to_daily_loss_limit": rupees(daily - b.daily_loss_limit_paise, 100),
+        "state": state_name(b.trading_state),
+    })
+}
+
+/// Everything in one JSON document, as `aitrapp snapshot` prints it.
+pub fn full_json(b: &SnapshotBody) -> serde_json::Value {
+    serde_json::json!({
+        "pid": b.pid,
+        "state": state_json(b),
+        "risk": risk_json(b),
+        "positions": positions_json(b),
+        "orders": orders_json(b),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_then_read_from_file() {
+        let path = std::env::temp_dir().join(format!("aitrapp-snap-{}.bin", std::process::id()));
+        let mut w = SnapshotWriter::create(&path).unwrap();
+        let mut b = SnapshotBody {
+            positions_count: 1,
+            trades_today: 4,
+            wins: 3,
+            losses: 1,
+            ..SnapshotBody::default()
+        };
+        b.positions[0].symbol = symbol_bytes("INFY");
+        b.positions[0].qty = 10;
+        b.positions[0].divisor = 100;
+        w.publish(&b);
+        let r = read(&path).unwrap();
+        assert_eq!(*r, b);
+        let j = full_json(&r);
+        assert_eq!(j["positions"][0]["tradingsymbol"], "INFY");
+        assert_eq!(j["state"]["win_rate"], 0.75);
+        std::fs::write(&path, b"junk").unwrap();
+        assert!(read(&path).is_err());
+    }
+}

@@ -1,0 +1,219 @@
+//! Events that travel the pipeline rings. Everything that enters the system (ticks, control
+//! commands, order updates) is sequenced by the feed thread onto ring A; downstream stages add
+//! signals and order intents. All variants are `Copy` so a ring slot is plain memory.
+
+use super::{Paise, Price, Qty, Side, Tick, Token};
+
+/// Our id for an order; its Kite `tag` is derived from it (see `OrderId::tag`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct OrderId(pub u64);
+
+impl OrderId {
+    /// The client tag sent with the order: "AT" + id in base 36, well under Kite's 20 chars.
+    pub fn tag(self) -> super::Symbol {
+        let mut buf = [0u8; 16];
+        let mut n = self.0;
+        let mut i = buf.len();
+        loop {
+            i -= 1;
+            let d = (n % 36) as u8;
+            buf[i] = if d < 10 { b'0' + d } else { b'A' + d - 10 };
+            n /= 36;
+            if n == 0 {
+                break;
+            }
+        }
+        i -= 2;
+        buf[i] = b'A';
+        buf[i + 1] = b'T';
+        super::Symbol::new(std::str::from_utf8(&buf[i..]).unwrap_or("AT"))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StrategyId {
+    Orb,
+    /// Orders the risk stage makes itself: stops, targets, square-off, flatten.
+    Risk,
+}
+
+impl StrategyId {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StrategyId::Orb => "orb",
+            StrategyId::Risk => "risk",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OrderType {
+    Market,
+    Limit,
+}
+
+impl OrderType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderType::Market => "MARKET",
+            OrderType::Limit => "LIMIT",
+        }
+    }
+}
+
+/// Why an order exists; decides how its fill changes the book of positions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OrderPurpose {
+    Entry,
+    StopLoss,
+    Target,
+    SquareOff,
+    Flatten,
+    DailyLossStop,
+}
+
+impl OrderPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderPurpose::Entry => "entry",
+            OrderPurpose::StopLoss => "stop_loss",
+            OrderPurpose::Target => "target",
+            OrderPurpose::SquareOff => "square_off",
+            OrderPurpose::Flatten => "flatten",
+            OrderPurpose::DailyLossStop => "daily_loss_stop",
+        }
+    }
+}
+
+/// A strategy's wish to enter; risk decides whether and how much.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Signal {
+    pub token: Token,
+    pub strategy: StrategyId,
+    pub side: Side,
+    /// Last price when the signal fired.
+    pub entry: Price,
+    pub stop: Price,
+    pub target: Price,
+    /// Exchange time (epoch seconds) of the tick that fired it.
+    pub ts: u32,
+}
+
+/// An order risk has approved; the order stage routes it to the broker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrderIntent {
+    pub id: OrderId,
+    pub token: Token,
+    pub side: Side,
+    pub qty: Qty,
+    pub order_type: OrderType,
+    /// Limit price for LIMIT orders; zero for MARKET.
+    pub price: Price,
+    pub purpose: OrderPurpose,
+    pub strategy: StrategyId,
+    pub ts: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RejectReason {
+    NoLiquidity,
+    UnknownInstrument,
+    NotTradable,
+    Broker,
+}
+
+impl RejectReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectReason::NoLiquidity => "no liquidity on the opposite side",
+            RejectReason::UnknownInstrument => "unknown instrument",
+            RejectReason::NotTradable => "instrument is not tradable",
+            RejectReason::Broker => "rejected by broker",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrderUpdateKind {
+    /// Resting at the broker (limit orders not immediately marketable).
+    Open,
+    Fill {
+        qty: Qty,
+        price: Price,
+    },
+    Cancelled,
+    Rejected(RejectReason),
+}
+
+/// What the broker says happened to an order; enters through the sequencer inbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrderUpdate {
+    pub id: OrderId,
+    pub token: Token,
+    pub kind: OrderUpdateKind,
+    pub ts: u32,
+}
+
+/// Operator commands from the control API, sequenced like everything else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ControlCommand {
+    Pause,
+    Resume,
+    /// The kill switch; `request` pairs the reply with the HTTP call.
+    Flatten {
+        request: u64,
+    },
+}
+
+/// What the risk stage did for a flatten request; sent back to the control thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct FlattenReport {
+    pub request: u64,
+    pub orders_cancelled: u32,
+    pub positions_closed: u32,
+    pub exposure_closed: Paise,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Event {
+    #[default]
+    Empty,
+    Tick(Tick),
+    Control(ControlCommand),
+    Order(OrderUpdate),
+    Signal(Signal),
+    Intent(OrderIntent),
+    Cancel {
+        id: OrderId,
+        token: Token,
+    },
+    /// Lockstep marker: when the last stage has handled it, everything before it is done.
+    Barrier {
+        id: u64,
+    },
+}
+
+/// One ring slot: an event and when the feed thread received what caused it (monotonic ns).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Slot {
+    pub ev: Event,
+    pub recv_ns: u64,
+}
+
+/// Helper for building quantities from lots.
+pub fn lots_to_qty(lots: i64, lot_size: u32) -> Qty {
+    Qty(lots * lot_size as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_short_and_unique() {
+        assert_eq!(OrderId(0).tag().as_str(), "AT0");
+        assert_eq!(OrderId(35).tag().as_str(), "ATZ");
+        assert_eq!(OrderId(36).tag().as_str(), "AT10");
+        assert!(OrderId(u64::MAX).tag().as_str().len() <= 20);
+    }
+}

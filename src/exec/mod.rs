@@ -1,0 +1,143 @@
+//! The order stage: routes approved intents to the broker (the paper broker in PAPER mode),
+//! rounds prices to the tick, and sends every broker update back through the sequencer inbox.
+//! It also measures tick-to-order-intent latency.
+
+pub mod paper;
+
+use crate::control::Metrics;
+use crate::domain::*;
+use crossbeam_channel::{Sender, TrySendError};
+use hdrhistogram::Histogram;
+use paper::{PaperBroker, TouchSlippage};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Messages into the feed thread's sequencer inbox.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum InboxMsg {
+    Control(ControlCommand),
+    Order(OrderUpdate),
+}
+
+/// Monotonic nanoseconds since the first call in this process.
+pub fn mono_ns() -> u64 {
+    use std::sync::OnceLock;
+    use std::time::Instant;
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
+pub struct OrderStage {
+    master: Arc<InstrumentMaster>,
+    broker: PaperBroker<TouchSlippage>,
+    inbox: Sender<InboxMsg>,
+    metrics: Arc<Metrics>,
+    barrier_done: Arc<AtomicU64>,
+    latency: Histogram<u64>,
+    now_ts: u32,
+}
+
+impl OrderStage {
+    pub fn new(
+        master: Arc<InstrumentMaster>,
+        slippage_bps: f64,
+        inbox: Sender<InboxMsg>,
+        metrics: Arc<Metrics>,
+        barrier_done: Arc<AtomicU64>,
+    ) -> OrderStage {
+        let n = master.len();
+        OrderStage {
+            master,
+            broker: PaperBroker::new(TouchSlippage { bps: slippage_bps }, n),
+            inbox,
+            metrics,
+            barrier_done,
+            // 1 ns .. 60 s at 3 significant digits; allocated once here, never on the hot path.
+            latency: Histogram::new_with_bounds(1, 60_000_000_000, 3)
+                .expect("constant histogram bounds are valid"),
+            now_ts: 0,
+        }
+    }
+
+    pub fn latency(&self) -> &Histogram<u64> {
+        &self.latency
+    }
+
+    fn send_update(inbox: &Sender<InboxMsg>, metrics: &Metrics, u: OrderUpdate) {
+        // An order update is never dropped: a full inbox is counted and waited out.
+        let mut msg = InboxMsg::Order(u);
+        loop {
+            match inbox.try_send(msg) {
+                Ok(()) => return,
+                Err(TrySendError::Full(m)) => {
+                    Metrics::add(&metrics.inbox_full_total, 1);
+                    msg = m;
+                    std::thread::yield_now();
+                }
+                Err(TrySendError::Disconnected(_)) => return,
+            }
+        }
+    }
+
+    pub fn on_slot(&mut self, slot: &Slot) {
+        let inbox = &self.inbox;
+        let metrics = &*self.metrics;
+        match slot.ev {
+            Event::Tick(t) => {
+                if t.exchange_timestamp > self.now_ts {
+                    self.now_ts = t.exchange_timestamp;
+                }
+                if let Some(idx) = self.master.index_of(t.token) {
+                    self.broker
+                        .on_tick(idx, &t, |u| Self::send_update(inbox, metrics, u));
+                }
+            }
+            Event::Intent(mut o) => {
+                let lat = mono_ns().saturating_sub(slot.recv_ns).max(1);
+                let _ = self.latency.record(lat);
+                if self.latency.len() % 64 == 1 {
+                    self.publish_latency();
+                }
+                let Some(idx) = self.master.index_of(o.token) else {
+                    Self::send_update(
+                        inbox,
+                        metrics,
+                        OrderUpdate {
+                            id: o.id,
+                            token: o.token,
+                            kind: OrderUpdateKind::Rejected(RejectReason::UnknownInstrument),
+                            ts: o.ts,
+                        },
+                    );
+                    return;
+                };
+                let inst = *self.master.by_index(idx);
+                if o.order_type == OrderType::Limit {
+                    o.price = inst.round_to_tick(o.price);
+                }
+                self.broker
+                    .place(idx, &inst, &o, |u| Self::send_update(inbox, metrics, u));
+            }
+            Event::Cancel { id, token } => {
+                let ts = self.now_ts;
+                self.broker
+                    .cancel(id, token, ts, |u| Self::send_update(inbox, metrics, u));
+            }
+            Event::Barrier { id } => self.barrier_done.store(id, Ordering::Release),
+            Event::Signal(_) | Event::Control(_) | Event::Order(_) | Event::Empty => {}
+        }
+    }
+
+    pub fn publish_latency(&self) {
+        let h = &self.latency;
+        self.metrics
+            .tick_to_intent_p50_ns
+            .store(h.value_at_quantile(0.5), Ordering::Relaxed);
+        self.metrics
+            .tick_to_intent_p99_ns
+            .store(h.value_at_quantile(0.99), Ordering::Relaxed);
+        self.metrics
+            .tick_to_intent_max_ns
+            .store(h.max(), Ordering::Relaxed);
+    }
+}

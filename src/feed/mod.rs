@@ -1,0 +1,28 @@
+//! Market data in: the Kite binary codec, frame sources (synthetic market now; Kite WebSocket
+//! and replay later), and the record format. The feed thread owns a source, decodes every frame
+//! with the real decoder and sequences ticks onto ring A.
+
+pub mod codec;
+pub mod record;
+pub mod synthetic;
+
+/// What a frame source had on one poll.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourcePoll {
+    /// A frame was written into the buffer.
+    Frame,
+    /// Nothing yet; the feed thread runs its wait strategy.
+    Idle,
+    /// The source is finished (end of a replay, or close with exit_at_close).
+    End,
+}
+
+/// Anything that produces Kite binary frames: the synthetic market, a recording, a socket.
+pub trait FrameSource: Send {
+    fn poll(&mut self, out: &mut Vec<u8>) -> SourcePoll;
+    /// Simulated sources run in lockstep: the feed waits for the pipeline to finish each frame
+    /// (and sequences the resulting broker updates) before the next, so a seed replays exactly
+    /// the same day in any topology. Real-time sources do not wait.
+    fn lockstep(&self) -> bool;
+    fn describe(&self) -> String;
+}

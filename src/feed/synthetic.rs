@@ -1,0 +1,560 @@
+//! The built-in synthetic NSE market. Seeded and reproducible: a simulated IST session clock
+//! (optionally faster than real time), random-walk prices with drift and volatility regimes,
+//! index futures tracking their index, options priced off their underlying, volumes, OI and
+//! 5-level depth. It emits full-mode Kite binary frames, which the feed thread decodes with
+//! the real decoder, so paper mode with no account exercises the real path.
+
+use super::codec::encode_frame;
+use super::{FrameSource, SourcePoll};
+use crate::clock::{ist_epoch, SessionCalendar};
+use crate::domain::{
+    Date, DepthLevel, Instrument, InstrumentMaster, InstrumentType, Ohlc, Tick, TickMode,
+};
+use std::time::Instant;
+
+/// SplitMix64: tiny, fast and good enough for simulation; no dependency, fully seeded.
+#[derive(Clone, Debug)]
+pub struct SimRng(u64);
+
+impl SimRng {
+    pub fn new(seed: u64) -> Self {
+        SimRng(seed ^ 0x9E37_79B9_7F4A_7C15)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    /// Standard normal (Box-Muller).
+    pub fn normal(&mut self) -> f64 {
+        let u1 = self.unit().max(1e-12);
+        let u2 = self.unit();
+        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    }
+    pub fn range(&mut self, lo: u32, hi: u32) -> u32 {
+        lo + (self.next_u64() % (hi - lo + 1) as u64) as u32
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Regime {
+    Calm,
+    Normal,
+    Volatile,
+}
+
+impl Regime {
+    fn vol_multiplier(self) -> f64 {
+        match self {
+            Regime::Calm => 0.6,
+            Regime::Normal => 1.0,
+            Regime::Volatile => 2.2,
+        }
+    }
+}
+
+/// A simulated price process for one underlying (an index or a stock).
+#[derive(Clone, Debug)]
+struct Underlying {
+    name: String,
+    price: f64,
+    /// Annualised volatility.
+    vol: f64,
+    /// Drift per simulated second, as a fraction; changes with trend episodes.
+    drift: f64,
+    beta: f64,
+}
+
+#[derive(Clone, Debug)]
+struct SimInstrument {
+    inst: Instrument,
+    underlying: usize,
+    basis: f64,
+    open: i32,
+    high: i32,
+    low: i32,
+    close: i32,
+    volume: u32,
+    value_traded: f64,
+    oi: u32,
+    oi_high: u32,
+    oi_low: u32,
+    last_price: i32,
+}
+
+pub struct SyntheticMarket {
+    rng: SimRng,
+    underlyings: Vec<Underlying>,
+    instruments: Vec<SimInstrument>,
+    regime: Regime,
+    market_factor_drift: f64,
+    calendar: SessionCalendar,
+    date: Date,
+    /// Simulated epoch milliseconds.
+    sim_ms: i64,
+    start_ms: i64,
+    open_ms: i64,
+    close_ms: i64,
+    step_ms: i64,
+    speed: f64,
+    started: Option<Instant>,
+    exit_at_close: bool,
+    ticks: Vec<Tick>,
+    steps: u64,
+}
+
+pub struct SyntheticParams {
+    pub seed: u64,
+    pub speed: f64,
+    pub date: Date,
+    pub start: crate::clock::TimeOfDay,
+    pub step_ms: u32,
+    pub exit_at_close: bool,
+}
+
+fn underlying_name(i: &Instrument) -> String {
+    match i.instrument_type {
+        InstrumentType::Index => match i.tradingsymbol.as_str() {
+            "NIFTY 50" => "NIFTY".to_string(),
+            "NIFTY BANK" => "BANKNIFTY".to_string(),
+            other => other.to_string(),
+        },
+        InstrumentType::Equity => i.tradingsymbol.as_str().to_string(),
+        _ => i.name.as_str().to_string(),
+    }
+}
+
+/// Standard normal CDF (Abramowitz & Stegun 7.1.26 via erf), good to ~1e-7.
+fn norm_cdf(x: f64) -> f64 {
+    let t = 1.0 / (1.0 + 0.327_591_1 * x.abs() / std::f64::consts::SQRT_2);
+    let y = 1.0
+        - (((((1.061_405_429 * t - 1.453_152_027) * t) + 1.421_413_741) * t - 0.284_496_736) * t
+            + 0.254_829_592)
+            * t
+            * (-(x * x) / 2.0).exp();
+    if x >= 0.0 {
+        0.5 * (1.0 + y)
+    } else {
+        0.5 * (1.0 - y)
+    }
+}
+
+/// Black-76 style option value on the underlying, zero rates.
+fn option_price(spot: f64, strike: f64, years: f64, vol: f64, call: bool) -> f64 {
+    let t = years.max(1.0 / (365.0 * 24.0));
+    let sd = vol * t.sqrt();
+    let d1 = ((spot / strike).ln() + 0.5 * sd * sd) / sd;
+    let d2 = d1 - sd;
+    if call {
+        spot * norm_cdf(d1) - strike * norm_cdf(d2)
+    } else {
+        strike * norm_cdf(-d2) - spot * norm_cdf(-d1)
+    }
+}
+
+impl SyntheticMarket {
+    /// Builds the market from the instruments to simulate. Prices start at each underlying's
+    /// `last_price` in the instruments file.
+    pub fn new(
+        master: &InstrumentMaster,
+        symbols: &[String],
+        calendar: SessionCalendar,
+        p: SyntheticParams,
+    ) -> Self {
+        let mut rng = SimRng::new(p.seed);
+        let chosen: Vec<Instrument> = master
+            .iter()
+            .filter(|i| symbols.is_empty() || symbols.iter().any(|s| s == i.tradingsymbol.as_str()))
+            .copied()
+            .collect();
+        let mut underlyings: Vec<Underlying> = Vec::new();
+        // Underlyings come from indices and equities (and futures whose index is absent).
+        let mut find_or_add = |name: &str, price: f64, vol: f64, rng: &mut SimRng| -> usize {
+            if let Some(i) = underlyings.iter().position(|u| u.name == name) {
+                return i;
+            }
+            underlyings.push(Underlying {
+                name: name.to_string(),
+                price,
+                vol,
+                drift: 0.0,
+                beta: if vol < 0.2 {
+                    1.0
+                } else {
+                    0.6 + rng.unit() * 0.8
+                },
+            });
+            underlyings.len() - 1
+        };
+        let mut sims = Vec::new();
+        let ref_price = |name: &str| {
+            master
+                .iter()
+                .find(|i| {
+                    underlying_name(i) == name
+                        && matches!(
+                            i.instrument_type,
+                            InstrumentType::Index | InstrumentType::Equity | InstrumentType::Future
+                        )
+                        && i.last_price.0 > 0
+                })
+                .map(|i| i.last_price.0 as f64 / i.divisor() as f64)
+        };
+        for inst in chosen {
+            let name = underlying_name(&inst);
+            let is_index_family = matches!(
+                name.as_str(),
+                "NIFTY" | "BANKNIFTY" | "FINNIFTY" | "MIDCPNIFTY"
+            );
+            let vol = if is_index_family {
+                0.14
+            } else {
+                0.22 + rng.unit() * 0.12
+            };
+            let Some(px) = ref_price(&name) else { continue };
+            let u = find_or_add(&name, px, vol, &mut rng);
+            let basis = if inst.instrument_type == InstrumentType::Future {
+                0.002 + rng.unit() * 0.004
+            } else {
+                0.0
+            };
+            sims.push(SimInstrument {
+                inst,
+                underlying: u,
+                basis,
+                open: 0,
+                high: 0,
+                low: 0,
+                close: 0,
+                volume: 0,
+                value_traded: 0.0,
+                oi: if inst.is_derivative() {
+                    rng.range(50_000, 5_000_000)
+                } else {
+                    0
+                },
+                oi_high: 0,
+                oi_low: 0,
+                last_price: 0,
+            });
+        }
+        let start_ms = ist_epoch(p.date, p.start) * 1000;
+        let open_ms = ist_epoch(p.date, calendar.open) * 1000;
+        let close_ms = ist_epoch(p.date, calendar.close) * 1000;
+        let mut m = SyntheticMarket {
+            rng,
+            underlyings,
+            instruments: sims,
+            regime: Regime::Normal,
+            market_factor_drift: 0.0,
+            calendar,
+            date: p.date,
+            sim_ms: start_ms,
+            start_ms,
+            open_ms,
+            close_ms,
+            step_ms: p.step_ms as i64,
+            speed: p.speed,
+            started: None,
+            exit_at_close: p.exit_at_close,
+            ticks: Vec::new(),
+            steps: 0,
+        };
+        let n = m.instruments.len();
+        m.ticks = Vec::with_capacity(n);
+        for i in 0..n {
+            let px = m.price_of(i);
+            let s = &mut m.instruments[i];
+            s.close = px;
+            s.last_price = px;
+        }
+        m
+    }
+
+    pub fn date(&self) -> Date {
+        self.date
+    }
+    pub fn instrument_count(&self) -> usize {
+        self.instruments.len()
+    }
+    pub fn sim_epoch_secs(&self) -> i64 {
+        self.sim_ms / 1000
+    }
+
+    fn years_to_expiry(&self, inst: &Instrument) -> f64 {
+        let Some(exp) = inst.expiry else { return 0.0 };
+        let expiry_ms = ist_epoch(exp, self.calendar.close) * 1000;
+        ((expiry_ms - self.sim_ms) as f64 / 1000.0 / (365.0 * 86_400.0)).max(0.0)
+    }
+
+    /// Current price of instrument `i` in native units, on its tick grid.
+    fn price_of(&self, i: usize) -> i32 {
+        let s = &self.instruments[i];
+        let u = &self.underlyings[s.underlying];
+        let div = s.inst.divisor() as f64;
+        let rupees = match s.inst.instrument_type {
+            InstrumentType::Future => u.price * (1.0 + s.basis),
+            InstrumentType::Call | InstrumentType::Put => {
+                let strike = s.inst.strike.0 as f64 / div;
+                let years = self.years_to_expiry(&s.inst);
+                option_price(
+                    u.price,
+                    strike,
+                    years,
+                    u.vol * 1.1,
+                    s.inst.instrument_type == InstrumentType::Call,
+                )
+                .max(0.05)
+            }
+            _ => u.price,
+        };
+        let tick = s.inst.tick_size.0.max(1) as f64;
+        let native = ((rupees * div) / tick).round() * tick;
+        native.clamp(tick, i32::MAX as f64) as i32
+    }
+
+    fn evolve(&mut self) {
+        let dt = self.step_ms as f64 / 1000.0;
+        // Regime switches about every 20 simulated minutes; trend episodes about every 10.
+        if self.rng.unit() < dt / 1200.0 {
+            self.regime = match self.rng.range(0, 2) {
+                0 => Regime::Calm,
+                1 => Regime::Normal,
+                _ => Regime::Volatile,
+            };
+        }
+        if self.rng.unit() < dt / 600.0 {
+            self.market_factor_drift = self.rng.normal() * 1.5e-6;
+        }
+        let year_secs = 252.0 * 22_500.0;
+        let market_shock = self.rng.normal();
+        let vm = self.regime.vol_multiplier();
+        for u in self.underlyings.iter_mut() {
+            if self.rng.unit() < dt / 600.0 {
+                u.drift = self.rng.normal() * 2.0e-6;
+            }
+            let sigma = u.vol * vm * (dt / year_secs).sqrt();
+            let idio = self.rng.normal();
+            let shock = u.beta.min(1.0) * market_shock
+                + (1.0 - u.beta.min(1.0) * u.beta.min(1.0)).max(0.0).sqrt() * idio;
+            let ret = (u.drift + self.market_factor_drift * u.beta) * dt + sigma * shock;
+            u.price *= ret.exp();
+        }
+    }
+
+    fn make_ticks(&mut self) {
+        self.ticks.clear();
+        let ts = (self.sim_ms / 1000) as u32;
+        for i in 0..self.instruments.len() {
+            let px = self.price_of(i);
+            let tick_sz = self.instruments[i].inst.tick_size.0.max(1) as i32;
+            let lot = self.instruments[i].inst.lot_size.max(1);
+            let ltq = lot * self.rng.range(1, 20);
+            let spread_ticks = if self.regime == Regime::Volatile {
+                self.rng.range(1, 3)
+            } else {
+                1
+            } as i32;
+            let mut buy = [DepthLevel::default(); 5];
+            let mut sell = [DepthLevel::default(); 5];
+            let mut tbq = 0u32;
+            let mut tsq = 0u32;
+            for lvl in 0..5 {
+                let bq = lot * self.rng.range(1, 40);
+                let sq = lot * self.rng.range(1, 40);
+                tbq += bq * 30;
+                tsq += sq * 30;
+                buy[lvl] = DepthLevel {
+                    quantity: bq,
+                    price: (px - tick_sz * (lvl as i32)).max(tick_sz),
+                    orders: self.rng.range(1, 30) as u16,
+                };
+                sell[lvl] = DepthLevel {
+                    quantity: sq,
+                    price: px + tick_sz * (spread_ticks + lvl as i32),
+                    orders: self.rng.range(1, 30) as u16,
+                };
+            }
+            let oi_step = self.rng.range(0, 2000) as i64 - 1000;
+            let s = &mut self.instruments[i];
+            if s.open == 0 {
+                s.open = px;
+                s.high = px;
+                s.low = px;
+                s.oi_high = s.oi;
+                s.oi_low = s.oi;
+            }
+            s.high = s.high.max(px);
+            s.low = s.low.min(px);
+            s.volume = s.volume.saturating_add(ltq);
+            s.value_traded += px as f64 * ltq as f64;
+            if s.inst.is_derivative() {
+                s.oi = (s.oi as i64 + oi_step * lot as i64).max(lot as i64) as u32;
+                s.oi_high = s.oi_high.max(s.oi);
+                s.oi_low = s.oi_low.min(s.oi);
+            }
+            s.last_price = px;
+            let is_index = s.inst.instrument_type == InstrumentType::Index;
+            self.ticks.push(Tick {
+                token: s.inst.token,
+                mode: TickMode::Full,
+                is_index,
+                last_price: px,
+                last_traded_quantity: if is_index { 0 } else { ltq },
+                average_traded_price: if is_index {
+                    0
+                } else {
+                    (s.value_traded / s.volume.max(1) as f64) as i32
+                },
+                volume_traded: if is_index { 0 } else { s.volume },
+                total_buy_quantity: if is_index { 0 } else { tbq },
+                total_sell_quantity: if is_index { 0 } else { tsq },
+                ohlc: Ohlc {
+                    open: s.open,
+                    high: s.high,
+                    low: s.low,
+                    close: s.close,
+                },
+                price_change: if is_index { px - s.close } else { 0 },
+                last_trade_time: if is_index { 0 } else { ts },
+                oi: s.oi,
+                oi_day_high: s.oi_high,
+                oi_day_low: s.oi_low,
+                exchange_timestamp: ts,
+                buy: if is_index { Default::default() } else { buy },
+                sell: if is_index { Default::default() } else { sell },
+            });
+        }
+    }
+
+    /// Advances one step and writes its frame into `out`; `None` outside the session.
+    pub fn step(&mut self, out: &mut Vec<u8>) -> SourcePoll {
+        self.sim_ms += self.step_ms;
+        self.steps += 1;
+        if self.sim_ms < self.open_ms || self.sim_ms >= self.close_ms {
+            if self.sim_ms >= self.close_ms && self.exit_at_close {
+                return SourcePoll::End;
+            }
+            // Kite sends a 1-byte heartbeat when there is nothing to stream.
+            out.clear();
+            out.push(0);
+            return SourcePoll::Frame;
+        }
+        self.evolve();
+        self.make_ticks();
+        encode_frame(self.ticks.iter(), TickMode::Full, out);
+        SourcePoll::Frame
+    }
+}
+
+impl FrameSource for SyntheticMarket {
+    fn poll(&mut self, out: &mut Vec<u8>) -> SourcePoll {
+        if self.speed > 0.0 {
+            let started = *self.started.get_or_insert_with(Instant::now);
+            let due_ms =
+                self.start_ms + (started.elapsed().as_secs_f64() * 1000.0 * self.speed) as i64;
+            if self.sim_ms + self.step_ms > due_ms {
+                return SourcePoll::Idle;
+            }
+        }
+        self.step(out)
+    }
+    fn lockstep(&self) -> bool {
+        true
+    }
+    fn describe(&self) -> String {
+        format!(
+            "synthetic market: {} instruments, session {}, speed {}x",
+            self.instruments.len(),
+            self.date,
+            if self.speed > 0.0 {
+                self.speed.to_string()
+            } else {
+                "max".into()
+            }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::TimeOfDay;
+    use crate::feed::codec::decode_frame;
+
+    fn market(seed: u64) -> SyntheticMarket {
+        let master = InstrumentMaster::load(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/configs/instruments.csv"
+        )))
+        .unwrap();
+        let cal = SessionCalendar {
+            pre_open: TimeOfDay::hm(9, 0),
+            open: TimeOfDay::hm(9, 15),
+            close: TimeOfDay::hm(15, 30),
+            squareoff: TimeOfDay::hm(15, 25),
+            squareoff_enabled: true,
+            holidays: Default::default(),
+        };
+        SyntheticMarket::new(
+            &master,
+            &[],
+            cal,
+            SyntheticParams {
+                seed,
+                speed: 0.0,
+                date: Date(20261125),
+                start: TimeOfDay::hm(9, 14),
+                step_ms: 1000,
+                exit_at_close: true,
+            },
+        )
+    }
+
+    #[test]
+    fn frames_decode_and_are_reproducible() {
+        let mut a = market(7);
+        let mut b = market(7);
+        let (mut fa, mut fb) = (Vec::new(), Vec::new());
+        let mut ticks = 0;
+        for _ in 0..200 {
+            a.step(&mut fa);
+            b.step(&mut fb);
+            assert_eq!(fa, fb);
+            let s = decode_frame(&fa, |t| {
+                assert!(t.last_price > 0);
+                if !t.is_index {
+                    assert!(t.buy[0].price < t.sell[0].price);
+                }
+            })
+            .unwrap();
+            ticks += s.ticks as usize;
+        }
+        assert!(ticks > 100 * a.instrument_count());
+    }
+
+    #[test]
+    fn session_ends_after_close() {
+        let mut m = market(1);
+        let mut buf = Vec::new();
+        let mut n = 0u64;
+        while m.step(&mut buf) != SourcePoll::End {
+            n += 1;
+            assert!(n < 30_000);
+        }
+        assert!(m.sim_epoch_secs() >= ist_epoch(Date(20261125), TimeOfDay::hm(15, 30)));
+    }
+
+    #[test]
+    fn option_prices_are_sane() {
+        let c = option_price(26000.0, 26000.0, 7.0 / 365.0, 0.15, true);
+        let p = option_price(26000.0, 26000.0, 7.0 / 365.0, 0.15, false);
+        assert!((c - p).abs() < 1.0 && c > 100.0 && c < 400.0, "{c} {p}");
+    }
+}

@@ -1,0 +1,13 @@
+//! aitrapp: an intraday trading system for NSE cash and F&O through Zerodha Kite Connect,
+//! built as an LMAX-style pipeline: feed -> strategy -> risk -> order, joined by rings.
+
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod control;
+pub mod domain;
+pub mod exec;
+pub mod feed;
+pub mod pipeline;
+pub mod risk;
+pub mod strategy;

@@ -1,0 +1,243 @@
+//! The aitrapp command line: run, check-config, decode, snapshot.
+
+use aitrapp::app::{self, RunOptions};
+use aitrapp::config::{self, Environment, Mode};
+use aitrapp::control::{logging, snapshot};
+use aitrapp::feed::codec::{decode_frame, tick_json};
+use aitrapp::feed::record::RecordReader;
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+const CONFIRMATION: &str = "CONFIRM LIVE TRADING";
+
+#[derive(Parser)]
+#[command(
+    name = "aitrapp",
+    version,
+    about = "Intraday trading for NSE through Zerodha Kite Connect"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the trading system (PAPER by default, on the synthetic market without credentials).
+    Run {
+        #[arg(long, default_value = "configs/app.yaml")]
+        config: PathBuf,
+        /// Override the config's mode.
+        #[arg(long, value_parser = ["PAPER", "LIVE"])]
+        mode: Option<String>,
+        /// For unattended LIVE starts: must be exactly "CONFIRM LIVE TRADING".
+        #[arg(long)]
+        confirm_live: Option<String>,
+    },
+    /// Validate a config file: prints OK or every problem (exit 0 or 2).
+    CheckConfig {
+        #[arg(default_value = "configs/app.yaml")]
+        path: PathBuf,
+    },
+    /// Print every tick of a recorded frame file as one JSON object per line.
+    Decode { file: PathBuf },
+    /// Print the running system's memory-mapped snapshot as JSON (works from any process).
+    Snapshot {
+        #[arg(long, default_value = "configs/app.yaml")]
+        config: PathBuf,
+        /// Snapshot file; defaults to control.snapshot_path of the config.
+        #[arg(long)]
+        path: Option<PathBuf>,
+    },
+}
+
+fn base_dir(config: &Path) -> PathBuf {
+    // Paths in the config are relative to the directory above configs/ (the project root),
+    // or to the current directory when the config lives elsewhere.
+    let parent = config.parent().unwrap_or(Path::new("."));
+    if parent.file_name().map(|n| n == "configs").unwrap_or(false) {
+        parent
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    } else {
+        PathBuf::from(".")
+    }
+    .components()
+    .as_path()
+    .to_path_buf()
+    .canonicalize()
+    .unwrap_or_else(|_| PathBuf::from("."))
+}
+
+fn load_config(path: &Path, env: &Environment) -> Result<config::AppConfig, ExitCode> {
+    config::load(path, env).map_err(|e| {
+        eprint!("{e}");
+        ExitCode::from(2)
+    })
+}
+
+fn cmd_run(
+    config_path: PathBuf,
+    mode: Option<String>,
+    confirm_live: Option<String>,
+) -> Result<ExitCode> {
+    let base = base_dir(&config_path);
+    let env = Environment::from_process(&base.join(".env"));
+    let mut cfg = match load_config(&config_path, &env) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    if let Some(m) = mode {
+        cfg.mode = if m == "LIVE" { Mode::Live } else { Mode::Paper };
+    }
+    let level = config::parse_level(&cfg.logging.level).unwrap_or(log::LevelFilter::Info);
+    logging::init(
+        &app::resolve(&base, &cfg.logging.dir).display().to_string(),
+        &cfg.logging.file,
+        level,
+        cfg.logging.max_bytes,
+        cfg.logging.backup_count,
+        cfg.logging.stderr,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let secrets = env.secrets();
+    if cfg.mode == Mode::Live {
+        if !secrets.has_kite_credentials() {
+            log::error!(target: "app", "LIVE mode refused: KITE_API_KEY and KITE_ACCESS_TOKEN must be set (in .env or the environment)");
+            return Ok(ExitCode::from(2));
+        }
+        let confirmed = match confirm_live {
+            Some(c) => c == CONFIRMATION,
+            None => {
+                eprint!("LIVE TRADING with real money. Type {CONFIRMATION} to continue: ");
+                let _ = std::io::stderr().flush();
+                let mut line = String::new();
+                let _ = std::io::stdin().lock().read_line(&mut line);
+                line.trim_end_matches(['\r', '\n']) == CONFIRMATION
+            }
+        };
+        if !confirmed {
+            log::error!(target: "app", "LIVE mode refused: the confirmation did not read exactly \"{CONFIRMATION}\"");
+            return Ok(ExitCode::from(2));
+        }
+        log::error!(target: "app", "LIVE mode refused: this build has no Kite order client yet, so it cannot route real orders");
+        return Ok(ExitCode::from(2));
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
+    }
+    let opts = RunOptions {
+        config: cfg,
+        secrets,
+        serve_http: true,
+        stop,
+        base_dir: base,
+    };
+    match app::run(opts) {
+        Ok(_) => Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            log::error!(target: "app", "Startup failed: {e}");
+            log::logger().flush();
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn cmd_decode(file: &Path) -> Result<ExitCode> {
+    let data = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let (mut frames, mut bad) = (0u64, 0u64);
+    for item in RecordReader::new(&data) {
+        let (_ts, frame) = match item {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("{}: {e}", file.display());
+                bad += 1;
+                break;
+            }
+        };
+        frames += 1;
+        let mut write_err = None;
+        if let Err(e) = decode_frame(frame, |t| {
+            if let Err(e) = writeln!(out, "{}", tick_json(t)) {
+                write_err = Some(e);
+            }
+        }) {
+            bad += 1;
+            eprintln!("{}: frame {frames}: skipped: {e}", file.display());
+        }
+        if write_err.is_some() {
+            return Ok(ExitCode::SUCCESS); // stdout closed (e.g. piped into head)
+        }
+    }
+    out.flush().ok();
+    eprintln!("{frames} frame(s), {bad} malformed");
+    Ok(if bad > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn cmd_snapshot(config_path: &Path, path: Option<PathBuf>) -> Result<ExitCode> {
+    let path = match path {
+        Some(p) => p,
+        None => {
+            let base = base_dir(config_path);
+            let cfg = match load_config(config_path, &Environment::default()) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            app::resolve(&base, &cfg.control.snapshot_path)
+        }
+    };
+    let body = snapshot::read(&path)?;
+    // A closed stdout (piped into head) is not an error worth a panic.
+    let _ = writeln!(
+        std::io::stdout(),
+        "{}",
+        serde_json::to_string_pretty(&snapshot::full_json(&body))?
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run {
+            config,
+            mode,
+            confirm_live,
+        } => cmd_run(config, mode, confirm_live),
+        Command::CheckConfig { path } => {
+            let env = Environment::from_process(&base_dir(&path).join(".env"));
+            match config::load(&path, &env) {
+                Ok(_) => {
+                    println!("OK: {}", path.display());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    print!("{e}");
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+        Command::Decode { file } => cmd_decode(&file),
+        Command::Snapshot { config, path } => cmd_snapshot(&config, path),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,720 @@
+//! The risk stage: the single writer of positions, orders (the OMS), P&L, limits and trading
+//! state. It sizes and approves strategy signals, runs stop/target exits, the EOD square-off,
+//! the daily loss stop and the kill switch, and publishes the snapshot the control API reads.
+
+pub mod oms;
+pub mod portfolio;
+pub mod sizing;
+
+use crate::clock::{ist_date, SessionCalendar};
+use crate::config::{AppConfig, EntryOrderType, Mode};
+use crate::control::logging::{HotEvent, HotLog};
+use crate::control::snapshot::{
+    symbol_bytes, SnapshotBody, SnapshotWriter, MAX_ORDERS, MAX_POSITIONS,
+};
+use crate::control::Metrics;
+use crate::domain::*;
+use crossbeam_channel::Sender;
+use oms::{Oms, OrderStatus, Transition};
+use portfolio::{Position, TradeRecord};
+use sizing::SizingRule;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TradingState {
+    Active,
+    /// No new entries; exits still run. Set by /pause and by the kill switch.
+    Paused,
+    /// Daily loss limit hit: flat and no entries until tomorrow.
+    Halted,
+}
+
+impl TradingState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TradingState::Active => "ACTIVE",
+            TradingState::Paused => "PAUSED",
+            TradingState::Halted => "HALTED",
+        }
+    }
+    pub fn code(self) -> u8 {
+        match self {
+            TradingState::Active => 0,
+            TradingState::Paused => 1,
+            TradingState::Halted => 2,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RiskParams {
+    pub sizing: SizingRule,
+    pub heat_limit_paise: i64,
+    /// Negative: daily P&L at or below this closes everything and halts.
+    pub daily_loss_limit_paise: i64,
+    pub max_positions: u32,
+    pub orb_max_positions: u32,
+    pub stop_loss_enabled: bool,
+    pub take_profit_enabled: bool,
+    pub entry_order_type: EntryOrderType,
+    pub live: bool,
+    pub snapshot_interval: Duration,
+}
+
+impl RiskParams {
+    pub fn from_config(c: &AppConfig) -> RiskParams {
+        let capital = (c.risk.capital * 100.0).round() as i64;
+        RiskParams {
+            sizing: SizingRule {
+                capital_paise: capital,
+                per_trade_risk_pct: c.risk.per_trade_risk_pct,
+                max_lots: c.risk.max_position_size_multiplier,
+                max_notional_paise: (capital as f64 * c.risk.max_position_notional_pct / 100.0)
+                    as i64,
+            },
+            heat_limit_paise: (capital as f64 * c.risk.max_portfolio_heat_pct / 100.0) as i64,
+            daily_loss_limit_paise: (capital as f64 * c.risk.daily_loss_stop_pct / 100.0) as i64,
+            max_positions: c.risk.max_positions,
+            orb_max_positions: c.strategies.orb.max_positions,
+            stop_loss_enabled: c.exits.stop_loss_enabled,
+            take_profit_enabled: c.exits.take_profit_enabled,
+            entry_order_type: c.execution.entry_order_type,
+            live: c.mode == Mode::Live,
+            snapshot_interval: Duration::from_millis(c.monitoring.snapshot_interval_ms),
+        }
+    }
+}
+
+pub struct RiskStage {
+    params: RiskParams,
+    calendar: SessionCalendar,
+    master: Arc<InstrumentMaster>,
+    positions: Vec<Position>,
+    /// Realized P&L of each instrument when its current round trip opened.
+    realized_at_open: Vec<Paise>,
+    oms: Oms,
+    state: TradingState,
+    squared_off: Option<Date>,
+    day: Option<Date>,
+    now_ts: u32,
+    trades: Vec<TradeRecord>,
+    wins: u32,
+    losses: u32,
+    ticks_seen: u64,
+    snapshot: Option<SnapshotWriter>,
+    body: Box<SnapshotBody>,
+    last_publish: Option<Instant>,
+    hot: Option<HotLog>,
+    metrics: Arc<Metrics>,
+    flatten_replies: Option<Sender<FlattenReport>>,
+}
+
+impl RiskStage {
+    pub fn new(
+        params: RiskParams,
+        calendar: SessionCalendar,
+        master: Arc<InstrumentMaster>,
+        metrics: Arc<Metrics>,
+    ) -> RiskStage {
+        let n = master.len();
+        let positions = (0..n)
+            .map(|i| Position {
+                divisor: master.by_index(i).divisor(),
+                ..Position::default()
+            })
+            .collect();
+        RiskStage {
+            params,
+            calendar,
+            master,
+            positions,
+            realized_at_open: vec![Paise(0); n],
+            oms: Oms::with_capacity(4096, 1),
+            state: TradingState::Active,
+            squared_off: None,
+            day: None,
+            now_ts: 0,
+            trades: Vec::with_capacity(1024),
+            wins: 0,
+            losses: 0,
+            ticks_seen: 0,
+            snapshot: None,
+            body: Box::default(),
+            last_publish: None,
+            hot: None,
+            metrics,
+            flatten_replies: None,
+        }
+    }
+
+    pub fn with_snapshot(mut self, w: SnapshotWriter) -> Self {
+        self.snapshot = Some(w);
+        self.publish(true);
+        self
+    }
+    pub fn with_hot_log(mut self, h: HotLog) -> Self {
+        self.hot = Some(h);
+        self
+    }
+    pub fn with_flatten_replies(mut self, tx: Sender<FlattenReport>) -> Self {
+        self.flatten_replies = Some(tx);
+        self
+    }
+
+    pub fn state(&self) -> TradingState {
+        self.state
+    }
+    pub fn trades(&self) -> &[TradeRecord] {
+        &self.trades
+    }
+    pub fn oms(&self) -> &Oms {
+        &self.oms
+    }
+    pub fn open_positions(&self) -> usize {
+        self.positions.iter().filter(|p| p.is_open()).count()
+    }
+    pub fn position(&self, token: Token) -> Option<&Position> {
+        self.master.index_of(token).map(|i| &self.positions[i])
+    }
+    pub fn realized(&self) -> Paise {
+        Paise(self.positions.iter().map(|p| p.realized.0).sum())
+    }
+    pub fn unrealized(&self) -> Paise {
+        Paise(self.positions.iter().map(|p| p.unrealized().0).sum())
+    }
+
+    fn log(&self, ev: HotEvent) {
+        if let Some(h) = &self.hot {
+            h.emit(ev);
+        }
+    }
+
+    fn set_state(&mut self, to: TradingState, reason: &'static str) {
+        if self.state != to {
+            self.log(HotEvent::StateChanged {
+                from: self.state.as_str(),
+                to: to.as_str(),
+                reason,
+            });
+            self.state = to;
+            self.metrics
+                .trading_state
+                .store(to.code() as u64, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Handles one slot: forwards it downstream, then emits any orders it decided on.
+    pub fn on_slot(&mut self, slot: &Slot, out: &mut impl FnMut(Slot)) {
+        out(*slot);
+        let recv_ns = slot.recv_ns;
+        let mut emit = |ev: Event| out(Slot { ev, recv_ns });
+        match slot.ev {
+            Event::Tick(t) => self.on_tick(&t, &mut emit),
+            Event::Signal(s) => self.on_signal(&s, &mut emit),
+            Event::Order(u) => self.on_order_update(&u, &mut emit),
+            Event::Control(c) => self.on_control(c, &mut emit),
+            Event::Intent(_) | Event::Cancel { .. } | Event::Empty | Event::Barrier { .. } => {}
+        }
+    }
+
+    fn on_tick(&mut self, t: &Tick, emit: &mut impl FnMut(Event)) {
+        self.ticks_seen += 1;
+        if t.exchange_timestamp > self.now_ts {
+            self.now_ts = t.exchange_timestamp;
+            let today = ist_date(self.now_ts as i64);
+            if self.day != Some(today) {
+                self.day = Some(today);
+                if self.state == TradingState::Halted {
+                    self.set_state(TradingState::Active, "new trading day");
+                }
+            }
+        }
+        let Some(idx) = self.master.index_of(t.token) else {
+            return;
+        };
+        let p = &mut self.positions[idx];
+        p.ltp = Price(t.last_price as i64);
+        if p.is_open() && p.pending_exit.is_none() {
+            let long = p.qty > 0;
+            let ltp = p.ltp;
+            let stop_hit = self.params.stop_loss_enabled
+                && p.stop.0 != 0
+                && (if long { ltp <= p.stop } else { ltp >= p.stop });
+            let target_hit = self.params.take_profit_enabled
+                && p.target.0 != 0
+                && (if long {
+                    ltp >= p.target
+                } else {
+                    ltp <= p.target
+                });
+            if stop_hit {
+                self.exit_position(idx, OrderPurpose::StopLoss, emit);
+            } else if target_hit {
+                self.exit_position(idx, OrderPurpose::Target, emit);
+            }
+        }
+        if self.now_ts != 0 && self.calendar.is_squareoff_due(self.now_ts as i64) {
+            self.square_off(emit);
+        }
+        let pnl = self.realized().0 + self.unrealized().0;
+        if pnl <= self.params.daily_loss_limit_paise && self.state != TradingState::Halted {
+            self.log(HotEvent::DailyLossStop { pnl: Paise(pnl) });
+            self.close_everything(OrderPurpose::DailyLossStop, emit);
+            self.set_state(TradingState::Halted, "daily loss limit hit");
+            self.publish(true);
+            return;
+        }
+        self.publish(false);
+    }
+
+    fn square_off(&mut self, emit: &mut impl FnMut(Event)) {
+        let first = self.squared_off != self.day;
+        let mut closing = 0;
+        for idx in 0..self.positions.len() {
+            let p = &self.positions[idx];
+            if p.is_open() && p.pending_exit.is_none() {
+                closing += 1;
+                self.exit_position(idx, OrderPurpose::SquareOff, emit);
+            }
+        }
+        if first {
+            self.squared_off = self.day;
+            let mut cancels = 0;
+            self.cancel_open(
+                |r| r.intent.purpose == OrderPurpose::Entry,
+                emit,
+                &mut cancels,
+            );
+            self.log(HotEvent::SquareOff { positions: closing });
+            self.publish(true);
+        }
+    }
+
+    fn refuse(&mut self, s: &Signal, reason: &'static str) {
+        Metrics::add(&self.metrics.signals_refused_total, 1);
+        self.log(HotEvent::SignalRefused {
+            token: s.token,
+            strategy: s.strategy,
+            reason,
+        });
+    }
+
+    fn on_signal(&mut self, s: &Signal, emit: &mut impl FnMut(Event)) {
+        Metrics::add(&self.metrics.signals_total, 1);
+        self.log(HotEvent::Signal {
+            token: s.token,
+            strategy: s.strategy,
+            side: s.side,
+            entry: s.entry,
+            stop: s.stop,
+            target: s.target,
+        });
+        match self.state {
+            TradingState::Active => {}
+            TradingState::Paused => return self.refuse(s, "trading is paused"),
+            TradingState::Halted => return self.refuse(s, "halted: daily loss limit hit"),
+        }
+        if !self.calendar.entries_allowed(s.ts as i64) {
+            return self.refuse(s, "outside the session or after square-off time");
+        }
+        let Some(idx) = self.master.index_of(s.token) else {
+            return self.refuse(s, "unknown instrument");
+        };
+        let inst = *self.master.by_index(idx);
+        if !inst.tradable() {
+            return self.refuse(s, "instrument is not tradable");
+        }
+        let p = &self.positions[idx];
+        if p.is_open() || p.pending_entry.is_some() {
+            return self.refuse(s, "already in a position on this instrument");
+        }
+        let busy = |p: &Position| p.is_open() || p.pending_entry.is_some();
+        let total = self.positions.iter().filter(|p| busy(p)).count() as u32;
+        if total >= self.params.max_positions {
+            return self.refuse(s, "risk.max_positions reached");
+        }
+        let by_strategy = self
+            .positions
+            .iter()
+            .filter(|p| busy(p) && p.strategy == Some(s.strategy))
+            .count() as u32;
+        if s.strategy == StrategyId::Orb && by_strategy >= self.params.orb_max_positions {
+            return self.refuse(s, "strategies.orb.max_positions reached");
+        }
+        let qty = match self.params.sizing.size(&inst, s.entry, s.stop) {
+            Ok(q) => q,
+            Err(e) => return self.refuse(s, e.as_str()),
+        };
+        let new_risk = portfolio::pnl_paise(s.entry, s.stop, qty.0 * s.side.sign(), inst.divisor())
+            .0
+            .abs();
+        let open_risk: i64 = self.positions.iter().map(|p| p.open_risk().0).sum();
+        if open_risk + new_risk > self.params.heat_limit_paise {
+            return self.refuse(s, "portfolio heat limit (risk.max_portfolio_heat_pct)");
+        }
+        let (order_type, price) = match self.params.entry_order_type {
+            EntryOrderType::Market => (OrderType::Market, Price(0)),
+            EntryOrderType::Limit => (OrderType::Limit, inst.round_to_tick(s.entry)),
+        };
+        let id = self.send(
+            s.token,
+            s.side,
+            qty,
+            order_type,
+            price,
+            OrderPurpose::Entry,
+            s.strategy,
+            emit,
+        );
+        let p = &mut self.positions[idx];
+        p.pending_entry = Some(id);
+        p.stop = s.stop;
+        p.target = s.target;
+        p.strategy = Some(s.strategy);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn send(
+        &mut self,
+        token: Token,
+        side: Side,
+        qty: Qty,
+        order_type: OrderType,
+        price: Price,
+        purpose: OrderPurpose,
+        strategy: StrategyId,
+        emit: &mut impl FnMut(Event),
+    ) -> OrderId {
+        let intent = OrderIntent {
+            id: self.oms.next_id(),
+            token,
+            side,
+            qty,
+            order_type,
+            price,
+            purpose,
+            strategy,
+            ts: self.now_ts,
+        };
+        self.oms.insert(intent);
+        Metrics::add(&self.metrics.orders_sent_total, 1);
+        self.log(HotEvent::OrderSent {
+            id: intent.id,
+            token,
+            side,
+            qty,
+            order_type,
+            price,
+            purpose,
+        });
+        emit(Event::Intent(intent));
+        intent.id
+    }
+
+    fn exit_position(&mut self, idx: usize, purpose: OrderPurpose, emit: &mut impl FnMut(Event)) {
+        let p = self.positions[idx];
+        let Some(side) = p.side() else { return };
+        let token = self.master.by_index(idx).token;
+        let id = self.send(
+            token,
+            side.opposite(),
+            Qty(p.qty.abs()),
+            OrderType::Market,
+            Price(0),
+            purpose,
+            StrategyId::Risk,
+            emit,
+        );
+        self.positions[idx].pending_exit = Some(id);
+    }
+
+    fn cancel_open(
+        &mut self,
+        pred: impl Fn(&oms::OrderRecord) -> bool,
+        emit: &mut impl FnMut(Event),
+        count: &mut u32,
+    ) {
+        let ids: Vec<(OrderId, Token)> = self
+            .oms
+            .open_orders()
+            .filter(|r| r.status != OrderStatus::PendingCancel && pred(r))
+            .map(|r| (r.intent.id, r.intent.token))
+            .collect();
+        for (id, token) in ids {
+            // Market orders fill at once on the paper broker; only resting orders need a cancel.
+            if self.oms.get(id).map(|r| r.intent.order_type) == Some(OrderType::Limit)
+                && self.oms.mark_pending_cancel(id)
+            {
+                *count += 1;
+                emit(Event::Cancel { id, token });
+            }
+        }
+    }
+
+    /// Cancels resting orders and closes every position at market. Returns (cancelled, closed).
+    fn close_everything(
+        &mut self,
+        purpose: OrderPurpose,
+        emit: &mut impl FnMut(Event),
+    ) -> (u32, u32, Paise) {
+        let mut cancelled = 0;
+        self.cancel_open(|_| true, emit, &mut cancelled);
+        let mut closed = 0;
+        let mut exposure = 0i64;
+        for idx in 0..self.positions.len() {
+            let p = self.positions[idx];
+            if !p.is_open() {
+                continue;
+            }
+            closed += 1;
+            exposure += portfolio::pnl_paise(Price(0), p.ltp, p.qty.abs(), p.divisor.max(1)).0;
+            let exit_is_market = p
+                .pending_exit
+                .and_then(|id| self.oms.get(id))
+                .map(|r| r.intent.order_type == OrderType::Market && !r.status.is_terminal())
+                .unwrap_or(false);
+            if !exit_is_market {
+                self.exit_position(idx, purpose, emit);
+            }
+        }
+        (cancelled, closed, Paise(exposure))
+    }
+
+    fn on_control(&mut self, c: ControlCommand, emit: &mut impl FnMut(Event)) {
+        match c {
+            ControlCommand::Pause => self.set_state(TradingState::Paused, "operator pause"),
+            ControlCommand::Resume => match self.state {
+                TradingState::Halted => self.log(HotEvent::StateChanged {
+                    from: "HALTED",
+                    to: "HALTED",
+                    reason: "resume refused: daily loss limit hit today",
+                }),
+                _ => self.set_state(TradingState::Active, "operator resume"),
+            },
+            ControlCommand::Flatten { request } => {
+                let (cancelled, closed, exposure) =
+                    self.close_everything(OrderPurpose::Flatten, emit);
+                if self.state == TradingState::Active {
+                    self.set_state(TradingState::Paused, "kill switch (flatten)");
+                }
+                if let Some(tx) = &self.flatten_replies {
+                    let _ = tx.try_send(FlattenReport {
+                        request,
+                        orders_cancelled: cancelled,
+                        positions_closed: closed,
+                        exposure_closed: exposure,
+                    });
+                }
+            }
+        }
+        self.publish(true);
+    }
+
+    fn on_order_update(&mut self, u: &OrderUpdate, emit: &mut impl FnMut(Event)) {
+        let Some((rec, t)) = self.oms.apply(u.id, u.kind) else {
+            return;
+        };
+        let Transition::Moved { to, filled, price } = t else {
+            return;
+        };
+        let Some(idx) = self.master.index_of(rec.intent.token) else {
+            return;
+        };
+        let purpose = rec.intent.purpose;
+        match u.kind {
+            OrderUpdateKind::Fill { .. } => Metrics::add(&self.metrics.orders_filled_total, 1),
+            OrderUpdateKind::Rejected(reason) => {
+                Metrics::add(&self.metrics.orders_rejected_total, 1);
+                self.log(HotEvent::OrderRejected {
+                    id: u.id,
+                    token: u.token,
+                    reason,
+                });
+            }
+            OrderUpdateKind::Cancelled => {
+                Metrics::add(&self.metrics.orders_cancelled_total, 1);
+                self.log(HotEvent::OrderCancelled {
+                    id: u.id,
+                    token: u.token,
+                });
+            }
+            OrderUpdateKind::Open => {}
+        }
+        if filled.0 > 0 {
+            self.log(HotEvent::OrderFilled {
+                id: u.id,
+                token: u.token,
+                side: rec.intent.side,
+                qty: filled,
+                price,
+                purpose,
+            });
+            let was_open = self.positions[idx].is_open();
+            if !was_open {
+                self.realized_at_open[idx] = self.positions[idx].realized;
+            }
+            let entry_side = self.positions[idx].side();
+            self.positions[idx].apply_fill(rec.intent.side, filled, price);
+            let p = self.positions[idx];
+            if was_open && !p.is_open() {
+                let pnl = Paise(p.realized.0 - self.realized_at_open[idx].0);
+                let trade = TradeRecord {
+                    token: rec.intent.token.0,
+                    side: entry_side.unwrap_or(Side::Buy),
+                    qty: p.entry_qty,
+                    entry: p.entry_avg,
+                    exit: price,
+                    pnl,
+                    exit_purpose: purpose,
+                    closed_ts: self.now_ts,
+                };
+                self.trades.push(trade);
+                Metrics::add(&self.metrics.trades_closed_total, 1);
+                if pnl.0 > 0 {
+                    self.wins += 1;
+                } else {
+                    self.losses += 1;
+                }
+                self.log(HotEvent::PositionClosed {
+                    token: rec.intent.token,
+                    qty: Qty(p.entry_qty),
+                    entry: p.entry_avg,
+                    exit: price,
+                    pnl,
+                    purpose,
+                });
+                let p = &mut self.positions[idx];
+                p.stop = Price(0);
+                p.target = Price(0);
+                p.strategy = None;
+            }
+        }
+        if to.is_terminal() {
+            let p = &mut self.positions[idx];
+            if p.pending_entry == Some(u.id) {
+                p.pending_entry = None;
+                if !p.is_open() {
+                    p.stop = Price(0);
+                    p.target = Price(0);
+                    p.strategy = None;
+                }
+            }
+            if p.pending_exit == Some(u.id) {
+                p.pending_exit = None;
+            }
+        }
+        // An entry that fills while we may not hold positions (paused by the kill switch,
+        // halted, or past square-off) is closed at once.
+        let p = self.positions[idx];
+        if purpose == OrderPurpose::Entry && p.is_open() && p.pending_exit.is_none() {
+            let allowed = self.state == TradingState::Active
+                && !self.calendar.is_squareoff_due(self.now_ts as i64);
+            if !allowed {
+                let why = if self.calendar.is_squareoff_due(self.now_ts as i64) {
+                    OrderPurpose::SquareOff
+                } else {
+                    OrderPurpose::Flatten
+                };
+                self.exit_position(idx, why, emit);
+            }
+        }
+        self.publish(true);
+    }
+
+    /// Publishes the snapshot: always when `force`, else at most every snapshot interval.
+    pub fn publish(&mut self, force: bool) {
+        if self.snapshot.is_none() {
+            return;
+        }
+        let now = Instant::now();
+        if !force {
+            if let Some(last) = self.last_publish {
+                if now.duration_since(last) < self.params.snapshot_interval {
+                    return;
+                }
+            }
+        }
+        self.last_publish = Some(now);
+        let b = &mut *self.body;
+        b.published_unix_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        b.pid = std::process::id();
+        b.mode_live = self.params.live as u8;
+        b.trading_state = self.state.code();
+        b.market_open =
+            (self.now_ts != 0 && self.calendar.is_market_open(self.now_ts as i64)) as u8;
+        b.feed_connected = (self.ticks_seen > 0) as u8;
+        b.exchange_ts = self.now_ts;
+        b.trades_today = self.trades.len() as u32;
+        b.wins = self.wins;
+        b.losses = self.losses;
+        b.capital_paise = self.params.sizing.capital_paise;
+        b.daily_loss_limit_paise = self.params.daily_loss_limit_paise;
+        b.ticks_seen = self.ticks_seen;
+        let mut n = 0;
+        let (mut realized, mut unrealized, mut risk) = (0i64, 0i64, 0i64);
+        for (i, p) in self.positions.iter().enumerate() {
+            realized += p.realized.0;
+            unrealized += p.unrealized().0;
+            risk += p.open_risk().0;
+            if p.is_open() && n < MAX_POSITIONS {
+                let inst = self.master.by_index(i);
+                let r = &mut b.positions[n];
+                r.token = inst.token.0;
+                r.strategy = match p.strategy {
+                    Some(StrategyId::Orb) => 0,
+                    _ => 1,
+                };
+                r.symbol = symbol_bytes(inst.tradingsymbol.as_str());
+                r.qty = p.qty;
+                r.avg_price = p.avg_price.0;
+                r.ltp = p.ltp.0;
+                r.realized_paise = p.realized.0;
+                r.unrealized_paise = p.unrealized().0;
+                r.stop = p.stop.0;
+                r.target = p.target.0;
+                r.divisor = p.divisor;
+                n += 1;
+            }
+        }
+        b.positions_count = n as u32;
+        b.realized_paise = realized;
+        b.unrealized_paise = unrealized;
+        b.open_risk_paise = risk;
+        let total = self.oms.len();
+        let start = total.saturating_sub(MAX_ORDERS);
+        for (slot, o) in self.oms.iter().skip(start).enumerate() {
+            let inst = self.master.get(o.intent.token);
+            let r = &mut b.orders[slot];
+            r.id = o.intent.id.0;
+            r.token = o.intent.token.0;
+            r.status = o.status.as_u8();
+            r.side = (o.intent.side == Side::Sell) as u8;
+            r.order_type = (o.intent.order_type == OrderType::Limit) as u8;
+            r.purpose = o.intent.purpose as u8;
+            r.symbol = symbol_bytes(inst.map(|i| i.tradingsymbol.as_str()).unwrap_or(""));
+            r.qty = o.intent.qty.0;
+            r.filled = o.filled.0;
+            r.price = o.intent.price.0;
+            r.avg_fill = o.avg_fill.0;
+            r.divisor = inst.map(|i| i.divisor()).unwrap_or(100);
+            r.ts = o.intent.ts;
+        }
+        b.orders_count = (total - start) as u32;
+        use std::sync::atomic::Ordering::Relaxed;
+        self.metrics.positions_open.store(n as u64, Relaxed);
+        self.metrics
+            .realized_pnl_paise
+            .store(realized as u64, Relaxed);
+        self.metrics
+            .unrealized_pnl_paise
+            .store(unrealized as u64, Relaxed);
+        Metrics::add(&self.metrics.snapshot_publishes_total, 1);
+        if let Some(w) = &mut self.snapshot {
+            w.publish(b);
+        }
+    }
+}
