@@ -1,1 +1,164 @@
-fn main() {}
+//! Pushes a whole synthetic day (about a million ticks, pre-encoded as Kite frames) through
+//! decode -> ring A -> strategy -> risk -> order, and prints ticks/s and HDR histograms of
+//! tick-to-order-stage latency (every tick) and tick-to-order-intent latency (every intent).
+//!
+//! `cargo bench --bench pipeline` (collapsed topology, yield waits: what a 2-core box runs).
+//! `AITRAPP_BENCH_WAIT=busy_spin` for the tuned host. `AITRAPP_BENCH_ROUNDS=N` repeats the day.
+use aitrapp::app;
+use aitrapp::config::{self, AppConfig};
+use aitrapp::control::Metrics;
+use aitrapp::domain::{Event, Slot};
+use aitrapp::exec::{mono_ns, InboxMsg};
+use aitrapp::feed::codec::decode_frame;
+use aitrapp::feed::SourcePoll;
+use aitrapp::pipeline::{ring, WaitStrategy};
+use hdrhistogram::Histogram;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Instant;
+
+fn config(root: &std::path::Path) -> AppConfig {
+    let text = std::fs::read_to_string(root.join("configs/app.yaml")).unwrap();
+    let mut cfg = config::parse(&text, "app.yaml").unwrap();
+    cfg.feed.synthetic.date = "2026-11-25".into();
+    cfg.feed.synthetic.start_time = "09:14".into();
+    cfg
+}
+
+fn print_hist(name: &str, h: &Histogram<u64>) {
+    println!(
+        "{name}: n={} p50={} ns p90={} ns p99={} ns p99.9={} ns max={} ns",
+        h.len(),
+        h.value_at_quantile(0.5),
+        h.value_at_quantile(0.9),
+        h.value_at_quantile(0.99),
+        h.value_at_quantile(0.999),
+        h.max()
+    );
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let wait = WaitStrategy::parse(
+        &std::env::var("AITRAPP_BENCH_WAIT").unwrap_or_else(|_| "yield".into()),
+    )
+    .unwrap();
+    let rounds: usize = std::env::var("AITRAPP_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let cfg = config(&root);
+
+    // Pre-encode one day of frames so the generator is not measured.
+    let (inbox_tx0, _rx0) = crossbeam_channel::bounded::<InboxMsg>(16);
+    let (_, mut market) = app::build_offline(
+        &cfg,
+        &root,
+        inbox_tx0,
+        Arc::new(Metrics::default()),
+        Arc::new(AtomicU64::new(0)),
+    )
+    .unwrap();
+    let mut frames: Vec<Vec<u8>> = Vec::new();
+    let mut buf = Vec::new();
+    while market.step(&mut buf) != SourcePoll::End {
+        if buf.len() > 1 {
+            frames.push(buf.clone());
+        }
+    }
+    println!("pre-encoded {} frames, wait {}", frames.len(), wait.name());
+
+    // Paced: the feed waits for each frame to clear the pipeline before the next, so latency
+    // is the pipeline's own, not time spent queued behind a flood.
+    let paced = std::env::var("AITRAPP_BENCH_PACED")
+        .map(|v| v == "1")
+        .unwrap_or(false);
+    println!(
+        "mode: {}",
+        if paced {
+            "paced (one frame in flight)"
+        } else {
+            "flood (as fast as the feed can decode)"
+        }
+    );
+    for round in 0..rounds {
+        let done = Arc::new(AtomicU64::new(0));
+        let done2 = done.clone();
+        let metrics = Arc::new(Metrics::default());
+        let (inbox_tx, inbox_rx) = crossbeam_channel::bounded::<InboxMsg>(65_536);
+        let (stages, _) = app::build_offline(
+            &cfg,
+            &root,
+            inbox_tx,
+            metrics.clone(),
+            Arc::new(AtomicU64::new(0)),
+        )
+        .unwrap();
+        let (mut tx, mut rx) = ring(65_536, wait, metrics.clone(), |m| &m.ring_a_full_total);
+        let consumer = std::thread::spawn(move || {
+            let mut st = stages;
+            let mut hop = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
+            loop {
+                let r = rx.drain(|slot| {
+                    st.strategy.on_slot(slot, &mut |s1| {
+                        st.risk.on_slot(&s1, &mut |s2| {
+                            if matches!(s2.ev, Event::Tick(_)) {
+                                let _ = hop.record(mono_ns().saturating_sub(s2.recv_ns).max(1));
+                            }
+                            st.order.on_slot(&s2)
+                        })
+                    });
+                });
+                match r {
+                    Ok(0) => wait.idle(),
+                    Ok(n) => {
+                        done2.fetch_add(n as u64, std::sync::atomic::Ordering::Release);
+                    }
+                    Err(_) => return (st, hop),
+                }
+            }
+        });
+        let t0 = Instant::now();
+        let mut ticks = 0u64;
+        let mut published = 0u64;
+        for f in &frames {
+            while let Ok(InboxMsg::Order(u)) = inbox_rx.try_recv() {
+                published += 1;
+                tx.publish(Slot {
+                    ev: Event::Order(u),
+                    recv_ns: mono_ns(),
+                });
+            }
+            if paced {
+                while done.load(std::sync::atomic::Ordering::Acquire) < published {
+                    wait.idle();
+                }
+            }
+            let recv_ns = mono_ns();
+            let s = decode_frame(f, |t| {
+                tx.publish(Slot {
+                    ev: Event::Tick(*t),
+                    recv_ns,
+                })
+            })
+            .unwrap();
+            ticks += s.ticks as u64;
+            published += s.ticks as u64;
+        }
+        drop(tx);
+        let (st, hop) = consumer.join().unwrap();
+        let secs = t0.elapsed().as_secs_f64();
+        println!(
+            "round {round}: {ticks} ticks in {secs:.3} s = {:.2} M ticks/s; {} orders, {} trades",
+            ticks as f64 / secs / 1e6,
+            st.risk.oms().len(),
+            st.risk.trades().len()
+        );
+        print_hist("  tick -> order stage", &hop);
+        print_hist("  tick -> order intent", st.order.latency());
+    }
+}

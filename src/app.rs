@@ -225,6 +225,60 @@ fn run_feed(
     end
 }
 
+/// Builds the three stages and a synthetic market from a config, with no threads, logger or
+/// HTTP: for benches and the allocation test, which drive the stages directly.
+pub fn build_offline(
+    cfg: &AppConfig,
+    base: &Path,
+    inbox: crossbeam_channel::Sender<InboxMsg>,
+    metrics: Arc<Metrics>,
+    barrier_done: Arc<AtomicU64>,
+) -> Result<(Stages, SyntheticMarket), AppError> {
+    let calendar = session_calendar(cfg, base)?;
+    let master = Arc::new(
+        InstrumentMaster::load(&resolve(base, &cfg.universe.instruments_file)).map_err(startup)?,
+    );
+    let universe = build_universe(&master, cfg, &[]);
+    let s = &cfg.feed.synthetic;
+    let date = Date::parse(&s.date).unwrap_or(Date(20261125));
+    let start = TimeOfDay::parse(&s.start_time).unwrap_or(TimeOfDay::hm(9, 13));
+    let market = SyntheticMarket::new(
+        &master,
+        &s.instruments,
+        calendar.clone(),
+        SyntheticParams {
+            seed: s.seed,
+            speed: 0.0,
+            date,
+            start,
+            step_ms: s.tick_interval_ms,
+            exit_at_close: true,
+        },
+    );
+    let orb = cfg
+        .strategies
+        .orb
+        .enabled
+        .then(|| Orb::new(cfg.strategies.orb.clone(), calendar.open, master.len()));
+    let stages = Stages {
+        strategy: StrategyStage::new(master.clone(), universe, orb),
+        risk: RiskStage::new(
+            RiskParams::from_config(cfg),
+            calendar,
+            master.clone(),
+            metrics.clone(),
+        ),
+        order: OrderStage::new(
+            master,
+            cfg.execution.slippage_bps,
+            inbox,
+            metrics,
+            barrier_done,
+        ),
+    };
+    Ok((stages, market))
+}
+
 /// Runs a whole session: starts every thread, waits for stop or source end, shuts down cleanly.
 pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     let cfg = &opts.config;

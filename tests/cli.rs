@@ -1,0 +1,233 @@
+//! The binary as an operator uses it: check-config, run + HTTP + SIGTERM, decode.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_aitrapp")
+}
+
+fn temp_project(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("aitrapp-cli-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("configs")).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for f in ["instruments.csv", "holidays_nse.txt", "fo_ban_list.txt"] {
+        std::fs::copy(root.join("configs").join(f), dir.join("configs").join(f)).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn check_config_lists_all_three_mistakes_and_exits_2() {
+    let dir = temp_project("check");
+    let cfg = dir.join("configs/app.yaml");
+    std::fs::write(&cfg, "risk:\n  per_trade_risk_pct: 50\n  capital: lots\nmarket:\n  eod_squareoff_tim: \"15:25\"\n").unwrap();
+    let out = Command::new(bin())
+        .args(["check-config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("3 problem(s)"), "{text}");
+    for needle in [
+        "risk.per_trade_risk_pct",
+        "risk.capital",
+        "market.eod_squareoff_tim",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in {text}");
+    }
+    std::fs::write(&cfg, "mode: PAPER\n").unwrap();
+    let out = Command::new(bin())
+        .args(["check-config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("OK"));
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn http(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let status = buf.split_whitespace().nth(1)?.parse().ok()?;
+    let body = buf.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    Some((status, body))
+}
+
+#[test]
+fn run_serves_the_api_and_sigterm_exits_cleanly() {
+    let dir = temp_project("run");
+    let port = free_port();
+    let dash = free_port();
+    std::fs::write(
+        dir.join("configs/app.yaml"),
+        format!(
+            "control:\n  api_port: {port}\n  dashboard_port: {dash}\nfeed:\n  source: synthetic\n  synthetic:\n    speed: 600\n    start_time: \"09:14\"\n    date: \"2026-11-25\"\nlogging:\n  stderr: false\n"
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(bin())
+        .current_dir(&dir)
+        .args(["run", "--config", "configs/app.yaml"])
+        .env_remove("KITE_API_KEY")
+        .env_remove("KITE_ACCESS_TOKEN")
+        .env_remove("APP_MODE")
+        .env_remove("API_SECRET_KEY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let health = loop {
+        if let Some(r) = http(port, "GET", "/health") {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "API never came up");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(health.0, 200);
+    // Wait until ticks flow (09:15 at 600x is two seconds away).
+    loop {
+        let (_, body) = http(port, "GET", "/state").unwrap();
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        for k in [
+            "mode",
+            "is_paused",
+            "is_market_open",
+            "positions_count",
+            "trades_today",
+            "win_rate",
+            "daily_pnl",
+        ] {
+            assert!(v.get(k).is_some(), "state lacks {k}: {body}");
+        }
+        if v["ticks_seen"].as_u64().unwrap_or(0) > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no ticks");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(http(port, "GET", "/positions").unwrap().0, 200);
+    assert_eq!(http(port, "GET", "/orders").unwrap().0, 200);
+    assert_eq!(http(port, "GET", "/nowhere").unwrap().0, 404);
+    assert_eq!(http(port, "GET", "/flatten").unwrap().0, 405);
+    assert_eq!(http(port, "POST", "/state").unwrap().0, 405);
+    let (code, body) = http(port, "POST", "/pause").unwrap();
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"is_paused\":true"), "{body}");
+    let (code, body) = http(port, "POST", "/resume").unwrap();
+    assert_eq!(code, 200, "{body}");
+    // Before 09:30 nothing is open: the kill switch answers 200 with nothing to do.
+    let (code, body) = http(port, "POST", "/flatten").unwrap();
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(v["elapsed_ms"].as_f64().is_some(), "{body}");
+    assert!(v["positions_remaining"] == 0, "{body}");
+    let (code, metrics) = http(port, "GET", "/metrics").unwrap();
+    assert_eq!(code, 200);
+    assert!(metrics.contains("aitrapp_feed_ticks_total"));
+
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline + Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("no exit after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+    let log = std::fs::read_to_string(dir.join("logs/aitrapp.log")).unwrap();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every log line is JSON"))
+        .collect();
+    let messages: Vec<&str> = lines.iter().filter_map(|v| v["message"].as_str()).collect();
+    let order = [
+        "Starting AITRAPP",
+        "Mode: PAPER",
+        "Loading strategies...",
+        "Syncing instruments...",
+        "Building universe...",
+        "Synthetic market started",
+        "AITRAPP started successfully",
+        "AITRAPP stopped",
+    ];
+    let mut at = 0;
+    for want in order {
+        let pos = messages[at..]
+            .iter()
+            .position(|m| m.starts_with(want))
+            .unwrap_or_else(|| panic!("log lacks `{want}` after line {at}"));
+        at += pos + 1;
+    }
+    assert!(lines
+        .iter()
+        .any(|v| v["message"].as_str().unwrap_or("").contains("KILL SWITCH")));
+    assert!(lines
+        .iter()
+        .all(|v| v["ts"].is_string() && v["level"].is_string() && v["target"].is_string()));
+}
+
+#[test]
+fn live_without_credentials_refuses() {
+    let dir = temp_project("live");
+    std::fs::write(dir.join("configs/app.yaml"), "logging:\n  stderr: true\n").unwrap();
+    let out = Command::new(bin())
+        .current_dir(&dir)
+        .args(["run", "--mode", "LIVE"])
+        .env_remove("KITE_API_KEY")
+        .env_remove("KITE_ACCESS_TOKEN")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("LIVE mode refused"));
+}
+
+#[test]
+fn decode_prints_kite_field_names() {
+    let dir = temp_project("decode");
+    // One record: the LTP vector from the protocol notes, then a truncated frame.
+    let frame = [0u8, 1, 0, 8, 0x00, 0x06, 0x3A, 0x01, 0x00, 0x02, 0x66, 0x83];
+    let mut rec = Vec::new();
+    rec.extend_from_slice(&5u64.to_le_bytes());
+    rec.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+    rec.extend_from_slice(&frame);
+    rec.extend_from_slice(&6u64.to_le_bytes());
+    rec.extend_from_slice(&5u32.to_le_bytes());
+    rec.extend_from_slice(&[0, 2, 0, 8, 1]);
+    let f = dir.join("x.rec");
+    std::fs::write(&f, &rec).unwrap();
+    let out = Command::new(bin()).arg("decode").arg(&f).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(v["instrument_token"], 408065);
+    assert_eq!(v["last_price"], 1573.15);
+    assert_eq!(v["mode"], "ltp");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the malformed frame is reported"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 malformed"));
+}

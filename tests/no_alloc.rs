@@ -1,0 +1,105 @@
+//! Zero heap allocations per tick in steady state: a counting global allocator watches decode,
+//! ring A, strategy, risk (with the mmap snapshot) and order stages over hours of a simulated
+//! day after warm-up.
+
+use aitrapp::app;
+use aitrapp::config;
+use aitrapp::control::snapshot::SnapshotWriter;
+use aitrapp::control::Metrics;
+use aitrapp::domain::{Event, Slot};
+use aitrapp::exec::InboxMsg;
+use aitrapp::feed::codec::decode_frame;
+use aitrapp::pipeline::{ring, WaitStrategy};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+struct Counting;
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        System.alloc(l)
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        System.dealloc(p, l)
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        System.realloc(p, l, n)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn steady_state_ticks_do_not_allocate() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("configs/app.yaml")).unwrap();
+    let mut cfg = config::parse(&text, "app.yaml").unwrap();
+    cfg.feed.synthetic.date = "2026-11-25".into();
+    cfg.feed.synthetic.start_time = "09:14".into();
+    cfg.monitoring.snapshot_interval_ms = 0; // publish the snapshot on every tick
+    let metrics = Arc::new(Metrics::default());
+    let (inbox_tx, inbox_rx) = crossbeam_channel::bounded::<InboxMsg>(65_536);
+    let (stages, mut market) = app::build_offline(
+        &cfg,
+        &root,
+        inbox_tx,
+        metrics.clone(),
+        Arc::new(AtomicU64::new(0)),
+    )
+    .unwrap();
+    let snap = std::env::temp_dir().join(format!("aitrapp-noalloc-{}", std::process::id()));
+    let mut st = stages;
+    st.risk = st
+        .risk
+        .with_snapshot(SnapshotWriter::create(&snap).unwrap());
+    let (mut tx, mut rx) = ring(4096, WaitStrategy::Yield, metrics, |m| &m.ring_a_full_total);
+    let mut frame = Vec::with_capacity(1 << 16);
+    let mut ticks = 0u64;
+    let mut orders_seen = 0u64;
+    // 09:14 to 15:00: warm up for the first hour (the range, first entries), count after.
+    for step in 0..(346 * 60) {
+        if step == 60 * 60 {
+            COUNTING.store(true, Ordering::SeqCst);
+        }
+        market.step(&mut frame);
+        let s = decode_frame(&frame, |t| {
+            tx.publish(Slot {
+                ev: Event::Tick(*t),
+                recv_ns: 0,
+            })
+        })
+        .unwrap();
+        while let Ok(InboxMsg::Order(u)) = inbox_rx.try_recv() {
+            orders_seen += 1;
+            tx.publish(Slot {
+                ev: Event::Order(u),
+                recv_ns: 0,
+            });
+        }
+        if COUNTING.load(Ordering::Relaxed) {
+            ticks += s.ticks as u64;
+        }
+        rx.drain(|slot| {
+            st.strategy.on_slot(slot, &mut |s1| {
+                st.risk.on_slot(&s1, &mut |s2| st.order.on_slot(&s2))
+            });
+        })
+        .unwrap();
+    }
+    COUNTING.store(false, Ordering::SeqCst);
+    let allocs = ALLOCS.load(Ordering::SeqCst);
+    assert!(ticks > 500_000, "measured {ticks} ticks");
+    assert!(orders_seen > 0, "the window should include order traffic");
+    assert_eq!(allocs, 0, "{allocs} allocations over {ticks} ticks");
+}
