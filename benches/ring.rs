@@ -7,6 +7,17 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+/// A tick slot whose volume field carries a sequence number the consumer echoes back.
+fn tick_slot(n: u32) -> Slot {
+    Slot {
+        ev: Event::Tick(Tick {
+            volume_traded: n,
+            ..Tick::default()
+        }),
+        recv_ns: 0,
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let wait = WaitStrategy::parse(
         &std::env::var("AITRAPP_BENCH_WAIT").unwrap_or_else(|_| "yield".into()),
@@ -34,13 +45,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("hop_round_trip", |b| {
         b.iter(|| {
             n = n.wrapping_add(1);
-            tx.publish(Slot {
-                ev: Event::Tick(Tick {
-                    volume_traded: n,
-                    ..Tick::default()
-                }),
-                recv_ns: 0,
-            });
+            tx.publish(tick_slot(n));
             while seen.load(Ordering::Acquire) != n as u64 {
                 std::hint::spin_loop();
             }
@@ -50,13 +55,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("hop_stream", |b| {
         b.iter(|| {
             n = n.wrapping_add(1);
-            tx.publish(Slot {
-                ev: Event::Tick(Tick {
-                    volume_traded: n,
-                    ..Tick::default()
-                }),
-                recv_ns: 0,
-            });
+            tx.publish(tick_slot(n));
         })
     });
     g.finish();
