@@ -504,7 +504,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     let end = feed.join().map_err(|_| startup("feed thread panicked"))?;
     log::info!(target: "app", reason = format!("{end:?}").as_str(); "Shutting down: draining the pipeline");
     let mut stages = consumers.join().map_err(startup)?;
-    stages.risk.publish(true);
+    stages.risk.publish();
     http_stop.store(true, Ordering::Relaxed);
     if let Some(h) = http {
         let _ = h.join();

@@ -147,6 +147,14 @@ pub fn parse_holidays(text: &str, file: &str) -> Result<BTreeSet<Date>, String> 
     Ok(out)
 }
 
+/// Monotonic nanoseconds since the first call in this process.
+pub fn mono_ns() -> u64 {
+    use std::sync::OnceLock;
+    use std::time::Instant;
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -96,6 +96,7 @@ pub fn ist_timestamp() -> String {
     format!("{d}T{t}.{:03}+05:30", now.subsec_millis())
 }
 
+/// Upper-case name for the human stderr copy.
 fn level_name(l: log::Level) -> &'static str {
     match l {
         log::Level::Error => "ERROR",
@@ -130,11 +131,23 @@ impl<'kvs> log::kv::VisitSource<'kvs> for JsonFields<'_> {
     }
 }
 
+/// Lower-case name for the JSON file, so the runbook's
+/// `jq 'select(.level=="warning" or .level=="error")'` filters match.
+fn json_level_name(l: log::Level) -> &'static str {
+    match l {
+        log::Level::Error => "error",
+        log::Level::Warn => "warning",
+        log::Level::Info => "info",
+        log::Level::Debug => "debug",
+        log::Level::Trace => "trace",
+    }
+}
+
 /// One JSON log line: ts, level, target, message, then the record's structured fields.
 pub fn json_line(record: &log::Record) -> String {
     let mut m = serde_json::Map::new();
     m.insert("ts".into(), ist_timestamp().into());
-    m.insert("level".into(), level_name(record.level()).into());
+    m.insert("level".into(), json_level_name(record.level()).into());
     m.insert("target".into(), record.target().into());
     m.insert("message".into(), record.args().to_string().into());
     let _ = record.key_values().visit(&mut JsonFields(&mut m));
@@ -428,7 +441,7 @@ mod tests {
             .target("t")
             .build();
         let v: serde_json::Value = serde_json::from_str(&json_line(&rec)).unwrap();
-        assert_eq!(v["level"], "ERROR");
+        assert_eq!(v["level"], "error");
         assert_eq!(v["message"], "hello");
         assert_eq!(v["target"], "t");
         assert!(v["ts"].as_str().unwrap().ends_with("+05:30"));

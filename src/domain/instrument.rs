@@ -202,11 +202,91 @@ fn split_csv(line: &str, out: &mut Vec<String>) {
     out.push(cur);
 }
 
+/// Token -> dense index, looked up on every tick by every stage. Open addressing with a
+/// multiplicative hash and linear probing: a few ns against ~20 ns for SipHash `HashMap`.
+#[derive(Clone, Debug)]
+pub struct TokenIndex {
+    /// (token, index + 1); index 0 marks an empty slot.
+    slots: Vec<(u32, u32)>,
+    shift: u32,
+    len: usize,
+}
+
+impl Default for TokenIndex {
+    fn default() -> Self {
+        TokenIndex {
+            slots: vec![(0, 0); 2],
+            shift: 31,
+            len: 0,
+        }
+    }
+}
+
+impl TokenIndex {
+    #[inline(always)]
+    fn home(&self, token: u32) -> usize {
+        (token.wrapping_mul(0x9E37_79B1) >> self.shift) as usize
+    }
+
+    /// Maps `token` to `index`; a repeated token takes the later index.
+    pub fn insert(&mut self, token: u32, index: usize) {
+        if (self.len + 1) * 2 > self.slots.len() {
+            let old = std::mem::take(&mut self.slots);
+            let cap = (old.len() * 2).max(4);
+            self.slots = vec![(0, 0); cap];
+            self.shift = 32 - cap.trailing_zeros();
+            self.len = 0;
+            for (t, i) in old.into_iter().filter(|s| s.1 != 0) {
+                self.put(t, i);
+            }
+        }
+        self.put(token, index as u32 + 1);
+    }
+
+    fn put(&mut self, token: u32, stored: u32) {
+        let mask = self.slots.len() - 1;
+        let mut at = self.home(token);
+        loop {
+            let s = &mut self.slots[at];
+            if s.1 == 0 || s.0 == token {
+                self.len += usize::from(s.1 == 0);
+                *s = (token, stored);
+                return;
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    #[inline]
+    pub fn get(&self, token: u32) -> Option<usize> {
+        let mask = self.slots.len() - 1;
+        let mut at = self.home(token);
+        loop {
+            let (t, stored) = self.slots[at];
+            if stored == 0 {
+                return None;
+            }
+            if t == token {
+                return Some(stored as usize - 1);
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Every instrument of the session, with O(1) lookups by token and by (exchange, symbol).
 #[derive(Clone, Debug, Default)]
 pub struct InstrumentMaster {
     instruments: Vec<Instrument>,
-    by_token: HashMap<u32, usize>,
+    by_token: TokenIndex,
     by_symbol: HashMap<(Symbol, Symbol), usize>,
 }
 
@@ -334,11 +414,12 @@ impl InstrumentMaster {
     }
 
     pub fn get(&self, token: Token) -> Option<&Instrument> {
-        self.by_token.get(&token.0).map(|&i| &self.instruments[i])
+        self.by_token.get(token.0).map(|i| &self.instruments[i])
     }
     /// Dense index of an instrument, for per-instrument arrays in the stages.
+    #[inline]
     pub fn index_of(&self, token: Token) -> Option<usize> {
-        self.by_token.get(&token.0).copied()
+        self.by_token.get(token.0)
     }
     pub fn by_index(&self, idx: usize) -> &Instrument {
         &self.instruments[idx]
@@ -361,6 +442,28 @@ impl InstrumentMaster {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn token_index_matches_a_hash_map() {
+        use std::collections::HashMap;
+        let mut idx = super::TokenIndex::default();
+        let mut reference = HashMap::new();
+        let mut x = 12345u32;
+        for i in 0..20_000usize {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            // Kite-like tokens: (exchange_token << 8) | segment, with repeats.
+            let token = ((x >> 8) % 5_000) << 8 | (x & 7);
+            idx.insert(token, i);
+            reference.insert(token, i);
+        }
+        assert_eq!(idx.len(), reference.len());
+        for (&t, &i) in &reference {
+            assert_eq!(idx.get(t), Some(i));
+        }
+        for t in [0u32, 1, u32::MAX, 5_001 << 8] {
+            assert_eq!(idx.get(t), reference.get(&t).copied());
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -19,13 +19,7 @@ pub enum InboxMsg {
     Order(OrderUpdate),
 }
 
-/// Monotonic nanoseconds since the first call in this process.
-pub fn mono_ns() -> u64 {
-    use std::sync::OnceLock;
-    use std::time::Instant;
-    static START: OnceLock<Instant> = OnceLock::new();
-    START.get_or_init(Instant::now).elapsed().as_nanos() as u64
-}
+pub use crate::clock::mono_ns;
 
 pub struct OrderStage {
     master: Arc<InstrumentMaster>,

@@ -137,30 +137,14 @@ pub fn decode_packet(p: &[u8], out: &mut Tick) -> bool {
             };
             true
         }
-        INDEX_QUOTE_LEN | INDEX_FULL_LEN => {
-            let mut b = [0u8; INDEX_FULL_LEN];
-            b[..p.len()].copy_from_slice(p);
-            let full = p.len() == INDEX_FULL_LEN;
-            *out = Tick {
-                token: Token(be_u32(&b, 0)),
-                mode: if full {
-                    TickMode::Full
-                } else {
-                    TickMode::Quote
-                },
-                is_index: true,
-                last_price: be_i32(&b, 4),
-                // Index packets order OHLC as high, low, open, close on the wire.
-                ohlc: Ohlc {
-                    high: be_i32(&b, 8),
-                    low: be_i32(&b, 12),
-                    open: be_i32(&b, 16),
-                    close: be_i32(&b, 20),
-                },
-                price_change: be_i32(&b, 24),
-                exchange_timestamp: if full { be_u32(&b, 28) } else { 0 },
-                ..Tick::default()
-            };
+        INDEX_QUOTE_LEN => {
+            let b: &[u8; INDEX_QUOTE_LEN] = p.try_into().unwrap_or(&[0; INDEX_QUOTE_LEN]);
+            *out = index_fields(b, TickMode::Quote, 0);
+            true
+        }
+        INDEX_FULL_LEN => {
+            let b: &[u8; INDEX_FULL_LEN] = p.try_into().unwrap_or(&[0; INDEX_FULL_LEN]);
+            *out = index_fields(b, TickMode::Full, be_u32(b, 28));
             true
         }
         QUOTE_LEN => {
@@ -188,6 +172,28 @@ pub fn decode_packet(p: &[u8], out: &mut Tick) -> bool {
             true
         }
         _ => false,
+    }
+}
+
+/// Index quote and full share the first 28 bytes; fixed-size arrays keep every read
+/// bounds-check free (no copy into a scratch buffer).
+#[inline(always)]
+fn index_fields<const N: usize>(b: &[u8; N], mode: TickMode, exchange_timestamp: u32) -> Tick {
+    Tick {
+        token: Token(be_u32(b, 0)),
+        mode,
+        is_index: true,
+        last_price: be_i32(b, 4),
+        // Index packets order OHLC as high, low, open, close on the wire.
+        ohlc: Ohlc {
+            high: be_i32(b, 8),
+            low: be_i32(b, 12),
+            open: be_i32(b, 16),
+            close: be_i32(b, 20),
+        },
+        price_change: be_i32(b, 24),
+        exchange_timestamp,
+        ..Tick::default()
     }
 }
 

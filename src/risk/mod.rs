@@ -19,7 +19,7 @@ use oms::{Oms, OrderStatus, Transition};
 use portfolio::{Position, TradeRecord};
 use sizing::SizingRule;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TradingState {
@@ -101,10 +101,16 @@ pub struct RiskStage {
     trades: Vec<TradeRecord>,
     wins: u32,
     losses: u32,
+    /// Realized P&L (all days) when the current trading day began: daily P&L is measured
+    /// from here, so the daily loss stop and `/state` restart at zero each day.
+    day_realized_base: Paise,
+    /// Index into `trades` of the current day's first trade.
+    day_first_trade: usize,
     ticks_seen: u64,
     snapshot: Option<SnapshotWriter>,
     body: Box<SnapshotBody>,
-    last_publish: Option<Instant>,
+    /// Monotonic ns of the last publish (`clock::mono_ns`, the slots' clock).
+    last_publish_ns: Option<u64>,
     hot: Option<HotLog>,
     metrics: Arc<Metrics>,
     flatten_replies: Option<Sender<FlattenReport>>,
@@ -138,10 +144,12 @@ impl RiskStage {
             trades: Vec::with_capacity(1024),
             wins: 0,
             losses: 0,
+            day_realized_base: Paise(0),
+            day_first_trade: 0,
             ticks_seen: 0,
             snapshot: None,
             body: Box::default(),
-            last_publish: None,
+            last_publish_ns: None,
             hot: None,
             metrics,
             flatten_replies: None,
@@ -150,7 +158,7 @@ impl RiskStage {
 
     pub fn with_snapshot(mut self, w: SnapshotWriter) -> Self {
         self.snapshot = Some(w);
-        self.publish(true);
+        self.publish();
         self
     }
     pub fn with_hot_log(mut self, h: HotLog) -> Self {
@@ -177,8 +185,17 @@ impl RiskStage {
     pub fn position(&self, token: Token) -> Option<&Position> {
         self.master.index_of(token).map(|i| &self.positions[i])
     }
+    /// Realized P&L since the process started (all days).
     pub fn realized(&self) -> Paise {
         Paise(self.positions.iter().map(|p| p.realized.0).sum())
+    }
+    /// Realized plus unrealized P&L of the current trading day.
+    pub fn daily_pnl(&self) -> Paise {
+        Paise(self.realized().0 - self.day_realized_base.0 + self.unrealized().0)
+    }
+    /// Trades closed during the current trading day.
+    pub fn trades_today(&self) -> &[TradeRecord] {
+        &self.trades[self.day_first_trade.min(self.trades.len())..]
     }
     pub fn unrealized(&self) -> Paise {
         Paise(self.positions.iter().map(|p| p.unrealized().0).sum())
@@ -210,7 +227,7 @@ impl RiskStage {
         let recv_ns = slot.recv_ns;
         let mut emit = |ev: Event| out(Slot { ev, recv_ns });
         match slot.ev {
-            Event::Tick(t) => self.on_tick(&t, &mut emit),
+            Event::Tick(t) => self.on_tick(&t, recv_ns, &mut emit),
             Event::Signal(s) => self.on_signal(&s, &mut emit),
             Event::Order(u) => self.on_order_update(&u, &mut emit),
             Event::Control(c) => self.on_control(c, &mut emit),
@@ -218,16 +235,16 @@ impl RiskStage {
         }
     }
 
-    fn on_tick(&mut self, t: &Tick, emit: &mut impl FnMut(Event)) {
+    fn on_tick(&mut self, t: &Tick, recv_ns: u64, emit: &mut impl FnMut(Event)) {
         self.ticks_seen += 1;
         if t.exchange_timestamp > self.now_ts {
             self.now_ts = t.exchange_timestamp;
             let today = ist_date(self.now_ts as i64);
             if self.day != Some(today) {
-                self.day = Some(today);
-                if self.state == TradingState::Halted {
-                    self.set_state(TradingState::Active, "new trading day");
-                }
+                self.start_day(today);
+            }
+            if self.calendar.is_squareoff_due(self.now_ts as i64) {
+                self.square_off(emit);
             }
         }
         let Some(idx) = self.master.index_of(t.token) else {
@@ -235,7 +252,13 @@ impl RiskStage {
         };
         let p = &mut self.positions[idx];
         p.ltp = Price(t.last_price as i64);
-        if p.is_open() && p.pending_exit.is_none() {
+        // Only an open position's price moves P&L, so only its ticks need the exit and
+        // daily-loss checks (fills check the daily loss in `on_order_update`).
+        if !p.is_open() {
+            self.publish_due(recv_ns);
+            return;
+        }
+        if p.pending_exit.is_none() {
             let long = p.qty > 0;
             let ltp = p.ltp;
             let stop_hit = self.params.stop_loss_enabled
@@ -254,18 +277,38 @@ impl RiskStage {
                 self.exit_position(idx, OrderPurpose::Target, emit);
             }
         }
-        if self.now_ts != 0 && self.calendar.is_squareoff_due(self.now_ts as i64) {
-            self.square_off(emit);
-        }
-        let pnl = self.realized().0 + self.unrealized().0;
-        if pnl <= self.params.daily_loss_limit_paise && self.state != TradingState::Halted {
-            self.log(HotEvent::DailyLossStop { pnl: Paise(pnl) });
-            self.close_everything(OrderPurpose::DailyLossStop, emit);
-            self.set_state(TradingState::Halted, "daily loss limit hit");
-            self.publish(true);
+        if self.check_daily_loss(emit) {
             return;
         }
-        self.publish(false);
+        self.publish_due(recv_ns);
+    }
+
+    /// A new trading day: daily P&L, trade count and win rate start again from zero, and a
+    /// halt from yesterday's loss stop is lifted (a kill-switch pause is not: a human set it).
+    fn start_day(&mut self, today: Date) {
+        if self.day.is_some() {
+            self.day_realized_base = self.realized();
+            self.day_first_trade = self.trades.len();
+            self.wins = 0;
+            self.losses = 0;
+        }
+        self.day = Some(today);
+        if self.state == TradingState::Halted {
+            self.set_state(TradingState::Active, "new trading day");
+        }
+    }
+
+    /// Halts and closes everything when the day's P&L reaches the loss limit. True if it did.
+    fn check_daily_loss(&mut self, emit: &mut impl FnMut(Event)) -> bool {
+        let pnl = self.daily_pnl();
+        if pnl.0 > self.params.daily_loss_limit_paise || self.state == TradingState::Halted {
+            return false;
+        }
+        self.log(HotEvent::DailyLossStop { pnl });
+        self.close_everything(OrderPurpose::DailyLossStop, emit);
+        self.set_state(TradingState::Halted, "daily loss limit hit");
+        self.publish();
+        true
     }
 
     fn square_off(&mut self, emit: &mut impl FnMut(Event)) {
@@ -287,7 +330,7 @@ impl RiskStage {
                 &mut cancels,
             );
             self.log(HotEvent::SquareOff { positions: closing });
-            self.publish(true);
+            self.publish();
         }
     }
 
@@ -508,7 +551,7 @@ impl RiskStage {
                 }
             }
         }
-        self.publish(true);
+        self.publish();
     }
 
     fn on_order_update(&mut self, u: &OrderUpdate, emit: &mut impl FnMut(Event)) {
@@ -619,23 +662,32 @@ impl RiskStage {
                 self.exit_position(idx, why, emit);
             }
         }
-        self.publish(true);
+        if matches!(u.kind, OrderUpdateKind::Fill { .. }) && self.check_daily_loss(emit) {
+            return;
+        }
+        self.publish();
     }
 
-    /// Publishes the snapshot: always when `force`, else at most every snapshot interval.
-    pub fn publish(&mut self, force: bool) {
+    /// Publishes when the snapshot interval has passed since the last publish; `now_ns` is the
+    /// slot's receive time, so the per-tick check reads no clock.
+    fn publish_due(&mut self, now_ns: u64) {
         if self.snapshot.is_none() {
             return;
         }
-        let now = Instant::now();
-        if !force {
-            if let Some(last) = self.last_publish {
-                if now.duration_since(last) < self.params.snapshot_interval {
-                    return;
-                }
+        if let Some(last) = self.last_publish_ns {
+            if now_ns.saturating_sub(last) < self.params.snapshot_interval.as_nanos() as u64 {
+                return;
             }
         }
-        self.last_publish = Some(now);
+        self.publish();
+    }
+
+    /// Publishes the snapshot now (state changes publish at once; ticks via `publish_due`).
+    pub fn publish(&mut self) {
+        if self.snapshot.is_none() {
+            return;
+        }
+        self.last_publish_ns = Some(crate::clock::mono_ns());
         let b = &mut *self.body;
         b.published_unix_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -648,7 +700,7 @@ impl RiskStage {
             (self.now_ts != 0 && self.calendar.is_market_open(self.now_ts as i64)) as u8;
         b.feed_connected = (self.ticks_seen > 0) as u8;
         b.exchange_ts = self.now_ts;
-        b.trades_today = self.trades.len() as u32;
+        b.trades_today = self.trades.len().saturating_sub(self.day_first_trade) as u32;
         b.wins = self.wins;
         b.losses = self.losses;
         b.capital_paise = self.params.sizing.capital_paise;
@@ -681,7 +733,7 @@ impl RiskStage {
             }
         }
         b.positions_count = n as u32;
-        b.realized_paise = realized;
+        b.realized_paise = realized - self.day_realized_base.0;
         b.unrealized_paise = unrealized;
         b.open_risk_paise = risk;
         let total = self.oms.len();
@@ -708,7 +760,7 @@ impl RiskStage {
         self.metrics.positions_open.store(n as u64, Relaxed);
         self.metrics
             .realized_pnl_paise
-            .store(realized as u64, Relaxed);
+            .store((realized - self.day_realized_base.0) as u64, Relaxed);
         self.metrics
             .unrealized_pnl_paise
             .store(unrealized as u64, Relaxed);
@@ -716,5 +768,160 @@ impl RiskStage {
         if let Some(w) = &mut self.snapshot {
             w.publish(b);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{ist_epoch, TimeOfDay};
+    use crate::domain::{OrderUpdate, TickMode};
+
+    const INFY: Token = Token(408_065);
+
+    fn stage() -> RiskStage {
+        let csv = format!(
+            "{}\n408065,1594,INFY,\"INFOSYS\",1550.0,,0.0,0.1,1,EQ,NSE,NSE\n",
+            crate::domain::INSTRUMENTS_HEADER
+        );
+        let master = Arc::new(InstrumentMaster::parse_csv(&csv, "t.csv").unwrap());
+        let cfg = AppConfig::default();
+        let t = |s: &str| TimeOfDay::parse(s).unwrap();
+        let calendar = SessionCalendar {
+            pre_open: t("09:00"),
+            open: t("09:15"),
+            close: t("15:30"),
+            squareoff: t("15:20"),
+            squareoff_enabled: true,
+            holidays: Default::default(),
+        };
+        RiskStage::new(
+            RiskParams::from_config(&cfg),
+            calendar,
+            master,
+            Arc::new(Metrics::default()),
+        )
+    }
+
+    fn ts(date: u32, hm: &str) -> u32 {
+        ist_epoch(Date(date), TimeOfDay::parse(hm).unwrap()) as u32
+    }
+
+    /// Runs one event through the stage and returns the order intents it emitted.
+    fn feed(r: &mut RiskStage, ev: Event) -> Vec<OrderIntent> {
+        let mut out = Vec::new();
+        r.on_slot(&Slot { ev, recv_ns: 0 }, &mut |s| {
+            if let Event::Intent(i) = s.ev {
+                out.push(i)
+            }
+        });
+        out
+    }
+
+    fn tick(at: u32, paise: i32) -> Event {
+        Event::Tick(Tick {
+            token: INFY,
+            mode: TickMode::Ltp,
+            last_price: paise,
+            exchange_timestamp: at,
+            ..Tick::default()
+        })
+    }
+
+    fn fill(r: &mut RiskStage, i: &OrderIntent, paise: i64) -> Vec<OrderIntent> {
+        feed(
+            r,
+            Event::Order(OrderUpdate {
+                id: i.id,
+                token: i.token,
+                kind: OrderUpdateKind::Fill {
+                    qty: i.qty,
+                    price: Price(paise),
+                },
+                ts: i.ts,
+            }),
+        )
+    }
+
+    /// Day one: a long entry stopped out. Day two starts with daily P&L, trade count and
+    /// win rate at zero while the realized total carries over.
+    #[test]
+    fn daily_pnl_and_trade_count_restart_each_day() {
+        let mut r = stage();
+        let d1 = 20261125;
+        feed(&mut r, tick(ts(d1, "09:31"), 155_000));
+        let sig = Signal {
+            token: INFY,
+            strategy: StrategyId::Orb,
+            side: Side::Buy,
+            entry: Price(155_000),
+            stop: Price(154_000),
+            target: Price(157_000),
+            ts: ts(d1, "09:31"),
+        };
+        let entry = feed(&mut r, Event::Signal(sig));
+        assert_eq!(entry.len(), 1, "the signal should size to an entry");
+        assert!(entry[0].qty.0 > 0);
+        fill(&mut r, &entry[0], 155_000);
+        let exit = feed(&mut r, tick(ts(d1, "09:40"), 153_900));
+        assert_eq!(exit.len(), 1, "the stop should send an exit");
+        assert_eq!(exit[0].purpose, OrderPurpose::StopLoss);
+        fill(&mut r, &exit[0], 153_900);
+        let loss = r.daily_pnl();
+        assert!(loss.0 < 0, "{loss:?}");
+        assert_eq!(r.trades_today().len(), 1);
+
+        let d2 = 20261126;
+        feed(&mut r, tick(ts(d2, "09:15"), 154_000));
+        assert_eq!(r.daily_pnl(), Paise(0));
+        assert_eq!(r.trades_today().len(), 0);
+        assert_eq!(r.trades().len(), 1);
+        assert_eq!(r.realized(), loss);
+    }
+
+    /// A loss beyond the daily limit halts the day; the next day trades again.
+    #[test]
+    fn daily_loss_halt_lifts_next_day() {
+        let mut r = stage();
+        r.params.daily_loss_limit_paise = -1;
+        let d1 = 20261125;
+        feed(&mut r, tick(ts(d1, "09:31"), 155_000));
+        let sig = Signal {
+            token: INFY,
+            strategy: StrategyId::Orb,
+            side: Side::Buy,
+            entry: Price(155_000),
+            stop: Price(154_000),
+            target: Price(157_000),
+            ts: ts(d1, "09:31"),
+        };
+        let entry = feed(&mut r, Event::Signal(sig));
+        fill(&mut r, &entry[0], 155_000);
+        let exit = feed(&mut r, tick(ts(d1, "09:32"), 154_900));
+        assert_eq!(exit.len(), 1);
+        assert_eq!(exit[0].purpose, OrderPurpose::DailyLossStop);
+        assert_eq!(r.state(), TradingState::Halted);
+        fill(&mut r, &exit[0], 154_900);
+        assert!(feed(
+            &mut r,
+            Event::Signal(Signal {
+                ts: ts(d1, "10:00"),
+                ..sig
+            })
+        )
+        .is_empty());
+
+        let d2 = 20261126;
+        feed(&mut r, tick(ts(d2, "09:30"), 155_000));
+        assert_eq!(r.state(), TradingState::Active);
+        let again = feed(
+            &mut r,
+            Event::Signal(Signal {
+                ts: ts(d2, "09:31"),
+                ..sig
+            }),
+        );
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].qty, entry[0].qty);
     }
 }
