@@ -2,7 +2,8 @@
 
 use crate::clock::{parse_holidays, today_ist, SessionCalendar, TimeOfDay};
 use crate::config::{AppConfig, FeedSource, Secrets};
-use crate::control::http::ControlApi;
+use crate::control::dashboard::Dashboard;
+use crate::control::http::{ControlApi, Reloader};
 use crate::control::logging::{self, HotEvent, HotLog};
 use crate::control::snapshot::{SnapshotReader, SnapshotWriter};
 use crate::control::Metrics;
@@ -16,7 +17,7 @@ use crate::pipeline::{self, affinity, RingTx, Stages, WaitStrategy};
 use crate::risk::portfolio::TradeRecord;
 use crate::risk::{RiskParams, RiskStage};
 use crate::strategy::orb::Orb;
-use crate::strategy::StrategyStage;
+use crate::strategy::{ReloadAck, StrategyStage, StrategyUpdate};
 use crossbeam_channel::Receiver;
 use std::fs::File;
 use std::io::BufWriter;
@@ -68,6 +69,9 @@ pub struct RunOptions {
     pub stop: Arc<AtomicBool>,
     /// Base directory for relative paths in the config.
     pub base_dir: PathBuf,
+    /// The config file, re-read by POST /strategies/reload and /universe/reload
+    /// (None: those endpoints answer 409).
+    pub config_path: Option<PathBuf>,
 }
 
 pub fn resolve(base: &Path, p: &str) -> PathBuf {
@@ -126,15 +130,17 @@ pub fn build_universe(master: &InstrumentMaster, cfg: &AppConfig, banned: &[Stri
         .collect()
 }
 
-fn read_ban_list(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .map(|t| {
-            t.lines()
-                .map(|l| l.split('#').next().unwrap_or("").trim().to_string())
-                .filter(|l| !l.is_empty())
-                .collect()
-        })
-        .unwrap_or_default()
+/// The F&O ban list: one underlying per line, `#` comments. A missing file means no bans.
+pub fn read_ban_list(path: &Path) -> Result<Vec<String>, String> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok(t
+            .lines()
+            .map(|l| l.split('#').next().unwrap_or("").trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(format!("cannot read ban list {}: {e}", path.display())),
+    }
 }
 
 /// The feed thread: polls the source, decodes frames onto ring A, sequences the inbox.
@@ -299,7 +305,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
         "Loaded {} instruments from {}", master.len(), instruments_path.display());
 
     log::info!(target: "app", "Building universe...");
-    let banned = read_ban_list(&resolve(base, &cfg.universe.ban_list_file));
+    let banned = read_ban_list(&resolve(base, &cfg.universe.ban_list_file)).map_err(startup)?;
     let universe = build_universe(&master, cfg, &banned);
     let tradable = universe.iter().filter(|&&u| u).count();
     log::info!(target: "app", instruments = tradable, banned = banned.len(); "Universe: {tradable} tradable instruments ({} banned)", banned.len());
@@ -392,11 +398,13 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     let (flatten_tx, flatten_rx) = crossbeam_channel::bounded::<FlattenReport>(16);
     let barrier_done = Arc::new(AtomicU64::new(0));
 
-    let orb = orb_cfg
-        .enabled
-        .then(|| Orb::new(orb_cfg.clone(), calendar.open, master.len()));
+    // ORB is built even when disabled so /strategies/reload can switch it on mid-session.
+    let orb = Some(Orb::new(orb_cfg.clone(), calendar.open, master.len()));
+    let (reload_tx, reload_rx) = crossbeam_channel::bounded::<StrategyUpdate>(4);
+    let (reload_ack_tx, reload_ack_rx) = crossbeam_channel::bounded::<ReloadAck>(4);
     let stages = Stages {
-        strategy: StrategyStage::new(master.clone(), universe, orb),
+        strategy: StrategyStage::new(master.clone(), universe, orb)
+            .with_reloads(reload_rx, reload_ack_tx),
         risk: RiskStage::new(
             RiskParams::from_config(cfg),
             calendar.clone(),
@@ -458,18 +466,44 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
             opts.secrets.api_secret_key.clone(),
             cfg.mode.as_str(),
             source.describe(),
-        );
+        )
+        .with_reloads(opts.config_path.clone().map(|path| Reloader {
+            config_path: path,
+            base_dir: base.to_path_buf(),
+            master: master.clone(),
+            updates: reload_tx,
+            acks: reload_ack_rx,
+        }));
         let stop = http_stop.clone();
         log::info!(target: "control", addr = addr.as_str(); "Control API listening on http://{addr}");
-        Some(
-            std::thread::Builder::new()
-                .name("aitrapp-control".into())
-                .spawn(move || api.serve(server, stop))
-                .map_err(startup)?,
-        )
+        let mut threads = vec![std::thread::Builder::new()
+            .name("aitrapp-control".into())
+            .spawn(move || api.serve(server, stop))
+            .map_err(startup)?];
+        // The dashboard is for eyes only: if its port is taken, trading goes on without it.
+        let dash_addr = format!("{}:{}", cfg.control.bind, cfg.control.dashboard_port);
+        match tiny_http::Server::http(&dash_addr) {
+            Ok(server) => {
+                let dashboard = Dashboard {
+                    snapshot: SnapshotReader::open(&snapshot_path).map_err(startup)?,
+                };
+                let stop = http_stop.clone();
+                log::info!(target: "control", addr = dash_addr.as_str(); "Dashboard on http://{dash_addr}");
+                threads.push(
+                    std::thread::Builder::new()
+                        .name("aitrapp-dashboard".into())
+                        .spawn(move || dashboard.serve(server, stop))
+                        .map_err(startup)?,
+                );
+            }
+            Err(e) => {
+                log::warn!(target: "control", addr = dash_addr.as_str(); "Dashboard not started: cannot listen on {dash_addr}: {e}")
+            }
+        }
+        threads
     } else {
         drop(flatten_rx);
-        None
+        Vec::new()
     };
     drop(inbox_tx);
 
@@ -506,7 +540,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     let mut stages = consumers.join().map_err(startup)?;
     stages.risk.publish();
     http_stop.store(true, Ordering::Relaxed);
-    if let Some(h) = http {
+    for h in http {
         let _ = h.join();
     }
     let report = SessionReport {

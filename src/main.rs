@@ -139,6 +139,7 @@ fn cmd_run(
         serve_http: true,
         stop,
         base_dir: base,
+        config_path: Some(config_path),
     };
     match app::run(opts) {
         Ok(_) => Ok(ExitCode::SUCCESS),

@@ -140,6 +140,38 @@ fn run_serves_the_api_and_sigterm_exits_cleanly() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert!(v["elapsed_ms"].as_f64().is_some(), "{body}");
     assert!(v["positions_remaining"] == 0, "{body}");
+    // Reloads re-read the config and the ban list; a bad config changes nothing and says why.
+    let (code, body) = http(port, "POST", "/strategies/reload").unwrap();
+    assert_eq!(code, 200, "{body}");
+    let before: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let tradable = before["tradable_instruments"].as_u64().unwrap();
+    std::fs::write(dir.join("configs/fo_ban_list.txt"), "NIFTY\n").unwrap();
+    let (code, body) = http(port, "POST", "/universe/reload").unwrap();
+    assert_eq!(code, 200, "{body}");
+    let after: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(after["banned"][0], "NIFTY", "{body}");
+    assert!(
+        after["tradable_instruments"].as_u64().unwrap() < tradable,
+        "banning NIFTY derivatives should shrink the universe: {body}"
+    );
+    let good = std::fs::read_to_string(dir.join("configs/app.yaml")).unwrap();
+    std::fs::write(
+        dir.join("configs/app.yaml"),
+        format!("{good}strategies:\n  orb:\n    max_positions: three\n"),
+    )
+    .unwrap();
+    let (code, body) = http(port, "POST", "/strategies/reload").unwrap();
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("strategies.orb.max_positions"), "{body}");
+    assert_eq!(http(port, "GET", "/universe/reload").unwrap().0, 405);
+    // The dashboard serves its page and the same JSON views, read-only.
+    let (code, page) = http(dash, "GET", "/").unwrap();
+    assert_eq!(code, 200);
+    assert!(page.contains("Daily performance") && page.contains("/state"));
+    let (code, body) = http(dash, "GET", "/state").unwrap();
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"trades_today\""), "{body}");
+    assert_eq!(http(dash, "POST", "/flatten").unwrap().0, 405);
     let (code, metrics) = http(port, "GET", "/metrics").unwrap();
     assert_eq!(code, 200);
     assert!(metrics.contains("aitrapp_feed_ticks_total"));
@@ -186,6 +218,13 @@ fn run_serves_the_api_and_sigterm_exits_cleanly() {
     assert!(lines
         .iter()
         .all(|v| v["ts"].is_string() && v["level"].is_string() && v["target"].is_string()));
+    // Lower-case levels, so the runbook's `jq 'select(.level=="error")'` finds the refusal.
+    assert!(lines.iter().any(|v| v["level"] == "error"
+        && v["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("Reload refused")));
+    assert!(lines.iter().all(|v| v["level"] != "INFO"));
 }
 
 #[test]

@@ -28,6 +28,7 @@ fn run_day(topology: Topology, seed: u64, tag: &str) -> SessionReport {
         serve_http: false,
         stop: Arc::new(AtomicBool::new(false)),
         base_dir: root,
+        config_path: None,
     })
     .unwrap()
 }

@@ -1,13 +1,16 @@
 //! HTTP control API. GET /health /ready /state /positions /orders /risk /metrics; POST /pause
-//! /resume /flatten. Mutating calls need `X-API-Key` when API_SECRET_KEY is set. Unknown paths
+//! /resume /flatten /strategies/reload /universe/reload. Mutating calls need `X-API-Key` when API_SECRET_KEY is set. Unknown paths
 //! answer 404 JSON, wrong methods 405 JSON.
 
 use super::snapshot::{self, SnapshotReader};
 use super::Metrics;
-use crate::domain::{ControlCommand, FlattenReport};
+use crate::config::{self, AppConfig};
+use crate::domain::{ControlCommand, FlattenReport, InstrumentMaster};
 use crate::exec::InboxMsg;
+use crate::strategy::{ReloadAck, StrategyUpdate};
 use crossbeam_channel::{Receiver, Sender};
 use serde_json::json;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,6 +26,17 @@ pub struct ControlApi {
     pub feed: String,
     pub started: Instant,
     next_request: u64,
+    reloader: Option<Reloader>,
+}
+
+/// What the reload endpoints need: the config file to re-read, and the channel to the
+/// strategy stage with its acknowledgements.
+pub struct Reloader {
+    pub config_path: PathBuf,
+    pub base_dir: PathBuf,
+    pub master: Arc<InstrumentMaster>,
+    pub updates: Sender<StrategyUpdate>,
+    pub acks: Receiver<ReloadAck>,
 }
 
 type Reply = (u16, serde_json::Value);
@@ -55,7 +69,13 @@ impl ControlApi {
             feed,
             started: Instant::now(),
             next_request: 1,
+            reloader: None,
         }
+    }
+
+    pub fn with_reloads(mut self, r: Option<Reloader>) -> Self {
+        self.reloader = r;
+        self
     }
 
     /// Serves until `stop` is set. Polls so shutdown is prompt.
@@ -112,7 +132,13 @@ impl ControlApi {
             "/orders",
             "/risk",
         ];
-        const POSTS: [&str; 3] = ["/pause", "/resume", "/flatten"];
+        const POSTS: [&str; 5] = [
+            "/pause",
+            "/resume",
+            "/flatten",
+            "/strategies/reload",
+            "/universe/reload",
+        ];
         let known_get = GETS.contains(&path);
         let known_post = POSTS.contains(&path);
         match (method, known_get, known_post) {
@@ -286,7 +312,119 @@ impl ControlApi {
                     }),
                 )
             }
+            "/strategies/reload" | "/universe/reload" => self.reload(path, t0),
             _ => (404, json!({"error": format!("no such endpoint: {path}")})),
         }
+    }
+
+    /// Re-reads the config file (and for the universe the F&O ban list), refuses it whole with
+    /// every problem if it is invalid, else hands the new parameters to the strategy stage
+    /// through the sequencer and waits for it to apply them.
+    fn reload(&mut self, path: &str, t0: Instant) -> Reply {
+        let Some(r) = &self.reloader else {
+            return (
+                409,
+                json!({"error": "this run has no config file to reload from"}),
+            );
+        };
+        let file = r.config_path.display().to_string();
+        let cfg: AppConfig = match std::fs::read_to_string(&r.config_path)
+            .map_err(|e| format!("cannot read {file}: {e}"))
+            .and_then(|text| config::parse(&text, &file).map_err(|e| e.to_string()))
+        {
+            Ok(c) => c,
+            Err(e) => {
+                log::error!(target: "control", path = path; "Reload refused: {}", e.trim_end());
+                let problems: Vec<&str> = e.lines().skip(1).map(str::trim).collect();
+                return (
+                    400,
+                    json!({"error": format!("{file} is not valid; nothing changed"), "problems": problems}),
+                );
+            }
+        };
+        let request = self.next_request;
+        self.next_request += 1;
+        while r.acks.try_recv().is_ok() {}
+        let (update, command, detail) = if path == "/strategies/reload" {
+            let orb = cfg.strategies.orb.clone();
+            let detail = json!({
+                "orb": {
+                    "enabled": orb.enabled,
+                    "window_min": orb.window_min,
+                    "breakout_confirmation_ticks": orb.breakout_confirmation_ticks,
+                    "rr_min": orb.rr_min,
+                    "max_positions": orb.max_positions,
+                }
+            });
+            (
+                StrategyUpdate::Strategies { request, orb },
+                ControlCommand::ReloadStrategies {
+                    request,
+                    orb_max_positions: cfg.strategies.orb.max_positions,
+                },
+                detail,
+            )
+        } else {
+            let ban_path = crate::app::resolve(&r.base_dir, &cfg.universe.ban_list_file);
+            let banned = match crate::app::read_ban_list(&ban_path) {
+                Ok(b) => b,
+                Err(e) => {
+                    log::error!(target: "control", "Universe reload refused: {e}");
+                    return (400, json!({"error": e}));
+                }
+            };
+            let universe = crate::app::build_universe(&r.master, &cfg, &banned);
+            let detail = json!({
+                "banned": banned,
+                "instruments": r.master.len(),
+                "ban_list": ban_path.display().to_string(),
+            });
+            (
+                StrategyUpdate::Universe { request, universe },
+                ControlCommand::ReloadUniverse { request },
+                detail,
+            )
+        };
+        if r.updates.try_send(update).is_err() {
+            return (
+                503,
+                json!({"error": "strategy stage has not taken the previous reload yet; try again"}),
+            );
+        }
+        if let Err(e) = self.submit(command) {
+            return e;
+        }
+        let Some(r) = &self.reloader else {
+            return (500, json!({"error": "reloader vanished"}));
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let ack = loop {
+            match r.acks.recv_deadline(deadline) {
+                Ok(a) if a.request == request => break Some(a),
+                Ok(_) => continue,
+                Err(_) => break None,
+            }
+        };
+        let Some(ack) = ack else {
+            return (
+                504,
+                json!({"error": "the strategy stage did not apply the reload within 5 s; check the log"}),
+            );
+        };
+        let elapsed_ms = t0.elapsed().as_secs_f64() * 1000.0;
+        log::info!(target: "control", path = path, tradable = ack.tradable, orb_enabled = ack.orb_enabled, elapsed_ms = elapsed_ms;
+            "{} applied: {} tradable instruments, ORB {} ({:.1} ms)",
+            if path == "/strategies/reload" { "Strategies reload" } else { "Universe reload" },
+            ack.tradable, if ack.orb_enabled { "enabled" } else { "disabled" }, elapsed_ms);
+        let mut body = json!({
+            "status": "reloaded",
+            "tradable_instruments": ack.tradable,
+            "orb_enabled": ack.orb_enabled,
+            "elapsed_ms": elapsed_ms,
+        });
+        if let (Some(b), Some(d)) = (body.as_object_mut(), detail.as_object()) {
+            b.extend(d.clone());
+        }
+        (200, body)
     }
 }

@@ -9,18 +9,25 @@ use crate::domain::{
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// A file that rotates to `.1`, `.2`, ... when it would pass `max_bytes`.
+/// A file that rotates to `.1`, `.2`, ... when it would pass `max_bytes`. If an operator
+/// moves or deletes it (the runbook's `mv logs/aitrapp.log logs/aitrapp.$(date +%Y%m%d).log`),
+/// the next write within a second notices and starts a fresh file at the path.
 pub struct RotatingFile {
     path: PathBuf,
     file: File,
     size: u64,
     max_bytes: u64,
     backups: u32,
+    /// Inode of the open file, compared with the path's to detect an outside move.
+    ino: u64,
+    last_check: Instant,
+    check_every: Duration,
 }
 
 impl RotatingFile {
@@ -29,14 +36,46 @@ impl RotatingFile {
             std::fs::create_dir_all(dir)?;
         }
         let file = OpenOptions::new().create(true).append(true).open(path)?;
-        let size = file.metadata()?.len();
+        let meta = file.metadata()?;
         Ok(RotatingFile {
             path: path.to_path_buf(),
             file,
-            size,
+            size: meta.len(),
             max_bytes,
             backups,
+            ino: meta.ino(),
+            last_check: Instant::now(),
+            check_every: Duration::from_secs(1),
         })
+    }
+
+    /// Reopens the path when the open file is no longer the one at the path.
+    fn follow_outside_move(&mut self) -> io::Result<()> {
+        if self.last_check.elapsed() < self.check_every {
+            return Ok(());
+        }
+        self.last_check = Instant::now();
+        let moved = match std::fs::metadata(&self.path) {
+            Ok(m) => m.ino() != self.ino,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => true,
+            Err(e) => return Err(e),
+        };
+        if moved {
+            self.file.flush()?;
+            self.reopen()?;
+        }
+        Ok(())
+    }
+
+    fn reopen(&mut self) -> io::Result<()> {
+        self.file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        let meta = self.file.metadata()?;
+        self.size = meta.len();
+        self.ino = meta.ino();
+        Ok(())
     }
 
     fn rotate(&mut self) -> io::Result<()> {
@@ -61,6 +100,7 @@ impl RotatingFile {
                 .open(&self.path)?;
         }
         self.size = 0;
+        self.ino = self.file.metadata()?.ino();
         Ok(())
     }
 
@@ -73,6 +113,7 @@ impl RotatingFile {
 
 impl Write for RotatingFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.follow_outside_move()?;
         if self.size > 0 && self.size + buf.len() as u64 > self.max_bytes {
             self.rotate()?;
         }
@@ -431,6 +472,28 @@ mod tests {
         assert!(path.exists() && dir.join("a.log.1").exists() && dir.join("a.log.2").exists());
         assert!(!dir.join("a.log.3").exists());
         assert!(std::fs::metadata(&path).unwrap().len() <= 100);
+    }
+
+    /// The runbook's manual rotation: `mv` the live log away; new lines go to a fresh file at
+    /// the old path, and nothing written before the move is lost.
+    #[test]
+    fn moved_log_is_reopened_at_its_path() {
+        let dir = std::env::temp_dir().join(format!("aitrapp-mv-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("a.log");
+        let mut f = RotatingFile::open(&path, 1 << 20, 2).unwrap();
+        f.check_every = Duration::ZERO;
+        f.write_all(b"before\n").unwrap();
+        let moved = dir.join("a.20261125.log");
+        std::fs::rename(&path, &moved).unwrap();
+        f.write_all(b"after\n").unwrap();
+        f.flush().unwrap();
+        assert_eq!(std::fs::read_to_string(&moved).unwrap(), "before\n");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "after\n");
+        std::fs::remove_file(&path).unwrap();
+        f.write_all(b"again\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "again\n");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

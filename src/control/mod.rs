@@ -2,6 +2,7 @@
 //! memory-mapped snapshot, and logging. Commands go into the sequencer inbox; state is read
 //! from the snapshot the risk thread publishes. Never on the hot path.
 
+pub mod dashboard;
 pub mod http;
 pub mod logging;
 pub mod metrics;

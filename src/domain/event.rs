@@ -163,6 +163,16 @@ pub enum ControlCommand {
     Flatten {
         request: u64,
     },
+    /// Strategy parameters re-read from the config: the strategy stage takes the new
+    /// parameters from its reload channel; risk applies the ORB position cap carried here.
+    ReloadStrategies {
+        request: u64,
+        orb_max_positions: u32,
+    },
+    /// A new trading universe (config + F&O ban list) waits in the strategy's reload channel.
+    ReloadUniverse {
+        request: u64,
+    },
 }
 
 /// What the risk stage did for a flatten request; sent back to the control thread.

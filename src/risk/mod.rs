@@ -550,6 +550,10 @@ impl RiskStage {
                     });
                 }
             }
+            ControlCommand::ReloadStrategies {
+                orb_max_positions, ..
+            } => self.params.orb_max_positions = orb_max_positions,
+            ControlCommand::ReloadUniverse { .. } => {}
         }
         self.publish();
     }

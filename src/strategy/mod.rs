@@ -4,10 +4,38 @@
 pub mod bars;
 pub mod orb;
 
-use crate::domain::{Event, InstrumentMaster, Slot};
+use crate::config::OrbConfig;
+use crate::domain::{ControlCommand, Event, InstrumentMaster, Slot};
 use bars::BarBuilder;
+use crossbeam_channel::{Receiver, Sender};
 use orb::Orb;
 use std::sync::Arc;
+
+/// What a reload hands the strategy stage. It travels beside the ring (a universe is not a
+/// Copy slot); the sequenced `ControlCommand` that follows it says when to apply it.
+#[derive(Clone, Debug)]
+pub enum StrategyUpdate {
+    Strategies { request: u64, orb: OrbConfig },
+    Universe { request: u64, universe: Vec<bool> },
+}
+
+impl StrategyUpdate {
+    fn request(&self) -> u64 {
+        match self {
+            StrategyUpdate::Strategies { request, .. }
+            | StrategyUpdate::Universe { request, .. } => *request,
+        }
+    }
+}
+
+/// The strategy stage's answer to a reload, for the control thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReloadAck {
+    pub request: u64,
+    /// Instruments the strategies may trade after the reload.
+    pub tradable: u32,
+    pub orb_enabled: bool,
+}
 
 pub struct StrategyStage {
     master: Arc<InstrumentMaster>,
@@ -15,6 +43,7 @@ pub struct StrategyStage {
     universe: Vec<bool>,
     bars: Vec<BarBuilder>,
     orb: Option<Orb>,
+    reloads: Option<(Receiver<StrategyUpdate>, Sender<ReloadAck>)>,
 }
 
 impl StrategyStage {
@@ -29,13 +58,64 @@ impl StrategyStage {
             universe,
             bars: vec![BarBuilder::default(); n],
             orb,
+            reloads: None,
         }
+    }
+
+    /// Connects the reload channel from the control thread and the acknowledgement back.
+    pub fn with_reloads(mut self, rx: Receiver<StrategyUpdate>, ack: Sender<ReloadAck>) -> Self {
+        self.reloads = Some((rx, ack));
+        self
+    }
+
+    pub fn tradable(&self) -> usize {
+        self.universe.iter().filter(|&&u| u).count()
+    }
+
+    fn on_reload(&mut self, request: u64) {
+        let Some((rx, ack)) = &self.reloads else {
+            return;
+        };
+        // Older updates whose command never came (a timed-out request) are dropped.
+        let update = loop {
+            match rx.try_recv() {
+                Ok(u) if u.request() == request => break Some(u),
+                Ok(_) => continue,
+                Err(_) => break None,
+            }
+        };
+        let ack = ack.clone();
+        match update {
+            Some(StrategyUpdate::Strategies { orb, .. }) => {
+                if let Some(o) = &mut self.orb {
+                    o.set_config(orb);
+                }
+            }
+            Some(StrategyUpdate::Universe { universe, .. })
+                if universe.len() == self.universe.len() =>
+            {
+                self.universe = universe;
+            }
+            Some(StrategyUpdate::Universe { .. }) | None => return,
+        }
+        let _ = ack.try_send(ReloadAck {
+            request,
+            tradable: self.tradable() as u32,
+            orb_enabled: self.orb.as_ref().is_some_and(|o| o.config().enabled),
+        });
     }
 
     /// Forwards the slot, then any signal it fired.
     pub fn on_slot(&mut self, slot: &Slot, out: &mut impl FnMut(Slot)) {
         out(*slot);
-        let Event::Tick(t) = &slot.ev else { return };
+        let t = match &slot.ev {
+            Event::Tick(t) => t,
+            Event::Control(
+                ControlCommand::ReloadStrategies { request, .. }
+                | ControlCommand::ReloadUniverse { request },
+            ) => return self.on_reload(*request),
+            _ => return,
+        };
         let Some(idx) = self.master.index_of(t.token) else {
             return;
         };
@@ -48,7 +128,7 @@ impl StrategyStage {
                 orb.on_bar(idx, &bar);
             }
         }
-        if let Some(orb) = &mut self.orb {
+        if let Some(orb) = self.orb.as_mut().filter(|o| o.config().enabled) {
             if let Some(sig) = orb.on_tick(idx, t.token, t.exchange_timestamp, ltp) {
                 out(Slot {
                     ev: Event::Signal(sig),

@@ -53,6 +53,16 @@ impl Orb {
         }
     }
 
+    pub fn config(&self) -> &OrbConfig {
+        &self.cfg
+    }
+
+    /// New parameters from a reload. Ranges already built or armed keep their levels; a
+    /// changed window applies to ranges still forming and to the next day.
+    pub fn set_config(&mut self, cfg: OrbConfig) {
+        self.cfg = cfg;
+    }
+
     pub fn range(&self, idx: usize) -> &OpeningRange {
         &self.ranges[idx]
     }

@@ -1,0 +1,53 @@
+# The runbook's make targets, for a one-binary system (no Docker, Postgres or Redis: state is
+# embedded). `make help` lists them.
+CONFIG ?= configs/app.yaml
+BIN := target/release/aitrapp
+CARGO ?= cargo
+STAMP := $(shell date +%Y%m%d-%H%M%S)
+
+.PHONY: help dev build paper live test check-config state backup-db shell-postgres bench
+
+help:
+	@echo "make dev            build the release binary and validate $(CONFIG) (the runbook's 'start infrastructure')"
+	@echo "make paper          run in PAPER mode (synthetic market when no Kite credentials exist)"
+	@echo "make live           run in LIVE mode: asks you to type CONFIRM LIVE TRADING"
+	@echo "make test           the test suite (what CI runs after fmt and clippy)"
+	@echo "make check-config   validate $(CONFIG): OK or every problem, exit 0 or 2"
+	@echo "make state          the running system's memory-mapped snapshot as JSON"
+	@echo "make backup-db      archive the embedded state (run/, data/, logs/, configs/, .env excluded) to backups/"
+	@echo "make shell-postgres there is no database: prints the embedded state instead"
+	@echo "make bench          criterion and pipeline benches (see PERF.md)"
+
+build:
+	$(CARGO) build --release
+
+dev: build check-config
+	@echo "Ready: no infrastructure to start (one binary, embedded state). Next: make paper"
+
+check-config: build
+	$(BIN) check-config $(CONFIG)
+
+paper: build
+	$(BIN) run --config $(CONFIG) --mode PAPER
+
+live: build
+	$(BIN) run --config $(CONFIG) --mode LIVE
+
+test:
+	$(CARGO) test --release
+
+state: build
+	$(BIN) snapshot --config $(CONFIG)
+
+shell-postgres: state
+	@echo "(aitrapp keeps its state embedded; the above is the live snapshot. Orders: curl -s localhost:8000/orders | jq)" >&2
+
+backup-db:
+	@mkdir -p backups
+	@tar czf backups/aitrapp-$(STAMP).tar.gz --ignore-failed-read $$(ls -d run data logs configs 2>/dev/null)
+	@echo "backups/aitrapp-$(STAMP).tar.gz"
+
+bench:
+	$(CARGO) bench --bench codec
+	$(CARGO) bench --bench ring
+	$(CARGO) bench --bench pipeline
