@@ -2,6 +2,7 @@
 //! rounds prices to the tick, and sends every broker update back through the sequencer inbox.
 //! It also measures tick-to-order-intent latency.
 
+pub mod kite;
 pub mod paper;
 
 use crate::control::Metrics;

@@ -1,0 +1,307 @@
+//! One rate limiter for every Kite REST caller (io workers, login, instrument sync), so the
+//! process as a whole stays under Kite's limits. Windows are rolling, which is never looser than
+//! Kite's per-calendar-second counting: 10 grants in any 1 s window cannot put 11 in one
+//! calendar second.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Which of Kite's limits a request counts against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndpointClass {
+    /// Place, modify, cancel.
+    Order,
+    /// `/quote`, `/quote/ohlc`, `/quote/ltp`.
+    Quote,
+    /// Historical candles.
+    Historical,
+    /// Everything else.
+    Other,
+}
+
+/// The limits, from config (Kite documents 10/s, 200 or 400 per minute and 3000 or 5000 per day
+/// for orders; quotes 1/s; historical 3/s; others 10/s).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateLimits {
+    pub orders_per_second: u32,
+    pub orders_per_minute: u32,
+    pub orders_per_day: u32,
+    pub quotes_per_second: u32,
+    pub historical_per_second: u32,
+    pub others_per_second: u32,
+}
+
+impl Default for RateLimits {
+    /// The conservative published figures.
+    fn default() -> Self {
+        RateLimits {
+            orders_per_second: 10,
+            orders_per_minute: 200,
+            orders_per_day: 3000,
+            quotes_per_second: 1,
+            historical_per_second: 3,
+            others_per_second: 10,
+        }
+    }
+}
+
+/// At most `max` grants in any `window`.
+#[derive(Debug)]
+struct Window {
+    window: Duration,
+    max: usize,
+    grants: VecDeque<Instant>,
+}
+
+impl Window {
+    fn new(window: Duration, max: u32) -> Window {
+        let max = max.max(1) as usize;
+        Window {
+            window,
+            max,
+            grants: VecDeque::with_capacity(max),
+        }
+    }
+    /// How long until one more grant fits (zero: now).
+    fn wait(&self, now: Instant) -> Duration {
+        if self.grants.len() < self.max {
+            return Duration::ZERO;
+        }
+        let oldest = self.grants[self.grants.len() - self.max];
+        (oldest + self.window).saturating_duration_since(now)
+    }
+    fn grant(&mut self, now: Instant) {
+        if self.grants.len() == self.max {
+            self.grants.pop_front();
+        }
+        self.grants.push_back(now);
+    }
+}
+
+/// Why a request may not go now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("wait {0:?} for the rate limit")]
+    Wait(Duration),
+    #[error("daily order cap of {0} reached")]
+    DailyCapReached(u32),
+}
+
+#[derive(Debug)]
+struct State {
+    order_second: Window,
+    order_minute: Window,
+    quote: Window,
+    historical: Window,
+    other: Window,
+    orders_per_day: u32,
+    /// IST date (yyyymmdd) the day count belongs to.
+    day: u32,
+    orders_today: u32,
+}
+
+#[derive(Debug)]
+pub struct RateLimiter {
+    state: Mutex<State>,
+}
+
+impl RateLimiter {
+    pub fn new(l: RateLimits) -> RateLimiter {
+        let s = Duration::from_secs(1);
+        RateLimiter {
+            state: Mutex::new(State {
+                order_second: Window::new(s, l.orders_per_second),
+                order_minute: Window::new(Duration::from_secs(60), l.orders_per_minute),
+                quote: Window::new(s, l.quotes_per_second),
+                historical: Window::new(s, l.historical_per_second),
+                other: Window::new(s, l.others_per_second),
+                orders_per_day: l.orders_per_day,
+                day: 0,
+                orders_today: 0,
+            }),
+        }
+    }
+
+    /// Takes a grant for `class` at `now` on IST date `day` (yyyymmdd), or says why not.
+    pub fn try_acquire_at(
+        &self,
+        class: EndpointClass,
+        now: Instant,
+        day: u32,
+    ) -> Result<(), Refusal> {
+        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let s = &mut *guard;
+        match class {
+            EndpointClass::Order => {
+                if s.day != day {
+                    s.day = day;
+                    s.orders_today = 0;
+                }
+                if s.orders_today >= s.orders_per_day {
+                    return Err(Refusal::DailyCapReached(s.orders_per_day));
+                }
+                let wait = s.order_second.wait(now).max(s.order_minute.wait(now));
+                if !wait.is_zero() {
+                    return Err(Refusal::Wait(wait));
+                }
+                s.order_second.grant(now);
+                s.order_minute.grant(now);
+                s.orders_today += 1;
+                Ok(())
+            }
+            EndpointClass::Quote | EndpointClass::Historical | EndpointClass::Other => {
+                let w = match class {
+                    EndpointClass::Quote => &mut s.quote,
+                    EndpointClass::Historical => &mut s.historical,
+                    _ => &mut s.other,
+                };
+                let wait = w.wait(now);
+                if !wait.is_zero() {
+                    return Err(Refusal::Wait(wait));
+                }
+                w.grant(now);
+                Ok(())
+            }
+        }
+    }
+
+    /// Blocks (sleeping, on an io worker) until `class` may go, or until `deadline`.
+    pub fn acquire(&self, class: EndpointClass, deadline: Instant) -> Result<(), Refusal> {
+        loop {
+            let now = Instant::now();
+            let day = crate::clock::today_ist().0;
+            match self.try_acquire_at(class, now, day) {
+                Ok(()) => return Ok(()),
+                Err(Refusal::Wait(w)) if now + w <= deadline => std::thread::sleep(w),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: u32 = 20261125;
+
+    /// Grants in a simulated stream of attempts every `step`, over `span`.
+    fn granted(
+        l: &RateLimiter,
+        class: EndpointClass,
+        t0: Instant,
+        step: Duration,
+        span: Duration,
+    ) -> Vec<Duration> {
+        let mut out = Vec::new();
+        let mut at = Duration::ZERO;
+        while at < span {
+            if l.try_acquire_at(class, t0 + at, DAY).is_ok() {
+                out.push(at);
+            }
+            at += step;
+        }
+        out
+    }
+
+    /// No 1 s window (rolling, hence also no calendar second) ever holds more than the limit.
+    fn max_in_window(grants: &[Duration], window: Duration) -> usize {
+        grants
+            .iter()
+            .map(|&start| {
+                grants
+                    .iter()
+                    .filter(|&&g| g >= start && g < start + window)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn orders_hold_per_second_and_per_minute_caps() {
+        let l = RateLimiter::new(RateLimits::default());
+        let t0 = Instant::now();
+        let g = granted(
+            &l,
+            EndpointClass::Order,
+            t0,
+            Duration::from_millis(10),
+            Duration::from_secs(120),
+        );
+        assert_eq!(max_in_window(&g, Duration::from_secs(1)), 10);
+        assert_eq!(max_in_window(&g, Duration::from_secs(60)), 200);
+        // 200 in the first minute, 200 in the second: the minute cap binds, not the second.
+        assert_eq!(g.len(), 400);
+    }
+
+    #[test]
+    fn quote_historical_other_classes_are_separate() {
+        let l = RateLimiter::new(RateLimits::default());
+        let t0 = Instant::now();
+        let step = Duration::from_millis(50);
+        let span = Duration::from_secs(3);
+        let q = granted(&l, EndpointClass::Quote, t0, step, span);
+        let h = granted(&l, EndpointClass::Historical, t0, step, span);
+        let o = granted(&l, EndpointClass::Other, t0, step, span);
+        assert_eq!(max_in_window(&q, Duration::from_secs(1)), 1);
+        assert_eq!(max_in_window(&h, Duration::from_secs(1)), 3);
+        assert_eq!(max_in_window(&o, Duration::from_secs(1)), 10);
+        assert_eq!(q.len(), 3);
+    }
+
+    #[test]
+    fn refusal_says_how_long_to_wait() {
+        let l = RateLimiter::new(RateLimits::default());
+        let t0 = Instant::now();
+        assert!(l.try_acquire_at(EndpointClass::Quote, t0, DAY).is_ok());
+        let later = t0 + Duration::from_millis(300);
+        assert_eq!(
+            l.try_acquire_at(EndpointClass::Quote, later, DAY),
+            Err(Refusal::Wait(Duration::from_millis(700)))
+        );
+    }
+
+    #[test]
+    fn daily_cap_refuses_until_the_next_day() {
+        let l = RateLimiter::new(RateLimits {
+            orders_per_day: 5,
+            ..RateLimits::default()
+        });
+        let t0 = Instant::now();
+        for i in 0..5 {
+            l.try_acquire_at(EndpointClass::Order, t0 + Duration::from_secs(i), DAY)
+                .unwrap();
+        }
+        assert_eq!(
+            l.try_acquire_at(EndpointClass::Order, t0 + Duration::from_secs(10), DAY),
+            Err(Refusal::DailyCapReached(5))
+        );
+        assert!(l
+            .try_acquire_at(EndpointClass::Order, t0 + Duration::from_secs(11), DAY + 1)
+            .is_ok());
+    }
+
+    #[test]
+    fn acquire_blocks_until_the_window_frees() {
+        let l = RateLimiter::new(RateLimits {
+            quotes_per_second: 1,
+            ..RateLimits::default()
+        });
+        let t0 = Instant::now();
+        l.acquire(EndpointClass::Quote, t0 + Duration::from_secs(5))
+            .unwrap();
+        l.acquire(EndpointClass::Quote, t0 + Duration::from_secs(5))
+            .unwrap();
+        assert!(t0.elapsed() >= Duration::from_millis(990));
+        // A deadline shorter than the wait is refused at once.
+        assert!(matches!(
+            l.acquire(
+                EndpointClass::Quote,
+                Instant::now() + Duration::from_millis(10)
+            ),
+            Err(Refusal::Wait(_))
+        ));
+    }
+}
