@@ -31,15 +31,9 @@ impl Dashboard {
         if path.is_empty() || path == "/index.html" {
             return (200, "text/html; charset=utf-8", PAGE.to_string());
         }
-        let view: fn(&snapshot::SnapshotBody) -> serde_json::Value = match path {
-            "/state" => snapshot::state_json,
-            "/positions" => snapshot::positions_json,
-            "/orders" => snapshot::orders_json,
-            "/risk" => snapshot::risk_json,
-            _ => {
-                let body = serde_json::json!({"error": format!("no such page: {path}")});
-                return (404, "application/json", body.to_string());
-            }
+        let Some(view) = snapshot::json_view(path) else {
+            let body = serde_json::json!({"error": format!("no such page: {path}")});
+            return (404, "application/json", body.to_string());
         };
         match self.snapshot.read() {
             Ok(b) => (200, "application/json", view(&b).to_string()),

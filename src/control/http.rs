@@ -4,7 +4,7 @@
 
 use super::snapshot::{self, SnapshotReader};
 use super::Metrics;
-use crate::config::{self, AppConfig};
+use crate::config::{self, Environment};
 use crate::domain::{ControlCommand, FlattenReport, InstrumentMaster};
 use crate::exec::InboxMsg;
 use crate::strategy::{ReloadAck, StrategyUpdate};
@@ -40,6 +40,19 @@ pub struct Reloader {
 }
 
 type Reply = (u16, serde_json::Value);
+
+/// The engine's reply to one request, skipping stale replies to earlier requests that timed
+/// out; None when nothing matching arrives within `limit`.
+fn reply_for<T>(rx: &Receiver<T>, limit: Duration, is_ours: impl Fn(&T) -> bool) -> Option<T> {
+    let deadline = Instant::now() + limit;
+    loop {
+        match rx.recv_deadline(deadline) {
+            Ok(r) if is_ours(&r) => return Some(r),
+            Ok(_) => continue,
+            Err(_) => return None,
+        }
+    }
+}
 
 fn json_response(status: u16, body: &serde_json::Value) -> Response<std::io::Cursor<Vec<u8>>> {
     let header =
@@ -190,11 +203,10 @@ impl ControlApi {
                     json!({"ready": ready, "feed_connected": b.feed_connected == 1}),
                 )
             }
-            "/state" => (200, snapshot::state_json(&b)),
-            "/positions" => (200, snapshot::positions_json(&b)),
-            "/orders" => (200, snapshot::orders_json(&b)),
-            "/risk" => (200, snapshot::risk_json(&b)),
-            _ => (404, json!({"error": format!("no such endpoint: {path}")})),
+            _ => match snapshot::json_view(path) {
+                Some(view) => (200, view(&b)),
+                None => (404, json!({"error": format!("no such endpoint: {path}")})),
+            },
         }
     }
 
@@ -269,15 +281,9 @@ impl ControlApi {
                 if let Err(r) = self.submit(ControlCommand::Flatten { request }) {
                     return r;
                 }
-                let deadline = Instant::now() + Duration::from_secs(5);
-                let report = loop {
-                    match self.flatten_replies.recv_deadline(deadline) {
-                        Ok(r) if r.request == request => break Some(r),
-                        Ok(_) => continue,
-                        Err(_) => break None,
-                    }
-                };
-                let Some(report) = report else {
+                let Some(report) = reply_for(&self.flatten_replies, Duration::from_secs(5), |r| {
+                    r.request == request
+                }) else {
                     return (
                         504,
                         json!({"error": "engine did not answer the flatten within 5 s; check the log and the broker"}),
@@ -327,18 +333,19 @@ impl ControlApi {
                 json!({"error": "this run has no config file to reload from"}),
             );
         };
-        let file = r.config_path.display().to_string();
-        let cfg: AppConfig = match std::fs::read_to_string(&r.config_path)
-            .map_err(|e| format!("cannot read {file}: {e}"))
-            .and_then(|text| config::parse(&text, &file).map_err(|e| e.to_string()))
-        {
+        // Only the strategies and universe sections are used, so no environment overlay.
+        let cfg = match config::load(&r.config_path, &Environment::default()) {
             Ok(c) => c,
             Err(e) => {
-                log::error!(target: "control", path = path; "Reload refused: {}", e.trim_end());
-                let problems: Vec<&str> = e.lines().skip(1).map(str::trim).collect();
+                log::error!(target: "control", path = path; "Reload refused: {}", e.to_string().trim_end());
+                let problems: Vec<String> = e
+                    .problems
+                    .iter()
+                    .map(|p| format!("{}: {}", p.path, p.message))
+                    .collect();
                 return (
                     400,
-                    json!({"error": format!("{file} is not valid; nothing changed"), "problems": problems}),
+                    json!({"error": format!("{} is not valid; nothing changed", e.file), "problems": problems}),
                 );
             }
         };
@@ -394,18 +401,7 @@ impl ControlApi {
         if let Err(e) = self.submit(command) {
             return e;
         }
-        let Some(r) = &self.reloader else {
-            return (500, json!({"error": "reloader vanished"}));
-        };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let ack = loop {
-            match r.acks.recv_deadline(deadline) {
-                Ok(a) if a.request == request => break Some(a),
-                Ok(_) => continue,
-                Err(_) => break None,
-            }
-        };
-        let Some(ack) = ack else {
+        let Some(ack) = reply_for(&r.acks, Duration::from_secs(5), |a| a.request == request) else {
             return (
                 504,
                 json!({"error": "the strategy stage did not apply the reload within 5 s; check the log"}),

@@ -385,6 +385,20 @@ pub fn risk_json(b: &SnapshotBody) -> serde_json::Value {
     })
 }
 
+/// A JSON view of the snapshot.
+pub type JsonView = fn(&SnapshotBody) -> serde_json::Value;
+
+/// The view an HTTP path serves (the API and the dashboard share these).
+pub fn json_view(path: &str) -> Option<JsonView> {
+    match path {
+        "/state" => Some(state_json),
+        "/positions" => Some(positions_json),
+        "/orders" => Some(orders_json),
+        "/risk" => Some(risk_json),
+        _ => None,
+    }
+}
+
 /// Everything in one JSON document, as `aitrapp snapshot` prints it.
 pub fn full_json(b: &SnapshotBody) -> serde_json::Value {
     serde_json::json!({

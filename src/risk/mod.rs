@@ -692,6 +692,7 @@ impl RiskStage {
             return;
         }
         self.last_publish_ns = Some(crate::clock::mono_ns());
+        let trades_today = self.trades_today().len() as u32;
         let b = &mut *self.body;
         b.published_unix_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -704,7 +705,7 @@ impl RiskStage {
             (self.now_ts != 0 && self.calendar.is_market_open(self.now_ts as i64)) as u8;
         b.feed_connected = (self.ticks_seen > 0) as u8;
         b.exchange_ts = self.now_ts;
-        b.trades_today = self.trades.len().saturating_sub(self.day_first_trade) as u32;
+        b.trades_today = trades_today;
         b.wins = self.wins;
         b.losses = self.losses;
         b.capital_paise = self.params.sizing.capital_paise;
@@ -847,6 +848,19 @@ mod tests {
         )
     }
 
+    /// An ORB long on INFY at 1550.00, stop 1540.00, target 1570.00.
+    fn long_infy(at: u32) -> Signal {
+        Signal {
+            token: INFY,
+            strategy: StrategyId::Orb,
+            side: Side::Buy,
+            entry: Price(155_000),
+            stop: Price(154_000),
+            target: Price(157_000),
+            ts: at,
+        }
+    }
+
     /// Day one: a long entry stopped out. Day two starts with daily P&L, trade count and
     /// win rate at zero while the realized total carries over.
     #[test]
@@ -854,15 +868,7 @@ mod tests {
         let mut r = stage();
         let d1 = 20261125;
         feed(&mut r, tick(ts(d1, "09:31"), 155_000));
-        let sig = Signal {
-            token: INFY,
-            strategy: StrategyId::Orb,
-            side: Side::Buy,
-            entry: Price(155_000),
-            stop: Price(154_000),
-            target: Price(157_000),
-            ts: ts(d1, "09:31"),
-        };
+        let sig = long_infy(ts(d1, "09:31"));
         let entry = feed(&mut r, Event::Signal(sig));
         assert_eq!(entry.len(), 1, "the signal should size to an entry");
         assert!(entry[0].qty.0 > 0);
@@ -890,15 +896,7 @@ mod tests {
         r.params.daily_loss_limit_paise = -1;
         let d1 = 20261125;
         feed(&mut r, tick(ts(d1, "09:31"), 155_000));
-        let sig = Signal {
-            token: INFY,
-            strategy: StrategyId::Orb,
-            side: Side::Buy,
-            entry: Price(155_000),
-            stop: Price(154_000),
-            target: Price(157_000),
-            ts: ts(d1, "09:31"),
-        };
+        let sig = long_infy(ts(d1, "09:31"));
         let entry = feed(&mut r, Event::Signal(sig));
         fill(&mut r, &entry[0], 155_000);
         let exit = feed(&mut r, tick(ts(d1, "09:32"), 154_900));

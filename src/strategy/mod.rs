@@ -84,7 +84,6 @@ impl StrategyStage {
                 Err(_) => break None,
             }
         };
-        let ack = ack.clone();
         match update {
             Some(StrategyUpdate::Strategies { orb, .. }) => {
                 if let Some(o) = &mut self.orb {
