@@ -30,6 +30,13 @@ fn config(root: &std::path::Path) -> AppConfig {
         cfg.risk.max_portfolio_heat_pct = 100.0;
         cfg.strategies.orb.max_positions = 100;
     }
+    // `AITRAPP_BENCH_RING=N`: ring A's size, to compare against the shipped one.
+    if let Some(n) = std::env::var("AITRAPP_BENCH_RING")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        cfg.pipeline.ring_size = n;
+    }
     cfg
 }
 
@@ -109,18 +116,20 @@ fn main() {
             Arc::new(AtomicU64::new(0)),
         )
         .unwrap();
-        let (mut tx, mut rx) = ring(65_536, wait, metrics.clone(), |m| &m.ring_a_full_total);
+        let (mut tx, mut rx) = ring(cfg.pipeline.ring_size, wait, metrics.clone(), |m| {
+            &m.ring_a_full_total
+        });
         let consumer = std::thread::spawn(move || {
             let mut st = stages;
             let mut hop = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
             loop {
                 let r = rx.drain(|slot| {
                     st.strategy.on_slot(slot, &mut |s1| {
-                        st.risk.on_slot(&s1, &mut |s2| {
+                        st.risk.on_slot(s1, &mut |s2| {
                             if matches!(s2.ev, Event::Tick(_)) {
                                 let _ = hop.record(mono_ns().saturating_sub(s2.recv_ns).max(1));
                             }
-                            st.order.on_slot(&s2)
+                            st.order.on_slot(s2)
                         })
                     });
                 });
@@ -210,7 +219,7 @@ fn inline_cost(cfg: &AppConfig, root: &std::path::Path, frames: &[Vec<u8>]) {
         .unwrap();
         let mut run = |slot: Slot| {
             st.strategy.on_slot(&slot, &mut |s1| {
-                st.risk.on_slot(&s1, &mut |s2| st.order.on_slot(&s2))
+                st.risk.on_slot(s1, &mut |s2| st.order.on_slot(s2))
             })
         };
         let t0 = Instant::now();

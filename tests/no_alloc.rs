@@ -92,7 +92,7 @@ fn steady_state_ticks_do_not_allocate() {
         }
         rx.drain(|slot| {
             st.strategy.on_slot(slot, &mut |s1| {
-                st.risk.on_slot(&s1, &mut |s2| st.order.on_slot(&s2))
+                st.risk.on_slot(s1, &mut |s2| st.order.on_slot(s2))
             });
         })
         .unwrap();

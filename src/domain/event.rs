@@ -226,4 +226,12 @@ mod tests {
         assert_eq!(OrderId(36).tag().as_str(), "AT10");
         assert!(OrderId(u64::MAX).tag().as_str().len() <= 20);
     }
+
+    /// The default ring (4096 slots) is sized to stay in a core's L2; a slot that grows past
+    /// four cache lines would change that arithmetic (configs/app.yaml, PERF.md).
+    #[test]
+    fn slot_fits_four_cache_lines() {
+        let size = std::mem::size_of::<Slot>();
+        assert!(size <= 256, "Slot is {size} bytes");
+    }
 }

@@ -77,17 +77,18 @@ impl OrderStage {
     pub fn on_slot(&mut self, slot: &Slot) {
         let inbox = &self.inbox;
         let metrics = &*self.metrics;
-        match slot.ev {
+        match &slot.ev {
             Event::Tick(t) => {
                 if t.exchange_timestamp > self.now_ts {
                     self.now_ts = t.exchange_timestamp;
                 }
                 if let Some(idx) = self.master.index_of(t.token) {
                     self.broker
-                        .on_tick(idx, &t, |u| Self::send_update(inbox, metrics, u));
+                        .on_tick(idx, t, |u| Self::send_update(inbox, metrics, u));
                 }
             }
-            Event::Intent(mut o) => {
+            Event::Intent(o) => {
+                let mut o = *o;
                 let lat = mono_ns().saturating_sub(slot.recv_ns).max(1);
                 let _ = self.latency.record(lat);
                 if self.latency.len() % 64 == 1 {
@@ -116,9 +117,9 @@ impl OrderStage {
             Event::Cancel { id, token } => {
                 let ts = self.now_ts;
                 self.broker
-                    .cancel(id, token, ts, |u| Self::send_update(inbox, metrics, u));
+                    .cancel(*id, *token, ts, |u| Self::send_update(inbox, metrics, u));
             }
-            Event::Barrier { id } => self.barrier_done.store(id, Ordering::Release),
+            Event::Barrier { id } => self.barrier_done.store(*id, Ordering::Release),
             Event::Signal(_) | Event::Control(_) | Event::Order(_) | Event::Empty => {}
         }
     }

@@ -5,9 +5,37 @@
 
 use crate::domain::*;
 
+/// What the paper broker keeps of the last tick per instrument: the touch and the last
+/// trade. 16 bytes instead of the whole ~200-byte `Tick` on every tick of the hot path.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Touch {
+    /// Best bid and ask in feed units; 0 when that side of the book is empty.
+    pub bid: i32,
+    pub ask: i32,
+    pub last_price: i32,
+    pub exchange_timestamp: u32,
+}
+
+impl Touch {
+    pub fn of(t: &Tick) -> Touch {
+        Touch {
+            bid: t.best_bid().unwrap_or(0),
+            ask: t.best_ask().unwrap_or(0),
+            last_price: t.last_price,
+            exchange_timestamp: t.exchange_timestamp,
+        }
+    }
+    pub fn best_bid(&self) -> Option<i32> {
+        (self.bid > 0).then_some(self.bid)
+    }
+    pub fn best_ask(&self) -> Option<i32> {
+        (self.ask > 0).then_some(self.ask)
+    }
+}
+
 /// The fill model, one trait so other models can plug in by config later.
 pub trait FillModel {
-    fn market_price(&self, book: &Tick, side: Side, tick_size: i64) -> Option<i64>;
+    fn market_price(&self, book: &Touch, side: Side, tick_size: i64) -> Option<i64>;
 }
 
 /// Touch plus slippage in basis points, rounded away from us to the tick.
@@ -17,7 +45,7 @@ pub struct TouchSlippage {
 }
 
 impl FillModel for TouchSlippage {
-    fn market_price(&self, book: &Tick, side: Side, tick: i64) -> Option<i64> {
+    fn market_price(&self, book: &Touch, side: Side, tick: i64) -> Option<i64> {
         let touch = match side {
             Side::Buy => book
                 .best_ask()
@@ -45,7 +73,7 @@ struct Resting {
 
 pub struct PaperBroker<M: FillModel> {
     model: M,
-    books: Vec<Option<Tick>>,
+    books: Vec<Option<Touch>>,
     resting: Vec<Resting>,
 }
 
@@ -60,7 +88,7 @@ impl<M: FillModel> PaperBroker<M> {
 
     /// Updates the book and fills resting limits the market traded through.
     pub fn on_tick(&mut self, idx: usize, t: &Tick, mut report: impl FnMut(OrderUpdate)) {
-        self.books[idx] = Some(*t);
+        self.books[idx] = Some(Touch::of(t));
         let ltp = t.last_price as i64;
         if self.resting.is_empty() || ltp <= 0 {
             return;

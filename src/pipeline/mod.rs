@@ -187,7 +187,7 @@ pub fn spawn_consumers(
                 } = stages;
                 consume(ring_a, wait, |slot| {
                     strategy.on_slot(slot, &mut |s1| {
-                        risk.on_slot(&s1, &mut |s2| order.on_slot(&s2))
+                        risk.on_slot(s1, &mut |s2| order.on_slot(s2))
                     });
                 });
                 order.publish_latency();
@@ -208,13 +208,13 @@ pub fn spawn_consumers(
             } = stages;
             let strategy = spawn_named("aitrapp-strategy", cpu(0), move || {
                 consume(ring_a, wait, |slot| {
-                    strategy.on_slot(slot, &mut |s| tx_b.publish(s))
+                    strategy.on_slot(slot, &mut |s| tx_b.publish(*s))
                 });
                 strategy
             });
             let risk = spawn_named("aitrapp-risk", cpu(1), move || {
                 consume(rx_b, wait, |slot| {
-                    risk.on_slot(slot, &mut |s| tx_c.publish(s))
+                    risk.on_slot(slot, &mut |s| tx_c.publish(*s))
                 });
                 risk
             });

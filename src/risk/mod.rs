@@ -222,15 +222,15 @@ impl RiskStage {
     }
 
     /// Handles one slot: forwards it downstream, then emits any orders it decided on.
-    pub fn on_slot(&mut self, slot: &Slot, out: &mut impl FnMut(Slot)) {
-        out(*slot);
+    pub fn on_slot(&mut self, slot: &Slot, out: &mut impl FnMut(&Slot)) {
+        out(slot);
         let recv_ns = slot.recv_ns;
-        let mut emit = |ev: Event| out(Slot { ev, recv_ns });
-        match slot.ev {
-            Event::Tick(t) => self.on_tick(&t, recv_ns, &mut emit),
-            Event::Signal(s) => self.on_signal(&s, &mut emit),
-            Event::Order(u) => self.on_order_update(&u, &mut emit),
-            Event::Control(c) => self.on_control(c, &mut emit),
+        let mut emit = |ev: Event| out(&Slot { ev, recv_ns });
+        match &slot.ev {
+            Event::Tick(t) => self.on_tick(t, recv_ns, &mut emit),
+            Event::Signal(s) => self.on_signal(s, &mut emit),
+            Event::Order(u) => self.on_order_update(u, &mut emit),
+            Event::Control(c) => self.on_control(*c, &mut emit),
             Event::Intent(_) | Event::Cancel { .. } | Event::Empty | Event::Barrier { .. } => {}
         }
     }

@@ -105,8 +105,8 @@ impl StrategyStage {
     }
 
     /// Forwards the slot, then any signal it fired.
-    pub fn on_slot(&mut self, slot: &Slot, out: &mut impl FnMut(Slot)) {
-        out(*slot);
+    pub fn on_slot(&mut self, slot: &Slot, out: &mut impl FnMut(&Slot)) {
+        out(slot);
         let t = match &slot.ev {
             Event::Tick(t) => t,
             Event::Control(
@@ -129,7 +129,7 @@ impl StrategyStage {
         }
         if let Some(orb) = self.orb.as_mut().filter(|o| o.config().enabled) {
             if let Some(sig) = orb.on_tick(idx, t.token, t.exchange_timestamp, ltp) {
-                out(Slot {
+                out(&Slot {
                     ev: Event::Signal(sig),
                     recv_ns: slot.recv_ns,
                 });
