@@ -10,7 +10,9 @@ use crate::control::Metrics;
 use crate::domain::*;
 use crate::exec::{mono_ns, InboxMsg, OrderStage};
 use crate::feed::codec::decode_frame;
+use crate::feed::kite_ws::{self, KiteTicker, TickerConfig};
 use crate::feed::record::RecordWriter;
+use crate::feed::replay::ReplaySource;
 use crate::feed::synthetic::{SyntheticMarket, SyntheticParams};
 use crate::feed::{FrameSource, SourcePoll};
 use crate::pipeline::{self, affinity, RingTx, Stages, WaitStrategy};
@@ -143,6 +145,125 @@ pub fn read_ban_list(path: &Path) -> Result<Vec<String>, String> {
     }
 }
 
+/// The synthetic market from `feed.synthetic`, on its date (today when empty) moved forward
+/// to a trading day. Also the market behind tools/kite-sim.
+pub fn synthetic_market(
+    cfg: &AppConfig,
+    master: &InstrumentMaster,
+    calendar: &SessionCalendar,
+) -> Result<SyntheticMarket, AppError> {
+    let s = &cfg.feed.synthetic;
+    let mut date = if s.date.is_empty() {
+        today_ist()
+    } else {
+        Date::parse(&s.date).ok_or_else(|| startup(format!("feed.synthetic.date `{}`", s.date)))?
+    };
+    // A simulated session needs a trading day: move forward past weekends and holidays.
+    for _ in 0..10 {
+        if calendar.is_trading_day(date) {
+            break;
+        }
+        let (y, m, d) = date.ymd();
+        let next = crate::clock::days_from_civil(y, m, d) + 1;
+        let (y, m, d) = crate::clock::civil_from_days(next);
+        date = Date(y as u32 * 10000 + m * 100 + d);
+    }
+    let start = TimeOfDay::parse(&s.start_time)
+        .ok_or_else(|| startup(format!("feed.synthetic.start_time `{}`", s.start_time)))?;
+    Ok(SyntheticMarket::new(
+        master,
+        &s.instruments,
+        calendar.clone(),
+        SyntheticParams {
+            seed: s.seed,
+            speed: s.speed,
+            date,
+            start,
+            step_ms: s.tick_interval_ms,
+            exit_at_close: s.exit_at_close,
+        },
+    ))
+}
+
+/// The Kite ticker over the trading universe plus the indices, in `websocket.mode`.
+#[allow(clippy::too_many_arguments)]
+fn kite_ticker(
+    cfg: &AppConfig,
+    base: &Path,
+    secrets: &Secrets,
+    master: &InstrumentMaster,
+    universe: &[bool],
+    metrics: Arc<Metrics>,
+    hot: HotLog,
+    inbox: crossbeam_channel::Sender<InboxMsg>,
+) -> Result<KiteTicker, AppError> {
+    let (Some(api_key), Some(access_token)) = (&secrets.kite_api_key, &secrets.kite_access_token)
+    else {
+        return Err(startup(
+            "feed.source: kite needs KITE_API_KEY and KITE_ACCESS_TOKEN (in .env or the environment; `aitrapp login` writes the token)",
+        ));
+    };
+    let w = &cfg.websocket;
+    let mode = match w.mode.as_str() {
+        "ltp" => TickMode::Ltp,
+        "quote" => TickMode::Quote,
+        _ => TickMode::Full,
+    };
+    let tokens: Vec<(u32, TickMode)> = master
+        .iter()
+        .enumerate()
+        .filter(|(i, inst)| universe[*i] || inst.instrument_type == InstrumentType::Index)
+        .map(|(_, inst)| (inst.token.0, mode))
+        .collect();
+    let tls = if w.ws_root.starts_with("wss://") {
+        let ca = w.ca_file.as_deref().map(|p| resolve(base, p));
+        Some(
+            kite_ws::tls_config(ca.as_deref())
+                .map_err(|e| startup(format!("websocket TLS: {e}")))?,
+        )
+    } else {
+        None
+    };
+    KiteTicker::new(
+        TickerConfig {
+            ws_root: w.ws_root.clone(),
+            api_key: api_key.clone(),
+            access_token: access_token.clone(),
+            tokens,
+            stale_after: Duration::from_millis(w.stale_after_ms),
+            max_reconnect_attempts: w.max_reconnect_attempts,
+            connect_timeout: Duration::from_millis(w.connect_timeout_ms),
+            backoff_base: Duration::from_millis(w.reconnect_backoff_base_ms),
+            backoff_max: Duration::from_millis(w.reconnect_backoff_max_ms),
+            tls,
+        },
+        metrics,
+        hot,
+        inbox,
+    )
+    .map_err(startup)
+}
+
+/// Startup waits (up to the connect timeout) for the first ticker connection, so "WebSocket
+/// connected" comes before "AITRAPP started successfully" as the runbook shows. A feed that is
+/// not up by then keeps retrying in the background, and the log says so.
+fn wait_for_ticker(metrics: &Metrics, cfg: &AppConfig, description: &str, stop: &AtomicBool) {
+    let deadline =
+        std::time::Instant::now() + Duration::from_millis(cfg.websocket.connect_timeout_ms);
+    while Metrics::get(&metrics.ws_connections_open) == 0
+        && std::time::Instant::now() < deadline
+        && !stop.load(Ordering::Relaxed)
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    if Metrics::get(&metrics.ws_connections_open) > 0 {
+        log::info!(target: "feed", source = description; "WebSocket connected ({description})");
+    } else {
+        log::warn!(target: "feed", source = description;
+            "WebSocket not connected after {} ms ({description}); still retrying in the background", cfg.websocket.connect_timeout_ms);
+    }
+}
+
 /// The feed thread: polls the source, decodes frames onto ring A, sequences the inbox.
 #[allow(clippy::too_many_arguments)]
 fn run_feed(
@@ -155,6 +276,7 @@ fn run_feed(
     metrics: Arc<Metrics>,
     hot: HotLog,
     mut recorder: Option<RecordWriter<BufWriter<File>>>,
+    measure_lag: bool,
 ) -> FeedEnd {
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
     let lockstep = source.lockstep();
@@ -189,13 +311,24 @@ fn run_feed(
                         recorder = None;
                     }
                 }
+                let mut exchange_ts = 0u32;
                 match decode_frame(&buf, |t| {
+                    exchange_ts = exchange_ts.max(t.exchange_timestamp);
                     tx.publish(Slot {
                         ev: Event::Tick(*t),
                         recv_ns,
                     })
                 }) {
                     Ok(s) => {
+                        if measure_lag && exchange_ts > 0 {
+                            // Exchange timestamps are whole seconds: the lag is good to ~1 s.
+                            let wall_ms = std::time::SystemTime::now()
+                                .duration_since(std::time::UNIX_EPOCH)
+                                .map(|d| d.as_millis() as u64)
+                                .unwrap_or(0);
+                            let lag = wall_ms.saturating_sub(exchange_ts as u64 * 1000);
+                            metrics.feed_lag_ms.store(lag, Ordering::Relaxed);
+                        }
                         Metrics::add(&metrics.feed_heartbeats_total, s.heartbeat as u64);
                         Metrics::add(&metrics.feed_packets_total, s.packets as u64);
                         Metrics::add(&metrics.feed_ticks_total, s.ticks as u64);
@@ -318,8 +451,8 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     // Source selection.
     let source_kind = match cfg.feed.source {
         FeedSource::Auto if opts.secrets.has_kite_credentials() => {
-            log::warn!(target: "feed", "Kite credentials found, but this build has no Kite WebSocket client yet; using the synthetic market");
-            FeedSource::Synthetic
+            log::info!(target: "feed", "Kite credentials found: using the Kite WebSocket ticker");
+            FeedSource::Kite
         }
         FeedSource::Auto => {
             log::info!(target: "feed", "No Kite credentials: using the built-in synthetic market");
@@ -327,42 +460,30 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
         }
         other => other,
     };
+    // Built before the threads: the ticker needs the metrics, hot log and inbox.
+    let metrics = Arc::new(Metrics::default());
+    let (hot, hot_rx) = HotLog::new(cfg.logging.hot_queue, metrics.clone());
+    let (inbox_tx, inbox_rx) = crossbeam_channel::bounded::<InboxMsg>(65_536);
     let source: Box<dyn FrameSource> = match source_kind {
         FeedSource::Synthetic | FeedSource::Auto => {
-            let s = &cfg.feed.synthetic;
-            let mut date = if s.date.is_empty() {
-                today_ist()
-            } else {
-                Date::parse(&s.date).ok_or_else(|| startup(format!("feed.synthetic.date `{}`", s.date)))?
-            };
-            // A simulated session needs a trading day: move forward past weekends and holidays.
-            for _ in 0..10 {
-                if calendar.is_trading_day(date) {
-                    break;
-                }
-                let (y, m, d) = date.ymd();
-                let next = crate::clock::days_from_civil(y, m, d) + 1;
-                let (y, m, d) = crate::clock::civil_from_days(next);
-                date = Date(y as u32 * 10000 + m * 100 + d);
-            }
-            let start = TimeOfDay::parse(&s.start_time).ok_or_else(|| startup("feed.synthetic.start_time"))?;
-            Box::new(SyntheticMarket::new(
-                &master,
-                &s.instruments,
-                calendar.clone(),
-                SyntheticParams {
-                    seed: s.seed,
-                    speed: s.speed,
-                    date,
-                    start,
-                    step_ms: s.tick_interval_ms,
-                    exit_at_close: s.exit_at_close,
-                },
-            ))
+            Box::new(synthetic_market(cfg, &master, &calendar)?)
         }
-        FeedSource::Kite => return Err(startup("feed.source: kite needs the Kite WebSocket client, which this build does not have yet; use auto or synthetic")),
-        FeedSource::Replay => return Err(startup("feed.source: replay is not available in this build yet; use auto or synthetic")),
+        FeedSource::Kite => Box::new(kite_ticker(
+            cfg,
+            base,
+            &opts.secrets,
+            &master,
+            &universe,
+            metrics.clone(),
+            hot.clone(),
+            inbox_tx.clone(),
+        )?),
+        FeedSource::Replay => {
+            let p = resolve(base, cfg.feed.replay_path.as_deref().unwrap_or_default());
+            Box::new(ReplaySource::open(&p, cfg.feed.replay_speed).map_err(startup)?)
+        }
     };
+    let live_feed = source_kind == FeedSource::Kite;
 
     // Threads and waiting.
     let wait = WaitStrategy::parse(&cfg.pipeline.wait).map_err(startup)?;
@@ -384,8 +505,6 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     log::info!(target: "pipeline", topology = format!("{:?}", cfg.pipeline.topology).as_str(), wait = plan.wait.name().as_str(),
         ring_size = cfg.pipeline.ring_size; "Pipeline: {:?} topology, wait {}", cfg.pipeline.topology, plan.wait.name());
 
-    let metrics = Arc::new(Metrics::default());
-    let (hot, hot_rx) = HotLog::new(cfg.logging.hot_queue, metrics.clone());
     let logger_master = master.clone();
     let logger = std::thread::Builder::new()
         .name("aitrapp-logger".into())
@@ -394,7 +513,6 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
 
     let snapshot_path = resolve(base, &cfg.control.snapshot_path);
     let writer = SnapshotWriter::create(&snapshot_path).map_err(startup)?;
-    let (inbox_tx, inbox_rx) = crossbeam_channel::bounded::<InboxMsg>(65_536);
     let (flatten_tx, flatten_rx) = crossbeam_channel::bounded::<FlattenReport>(16);
     let barrier_done = Arc::new(AtomicU64::new(0));
 
@@ -529,10 +647,19 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
                 feed_metrics,
                 feed_hot,
                 recorder,
+                live_feed,
             )
         })
         .map_err(startup)?;
-    log::info!(target: "feed", source = description.as_str(); "Synthetic market started ({description})");
+    match source_kind {
+        FeedSource::Kite => wait_for_ticker(&metrics, cfg, &description, &opts.stop),
+        FeedSource::Replay => {
+            log::info!(target: "feed", source = description.as_str(); "Replay started ({description})")
+        }
+        FeedSource::Synthetic | FeedSource::Auto => {
+            log::info!(target: "feed", source = description.as_str(); "Synthetic market started ({description})")
+        }
+    }
     log::info!(target: "app", "AITRAPP started successfully");
 
     let end = feed.join().map_err(|_| startup("feed thread panicked"))?;

@@ -56,24 +56,7 @@ enum Command {
     },
 }
 
-fn base_dir(config: &Path) -> PathBuf {
-    // Paths in the config are relative to the directory above configs/ (the project root),
-    // or to the current directory when the config lives elsewhere.
-    let parent = config.parent().unwrap_or(Path::new("."));
-    if parent.file_name().map(|n| n == "configs").unwrap_or(false) {
-        parent
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."))
-    } else {
-        PathBuf::from(".")
-    }
-    .components()
-    .as_path()
-    .to_path_buf()
-    .canonicalize()
-    .unwrap_or_else(|_| PathBuf::from("."))
-}
+use aitrapp::config::base_dir;
 
 fn load_config(path: &Path, env: &Environment) -> Result<config::AppConfig, ExitCode> {
     config::load(path, env).map_err(|e| {

@@ -1,25 +1,10 @@
 //! The binary as an operator uses it: check-config, run + HTTP + SIGTERM, decode.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+mod common;
+use common::{bin, free_port, http, temp_project};
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_aitrapp")
-}
-
-fn temp_project(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("aitrapp-cli-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("configs")).unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for f in ["instruments.csv", "holidays_nse.txt", "fo_ban_list.txt"] {
-        std::fs::copy(root.join("configs").join(f), dir.join("configs").join(f)).unwrap();
-    }
-    dir
-}
 
 #[test]
 fn check_config_lists_all_three_mistakes_and_exits_2() {
@@ -49,25 +34,6 @@ fn check_config_lists_all_three_mistakes_and_exits_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("OK"));
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn http(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    let status = buf.split_whitespace().nth(1)?.parse().ok()?;
-    let body = buf.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
-    Some((status, body))
 }
 
 #[test]

@@ -93,6 +93,20 @@ pub struct Environment {
     vars: BTreeMap<String, String>,
 }
 
+/// Paths in a config are relative to the directory above configs/ (the project root), or to
+/// the current directory when the config lives elsewhere.
+pub fn base_dir(config: &Path) -> std::path::PathBuf {
+    let parent = config.parent().unwrap_or(Path::new("."));
+    if parent.file_name().map(|n| n == "configs").unwrap_or(false) {
+        parent
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| ".".into())
+    } else {
+        ".".into()
+    }
+}
+
 impl Environment {
     pub fn from_process(dotenv_path: &Path) -> Environment {
         let mut vars = std::fs::read_to_string(dotenv_path)
@@ -456,6 +470,31 @@ pub fn validate(c: &AppConfig, p: &mut Vec<Problem>) {
         "websocket.stale_after_ms",
         || format!("must be at least 500 (got {})", c.websocket.stale_after_ms),
     );
+    let w = &c.websocket;
+    check(
+        p,
+        w.ws_root.starts_with("ws://") || w.ws_root.starts_with("wss://"),
+        "websocket.ws_root",
+        || format!("must start with ws:// or wss:// (got `{}`)", w.ws_root),
+    );
+    check(
+        p,
+        (100..=60_000).contains(&w.connect_timeout_ms),
+        "websocket.connect_timeout_ms",
+        || format!("must be 100..=60000 (got {})", w.connect_timeout_ms),
+    );
+    check(
+        p,
+        w.reconnect_backoff_base_ms >= 1
+            && w.reconnect_backoff_base_ms <= w.reconnect_backoff_max_ms,
+        "websocket.reconnect_backoff_base_ms",
+        || {
+            format!(
+                "must be >= 1 and <= reconnect_backoff_max_ms (got {} and {})",
+                w.reconnect_backoff_base_ms, w.reconnect_backoff_max_ms
+            )
+        },
+    );
 
     let l = &c.logging;
     check(p, parse_level(&l.level).is_some(), "logging.level", || {
@@ -500,6 +539,24 @@ pub fn validate(c: &AppConfig, p: &mut Vec<Problem>) {
         },
     );
 
+    let f = &c.feed;
+    check(
+        p,
+        f.replay_speed.is_finite() && f.replay_speed >= 0.0,
+        "feed.replay_speed",
+        || {
+            format!(
+                "must be >= 0 (0 = as fast as possible) (got {})",
+                f.replay_speed
+            )
+        },
+    );
+    check(
+        p,
+        f.source != FeedSource::Replay || f.replay_path.as_deref().is_some_and(|s| !s.is_empty()),
+        "feed.replay_path",
+        || "must name a recorded file when feed.source is replay".to_string(),
+    );
     let s = &c.feed.synthetic;
     check(
         p,

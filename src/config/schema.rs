@@ -260,7 +260,15 @@ pub struct WebsocketConfig {
     pub ws_root: String,
     pub max_reconnect_attempts: u32,
     pub stale_after_ms: u64,
+    /// ltp | quote | full, for every subscribed token.
     pub mode: String,
+    pub connect_timeout_ms: u64,
+    /// Reconnect backoff: the first retry is immediate, then base * 2^n up to max, jittered.
+    pub reconnect_backoff_base_ms: u64,
+    pub reconnect_backoff_max_ms: u64,
+    /// PEM file of certificates to trust for wss:// instead of the public roots (a local
+    /// simulator's self-signed certificate).
+    pub ca_file: Option<String>,
 }
 
 impl Default for WebsocketConfig {
@@ -270,6 +278,10 @@ impl Default for WebsocketConfig {
             max_reconnect_attempts: 50,
             stale_after_ms: 5000,
             mode: "full".into(),
+            connect_timeout_ms: 7000,
+            reconnect_backoff_base_ms: 250,
+            reconnect_backoff_max_ms: 30_000,
+            ca_file: None,
         }
     }
 }
@@ -368,6 +380,10 @@ pub struct FeedConfig {
     pub source: FeedSource,
     /// Record every received frame to this file (record format, see README).
     pub record: Option<String>,
+    /// The recorded file `source: replay` plays.
+    pub replay_path: Option<String>,
+    /// 1.0 = recorded pace, 2.0 = twice as fast, 0 = as fast as the pipeline takes it.
+    pub replay_speed: f64,
     pub synthetic: SyntheticConfig,
 }
 
@@ -376,6 +392,8 @@ impl Default for FeedConfig {
         FeedConfig {
             source: FeedSource::Auto,
             record: None,
+            replay_path: None,
+            replay_speed: 1.0,
             synthetic: SyntheticConfig::default(),
         }
     }

@@ -310,6 +310,58 @@ pub enum HotEvent {
     RingFull {
         ring: &'static str,
     },
+    WsConnected {
+        conn: u8,
+        tokens: u32,
+        /// Time since the connection was lost, for a reconnect.
+        reconnect_us: Option<u32>,
+    },
+    WsDisconnected {
+        conn: u8,
+        reason: &'static str,
+    },
+    WsReconnecting {
+        conn: u8,
+        attempt: u32,
+        delay_ms: u32,
+    },
+    WsGaveUp {
+        conn: u8,
+        attempts: u32,
+    },
+    WsTokenRefused {
+        conn: u8,
+    },
+    /// A ticker `error` or `message` text from the broker.
+    BrokerText {
+        kind: &'static str,
+        text: ShortText,
+    },
+}
+
+/// Up to 160 bytes of text carried inline, so a hot event stays `Copy` and allocation-free.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShortText {
+    buf: [u8; 160],
+    len: u8,
+}
+
+impl ShortText {
+    pub fn new(s: &str) -> ShortText {
+        let mut end = s.len().min(160);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut buf = [0u8; 160];
+        buf[..end].copy_from_slice(&s.as_bytes()[..end]);
+        ShortText {
+            buf,
+            len: end as u8,
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len as usize]).unwrap_or("")
+    }
 }
 
 /// The hot threads' handle to the logger thread.
@@ -444,6 +496,41 @@ pub fn write_hot_event(master: &InstrumentMaster, ev: &HotEvent) {
         }
         HotEvent::RingFull { ring } => {
             log::warn!(target: "pipeline", ring = ring; "Ring {ring} full: back-pressure, producer waiting");
+        }
+        HotEvent::WsConnected {
+            conn,
+            tokens,
+            reconnect_us,
+        } => match reconnect_us {
+            Some(us) => {
+                log::info!(target: "feed", conn = conn, tokens = tokens, reconnect_us = us;
+                    "Ticker connection {conn} reconnected in {:.1} ms, {tokens} tokens resubscribed", us as f64 / 1000.0)
+            }
+            None => {
+                log::info!(target: "feed", conn = conn, tokens = tokens; "Ticker connection {conn} open, {tokens} tokens subscribed")
+            }
+        },
+        HotEvent::WsDisconnected { conn, reason } => {
+            log::warn!(target: "feed", conn = conn, reason = reason; "Ticker connection {conn} lost: {reason}");
+        }
+        HotEvent::WsReconnecting {
+            conn,
+            attempt,
+            delay_ms,
+        } => {
+            log::info!(target: "feed", conn = conn, attempt = attempt, delay_ms = delay_ms;
+                "Ticker connection {conn}: reconnect attempt {attempt} in {delay_ms} ms");
+        }
+        HotEvent::WsGaveUp { conn, attempts } => {
+            log::error!(target: "feed", conn = conn, attempts = attempts;
+                "ALERT: ticker connection {conn} gave up after {attempts} reconnect attempts: market feed lost, new entries halted");
+        }
+        HotEvent::WsTokenRefused { conn } => {
+            log::error!(target: "feed", conn = conn;
+                "ALERT: Kite refused the access token on ticker connection {conn} (TokenException): new entries halted; run `aitrapp login`");
+        }
+        HotEvent::BrokerText { kind, text } => {
+            log::warn!(target: "feed", kind = kind, text = text.as_str(); "Broker {kind}: {}", text.as_str());
         }
     }
 }

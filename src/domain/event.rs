@@ -173,6 +173,29 @@ pub enum ControlCommand {
     ReloadUniverse {
         request: u64,
     },
+    /// Something outside the pipeline makes new entries unsafe (exits still run): risk pauses.
+    HaltEntries {
+        reason: HaltReason,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HaltReason {
+    /// A ticker connection ran out of reconnect attempts.
+    FeedLost,
+    /// Kite refused the access token (expired, logged out, or logged in elsewhere).
+    TokenExpired,
+}
+
+impl HaltReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HaltReason::FeedLost => "market feed lost: reconnect attempts exhausted",
+            HaltReason::TokenExpired => {
+                "Kite access token refused (TokenException): run `aitrapp login`"
+            }
+        }
+    }
 }
 
 /// What the risk stage did for a flatten request; sent back to the control thread.

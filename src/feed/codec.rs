@@ -289,14 +289,24 @@ pub fn encode_frame<'a>(
     mode: TickMode,
     out: &mut Vec<u8>,
 ) {
+    encode_mixed_frame(ticks.into_iter().map(|t| (t, mode)), out);
+}
+
+/// Writes a frame whose packets each carry their own mode, as Kite sends one connection's
+/// subscriptions (`out` is cleared first). Returns the packet count.
+pub fn encode_mixed_frame<'a>(
+    ticks: impl IntoIterator<Item = (&'a Tick, TickMode)>,
+    out: &mut Vec<u8>,
+) -> u16 {
     out.clear();
     out.extend_from_slice(&[0, 0]);
     let mut n: u16 = 0;
-    for t in ticks {
+    for (t, mode) in ticks {
         encode_packet(t, mode, out);
         n += 1;
     }
     out[0..2].copy_from_slice(&n.to_be_bytes());
+    n
 }
 
 /// A tick as Kite's client libraries present it: rupees, epoch seconds, Kite field names.

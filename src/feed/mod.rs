@@ -3,7 +3,9 @@
 //! with the real decoder and sequences ticks onto ring A.
 
 pub mod codec;
+pub mod kite_ws;
 pub mod record;
+pub mod replay;
 pub mod synthetic;
 
 /// What a frame source had on one poll.

@@ -554,6 +554,11 @@ impl RiskStage {
                 orb_max_positions, ..
             } => self.params.orb_max_positions = orb_max_positions,
             ControlCommand::ReloadUniverse { .. } => {}
+            ControlCommand::HaltEntries { reason } => {
+                if self.state == TradingState::Active {
+                    self.set_state(TradingState::Paused, reason.as_str());
+                }
+            }
         }
         self.publish();
     }

@@ -1,0 +1,136 @@
+//! kite-sim: a local server that speaks the Kite Connect protocol, so aitrapp's Kite clients
+//! (and LIVE mode) run end to end with no account and no internet.
+//!
+//! - `market`: the synthetic NSE market (or a recording) stepping in real time; the latest
+//!   tick per instrument is the book the REST side quotes and matches against.
+//! - `ws`: the binary WebSocket ticker (subscribe, unsubscribe, ltp/quote/full modes,
+//!   1-byte heartbeats, 403 on bad credentials).
+//! - `rest`: Kite's REST envelopes, and `/__sim/...` endpoints that inject faults.
+//! - `faults`: the switches those endpoints and the command-line flags flip.
+
+pub mod faults;
+pub mod market;
+pub mod rest;
+pub mod ws;
+
+use aitrapp::config::AppConfig;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+pub use faults::Faults;
+pub use market::SimMarket;
+
+/// Credentials the simulator accepts.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    pub api_key: String,
+    pub api_secret: String,
+    pub access_token: String,
+}
+
+impl Default for Credentials {
+    fn default() -> Self {
+        Credentials {
+            api_key: "sim_api_key".into(),
+            api_secret: "sim_api_secret".into(),
+            access_token: "sim_access_token".into(),
+        }
+    }
+}
+
+pub struct SimConfig {
+    pub rest_addr: SocketAddr,
+    pub ws_addr: SocketAddr,
+    pub credentials: Credentials,
+    /// The market: `feed.synthetic` (seed, instruments, start time, speed) and the
+    /// instruments file from an aitrapp config.
+    pub app: AppConfig,
+    /// Base directory for the config's relative paths.
+    pub base_dir: PathBuf,
+    /// Play this recording instead of the synthetic market.
+    pub replay: Option<PathBuf>,
+    /// Idle interval between 1-byte heartbeats on a connection with nothing to stream.
+    pub heartbeat_ms: u64,
+}
+
+/// A running simulator. Dropping it (or `stop`) shuts every thread down.
+pub struct SimHandle {
+    pub rest_addr: SocketAddr,
+    pub ws_addr: SocketAddr,
+    pub faults: Arc<Faults>,
+    pub market: Arc<SimMarket>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl SimHandle {
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+
+    /// `ws://addr` for an aitrapp config's `websocket.ws_root`.
+    pub fn ws_root(&self) -> String {
+        format!("ws://{}", self.ws_addr)
+    }
+
+    /// `http://addr` for an aitrapp config's REST root.
+    pub fn rest_root(&self) -> String {
+        format!("http://{}", self.rest_addr)
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Binds both ports, starts the market, WS and REST threads, and returns at once.
+pub fn start(cfg: SimConfig) -> anyhow::Result<SimHandle> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let faults = Arc::new(Faults::default());
+    let market = Arc::new(SimMarket::new(&cfg.app, &cfg.base_dir)?);
+    let mut threads = Vec::new();
+    threads.push(market::spawn(
+        market.clone(),
+        &cfg.app,
+        &cfg.base_dir,
+        cfg.replay.as_deref(),
+        stop.clone(),
+    )?);
+    let (ws_addr, ws_thread) = ws::spawn(
+        cfg.ws_addr,
+        cfg.credentials.clone(),
+        market.clone(),
+        faults.clone(),
+        stop.clone(),
+        cfg.heartbeat_ms,
+    )?;
+    threads.push(ws_thread);
+    let (rest_addr, rest_thread) = rest::spawn(
+        cfg.rest_addr,
+        cfg.credentials.clone(),
+        market.clone(),
+        faults.clone(),
+        stop.clone(),
+    )?;
+    threads.push(rest_thread);
+    Ok(SimHandle {
+        rest_addr,
+        ws_addr,
+        faults,
+        market,
+        stop,
+        threads,
+    })
+}

@@ -1,0 +1,121 @@
+//! The simulator's market: aitrapp's synthetic NSE market (or a recorded session) stepping in
+//! real time. Every frame is decoded with the real decoder; the ticks go to each WebSocket
+//! connection and the latest one per instrument is the book REST quotes from.
+
+use aitrapp::config::AppConfig;
+use aitrapp::domain::{InstrumentMaster, Tick, Token};
+use aitrapp::feed::codec::decode_frame;
+use aitrapp::feed::replay::ReplaySource;
+use aitrapp::feed::{FrameSource, SourcePoll};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// One step's ticks, shared by every connection.
+pub type TickBatch = Arc<[Tick]>;
+
+pub struct SimMarket {
+    pub master: Arc<InstrumentMaster>,
+    /// The instruments dump as served on `GET /instruments` (the file the market runs on).
+    pub instruments_csv: String,
+    /// Latest tick per instrument, by master index.
+    books: RwLock<Vec<Option<Tick>>>,
+    subscribers: Mutex<Vec<Sender<TickBatch>>>,
+}
+
+impl SimMarket {
+    pub fn new(cfg: &AppConfig, base: &Path) -> anyhow::Result<SimMarket> {
+        let path = aitrapp::app::resolve(base, &cfg.universe.instruments_file);
+        let instruments_csv = std::fs::read_to_string(&path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let master = InstrumentMaster::parse_csv(&instruments_csv, &path.display().to_string())?;
+        let n = master.len();
+        Ok(SimMarket {
+            master: Arc::new(master),
+            instruments_csv,
+            books: RwLock::new(vec![None; n]),
+            subscribers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// A feed of every tick from now on. A connection that falls 1024 batches behind loses
+    /// batches (as a slow Kite client would), it never slows the market.
+    pub fn subscribe(&self) -> Receiver<TickBatch> {
+        let (tx, rx) = crossbeam_channel::bounded(1024);
+        if let Ok(mut subs) = self.subscribers.lock() {
+            subs.push(tx);
+        }
+        rx
+    }
+
+    pub fn last_tick(&self, token: Token) -> Option<Tick> {
+        let idx = self.master.index_of(token)?;
+        self.books.read().ok()?.get(idx).copied().flatten()
+    }
+
+    fn publish(&self, ticks: Vec<Tick>) {
+        if let Ok(mut books) = self.books.write() {
+            for t in &ticks {
+                if let Some(i) = self.master.index_of(t.token) {
+                    books[i] = Some(*t);
+                }
+            }
+        }
+        let batch: TickBatch = ticks.into();
+        if let Ok(mut subs) = self.subscribers.lock() {
+            subs.retain(|s| {
+                !matches!(
+                    s.try_send(batch.clone()),
+                    Err(TrySendError::Disconnected(_))
+                )
+            });
+        }
+    }
+}
+
+/// Starts the thread that steps the market in real time.
+pub fn spawn(
+    market: Arc<SimMarket>,
+    cfg: &AppConfig,
+    base: &Path,
+    replay: Option<&Path>,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<JoinHandle<()>> {
+    let mut source: Box<dyn FrameSource> = match replay {
+        Some(p) => Box::new(ReplaySource::open(p, 1.0)?),
+        None => {
+            let calendar = aitrapp::app::session_calendar(cfg, base)?;
+            let mut c = cfg.clone();
+            // The simulator is a live exchange: never "as fast as possible".
+            if c.feed.synthetic.speed <= 0.0 {
+                c.feed.synthetic.speed = 1.0;
+            }
+            c.feed.synthetic.exit_at_close = false;
+            Box::new(aitrapp::app::synthetic_market(
+                &c,
+                &market.master,
+                &calendar,
+            )?)
+        }
+    };
+    Ok(std::thread::Builder::new()
+        .name("kite-sim-market".into())
+        .spawn(move || {
+            let mut buf = Vec::with_capacity(1 << 16);
+            while !stop.load(Ordering::Relaxed) {
+                match source.poll(&mut buf) {
+                    SourcePoll::Frame => {
+                        let mut ticks = Vec::new();
+                        if decode_frame(&buf, |t| ticks.push(*t)).is_ok() && !ticks.is_empty() {
+                            market.publish(ticks);
+                        }
+                    }
+                    SourcePoll::Idle => std::thread::sleep(Duration::from_millis(1)),
+                    SourcePoll::End => break,
+                }
+            }
+        })?)
+}

@@ -1,0 +1,256 @@
+//! Kite's REST API with its envelopes (`{"status":"success","data":..}` /
+//! `{"status":"error","message":..,"error_type":..}`), and the `/__sim/...` fault endpoints:
+//!
+//! - `POST /__sim/drop_ws`: drop every ticker socket (no close frame)
+//! - `POST /__sim/stall_ws?ms=N`: send nothing, heartbeats included, for N ms
+//! - `POST /__sim/expire_token`: the access token stops working (403 TokenException)
+//! - `POST /__sim/rest_5xx?n=N`: the next N API calls answer 503 NetworkException
+//! - `POST /__sim/bad_frame?n=N`: the next N ticker frames are malformed
+//! - `GET /__sim/stats`: counters (ticker connections so far)
+
+use crate::faults::Faults;
+use crate::market::SimMarket;
+use crate::Credentials;
+use aitrapp::exec::kite::checksum::{checksums_match, session_checksum};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+use tiny_http::{Header, Method, Request, Response, Server};
+
+pub fn spawn(
+    addr: SocketAddr,
+    creds: Credentials,
+    market: Arc<SimMarket>,
+    faults: Arc<Faults>,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
+    let server = Server::http(addr).map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    let local = server
+        .server_addr()
+        .to_ip()
+        .ok_or_else(|| anyhow::anyhow!("REST server has no IP address"))?;
+    let api = Api {
+        creds,
+        market,
+        faults,
+    };
+    let h = std::thread::Builder::new()
+        .name("kite-sim-rest".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok(Some(req)) = server.recv_timeout(Duration::from_millis(20)) {
+                    api.handle(req);
+                }
+            }
+        })?;
+    Ok((local, h))
+}
+
+struct Api {
+    creds: Credentials,
+    market: Arc<SimMarket>,
+    faults: Arc<Faults>,
+}
+
+/// A reply: HTTP status, body, content type.
+struct Reply(u16, String, &'static str);
+
+fn ok(data: Value) -> Reply {
+    Reply(
+        200,
+        json!({"status": "success", "data": data}).to_string(),
+        "application/json",
+    )
+}
+
+fn err(status: u16, error_type: &str, message: &str) -> Reply {
+    Reply(
+        status,
+        json!({"status": "error", "message": message, "error_type": error_type, "data": null})
+            .to_string(),
+        "application/json",
+    )
+}
+
+/// Form or query string pairs, percent-decoded.
+pub fn parse_form(s: &str) -> Vec<(String, String)> {
+    s.split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn rupees(units: i64, divisor: i64) -> f64 {
+    units as f64 / divisor as f64
+}
+
+impl Api {
+    fn authorized(&self, req: &Request) -> Result<(), Reply> {
+        let want = format!("token {}:{}", self.creds.api_key, self.creds.access_token);
+        let got = req
+            .headers()
+            .iter()
+            .find(|h| h.field.equiv("Authorization"))
+            .map(|h| h.value.as_str().to_string());
+        if got.as_deref() != Some(want.as_str()) {
+            return Err(err(
+                403,
+                "TokenException",
+                "Incorrect `api_key` or `access_token`.",
+            ));
+        }
+        if self.faults.token_expired.load(Ordering::Relaxed) {
+            return Err(err(
+                403,
+                "TokenException",
+                "Token is invalid or has expired.",
+            ));
+        }
+        Ok(())
+    }
+
+    fn handle(&self, mut req: Request) {
+        let mut body = String::new();
+        let _ = req.as_reader().read_to_string(&mut body);
+        let url = req.url().to_string();
+        let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
+        let reply = self.route(&req, req.method().clone(), path, query, &body);
+        let Reply(status, text, ctype) = reply;
+        let mut resp = Response::from_string(text).with_status_code(status);
+        if let Ok(h) = Header::from_bytes("Content-Type", ctype) {
+            resp = resp.with_header(h);
+        }
+        let _ = req.respond(resp);
+    }
+
+    fn route(&self, req: &Request, method: Method, path: &str, query: &str, body: &str) -> Reply {
+        if let Some(fault) = path.strip_prefix("/__sim/") {
+            return self.fault(method, fault, &parse_form(query));
+        }
+        if method == Method::Post && path == "/session/token" {
+            return self.session_token(&parse_form(body));
+        }
+        if self.faults.rest_5xx.take() {
+            return err(
+                503,
+                "NetworkException",
+                "Simulated: the OMS is unreachable.",
+            );
+        }
+        if let Err(r) = self.authorized(req) {
+            return r;
+        }
+        match (method, path) {
+            (Method::Get, "/user/profile") => ok(json!({
+                "user_id": "SIM001", "user_name": "Kite Sim", "user_shortname": "Sim",
+                "user_type": "individual", "email": "sim@example.invalid", "broker": "ZERODHA",
+                "exchanges": ["NSE", "NFO", "BSE"], "products": ["CNC", "NRML", "MIS"],
+                "order_types": ["MARKET", "LIMIT", "SL", "SL-M"], "avatar_url": null,
+                "meta": {"demat_consent": "physical"}
+            })),
+            (Method::Get, "/instruments")
+            | (Method::Get, "/instruments/NSE")
+            | (Method::Get, "/instruments/NFO") => {
+                Reply(200, self.market.instruments_csv.clone(), "text/csv")
+            }
+            (Method::Get, "/quote/ltp") => self.ltp(&parse_form(query)),
+            (_, p) => err(404, "GeneralException", &format!("Route not found: {p}")),
+        }
+    }
+
+    fn session_token(&self, form: &[(String, String)]) -> Reply {
+        let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let (Some(key), Some(rt), Some(sum)) =
+            (get("api_key"), get("request_token"), get("checksum"))
+        else {
+            return err(
+                400,
+                "InputException",
+                "Missing api_key, request_token or checksum",
+            );
+        };
+        let want = session_checksum(key, rt, &self.creds.api_secret);
+        if key != self.creds.api_key || !checksums_match(&want, sum) {
+            return err(403, "TokenException", "Invalid `checksum`.");
+        }
+        self.faults.token_expired.store(false, Ordering::SeqCst);
+        ok(json!({
+            "user_id": "SIM001", "user_name": "Kite Sim", "api_key": key,
+            "access_token": self.creds.access_token, "public_token": "sim_public",
+            "refresh_token": "", "login_time": "2026-11-25 08:00:00",
+        }))
+    }
+
+    fn ltp(&self, q: &[(String, String)]) -> Reply {
+        let mut data = serde_json::Map::new();
+        for (_, key) in q.iter().filter(|(k, _)| k == "i") {
+            let Some((ex, sym)) = key.split_once(':') else {
+                continue;
+            };
+            let Some(inst) = self.market.master.find(ex, sym) else {
+                continue;
+            };
+            // Keys with no data are simply absent, as on Kite.
+            if let Some(t) = self.market.last_tick(inst.token) {
+                data.insert(
+                    key.clone(),
+                    json!({"instrument_token": inst.token.0,
+                           "last_price": rupees(t.last_price as i64, inst.divisor())}),
+                );
+            }
+        }
+        ok(Value::Object(data))
+    }
+
+    fn fault(&self, method: Method, name: &str, q: &[(String, String)]) -> Reply {
+        let num = |k: &str, default: u64| {
+            q.iter()
+                .find(|(n, _)| n == k)
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(default)
+        };
+        let f = &self.faults;
+        match (method, name) {
+            (Method::Post, "drop_ws") => f.drop_ws(),
+            (Method::Post, "stall_ws") => f.stall_ws(num("ms", 10_000)),
+            (Method::Post, "expire_token") => f.expire_token(),
+            (Method::Post, "rest_5xx") => f.rest_5xx.arm(num("n", 1) as u32),
+            (Method::Post, "bad_frame") => f.ws_bad_frames.arm(num("n", 1) as u32),
+            (Method::Get, "stats") => {
+                return ok(json!({
+                    "ws_connections": f.ws_connections.load(Ordering::SeqCst),
+                }))
+            }
+            _ => return err(404, "GeneralException", &format!("no fault `{name}`")),
+        }
+        ok(json!({"fault": name}))
+    }
+}
