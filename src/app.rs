@@ -1,13 +1,16 @@
 //! Wiring: config -> instruments -> stages -> rings and threads -> control API -> shutdown.
 
 use crate::clock::{parse_holidays, today_ist, SessionCalendar, TimeOfDay};
-use crate::config::{AppConfig, FeedSource, Secrets};
+use crate::config::{AppConfig, FeedSource, Mode, Secrets};
 use crate::control::dashboard::Dashboard;
 use crate::control::http::{ControlApi, Reloader};
 use crate::control::logging::{self, HotEvent, HotLog};
 use crate::control::snapshot::{SnapshotReader, SnapshotWriter};
 use crate::control::Metrics;
 use crate::domain::*;
+use crate::exec::kite::rest::{KiteOrder, KiteRest, RestConfig};
+use crate::exec::kite::router::{self, KiteRouter, RouterSettings};
+use crate::exec::kite::{RateLimiter, RateLimits};
 use crate::exec::{mono_ns, InboxMsg, OrderStage};
 use crate::feed::codec::decode_frame;
 use crate::feed::kite_ws::{self, KiteTicker, TickerConfig};
@@ -244,6 +247,84 @@ fn kite_ticker(
     .map_err(startup)
 }
 
+/// The LIVE order path: one rate limiter, the REST client, a session check, the router.
+fn kite_router(
+    cfg: &AppConfig,
+    base: &Path,
+    secrets: &Secrets,
+    inbox: crossbeam_channel::Sender<InboxMsg>,
+    updates: Receiver<KiteOrder>,
+    stop: Arc<AtomicBool>,
+) -> Result<(KiteRouter, Vec<std::thread::JoinHandle<()>>), AppError> {
+    let (Some(api_key), Some(access_token)) = (&secrets.kite_api_key, &secrets.kite_access_token)
+    else {
+        return Err(startup(
+            "LIVE mode needs KITE_API_KEY and KITE_ACCESS_TOKEN",
+        ));
+    };
+    let k = &cfg.kite;
+    let r = &k.rate_limits;
+    let limiter = Arc::new(RateLimiter::new(RateLimits {
+        orders_per_second: r.orders_per_second,
+        orders_per_minute: r.orders_per_minute,
+        orders_per_day: r.orders_per_day,
+        quotes_per_second: r.quotes_per_second,
+        historical_per_second: r.historical_per_second,
+        others_per_second: r.others_per_second,
+    }));
+    let ca_pem = match &k.ca_file {
+        Some(p) => {
+            let path = resolve(base, p);
+            Some(
+                std::fs::read(&path)
+                    .map_err(|e| startup(format!("kite.ca_file {}: {e}", path.display())))?,
+            )
+        }
+        None => None,
+    };
+    let rest = KiteRest::new(
+        RestConfig {
+            api_root: k.api_root.clone(),
+            api_key: api_key.clone(),
+            access_token: access_token.clone(),
+            timeout: Duration::from_millis(k.request_timeout_ms),
+            ca_pem,
+        },
+        limiter,
+    )
+    .map_err(startup)?;
+    log::info!(target: "order", api_root = k.api_root.as_str(); "Checking the Kite session at {}...", k.api_root);
+    match rest.profile() {
+        Ok(user) => {
+            log::info!(target: "order", user_id = user.as_str(); "Kite session valid for user {user}")
+        }
+        Err(e) if e.is_token() => {
+            return Err(startup(format!(
+                "LIVE mode refused: Kite rejected the access token ({e}); run `aitrapp login`"
+            )))
+        }
+        Err(e) => {
+            return Err(startup(format!(
+                "LIVE mode refused: cannot reach Kite REST at {}: {e}",
+                k.api_root
+            )))
+        }
+    }
+    router::start(
+        Arc::new(rest),
+        inbox,
+        updates,
+        RouterSettings {
+            workers: k.io_workers,
+            max_retries: cfg.execution.max_order_retries,
+            backoff: Duration::from_millis(cfg.execution.retry_backoff_ms),
+            poll_every: Duration::from_millis(k.order_poll_ms),
+        },
+        stop,
+    )
+    .map_err(startup)
+}
+
 /// Startup waits (up to the connect timeout) for the first ticker connection, so "WebSocket
 /// connected" comes before "AITRAPP started successfully" as the runbook shows. A feed that is
 /// not up by then keeps retrying in the background, and the log says so.
@@ -460,6 +541,13 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
         }
         other => other,
     };
+    if cfg.mode == Mode::Live && source_kind != FeedSource::Kite {
+        return Err(startup(
+            "LIVE mode trades on the Kite feed: feed.source must be auto or kite, with KITE_API_KEY and KITE_ACCESS_TOKEN set",
+        ));
+    }
+    // LIVE: the ticker's order updates go to the order tracker.
+    let (kite_updates_tx, kite_updates_rx) = crossbeam_channel::bounded::<KiteOrder>(4096);
     // Built before the threads: the ticker needs the metrics, hot log and inbox.
     let metrics = Arc::new(Metrics::default());
     let (hot, hot_rx) = HotLog::new(cfg.logging.hot_queue, metrics.clone());
@@ -468,16 +556,23 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
         FeedSource::Synthetic | FeedSource::Auto => {
             Box::new(synthetic_market(cfg, &master, &calendar)?)
         }
-        FeedSource::Kite => Box::new(kite_ticker(
-            cfg,
-            base,
-            &opts.secrets,
-            &master,
-            &universe,
-            metrics.clone(),
-            hot.clone(),
-            inbox_tx.clone(),
-        )?),
+        FeedSource::Kite => {
+            let ticker = kite_ticker(
+                cfg,
+                base,
+                &opts.secrets,
+                &master,
+                &universe,
+                metrics.clone(),
+                hot.clone(),
+                inbox_tx.clone(),
+            )?;
+            Box::new(if cfg.mode == Mode::Live {
+                ticker.with_order_updates(kite_updates_tx)
+            } else {
+                ticker
+            })
+        }
         FeedSource::Replay => {
             let p = resolve(base, cfg.feed.replay_path.as_deref().unwrap_or_default());
             Box::new(ReplaySource::open(&p, cfg.feed.replay_speed).map_err(startup)?)
@@ -516,6 +611,23 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     let (flatten_tx, flatten_rx) = crossbeam_channel::bounded::<FlattenReport>(16);
     let barrier_done = Arc::new(AtomicU64::new(0));
 
+    // LIVE: REST client (session checked now, not at the first order), io workers, tracker.
+    let router_stop = Arc::new(AtomicBool::new(false));
+    let (live_router, io_threads) = if cfg.mode == Mode::Live {
+        let (router, threads) = kite_router(
+            cfg,
+            base,
+            &opts.secrets,
+            inbox_tx.clone(),
+            kite_updates_rx,
+            router_stop.clone(),
+        )?;
+        (Some(router), threads)
+    } else {
+        drop(kite_updates_rx);
+        (None, Vec::new())
+    };
+
     // ORB is built even when disabled so /strategies/reload can switch it on mid-session.
     let orb = Some(Orb::new(orb_cfg.clone(), calendar.open, master.len()));
     let (reload_tx, reload_rx) = crossbeam_channel::bounded::<StrategyUpdate>(4);
@@ -529,16 +641,31 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
             master.clone(),
             metrics.clone(),
         )
+        .with_first_order_id(if cfg.mode == Mode::Live {
+            // Milliseconds since the epoch: unique across restarts, tags stay <= 11 chars.
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(1)
+        } else {
+            1
+        })
         .with_snapshot(writer)
         .with_hot_log(hot.clone())
         .with_flatten_replies(flatten_tx),
-        order: OrderStage::new(
-            master.clone(),
-            cfg.execution.slippage_bps,
-            inbox_tx.clone(),
-            metrics.clone(),
-            barrier_done.clone(),
-        ),
+        order: {
+            let stage = OrderStage::new(
+                master.clone(),
+                cfg.execution.slippage_bps,
+                inbox_tx.clone(),
+                metrics.clone(),
+                barrier_done.clone(),
+            );
+            match live_router {
+                Some(r) => stage.with_kite(r, &cfg.execution.product),
+                None => stage,
+            }
+        },
     };
 
     let recorder = match &cfg.feed.record {
@@ -668,6 +795,10 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     stages.risk.publish();
     http_stop.store(true, Ordering::Relaxed);
     for h in http {
+        let _ = h.join();
+    }
+    router_stop.store(true, Ordering::Relaxed);
+    for h in io_threads {
         let _ = h.join();
     }
     let report = SessionReport {

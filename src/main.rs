@@ -109,8 +109,7 @@ fn cmd_run(
             log::error!(target: "app", "LIVE mode refused: the confirmation did not read exactly \"{CONFIRMATION}\"");
             return Ok(ExitCode::from(2));
         }
-        log::error!(target: "app", "LIVE mode refused: this build has no Kite order client yet, so it cannot route real orders");
-        return Ok(ExitCode::from(2));
+        log::warn!(target: "app", "LIVE TRADING confirmed: orders go to Kite");
     }
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {

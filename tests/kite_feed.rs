@@ -3,110 +3,14 @@
 //! stalls and corrupts the feed and expires the token on demand.
 
 mod common;
-use common::{bin, free_port, http, temp_project};
-use kite_sim::{Credentials, SimConfig};
+use common::{http, log_text, metric, start_aitrapp, start_sim, wait_until};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
-
-fn start_sim() -> kite_sim::SimHandle {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(root.join("configs/app.yaml")).unwrap();
-    let mut app = aitrapp::config::parse(&text, "app.yaml").unwrap();
-    app.feed.synthetic.start_time = "09:20".into();
-    app.feed.synthetic.date = "2026-11-25".into();
-    app.feed.synthetic.speed = 20.0;
-    kite_sim::start(SimConfig {
-        rest_addr: "127.0.0.1:0".parse().unwrap(),
-        ws_addr: "127.0.0.1:0".parse().unwrap(),
-        credentials: Credentials::default(),
-        app,
-        base_dir: root.to_path_buf(),
-        replay: None,
-        heartbeat_ms: 200,
-    })
-    .unwrap()
-}
-
-/// Reads one metric from /metrics.
-fn metric(port: u16, name: &str) -> Option<u64> {
-    let (_, body) = http(port, "GET", "/metrics")?;
-    let prefix = format!("aitrapp_{name} ");
-    body.lines()
-        .find_map(|l| l.strip_prefix(prefix.as_str()))
-        .and_then(|v| v.trim().parse().ok())
-}
-
-fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-struct Running {
-    child: Child,
-    dir: std::path::PathBuf,
-    port: u16,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_aitrapp(tag: &str, sim: &kite_sim::SimHandle) -> Running {
-    let dir = temp_project(tag);
-    let port = free_port();
-    let dash = free_port();
-    std::fs::write(
-        dir.join("configs/app.yaml"),
-        format!(
-            "control:\n  api_port: {port}\n  dashboard_port: {dash}\nfeed:\n  source: kite\nwebsocket:\n  ws_root: {}\n  stale_after_ms: 1000\n  max_reconnect_attempts: 50\nlogging:\n  stderr: false\n",
-            sim.ws_root()
-        ),
-    )
-    .unwrap();
-    let c = Credentials::default();
-    std::fs::write(
-        dir.join(".env"),
-        format!(
-            "KITE_API_KEY={}\nKITE_ACCESS_TOKEN={}\n",
-            c.api_key, c.access_token
-        ),
-    )
-    .unwrap();
-    let child = Command::new(bin())
-        .current_dir(&dir)
-        .args(["run", "--config", "configs/app.yaml"])
-        .env_remove("KITE_API_KEY")
-        .env_remove("KITE_ACCESS_TOKEN")
-        .env_remove("APP_MODE")
-        .env_remove("API_SECRET_KEY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let r = Running { child, dir, port };
-    wait_until("the control API", 30, || {
-        http(port, "GET", "/health").is_some()
-    });
-    r
-}
-
-fn log_text(dir: &Path) -> String {
-    std::fs::read_to_string(dir.join("logs/aitrapp.log")).unwrap_or_default()
-}
 
 #[test]
 fn ticker_survives_drops_stalls_and_bad_frames() {
-    let sim = start_sim();
-    let app = start_aitrapp("ws", &sim);
+    let sim = start_sim("09:20", 20.0);
+    let app = start_aitrapp("ws", &sim, "", &[]);
     let port = app.port;
     let ticks = || metric(port, "feed_ticks_total").unwrap_or(0);
     wait_until("ticks from the simulator", 30, || ticks() > 0);
@@ -169,8 +73,8 @@ fn ticker_survives_drops_stalls_and_bad_frames() {
 
 #[test]
 fn expired_token_halts_new_entries_with_a_clear_line() {
-    let sim = start_sim();
-    let app = start_aitrapp("token", &sim);
+    let sim = start_sim("09:20", 20.0);
+    let app = start_aitrapp("token", &sim, "", &[]);
     let port = app.port;
     wait_until("ticks", 30, || {
         metric(port, "feed_ticks_total").unwrap_or(0) > 0

@@ -470,6 +470,41 @@ pub fn validate(c: &AppConfig, p: &mut Vec<Problem>) {
         "websocket.stale_after_ms",
         || format!("must be at least 500 (got {})", c.websocket.stale_after_ms),
     );
+    let k = &c.kite;
+    check(
+        p,
+        k.api_root.starts_with("https://") || k.api_root.starts_with("http://"),
+        "kite.api_root",
+        || format!("must start with https:// or http:// (got `{}`)", k.api_root),
+    );
+    check(
+        p,
+        (100..=60_000).contains(&k.request_timeout_ms),
+        "kite.request_timeout_ms",
+        || format!("must be 100..=60000 (got {})", k.request_timeout_ms),
+    );
+    check(
+        p,
+        (1..=16).contains(&k.io_workers),
+        "kite.io_workers",
+        || format!("must be 1..=16 (got {})", k.io_workers),
+    );
+    let r = &k.rate_limits;
+    check(
+        p,
+        [
+            r.orders_per_second,
+            r.orders_per_minute,
+            r.orders_per_day,
+            r.quotes_per_second,
+            r.historical_per_second,
+            r.others_per_second,
+        ]
+        .iter()
+        .all(|&n| n >= 1),
+        "kite.rate_limits",
+        || "every limit must be at least 1".to_string(),
+    );
     let w = &c.websocket;
     check(
         p,

@@ -33,6 +33,7 @@ pub struct AppConfig {
     pub exits: ExitsConfig,
     pub market: MarketConfig,
     pub execution: ExecutionConfig,
+    pub kite: KiteConfig,
     pub alerts: AlertsConfig,
     pub websocket: WebsocketConfig,
     pub logging: LoggingConfig,
@@ -54,6 +55,7 @@ impl Default for AppConfig {
             exits: ExitsConfig::default(),
             market: MarketConfig::default(),
             execution: ExecutionConfig::default(),
+            kite: KiteConfig::default(),
             alerts: AlertsConfig::default(),
             websocket: WebsocketConfig::default(),
             logging: LoggingConfig::default(),
@@ -241,6 +243,61 @@ impl Default for ExecutionConfig {
             retry_backoff_ms: 500,
             limit_chase_ticks: 2,
             product: "MIS".into(),
+        }
+    }
+}
+
+/// Kite REST: where, how long to wait, how many io workers, and the rate limits.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KiteConfig {
+    pub api_root: String,
+    /// A REST call without an answer by then is a timeout (an order is then looked up by tag).
+    pub request_timeout_ms: u64,
+    pub io_workers: usize,
+    /// While an order is unsettled, the order book is polled this often (the WebSocket
+    /// updates can be missed across a reconnect).
+    pub order_poll_ms: u64,
+    /// PEM certificates to trust for https:// instead of the public roots (kite-sim --tls).
+    pub ca_file: Option<String>,
+    pub rate_limits: RateLimitsConfig,
+}
+
+impl Default for KiteConfig {
+    fn default() -> Self {
+        KiteConfig {
+            api_root: "https://api.kite.trade".into(),
+            request_timeout_ms: 7000,
+            io_workers: 2,
+            order_poll_ms: 1000,
+            ca_file: None,
+            rate_limits: RateLimitsConfig::default(),
+        }
+    }
+}
+
+/// Kite's published limits (orders 10/s, 200/min, a daily cap; quotes 1/s; historical 3/s;
+/// everything else 10/s). One limiter serves every caller in the process.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RateLimitsConfig {
+    pub orders_per_second: u32,
+    pub orders_per_minute: u32,
+    pub orders_per_day: u32,
+    pub quotes_per_second: u32,
+    pub historical_per_second: u32,
+    pub others_per_second: u32,
+}
+
+impl Default for RateLimitsConfig {
+    fn default() -> Self {
+        RateLimitsConfig {
+            orders_per_second: 10,
+            orders_per_minute: 200,
+            orders_per_day: 3000,
+            quotes_per_second: 1,
+            historical_per_second: 3,
+            others_per_second: 10,
         }
     }
 }

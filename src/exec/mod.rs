@@ -9,6 +9,8 @@ use crate::control::Metrics;
 use crate::domain::*;
 use crossbeam_channel::{Sender, TrySendError};
 use hdrhistogram::Histogram;
+use kite::rest::PlaceOrder;
+use kite::router::{IoJob, KiteRouter};
 use paper::{PaperBroker, TouchSlippage};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -22,9 +24,15 @@ pub enum InboxMsg {
 
 pub use crate::clock::mono_ns;
 
+/// Where intents go: the in-process paper broker, or Kite through the io workers.
+pub enum Broker {
+    Paper(PaperBroker<TouchSlippage>),
+    Kite { router: KiteRouter, product: String },
+}
+
 pub struct OrderStage {
     master: Arc<InstrumentMaster>,
-    broker: PaperBroker<TouchSlippage>,
+    broker: Broker,
     inbox: Sender<InboxMsg>,
     metrics: Arc<Metrics>,
     barrier_done: Arc<AtomicU64>,
@@ -43,7 +51,7 @@ impl OrderStage {
         let n = master.len();
         OrderStage {
             master,
-            broker: PaperBroker::new(TouchSlippage { bps: slippage_bps }, n),
+            broker: Broker::Paper(PaperBroker::new(TouchSlippage { bps: slippage_bps }, n)),
             inbox,
             metrics,
             barrier_done,
@@ -52,6 +60,15 @@ impl OrderStage {
                 .expect("constant histogram bounds are valid"),
             now_ts: 0,
         }
+    }
+
+    /// LIVE: intents go to Kite through the router's io workers.
+    pub fn with_kite(mut self, router: KiteRouter, product: &str) -> Self {
+        self.broker = Broker::Kite {
+            router,
+            product: product.to_string(),
+        };
+        self
     }
 
     pub fn latency(&self) -> &Histogram<u64> {
@@ -82,9 +99,10 @@ impl OrderStage {
                 if t.exchange_timestamp > self.now_ts {
                     self.now_ts = t.exchange_timestamp;
                 }
-                if let Some(idx) = self.master.index_of(t.token) {
-                    self.broker
-                        .on_tick(idx, t, |u| Self::send_update(inbox, metrics, u));
+                if let Broker::Paper(paper) = &mut self.broker {
+                    if let Some(idx) = self.master.index_of(t.token) {
+                        paper.on_tick(idx, t, |u| Self::send_update(inbox, metrics, u));
+                    }
                 }
             }
             Event::Intent(o) => {
@@ -111,13 +129,58 @@ impl OrderStage {
                 if o.order_type == OrderType::Limit {
                     o.price = inst.round_to_tick(o.price);
                 }
-                self.broker
-                    .place(idx, &inst, &o, |u| Self::send_update(inbox, metrics, u));
+                match &mut self.broker {
+                    Broker::Paper(paper) => {
+                        paper.place(idx, &inst, &o, |u| Self::send_update(inbox, metrics, u))
+                    }
+                    Broker::Kite { router, product } => {
+                        let job = IoJob::Place {
+                            id: o.id,
+                            token: o.token,
+                            divisor: inst.divisor(),
+                            order: PlaceOrder {
+                                exchange: inst.exchange.as_str().to_string(),
+                                tradingsymbol: inst.tradingsymbol.as_str().to_string(),
+                                transaction_type: o.side.as_str(),
+                                order_type: o.order_type.as_str(),
+                                quantity: o.qty.0,
+                                product: product.clone(),
+                                price: (o.order_type == OrderType::Limit)
+                                    .then(|| format_rupees(o.price.0, inst.divisor())),
+                                tag: o.id.tag().as_str().to_string(),
+                            },
+                            ts: o.ts,
+                        };
+                        if !router.submit(job) {
+                            // The io queue is full: refuse now rather than stall the pipeline.
+                            Self::send_update(
+                                inbox,
+                                metrics,
+                                OrderUpdate {
+                                    id: o.id,
+                                    token: o.token,
+                                    kind: OrderUpdateKind::Rejected(RejectReason::Broker),
+                                    ts: o.ts,
+                                },
+                            );
+                        }
+                    }
+                }
             }
             Event::Cancel { id, token } => {
                 let ts = self.now_ts;
-                self.broker
-                    .cancel(*id, *token, ts, |u| Self::send_update(inbox, metrics, u));
+                match &mut self.broker {
+                    Broker::Paper(paper) => {
+                        paper.cancel(*id, *token, ts, |u| Self::send_update(inbox, metrics, u))
+                    }
+                    Broker::Kite { router, .. } => {
+                        router.submit(IoJob::Cancel {
+                            id: *id,
+                            token: *token,
+                            ts,
+                        });
+                    }
+                }
             }
             Event::Barrier { id } => self.barrier_done.store(*id, Ordering::Release),
             Event::Signal(_) | Event::Control(_) | Event::Order(_) | Event::Empty => {}

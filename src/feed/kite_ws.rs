@@ -10,6 +10,7 @@
 use crate::control::logging::{HotEvent, HotLog, ShortText};
 use crate::control::Metrics;
 use crate::domain::{ControlCommand, HaltReason, TickMode};
+use crate::exec::kite::rest::KiteOrder;
 use crate::exec::InboxMsg;
 use crate::feed::{FrameSource, SourcePoll};
 use crossbeam_channel::Sender;
@@ -263,30 +264,21 @@ pub fn shard_tokens(tokens: &[(u32, TickMode)]) -> Result<Vec<Vec<(u32, TickMode
 #[derive(Debug, PartialEq)]
 pub enum TextMessage {
     /// An order update; the payload is the order object.
-    Order {
-        order_id: String,
-        status: String,
-        tag: Option<String>,
-    },
+    Order(KiteOrder),
     Error(String),
     Message(String),
     Unknown,
 }
 
 pub fn parse_text(text: &mut [u8]) -> TextMessage {
-    use simd_json::prelude::*;
-    let Ok(v) = simd_json::to_borrowed_value(text) else {
+    let Ok(v) = simd_json::serde::from_slice::<serde_json::Value>(text) else {
         return TextMessage::Unknown;
     };
     let data = v.get("data");
-    let s = |x: Option<&simd_json::BorrowedValue>| x.and_then(|x| x.as_str()).map(str::to_string);
+    let s = |x: Option<&serde_json::Value>| x.and_then(|x| x.as_str()).map(str::to_string);
     match v.get("type").and_then(|t| t.as_str()) {
-        Some("order") => match data {
-            Some(d) => TextMessage::Order {
-                order_id: s(d.get("order_id")).unwrap_or_default(),
-                status: s(d.get("status")).unwrap_or_default(),
-                tag: s(d.get("tag")),
-            },
+        Some("order") => match data.and_then(KiteOrder::from_json) {
+            Some(o) => TextMessage::Order(o),
             None => TextMessage::Unknown,
         },
         Some("error") => TextMessage::Error(s(data).unwrap_or_default()),
@@ -308,6 +300,8 @@ pub struct KiteTicker {
     rng: u64,
     halted: bool,
     last_housekeeping: Instant,
+    /// LIVE: order updates go to the order tracker.
+    order_updates: Option<Sender<KiteOrder>>,
 }
 
 impl KiteTicker {
@@ -353,7 +347,14 @@ impl KiteTicker {
             rng: seed,
             halted: false,
             last_housekeeping: now,
+            order_updates: None,
         })
+    }
+
+    /// Hands order updates from the ticker to the LIVE order tracker.
+    pub fn with_order_updates(mut self, tx: Sender<KiteOrder>) -> Self {
+        self.order_updates = Some(tx);
+        self
     }
 
     /// Connections currently streaming.
@@ -666,7 +667,12 @@ impl KiteTicker {
     fn on_text(&mut self, bytes: &mut [u8]) {
         Metrics::add(&self.metrics.ws_text_messages_total, 1);
         match parse_text(bytes) {
-            TextMessage::Order { .. } => Metrics::add(&self.metrics.ws_order_updates_total, 1),
+            TextMessage::Order(o) => {
+                Metrics::add(&self.metrics.ws_order_updates_total, 1);
+                if let Some(tx) = &self.order_updates {
+                    let _ = tx.try_send(o);
+                }
+            }
             TextMessage::Error(s) => self.hot.emit(HotEvent::BrokerText {
                 kind: "error",
                 text: ShortText::new(&s),
@@ -781,14 +787,12 @@ mod tests {
     #[test]
     fn text_messages_by_type() {
         let mut order = br#"{"type":"order","data":{"order_id":"151220000000000","status":"COMPLETE","tag":"AT1F"}}"#.to_vec();
-        assert_eq!(
-            parse_text(&mut order),
-            TextMessage::Order {
-                order_id: "151220000000000".into(),
-                status: "COMPLETE".into(),
-                tag: Some("AT1F".into())
-            }
-        );
+        let TextMessage::Order(o) = parse_text(&mut order) else {
+            panic!("not an order");
+        };
+        assert_eq!(o.order_id, "151220000000000");
+        assert_eq!(o.status, "COMPLETE");
+        assert_eq!(o.tag.as_deref(), Some("AT1F"));
         let mut e = br#"{"type":"error","data":"Invalid mode"}"#.to_vec();
         assert_eq!(
             parse_text(&mut e),

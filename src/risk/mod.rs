@@ -156,6 +156,13 @@ impl RiskStage {
         }
     }
 
+    /// Order ids (and so Kite tags) start here. LIVE starts them from the wall clock so a
+    /// restart never reuses a tag already in today's Kite order book.
+    pub fn with_first_order_id(mut self, first: u64) -> Self {
+        self.oms = Oms::with_capacity(4096, first.max(1));
+        self
+    }
+
     pub fn with_snapshot(mut self, w: SnapshotWriter) -> Self {
         self.snapshot = Some(w);
         self.publish();

@@ -1,10 +1,12 @@
 //! Helpers the integration tests share: the binary, a scratch project, loopback HTTP.
 #![allow(dead_code)]
 
+use kite_sim::{Credentials, SimConfig};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_aitrapp")
@@ -38,4 +40,130 @@ pub fn http(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
     let status = buf.split_whitespace().nth(1)?.parse().ok()?;
     let body = buf.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
     Some((status, body))
+}
+
+/// kite-sim in this process on free loopback ports, its market starting at `start` IST.
+pub fn start_sim(start: &str, speed: f64) -> kite_sim::SimHandle {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("configs/app.yaml")).unwrap();
+    let mut app = aitrapp::config::parse(&text, "app.yaml").unwrap();
+    app.feed.synthetic.start_time = start.into();
+    app.feed.synthetic.date = "2026-11-25".into();
+    app.feed.synthetic.speed = speed;
+    kite_sim::start(SimConfig {
+        rest_addr: "127.0.0.1:0".parse().unwrap(),
+        ws_addr: "127.0.0.1:0".parse().unwrap(),
+        credentials: Credentials::default(),
+        app,
+        base_dir: root.to_path_buf(),
+        replay: None,
+        heartbeat_ms: 200,
+    })
+    .unwrap()
+}
+
+/// Reads one metric from /metrics.
+pub fn metric(port: u16, name: &str) -> Option<u64> {
+    let (_, body) = http(port, "GET", "/metrics")?;
+    let prefix = format!("aitrapp_{name} ");
+    body.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+pub fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub struct Running {
+    pub child: Child,
+    pub dir: std::path::PathBuf,
+    pub port: u16,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// aitrapp on the simulator: credentials in .env, `feed.source: kite`, `extra_yaml` appended
+/// to the config (top-level sections), `args` after `run --config configs/app.yaml`.
+pub fn start_aitrapp(
+    tag: &str,
+    sim: &kite_sim::SimHandle,
+    extra_yaml: &str,
+    args: &[&str],
+) -> Running {
+    let dir = temp_project(tag);
+    let port = free_port();
+    let dash = free_port();
+    // `REST` in the extra YAML stands for the simulator's REST root.
+    let extra_yaml = if extra_yaml.contains("kite:") {
+        extra_yaml.replace("REST", &sim.rest_root())
+    } else {
+        format!("{extra_yaml}kite:\n  api_root: {}\n", sim.rest_root())
+    };
+    std::fs::write(
+        dir.join("configs/app.yaml"),
+        format!(
+            "control:\n  api_port: {port}\n  dashboard_port: {dash}\nfeed:\n  source: kite\nwebsocket:\n  ws_root: {}\n  stale_after_ms: 1000\n  max_reconnect_attempts: 50\nlogging:\n  stderr: false\n{extra_yaml}",
+            sim.ws_root()
+        ),
+    )
+    .unwrap();
+    let c = Credentials::default();
+    std::fs::write(
+        dir.join(".env"),
+        format!(
+            "KITE_API_KEY={}\nKITE_ACCESS_TOKEN={}\n",
+            c.api_key, c.access_token
+        ),
+    )
+    .unwrap();
+    let child = Command::new(bin())
+        .current_dir(&dir)
+        .args(["run", "--config", "configs/app.yaml"])
+        .args(args)
+        .env_remove("KITE_API_KEY")
+        .env_remove("KITE_ACCESS_TOKEN")
+        .env_remove("APP_MODE")
+        .env_remove("API_SECRET_KEY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let r = Running { child, dir, port };
+    wait_until("the control API", 30, || {
+        http(port, "GET", "/health").is_some()
+    });
+    r
+}
+
+pub fn log_text(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("logs/aitrapp.log")).unwrap_or_default()
+}
+
+/// GET on the simulator's REST API with the default credentials; the envelope's `data`.
+pub fn sim_get(sim: &kite_sim::SimHandle, path: &str) -> serde_json::Value {
+    let c = Credentials::default();
+    let mut s = TcpStream::connect(sim.rest_addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: token {}:{}\r\nConnection: close\r\n\r\n",
+        c.api_key, c.access_token
+    )
+    .unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).unwrap();
+    let body = buf.split("\r\n\r\n").nth(1).unwrap_or("");
+    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    v["data"].clone()
 }

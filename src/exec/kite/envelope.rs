@@ -42,6 +42,13 @@ pub enum KiteError {
     /// The body is not JSON (a proxy error page, a truncated body).
     #[error("HTTP {http}: body is not JSON: {excerpt}")]
     NotJson { http: u16, excerpt: String },
+    /// No HTTP answer: connect failure, timeout, dropped connection. `maybe_sent` is false
+    /// only when the request provably never left (connect refused, unknown host).
+    #[error("transport: {reason}")]
+    Transport { reason: String, maybe_sent: bool },
+    /// Our own limiter would not grant the call before its deadline (never sent).
+    #[error("local rate limit: {reason}")]
+    LocalRateLimit { reason: String },
     /// JSON, but not an envelope we understand (unknown status, missing data).
     #[error("HTTP {http}: {reason}: {excerpt}")]
     BadEnvelope {
@@ -62,6 +69,7 @@ impl KiteError {
     pub fn outcome_unknown(&self) -> bool {
         match self {
             KiteError::Network { .. } | KiteError::Data { .. } => true,
+            KiteError::Transport { maybe_sent, .. } => *maybe_sent,
             KiteError::General { http, .. }
             | KiteError::NotJson { http, .. }
             | KiteError::BadEnvelope { http, .. } => *http >= 500,

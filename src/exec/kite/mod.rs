@@ -5,6 +5,8 @@
 pub mod checksum;
 pub mod envelope;
 pub mod rate_limit;
+pub mod rest;
+pub mod router;
 
 pub use envelope::{parse_envelope, KiteError};
 pub use rate_limit::{EndpointClass, RateLimiter, RateLimits};

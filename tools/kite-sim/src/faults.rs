@@ -18,6 +18,14 @@ pub struct Faults {
     pub rest_5xx: Countdown,
     /// The next N ticker frames are malformed (a packet longer than the frame).
     pub ws_bad_frames: Countdown,
+    /// The next N order placements go through but their HTTP answer is held back for
+    /// `ack_delay_ms` (past any client timeout): a lost acknowledgement.
+    pub lose_order_acks: Countdown,
+    pub ack_delay_ms: AtomicU64,
+    /// Requests answered 429 (tests check normal trading never sees one).
+    pub rate_limited: AtomicU64,
+    /// Orders accepted by POST /orders (each one an order in the book).
+    pub orders_placed: AtomicU64,
 }
 
 pub fn now_ms() -> u64 {

@@ -6,8 +6,10 @@
 //! - `ws`: the binary WebSocket ticker (subscribe, unsubscribe, ltp/quote/full modes,
 //!   1-byte heartbeats, 403 on bad credentials).
 //! - `rest`: Kite's REST envelopes, and `/__sim/...` endpoints that inject faults.
+//! - `exchange`: validation, matching, order history, trades and positions.
 //! - `faults`: the switches those endpoints and the command-line flags flip.
 
+pub mod exchange;
 pub mod faults;
 pub mod market;
 pub mod rest;

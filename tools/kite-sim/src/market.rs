@@ -2,6 +2,7 @@
 //! real time. Every frame is decoded with the real decoder; the ticks go to each WebSocket
 //! connection and the latest one per instrument is the book REST quotes from.
 
+use crate::exchange::Exchange;
 use aitrapp::config::AppConfig;
 use aitrapp::domain::{InstrumentMaster, Tick, Token};
 use aitrapp::feed::codec::decode_frame;
@@ -24,6 +25,10 @@ pub struct SimMarket {
     /// Latest tick per instrument, by master index.
     books: RwLock<Vec<Option<Tick>>>,
     subscribers: Mutex<Vec<Sender<TickBatch>>>,
+    /// The simulated exchange and OMS, matched on every market step.
+    pub exchange: Mutex<Exchange>,
+    /// WebSocket connections waiting for `order` text messages.
+    order_listeners: Mutex<Vec<Sender<String>>>,
 }
 
 impl SimMarket {
@@ -33,8 +38,11 @@ impl SimMarket {
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
         let master = InstrumentMaster::parse_csv(&instruments_csv, &path.display().to_string())?;
         let n = master.len();
+        let master = Arc::new(master);
         Ok(SimMarket {
-            master: Arc::new(master),
+            exchange: Mutex::new(Exchange::new(master.clone())),
+            order_listeners: Mutex::new(Vec::new()),
+            master,
             instruments_csv,
             books: RwLock::new(vec![None; n]),
             subscribers: Mutex::new(Vec::new()),
@@ -51,6 +59,30 @@ impl SimMarket {
         rx
     }
 
+    /// Order updates as WebSocket text messages, from now on.
+    pub fn order_updates(&self) -> Receiver<String> {
+        let (tx, rx) = crossbeam_channel::bounded(4096);
+        if let Ok(mut l) = self.order_listeners.lock() {
+            l.push(tx);
+        }
+        rx
+    }
+
+    /// Pushes `{"type":"order","data":..}` for each changed order to every connection.
+    pub fn push_order_updates(&self, updates: Vec<serde_json::Value>) {
+        if updates.is_empty() {
+            return;
+        }
+        if let Ok(mut l) = self.order_listeners.lock() {
+            for u in updates {
+                let text = serde_json::json!({"type": "order", "data": u}).to_string();
+                l.retain(|s| {
+                    !matches!(s.try_send(text.clone()), Err(TrySendError::Disconnected(_)))
+                });
+            }
+        }
+    }
+
     pub fn last_tick(&self, token: Token) -> Option<Tick> {
         let idx = self.master.index_of(token)?;
         self.books.read().ok()?.get(idx).copied().flatten()
@@ -64,6 +96,11 @@ impl SimMarket {
                 }
             }
         }
+        let updates = match self.exchange.lock() {
+            Ok(mut ex) => ex.on_ticks(&ticks),
+            Err(_) => Vec::new(),
+        };
+        self.push_order_updates(updates);
         let batch: TickBatch = ticks.into();
         if let Ok(mut subs) = self.subscribers.lock() {
             subs.retain(|s| {

@@ -6,12 +6,15 @@
 //! - `POST /__sim/expire_token`: the access token stops working (403 TokenException)
 //! - `POST /__sim/rest_5xx?n=N`: the next N API calls answer 503 NetworkException
 //! - `POST /__sim/bad_frame?n=N`: the next N ticker frames are malformed
+//! - `POST /__sim/lose_order_ack?n=N&delay_ms=D`: the next N placements succeed but answer
+//!   only after D ms (default 10 s), past the client's timeout
 //! - `GET /__sim/stats`: counters (ticker connections so far)
 
 use crate::faults::Faults;
 use crate::market::SimMarket;
 use crate::Credentials;
 use aitrapp::exec::kite::checksum::{checksums_match, session_checksum};
+use aitrapp::exec::kite::{EndpointClass, RateLimiter, RateLimits};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,6 +39,7 @@ pub fn spawn(
         creds,
         market,
         faults,
+        limits: RateLimiter::new(RateLimits::default()),
     };
     let h = std::thread::Builder::new()
         .name("kite-sim-rest".into())
@@ -53,6 +57,8 @@ struct Api {
     creds: Credentials,
     market: Arc<SimMarket>,
     faults: Arc<Faults>,
+    /// Kite's own limits, enforced with 429 like Kite.
+    limits: RateLimiter,
 }
 
 /// A reply: HTTP status, body, content type.
@@ -148,7 +154,36 @@ impl Api {
         if let Ok(h) = Header::from_bytes("Content-Type", ctype) {
             resp = resp.with_header(h);
         }
+        let lost = status == 200
+            && req.method() == &Method::Post
+            && path.starts_with("/orders/")
+            && self.faults.lose_order_acks.take();
+        if lost {
+            // The order is in the book; its answer arrives after the client gave up.
+            let delay =
+                Duration::from_millis(self.faults.ack_delay_ms.load(Ordering::Relaxed).max(1));
+            std::thread::spawn(move || {
+                std::thread::sleep(delay);
+                let _ = req.respond(resp);
+            });
+            return;
+        }
         let _ = req.respond(resp);
+    }
+
+    /// 429 when a request breaks Kite's limits, as Kite answers.
+    fn rate_check(&self, class: EndpointClass) -> Result<(), Reply> {
+        let day = aitrapp::clock::today_ist().0;
+        match self
+            .limits
+            .try_acquire_at(class, std::time::Instant::now(), day)
+        {
+            Ok(()) => Ok(()),
+            Err(_) => {
+                self.faults.rate_limited.fetch_add(1, Ordering::SeqCst);
+                Err(err(429, "NetworkException", "Too many requests"))
+            }
+        }
     }
 
     fn route(&self, req: &Request, method: Method, path: &str, query: &str, body: &str) -> Reply {
@@ -168,6 +203,67 @@ impl Api {
         if let Err(r) = self.authorized(req) {
             return r;
         }
+        let class = match (&method, path) {
+            (Method::Post | Method::Put | Method::Delete, p) if p.starts_with("/orders/") => {
+                EndpointClass::Order
+            }
+            (_, p) if p.starts_with("/quote") => EndpointClass::Quote,
+            (_, p) if p.starts_with("/instruments/historical") => EndpointClass::Historical,
+            _ => EndpointClass::Other,
+        };
+        if let Err(r) = self.rate_check(class) {
+            return r;
+        }
+        let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+        match (&method, segs.as_slice()) {
+            (Method::Post, ["orders", "regular"]) => return self.place(&parse_form(body)),
+            (Method::Delete, ["orders", "regular", id]) => {
+                let r = self.market.exchange.lock().map(|mut ex| ex.cancel(id));
+                return match r {
+                    Ok(Ok(update)) => {
+                        self.market.push_order_updates(vec![update]);
+                        ok(json!({"order_id": id}))
+                    }
+                    Ok(Err(msg)) => err(400, "InputException", &msg),
+                    Err(_) => err(500, "GeneralException", "exchange lock poisoned"),
+                };
+            }
+            (Method::Post, ["orders", other]) => {
+                return err(
+                    400,
+                    "InputException",
+                    &format!("Variety `{other}` is not supported by kite-sim"),
+                )
+            }
+            (Method::Get, ["orders"]) => {
+                return self.with_exchange(|ex| {
+                    ok(Value::Array(
+                        ex.orders.iter().map(|o| o.to_json()).collect(),
+                    ))
+                })
+            }
+            (Method::Get, ["orders", id]) => {
+                return self.with_exchange(|ex| {
+                    match ex.orders.iter().find(|o| o.order_id == *id) {
+                        Some(o) => ok(Value::Array(o.history.clone())),
+                        None => err(400, "InputException", &format!("Order {id} not found")),
+                    }
+                })
+            }
+            (Method::Get, ["trades"]) => {
+                return self.with_exchange(|ex| ok(Value::Array(ex.trades.clone())))
+            }
+            (Method::Get, ["portfolio", "positions"]) => {
+                let m = &self.market;
+                return self.with_exchange(|ex| {
+                    ok(ex.positions_json(|t| {
+                        m.last_tick(aitrapp::domain::Token(t))
+                            .map(|t| t.last_price as i64)
+                    }))
+                });
+            }
+            _ => {}
+        }
         match (method, path) {
             (Method::Get, "/user/profile") => ok(json!({
                 "user_id": "SIM001", "user_name": "Kite Sim", "user_shortname": "Sim",
@@ -183,6 +279,29 @@ impl Api {
             }
             (Method::Get, "/quote/ltp") => self.ltp(&parse_form(query)),
             (_, p) => err(404, "GeneralException", &format!("Route not found: {p}")),
+        }
+    }
+
+    fn with_exchange(&self, f: impl FnOnce(&crate::exchange::Exchange) -> Reply) -> Reply {
+        match self.market.exchange.lock() {
+            Ok(ex) => f(&ex),
+            Err(_) => err(500, "GeneralException", "exchange lock poisoned"),
+        }
+    }
+
+    fn place(&self, form: &[(String, String)]) -> Reply {
+        let m = &self.market;
+        let placed = match m.exchange.lock() {
+            Ok(mut ex) => ex.place(form, |inst| m.last_tick(inst.token)),
+            Err(_) => return err(500, "GeneralException", "exchange lock poisoned"),
+        };
+        match placed {
+            Ok((order_id, updates)) => {
+                self.faults.orders_placed.fetch_add(1, Ordering::SeqCst);
+                m.push_order_updates(updates);
+                ok(json!({"order_id": order_id}))
+            }
+            Err(e) => err(400, "InputException", &e.0),
         }
     }
 
@@ -244,9 +363,16 @@ impl Api {
             (Method::Post, "expire_token") => f.expire_token(),
             (Method::Post, "rest_5xx") => f.rest_5xx.arm(num("n", 1) as u32),
             (Method::Post, "bad_frame") => f.ws_bad_frames.arm(num("n", 1) as u32),
+            (Method::Post, "lose_order_ack") => {
+                f.ack_delay_ms
+                    .store(num("delay_ms", 10_000), Ordering::SeqCst);
+                f.lose_order_acks.arm(num("n", 1) as u32)
+            }
             (Method::Get, "stats") => {
                 return ok(json!({
                     "ws_connections": f.ws_connections.load(Ordering::SeqCst),
+                    "rate_limited": f.rate_limited.load(Ordering::SeqCst),
+                    "orders_placed": f.orders_placed.load(Ordering::SeqCst),
                 }))
             }
             _ => return err(404, "GeneralException", &format!("no fault `{name}`")),

@@ -112,6 +112,7 @@ fn serve(
     faults.ws_connections.fetch_add(1, Ordering::SeqCst);
     let generation = faults.ws_drop_generation.load(Ordering::SeqCst);
     let ticks = market.subscribe();
+    let orders = market.order_updates();
     let _ = ws.get_mut().set_nonblocking(true);
     let mut subs: HashMap<u32, TickMode> = HashMap::new();
     let mut frame = Vec::with_capacity(1 << 16);
@@ -132,6 +133,13 @@ fn serve(
             return;
         }
         let stalled = faults.ws_stalled();
+        if !stalled {
+            while let Ok(text) = orders.try_recv() {
+                if send(&mut ws, Message::Text(text.into())).is_err() {
+                    return;
+                }
+            }
+        }
         if faults.ws_bad_frames.take() {
             // One packet declared 50 bytes long with 3 behind it.
             if send(&mut ws, Message::Binary(vec![0, 1, 0, 50, 1, 2, 3].into())).is_err() {

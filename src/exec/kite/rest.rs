@@ -1,0 +1,301 @@
+//! The Kite REST client, for io worker threads only (never a pipeline thread): keep-alive
+//! connections (ureq over rustls with the ring provider), `X-Kite-Version: 3` and
+//! `Authorization: token api_key:access_token` on every call, every call through the one
+//! shared rate limiter, every answer through `parse_envelope` into data or a typed error.
+
+use super::envelope::{excerpt, parse_envelope, KiteError};
+use super::rate_limit::{EndpointClass, RateLimiter};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Where and how to reach Kite. `access_token` is never logged or shown by `Debug`.
+#[derive(Clone)]
+pub struct RestConfig {
+    /// `https://api.kite.trade`, or `http://127.0.0.1:PORT` for kite-sim.
+    pub api_root: String,
+    pub api_key: String,
+    pub access_token: String,
+    /// Whole-request timeout; an order whose answer does not come in time is looked up by tag.
+    pub timeout: Duration,
+    /// PEM certificates to trust instead of the public roots (kite-sim --tls).
+    pub ca_pem: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for RestConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RestConfig")
+            .field("api_root", &self.api_root)
+            .field("access_token", &"<redacted>")
+            .finish()
+    }
+}
+
+/// One order as Kite reports it (order book, history, WebSocket update), the fields we use.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KiteOrder {
+    pub order_id: String,
+    pub status: String,
+    pub tag: Option<String>,
+    pub instrument_token: u32,
+    pub quantity: i64,
+    pub filled_quantity: i64,
+    /// Rupees, as Kite sends it.
+    pub average_price: f64,
+    pub status_message: Option<String>,
+}
+
+impl KiteOrder {
+    /// Reads an order object; quantities may come as `1` or `1.0`, ids only as strings.
+    pub fn from_json(v: &Value) -> Option<KiteOrder> {
+        let num = |k: &str| v.get(k).and_then(|x| x.as_f64());
+        let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        Some(KiteOrder {
+            order_id: text("order_id")?,
+            status: text("status")?,
+            tag: text("tag"),
+            instrument_token: num("instrument_token").unwrap_or(0.0) as u32,
+            quantity: num("quantity").unwrap_or(0.0) as i64,
+            filled_quantity: num("filled_quantity").unwrap_or(0.0) as i64,
+            average_price: num("average_price").unwrap_or(0.0),
+            status_message: text("status_message"),
+        })
+    }
+
+    /// COMPLETE, CANCELLED and REJECTED end an order; any other status may still change.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self.status.as_str(),
+            "COMPLETE" | "CANCELLED" | "REJECTED" | "CANCELLED AMO"
+        )
+    }
+}
+
+/// A place-order request (regular variety).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlaceOrder {
+    pub exchange: String,
+    pub tradingsymbol: String,
+    pub transaction_type: &'static str,
+    pub order_type: &'static str,
+    pub quantity: i64,
+    pub product: String,
+    /// Rupees, formatted by the caller on the tick grid; None for MARKET.
+    pub price: Option<String>,
+    pub tag: String,
+}
+
+pub struct KiteRest {
+    cfg: RestConfig,
+    agent: ureq::Agent,
+    auth: String,
+    limiter: Arc<RateLimiter>,
+}
+
+impl KiteRest {
+    pub fn new(cfg: RestConfig, limiter: Arc<RateLimiter>) -> Result<KiteRest, String> {
+        use ureq::tls::{Certificate, RootCerts, TlsConfig};
+        let mut tls = TlsConfig::builder();
+        if let Some(pem) = &cfg.ca_pem {
+            let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(pem)
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                    _ => None,
+                })
+                .collect();
+            if certs.is_empty() {
+                return Err("kite.ca_file holds no PEM certificate".into());
+            }
+            tls = tls.root_certs(RootCerts::Specific(Arc::new(certs)));
+        }
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(cfg.timeout))
+            .http_status_as_error(false)
+            .tls_config(tls.build())
+            .max_idle_connections_per_host(8)
+            .build()
+            .into();
+        let auth = format!("token {}:{}", cfg.api_key, cfg.access_token);
+        Ok(KiteRest {
+            cfg,
+            agent,
+            auth,
+            limiter,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.cfg.api_root.trim_end_matches('/'))
+    }
+
+    /// Waits for the rate limiter (up to the request timeout), then sends.
+    fn call(
+        &self,
+        class: EndpointClass,
+        method: &str,
+        path: &str,
+        form: &[(&str, String)],
+    ) -> Result<Value, KiteError> {
+        self.limiter
+            .acquire(class, Instant::now() + self.cfg.timeout)
+            .map_err(|r| KiteError::LocalRateLimit {
+                reason: r.to_string(),
+            })?;
+        let url = self.url(path);
+        let result = match method {
+            "GET" => self.with_headers(self.agent.get(&url)).call(),
+            "DELETE" => self.with_headers(self.agent.delete(&url)).call(),
+            "PUT" => self
+                .with_headers(self.agent.put(&url))
+                .send_form(form.iter().map(|(k, v)| (*k, v.as_str()))),
+            _ => self
+                .with_headers(self.agent.post(&url))
+                .send_form(form.iter().map(|(k, v)| (*k, v.as_str()))),
+        };
+        let mut resp = result.map_err(transport)?;
+        let http = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(256 << 20)
+            .read_to_vec()
+            .map_err(transport)?;
+        parse_envelope(http, &body)
+    }
+
+    fn with_headers<B>(&self, r: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        r.header("X-Kite-Version", "3")
+            .header("Authorization", &self.auth)
+    }
+
+    /// `POST /orders/regular`; Kite's order id. A timeout or 5xx leaves the outcome unknown
+    /// (`KiteError::outcome_unknown`): look the tag up before any retry.
+    pub fn place(&self, p: &PlaceOrder) -> Result<String, KiteError> {
+        let mut form = vec![
+            ("exchange", p.exchange.clone()),
+            ("tradingsymbol", p.tradingsymbol.clone()),
+            ("transaction_type", p.transaction_type.to_string()),
+            ("order_type", p.order_type.to_string()),
+            ("quantity", p.quantity.to_string()),
+            ("product", p.product.clone()),
+            ("validity", "DAY".to_string()),
+            ("tag", p.tag.clone()),
+        ];
+        if let Some(px) = &p.price {
+            form.push(("price", px.clone()));
+        }
+        let data = self.call(EndpointClass::Order, "POST", "/orders/regular", &form)?;
+        data.get("order_id")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| KiteError::BadEnvelope {
+                http: 200,
+                reason: "place answer without order_id".into(),
+                excerpt: excerpt(data.to_string().as_bytes()),
+            })
+    }
+
+    pub fn cancel(&self, order_id: &str) -> Result<(), KiteError> {
+        self.call(
+            EndpointClass::Order,
+            "DELETE",
+            &format!("/orders/regular/{order_id}"),
+            &[],
+        )
+        .map(|_| ())
+    }
+
+    /// Today's order book.
+    pub fn orders(&self) -> Result<Vec<KiteOrder>, KiteError> {
+        let data = self.call(EndpointClass::Other, "GET", "/orders", &[])?;
+        Ok(data
+            .as_array()
+            .map(|a| a.iter().filter_map(KiteOrder::from_json).collect())
+            .unwrap_or_default())
+    }
+
+    /// The order with this tag in today's book, if any.
+    pub fn find_by_tag(&self, tag: &str) -> Result<Option<KiteOrder>, KiteError> {
+        Ok(self
+            .orders()?
+            .into_iter()
+            .find(|o| o.tag.as_deref() == Some(tag)))
+    }
+
+    /// `GET /portfolio/positions` `net` list: (instrument token, net quantity).
+    pub fn net_positions(&self) -> Result<Vec<(u32, i64)>, KiteError> {
+        let data = self.call(EndpointClass::Other, "GET", "/portfolio/positions", &[])?;
+        Ok(data
+            .get("net")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| {
+                        Some((
+                            p.get("instrument_token")?.as_f64()? as u32,
+                            p.get("quantity")?.as_f64()? as i64,
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// `GET /user/profile`: the user id, proving the token works.
+    pub fn profile(&self) -> Result<String, KiteError> {
+        let data = self.call(EndpointClass::Other, "GET", "/user/profile", &[])?;
+        Ok(data
+            .get("user_id")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string())
+    }
+}
+
+/// A transport failure. Connect failures prove nothing was sent; anything later may have
+/// reached Kite.
+fn transport(e: ureq::Error) -> KiteError {
+    let sent = !matches!(
+        e,
+        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound | ureq::Error::BadUri(_)
+    );
+    KiteError::Transport {
+        reason: e.to_string(),
+        maybe_sent: sent,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_from_kite_json() {
+        let v: Value = serde_json::from_str(
+            r#"{"order_id":"1953341975595868160","status":"COMPLETE","tag":"AT1F","instrument_token":408065,
+                "quantity":10.0,"filled_quantity":10,"average_price":1573.7,"status_message":null}"#,
+        )
+        .unwrap();
+        let o = KiteOrder::from_json(&v).unwrap();
+        assert_eq!(o.order_id, "1953341975595868160");
+        assert_eq!((o.quantity, o.filled_quantity), (10, 10));
+        assert!(o.is_terminal());
+        assert_eq!(o.tag.as_deref(), Some("AT1F"));
+        // An order id that is a number is not an order id.
+        let bad: Value =
+            serde_json::from_str(r#"{"order_id":151220000000000,"status":"OPEN"}"#).unwrap();
+        assert!(KiteOrder::from_json(&bad).is_none());
+    }
+
+    #[test]
+    fn debug_hides_the_token() {
+        let c = RestConfig {
+            api_root: "http://x".into(),
+            api_key: "k".into(),
+            access_token: "SECRET".into(),
+            timeout: Duration::from_secs(1),
+            ca_pem: None,
+        };
+        assert!(!format!("{c:?}").contains("SECRET"));
+    }
+}

@@ -1,0 +1,402 @@
+//! LIVE order routing. The order thread hands jobs to io worker threads through a bounded
+//! queue and never waits on the network; workers place and cancel over REST; a tracker
+//! thread turns Kite's order states (WebSocket `order` messages, and a poll of the order book
+//! while anything is unsettled) into incremental `OrderUpdate`s for the sequencer inbox.
+//!
+//! Idempotency: every order carries its client tag. When a place call times out, gets a 5xx
+//! or loses its connection, the worker looks the tag up in the order book before anything
+//! else; it places again only when the lookup proves nothing was placed, at most
+//! `max_retries` times, `backoff` apart. One intent never becomes two live orders.
+
+use super::envelope::KiteError;
+use super::rest::{KiteOrder, KiteRest, PlaceOrder};
+use crate::domain::{
+    ControlCommand, HaltReason, OrderId, OrderUpdate, OrderUpdateKind, Price, Qty, RejectReason,
+    Token,
+};
+use crate::exec::InboxMsg;
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Work for an io worker.
+#[derive(Clone, Debug)]
+pub enum IoJob {
+    Place {
+        id: OrderId,
+        token: Token,
+        /// Native price units per rupee for this instrument.
+        divisor: i64,
+        order: PlaceOrder,
+        ts: u32,
+    },
+    Cancel {
+        id: OrderId,
+        token: Token,
+        ts: u32,
+    },
+}
+
+/// What we know of one of our orders at Kite.
+#[derive(Clone, Debug)]
+struct Tracked {
+    id: OrderId,
+    token: Token,
+    divisor: i64,
+    kite_id: Option<String>,
+    /// Filled quantity and value (native units x qty) already reported to risk.
+    filled: i64,
+    filled_value: i128,
+    opened: bool,
+    done: bool,
+    ts: u32,
+}
+
+/// Our orders at Kite by tag, shared by the workers and the tracker.
+#[derive(Default)]
+struct OrderBook {
+    by_tag: HashMap<String, Tracked>,
+}
+
+/// The order thread's handle: submit never blocks.
+#[derive(Clone)]
+pub struct KiteRouter {
+    jobs: Sender<IoJob>,
+}
+
+impl KiteRouter {
+    /// False when the queue is full (the caller rejects the order rather than wait).
+    pub fn submit(&self, job: IoJob) -> bool {
+        !matches!(self.jobs.try_send(job), Err(TrySendError::Full(_)))
+    }
+}
+
+pub struct RouterSettings {
+    pub workers: usize,
+    pub max_retries: u32,
+    pub backoff: Duration,
+    /// How often the tracker polls the order book while an order is unsettled.
+    pub poll_every: Duration,
+}
+
+struct Shared {
+    rest: Arc<KiteRest>,
+    book: Mutex<OrderBook>,
+    inbox: Sender<InboxMsg>,
+    halted: AtomicBool,
+    settings: RouterSettings,
+}
+
+impl Shared {
+    fn send(&self, u: OrderUpdate) {
+        // An order update is never dropped: wait out a full inbox (io threads may wait).
+        let mut msg = InboxMsg::Order(u);
+        loop {
+            match self.inbox.try_send(msg) {
+                Ok(()) => return,
+                Err(TrySendError::Full(m)) => {
+                    msg = m;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(TrySendError::Disconnected(_)) => return,
+            }
+        }
+    }
+
+    fn reject(&self, id: OrderId, token: Token, ts: u32) {
+        self.send(OrderUpdate {
+            id,
+            token,
+            kind: OrderUpdateKind::Rejected(RejectReason::Broker),
+            ts,
+        });
+    }
+
+    fn on_token_error(&self, e: &KiteError) {
+        if !self.halted.swap(true, Ordering::SeqCst) {
+            log::error!(target: "order", error = e.to_string().as_str();
+                "ALERT: Kite refused the access token ({e}): new entries halted; run `aitrapp login`");
+            let _ = self
+                .inbox
+                .try_send(InboxMsg::Control(ControlCommand::HaltEntries {
+                    reason: HaltReason::TokenExpired,
+                }));
+        }
+    }
+
+    /// Applies one Kite order state to the tracked order with its tag; sends what changed.
+    fn apply(&self, o: &KiteOrder) {
+        let Some(tag) = o.tag.as_deref() else {
+            return;
+        };
+        let mut updates = Vec::new();
+        {
+            let Ok(mut book) = self.book.lock() else {
+                return;
+            };
+            let Some(t) = book.by_tag.get_mut(tag) else {
+                return; // not ours: orders placed by hand or by another app
+            };
+            if t.done {
+                return;
+            }
+            if t.kite_id.is_none() {
+                t.kite_id = Some(o.order_id.clone());
+            }
+            if o.filled_quantity > t.filled {
+                let qty = o.filled_quantity - t.filled;
+                let value_now = (o.average_price * t.divisor as f64).round() as i128
+                    * o.filled_quantity as i128;
+                let px = ((value_now - t.filled_value) / qty as i128) as i64;
+                t.filled = o.filled_quantity;
+                t.filled_value = value_now;
+                t.opened = true;
+                updates.push(OrderUpdateKind::Fill {
+                    qty: Qty(qty),
+                    price: Price(px),
+                });
+            }
+            match o.status.as_str() {
+                "COMPLETE" => t.done = true,
+                "CANCELLED" | "CANCELLED AMO" => {
+                    t.done = true;
+                    updates.push(OrderUpdateKind::Cancelled);
+                }
+                "REJECTED" => {
+                    t.done = true;
+                    log::warn!(target: "order", tag = tag, order_id = o.order_id.as_str(),
+                        reason = o.status_message.as_deref().unwrap_or("");
+                        "Kite rejected order {tag}: {}", o.status_message.as_deref().unwrap_or("no reason given"));
+                    updates.push(OrderUpdateKind::Rejected(RejectReason::Broker));
+                }
+                "OPEN" | "TRIGGER PENDING" if !t.opened => {
+                    t.opened = true;
+                    updates.push(OrderUpdateKind::Open);
+                }
+                _ => {}
+            }
+            let (id, token, ts) = (t.id, t.token, t.ts);
+            for kind in updates.drain(..) {
+                self.send(OrderUpdate {
+                    id,
+                    token,
+                    kind,
+                    ts,
+                });
+            }
+        }
+    }
+
+    fn needs_poll(&self) -> bool {
+        self.book
+            .lock()
+            .map(|b| b.by_tag.values().any(|t| !t.done))
+            .unwrap_or(false)
+    }
+
+    fn place(&self, id: OrderId, token: Token, divisor: i64, order: PlaceOrder, ts: u32) {
+        let tag = order.tag.clone();
+        if let Ok(mut b) = self.book.lock() {
+            b.by_tag.insert(
+                tag.clone(),
+                Tracked {
+                    id,
+                    token,
+                    divisor,
+                    kite_id: None,
+                    filled: 0,
+                    filled_value: 0,
+                    opened: false,
+                    done: false,
+                    ts,
+                },
+            );
+        }
+        let s = &self.settings;
+        let mut retries = 0;
+        loop {
+            match self.rest.place(&order) {
+                Ok(kite_id) => {
+                    log::info!(target: "order", tag = tag.as_str(), order_id = kite_id.as_str();
+                        "Kite accepted order {tag} as {kite_id}");
+                    if let Ok(mut b) = self.book.lock() {
+                        if let Some(t) = b.by_tag.get_mut(&tag) {
+                            t.kite_id.get_or_insert(kite_id);
+                        }
+                    }
+                    return;
+                }
+                Err(e) if e.is_token() => {
+                    self.on_token_error(&e);
+                    self.settle_rejected(&tag);
+                    return self.reject(id, token, ts);
+                }
+                Err(e) if e.outcome_unknown() => {
+                    log::warn!(target: "order", tag = tag.as_str(), error = e.to_string().as_str();
+                        "Order {tag}: outcome unknown ({e}); looking it up by tag before anything else");
+                    match self.lookup(&tag) {
+                        Some(Some(o)) => {
+                            log::info!(target: "order", tag = tag.as_str(), order_id = o.order_id.as_str();
+                                "Order {tag} was placed as {} ({}): not re-sending", o.order_id, o.status);
+                            self.apply(&o);
+                            return;
+                        }
+                        Some(None) if retries < s.max_retries => {
+                            retries += 1;
+                            log::warn!(target: "order", tag = tag.as_str(), retry = retries;
+                                "Order {tag} is not in Kite's book: placing again (retry {retries} of {})", s.max_retries);
+                        }
+                        Some(None) => {
+                            log::error!(target: "order", tag = tag.as_str();
+                                "Order {tag} not placed after {} retries: rejected", s.max_retries);
+                            self.settle_rejected(&tag);
+                            return self.reject(id, token, ts);
+                        }
+                        None => {
+                            // The book cannot be read: the order stays unsettled and the
+                            // tracker keeps looking for its tag. Never re-sent blind.
+                            log::error!(target: "order", tag = tag.as_str();
+                                "Order {tag}: outcome still unknown (order book unreadable); the tracker keeps looking, no re-send");
+                            return;
+                        }
+                    }
+                }
+                Err(e @ (KiteError::RateLimited { .. } | KiteError::LocalRateLimit { .. }))
+                    if retries < s.max_retries =>
+                {
+                    // Refused before it reached the OMS: safe to try again.
+                    retries += 1;
+                    log::warn!(target: "order", tag = tag.as_str(), error = e.to_string().as_str();
+                        "Order {tag} rate limited ({e}); retry {retries} of {}", s.max_retries);
+                    std::thread::sleep(s.backoff);
+                }
+                Err(e) => {
+                    log::warn!(target: "order", tag = tag.as_str(), error = e.to_string().as_str();
+                        "Order {tag} refused by Kite: {e}");
+                    self.settle_rejected(&tag);
+                    return self.reject(id, token, ts);
+                }
+            }
+        }
+    }
+
+    fn settle_rejected(&self, tag: &str) {
+        if let Ok(mut b) = self.book.lock() {
+            if let Some(t) = b.by_tag.get_mut(tag) {
+                t.done = true;
+            }
+        }
+    }
+
+    /// Some(found) when the order book could be read (after `backoff`, so a request still
+    /// in flight has landed); None when it could not be read in three tries.
+    fn lookup(&self, tag: &str) -> Option<Option<KiteOrder>> {
+        for _ in 0..3 {
+            std::thread::sleep(self.settings.backoff);
+            match self.rest.find_by_tag(tag) {
+                Ok(found) => return Some(found),
+                Err(e) if e.is_token() => {
+                    self.on_token_error(&e);
+                    return None;
+                }
+                Err(_) => continue,
+            }
+        }
+        None
+    }
+
+    fn cancel(&self, id: OrderId, token: Token, ts: u32) {
+        let kite_id = self.book.lock().ok().and_then(|b| {
+            b.by_tag
+                .values()
+                .find(|t| t.id == id)
+                .and_then(|t| t.kite_id.clone())
+        });
+        let Some(kite_id) = kite_id else {
+            log::warn!(target: "order", order_id = id.0; "Cancel for order {} before Kite gave it an id: the tracker will settle it", id.0);
+            return;
+        };
+        match self.rest.cancel(&kite_id) {
+            Ok(()) => {}
+            Err(e) if e.is_token() => self.on_token_error(&e),
+            Err(e) => {
+                log::warn!(target: "order", order_id = kite_id.as_str(), error = e.to_string().as_str();
+                    "Cancel of {kite_id} failed: {e}");
+                let _ = (token, ts);
+            }
+        }
+    }
+}
+
+/// Starts the io workers and the tracker. `kite_updates` carries order states the ticker read.
+pub fn start(
+    rest: Arc<KiteRest>,
+    inbox: Sender<InboxMsg>,
+    kite_updates: Receiver<KiteOrder>,
+    settings: RouterSettings,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<(KiteRouter, Vec<JoinHandle<()>>)> {
+    let (jobs_tx, jobs_rx) = crossbeam_channel::bounded::<IoJob>(1024);
+    let workers = settings.workers.max(1);
+    let shared = Arc::new(Shared {
+        rest,
+        book: Mutex::new(OrderBook::default()),
+        inbox,
+        halted: AtomicBool::new(false),
+        settings,
+    });
+    let mut handles = Vec::new();
+    for n in 0..workers {
+        let (s, rx, stop) = (shared.clone(), jobs_rx.clone(), stop.clone());
+        handles.push(
+            std::thread::Builder::new()
+                .name(format!("aitrapp-io-{n}"))
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        match rx.recv_timeout(Duration::from_millis(100)) {
+                            Ok(IoJob::Place {
+                                id,
+                                token,
+                                divisor,
+                                order,
+                                ts,
+                            }) => s.place(id, token, divisor, order, ts),
+                            Ok(IoJob::Cancel { id, token, ts }) => s.cancel(id, token, ts),
+                            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+                        }
+                    }
+                })?,
+        );
+    }
+    let s = shared.clone();
+    handles.push(
+        std::thread::Builder::new()
+            .name("aitrapp-order-tracker".into())
+            .spawn(move || {
+                let mut last_poll = Instant::now();
+                while !stop.load(Ordering::Relaxed) {
+                    match kite_updates.recv_timeout(Duration::from_millis(50)) {
+                        Ok(o) => s.apply(&o),
+                        Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                        Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                            std::thread::sleep(Duration::from_millis(50))
+                        }
+                    }
+                    // The WebSocket can miss an update (a reconnect): the book settles it.
+                    if last_poll.elapsed() >= s.settings.poll_every && s.needs_poll() {
+                        last_poll = Instant::now();
+                        match s.rest.orders() {
+                            Ok(orders) => orders.iter().for_each(|o| s.apply(o)),
+                            Err(e) if e.is_token() => s.on_token_error(&e),
+                            Err(_) => {}
+                        }
+                    }
+                }
+            })?,
+    );
+    Ok((KiteRouter { jobs: jobs_tx }, handles))
+}
