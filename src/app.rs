@@ -247,6 +247,79 @@ fn kite_ticker(
     .map_err(startup)
 }
 
+/// Today's instrument dump from Kite, downloaded once per day into the cache directory
+/// (written whole then renamed, so a crash never leaves half a file) and checked by parsing.
+pub fn sync_instruments(
+    cfg: &AppConfig,
+    base: &Path,
+    secrets: &Secrets,
+) -> Result<PathBuf, AppError> {
+    let dir = resolve(base, &cfg.kite.instruments_cache_dir);
+    let path = dir.join(format!("instruments-{}.csv", today_ist().0));
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        if InstrumentMaster::parse_csv(&text, &path.display().to_string()).is_ok() {
+            log::info!(target: "app", file = path.display().to_string().as_str(); "Using today's cached instrument dump {}", path.display());
+            return Ok(path);
+        }
+    }
+    let (Some(key), Some(token)) = (&secrets.kite_api_key, &secrets.kite_access_token) else {
+        return Err(startup(
+            "instrument sync needs KITE_API_KEY and KITE_ACCESS_TOKEN",
+        ));
+    };
+    let limiter = Arc::new(RateLimiter::new(RateLimits::default()));
+    let rest = kite_rest(cfg, base, key, token, limiter)?;
+    let started = std::time::Instant::now();
+    let csv = rest.instruments_csv().map_err(|e| {
+        startup(format!(
+            "downloading instruments from {}: {e}",
+            cfg.kite.api_root
+        ))
+    })?;
+    // A broken row fails here with its line number, before anything is cached.
+    let parsed = InstrumentMaster::parse_csv(&csv, "Kite instrument dump").map_err(startup)?;
+    std::fs::create_dir_all(&dir).map_err(|e| startup(format!("{}: {e}", dir.display())))?;
+    let tmp = path.with_extension("csv.part");
+    std::fs::write(&tmp, &csv)
+        .and_then(|_| std::fs::rename(&tmp, &path))
+        .map_err(|e| startup(format!("caching instruments at {}: {e}", path.display())))?;
+    log::info!(target: "app", count = parsed.len(), ms = started.elapsed().as_millis() as u64, file = path.display().to_string().as_str();
+        "Downloaded {} instruments from Kite in {} ms (cached at {})", parsed.len(), started.elapsed().as_millis(), path.display());
+    Ok(path)
+}
+
+/// A REST client from `kite.*` (root, timeout, CA file) with these credentials.
+pub fn kite_rest(
+    cfg: &AppConfig,
+    base: &Path,
+    api_key: &str,
+    access_token: &str,
+    limiter: Arc<RateLimiter>,
+) -> Result<KiteRest, AppError> {
+    let k = &cfg.kite;
+    let ca_pem = match &k.ca_file {
+        Some(p) => {
+            let path = resolve(base, p);
+            Some(
+                std::fs::read(&path)
+                    .map_err(|e| startup(format!("kite.ca_file {}: {e}", path.display())))?,
+            )
+        }
+        None => None,
+    };
+    KiteRest::new(
+        RestConfig {
+            api_root: k.api_root.clone(),
+            api_key: api_key.to_string(),
+            access_token: access_token.to_string(),
+            timeout: Duration::from_millis(k.request_timeout_ms),
+            ca_pem,
+        },
+        limiter,
+    )
+    .map_err(startup)
+}
+
 /// The LIVE order path: one rate limiter, the REST client, a session check, the router.
 fn kite_router(
     cfg: &AppConfig,
@@ -272,27 +345,7 @@ fn kite_router(
         historical_per_second: r.historical_per_second,
         others_per_second: r.others_per_second,
     }));
-    let ca_pem = match &k.ca_file {
-        Some(p) => {
-            let path = resolve(base, p);
-            Some(
-                std::fs::read(&path)
-                    .map_err(|e| startup(format!("kite.ca_file {}: {e}", path.display())))?,
-            )
-        }
-        None => None,
-    };
-    let rest = KiteRest::new(
-        RestConfig {
-            api_root: k.api_root.clone(),
-            api_key: api_key.clone(),
-            access_token: access_token.clone(),
-            timeout: Duration::from_millis(k.request_timeout_ms),
-            ca_pem,
-        },
-        limiter,
-    )
-    .map_err(startup)?;
+    let rest = kite_rest(cfg, base, api_key, access_token, limiter)?;
     log::info!(target: "order", api_root = k.api_root.as_str(); "Checking the Kite session at {}...", k.api_root);
     match rest.profile() {
         Ok(user) => {
@@ -512,8 +565,32 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     log::info!(target: "app", orb = orb_cfg.enabled, window_min = orb_cfg.window_min; "Strategies: orb={}",
         if orb_cfg.enabled { "enabled" } else { "disabled" });
 
+    // Source selection.
+    let source_kind = match cfg.feed.source {
+        FeedSource::Auto if opts.secrets.has_kite_credentials() => {
+            log::info!(target: "feed", "Kite credentials found: using the Kite WebSocket ticker");
+            FeedSource::Kite
+        }
+        FeedSource::Auto => {
+            log::info!(target: "feed", "No Kite credentials: using the built-in synthetic market");
+            FeedSource::Synthetic
+        }
+        other => other,
+    };
     log::info!(target: "app", "Syncing instruments...");
-    let instruments_path = resolve(base, &cfg.universe.instruments_file);
+    let instruments_path = if source_kind == FeedSource::Kite && cfg.kite.sync_instruments {
+        match sync_instruments(cfg, base, &opts.secrets) {
+            Ok(p) => p,
+            Err(e) if cfg.mode == Mode::Live => return Err(e),
+            Err(e) => {
+                log::warn!(target: "app", error = e.to_string().as_str();
+                    "Instrument sync failed ({e}); using {}", cfg.universe.instruments_file);
+                resolve(base, &cfg.universe.instruments_file)
+            }
+        }
+    } else {
+        resolve(base, &cfg.universe.instruments_file)
+    };
     let master = Arc::new(InstrumentMaster::load(&instruments_path).map_err(startup)?);
     log::info!(target: "app", count = master.len(), file = instruments_path.display().to_string().as_str();
         "Loaded {} instruments from {}", master.len(), instruments_path.display());
@@ -529,18 +606,6 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
         ));
     }
 
-    // Source selection.
-    let source_kind = match cfg.feed.source {
-        FeedSource::Auto if opts.secrets.has_kite_credentials() => {
-            log::info!(target: "feed", "Kite credentials found: using the Kite WebSocket ticker");
-            FeedSource::Kite
-        }
-        FeedSource::Auto => {
-            log::info!(target: "feed", "No Kite credentials: using the built-in synthetic market");
-            FeedSource::Synthetic
-        }
-        other => other,
-    };
     if cfg.mode == Mode::Live && source_kind != FeedSource::Kite {
         return Err(startup(
             "LIVE mode trades on the Kite feed: feed.source must be auto or kite, with KITE_API_KEY and KITE_ACCESS_TOKEN set",

@@ -1,4 +1,4 @@
-//! The aitrapp command line: run, check-config, decode, snapshot.
+//! The aitrapp command line: run, check-config, decode, snapshot, login.
 
 use aitrapp::app::{self, RunOptions};
 use aitrapp::config::{self, Environment, Mode};
@@ -46,6 +46,24 @@ enum Command {
     },
     /// Print every tick of a recorded frame file as one JSON object per line.
     Decode { file: PathBuf },
+    /// Kite login: print the login URL, take the request_token (argument or a one-shot
+    /// redirect listener on 127.0.0.1), store KITE_ACCESS_TOKEN in .env (mode 0600).
+    /// `--check` validates the current token instead (exit 0 valid, 1 not).
+    Login {
+        #[arg(long, default_value = "configs/app.yaml")]
+        config: PathBuf,
+        /// The request_token from the redirect URL.
+        #[arg(long)]
+        request_token: Option<String>,
+        /// Where the redirect listener waits (the app's registered redirect URL must point here).
+        #[arg(long, default_value = "127.0.0.1:5010")]
+        listen: String,
+        /// Seconds to wait for the redirect.
+        #[arg(long, default_value_t = 300)]
+        wait_secs: u64,
+        #[arg(long)]
+        check: bool,
+    },
     /// Print the running system's memory-mapped snapshot as JSON (works from any process).
     Snapshot {
         #[arg(long, default_value = "configs/app.yaml")]
@@ -192,6 +210,82 @@ fn cmd_snapshot(config_path: &Path, path: Option<PathBuf>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn cmd_login(
+    config_path: &Path,
+    request_token: Option<String>,
+    listen: &str,
+    wait_secs: u64,
+    check: bool,
+) -> Result<ExitCode> {
+    use aitrapp::exec::kite::login;
+    use aitrapp::exec::kite::{RateLimiter, RateLimits};
+    let base = base_dir(config_path);
+    let env_path = base.join(".env");
+    let env = Environment::from_process(&env_path);
+    let cfg = match load_config(config_path, &env) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let secrets = env.secrets();
+    let Some(api_key) = secrets.kite_api_key.clone() else {
+        eprintln!(
+            "KITE_API_KEY is not set (in {} or the environment)",
+            env_path.display()
+        );
+        return Ok(ExitCode::from(1));
+    };
+    let timeout = std::time::Duration::from_millis(cfg.kite.request_timeout_ms);
+    if check {
+        let Some(token) = secrets.kite_access_token.clone() else {
+            println!("No KITE_ACCESS_TOKEN: run `aitrapp login`");
+            return Ok(ExitCode::from(1));
+        };
+        let limiter = std::sync::Arc::new(RateLimiter::new(RateLimits::default()));
+        let rest = app::kite_rest(&cfg, &base, &api_key, &token, limiter)?;
+        return Ok(match rest.profile() {
+            Ok(user) => {
+                println!("Kite session valid for user {user}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                println!("Kite session not valid: {e}");
+                ExitCode::from(1)
+            }
+        });
+    }
+    let Some(api_secret) = secrets.kite_api_secret.clone() else {
+        eprintln!(
+            "KITE_API_SECRET is not set (in {} or the environment)",
+            env_path.display()
+        );
+        return Ok(ExitCode::from(1));
+    };
+    println!(
+        "Open this URL and log in:\n  {}",
+        login::login_url(&cfg.kite.login_url, &api_key)
+    );
+    let request_token = match request_token {
+        Some(t) => t,
+        None => {
+            println!("Waiting for Kite's redirect on http://{listen}/ (up to {wait_secs} s)...");
+            login::await_redirect(listen, std::time::Duration::from_secs(wait_secs))?
+        }
+    };
+    let (token, user) = login::exchange_request_token(
+        &cfg.kite.api_root,
+        &api_key,
+        &api_secret,
+        &request_token,
+        timeout,
+    )?;
+    login::set_env_var(&env_path, "KITE_ACCESS_TOKEN", &token)?;
+    println!(
+        "Logged in as {user}; KITE_ACCESS_TOKEN saved to {} (mode 0600). It expires at 06:00 IST tomorrow.",
+        env_path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -215,6 +309,13 @@ fn main() -> ExitCode {
         }
         Command::Decode { file } => cmd_decode(&file),
         Command::Snapshot { config, path } => cmd_snapshot(&config, path),
+        Command::Login {
+            config,
+            request_token,
+            listen,
+            wait_secs,
+            check,
+        } => cmd_login(&config, request_token, &listen, wait_secs, check),
     };
     match result {
         Ok(code) => code,

@@ -22,6 +22,15 @@ fn ticker_survives_drops_stalls_and_bad_frames() {
     let started = log.find("AITRAPP started successfully").unwrap();
     assert!(connected < started, "runbook order broken");
     assert!(
+        log.contains("Downloaded 43 instruments from Kite"),
+        "no instrument sync"
+    );
+    assert!(app.dir.join("run").read_dir().unwrap().any(|e| e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with("instruments-")));
+    assert!(
         !log.contains("sim_access_token"),
         "the access token reached the log"
     );

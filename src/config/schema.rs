@@ -252,6 +252,8 @@ impl Default for ExecutionConfig {
 #[serde(default)]
 pub struct KiteConfig {
     pub api_root: String,
+    /// Where `aitrapp login` sends the user.
+    pub login_url: String,
     /// A REST call without an answer by then is a timeout (an order is then looked up by tag).
     pub request_timeout_ms: u64,
     pub io_workers: usize,
@@ -260,6 +262,10 @@ pub struct KiteConfig {
     pub order_poll_ms: u64,
     /// PEM certificates to trust for https:// instead of the public roots (kite-sim --tls).
     pub ca_file: Option<String>,
+    /// With Kite credentials, download the day's instrument dump at start (cached per day
+    /// in `instruments_cache_dir`) instead of reading universe.instruments_file.
+    pub sync_instruments: bool,
+    pub instruments_cache_dir: String,
     pub rate_limits: RateLimitsConfig,
 }
 
@@ -267,10 +273,13 @@ impl Default for KiteConfig {
     fn default() -> Self {
         KiteConfig {
             api_root: "https://api.kite.trade".into(),
+            login_url: "https://kite.zerodha.com/connect/login".into(),
             request_timeout_ms: 7000,
             io_workers: 2,
             order_poll_ms: 1000,
             ca_file: None,
+            sync_instruments: true,
+            instruments_cache_dir: "run".into(),
             rate_limits: RateLimitsConfig::default(),
         }
     }

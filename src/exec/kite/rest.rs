@@ -222,6 +222,47 @@ impl KiteRest {
             .find(|o| o.tag.as_deref() == Some(tag)))
     }
 
+    /// `GET /instruments`: the day's instrument dump as CSV text (gzip is undone by the
+    /// client). A JSON answer is an error envelope.
+    pub fn instruments_csv(&self) -> Result<String, KiteError> {
+        self.limiter
+            .acquire(EndpointClass::Other, Instant::now() + self.cfg.timeout)
+            .map_err(|r| KiteError::LocalRateLimit {
+                reason: r.to_string(),
+            })?;
+        let mut resp = self
+            .with_headers(self.agent.get(&self.url("/instruments")))
+            .call()
+            .map_err(transport)?;
+        let http = resp.status().as_u16();
+        let csv = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.contains("csv"));
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(256 << 20)
+            .read_to_vec()
+            .map_err(transport)?;
+        if http == 200 && csv {
+            return String::from_utf8(body).map_err(|e| KiteError::BadEnvelope {
+                http,
+                reason: "instrument dump is not UTF-8".into(),
+                excerpt: excerpt(e.as_bytes()),
+            });
+        }
+        // An error envelope, or something that is neither: typed either way.
+        parse_envelope(http, &body).and_then(|v| {
+            Err(KiteError::BadEnvelope {
+                http,
+                reason: "expected a CSV instrument dump".into(),
+                excerpt: excerpt(v.to_string().as_bytes()),
+            })
+        })
+    }
+
     /// `GET /portfolio/positions` `net` list: (instrument token, net quantity).
     pub fn net_positions(&self) -> Result<Vec<(u32, i64)>, KiteError> {
         let data = self.call(EndpointClass::Other, "GET", "/portfolio/positions", &[])?;
