@@ -46,6 +46,22 @@ enum Command {
     },
     /// Print every tick of a recorded frame file as one JSON object per line.
     Decode { file: PathBuf },
+    /// Record the Kite ticker to a file (record format) until --duration, SIGINT or SIGTERM.
+    Record {
+        #[arg(long, default_value = "configs/app.yaml")]
+        config: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Instrument tokens, comma separated (default: the universe plus the indices).
+        #[arg(long, value_delimiter = ',')]
+        tokens: Vec<u32>,
+        /// ltp | quote | full (default: websocket.mode).
+        #[arg(long, value_parser = ["ltp", "quote", "full"])]
+        mode: Option<String>,
+        /// How long: 90s, 10m, 2h (plain numbers are seconds).
+        #[arg(long)]
+        duration: Option<String>,
+    },
     /// Kite login: print the login URL, take the request_token (argument or a one-shot
     /// redirect listener on 127.0.0.1), store KITE_ACCESS_TOKEN in .env (mode 0600).
     /// `--check` validates the current token instead (exit 0 valid, 1 not).
@@ -83,6 +99,21 @@ fn load_config(path: &Path, env: &Environment) -> Result<config::AppConfig, Exit
     })
 }
 
+/// JSON lines into `logging.dir/file` (rotating), a readable copy on stderr if asked.
+fn init_logging(cfg: &config::AppConfig, base: &Path, file: &str, stderr: bool) -> Result<()> {
+    let level = config::parse_level(&cfg.logging.level).unwrap_or(log::LevelFilter::Info);
+    logging::init(
+        &app::resolve(base, &cfg.logging.dir).display().to_string(),
+        file,
+        level,
+        cfg.logging.max_bytes,
+        cfg.logging.backup_count,
+        stderr,
+    )
+    .map_err(anyhow::Error::msg)?;
+    Ok(())
+}
+
 fn cmd_run(
     config_path: PathBuf,
     mode: Option<String>,
@@ -97,16 +128,7 @@ fn cmd_run(
     if let Some(m) = mode {
         cfg.mode = if m == "LIVE" { Mode::Live } else { Mode::Paper };
     }
-    let level = config::parse_level(&cfg.logging.level).unwrap_or(log::LevelFilter::Info);
-    logging::init(
-        &app::resolve(&base, &cfg.logging.dir).display().to_string(),
-        &cfg.logging.file,
-        level,
-        cfg.logging.max_bytes,
-        cfg.logging.backup_count,
-        cfg.logging.stderr,
-    )
-    .map_err(anyhow::Error::msg)?;
+    init_logging(&cfg, &base, &cfg.logging.file, cfg.logging.stderr)?;
     let secrets = env.secrets();
     if cfg.mode == Mode::Live {
         if !secrets.has_kite_credentials() {
@@ -210,6 +232,70 @@ fn cmd_snapshot(config_path: &Path, path: Option<PathBuf>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `90`, `90s`, `10m`, `2h`.
+fn parse_duration(s: &str) -> Option<std::time::Duration> {
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: u64 = num.parse().ok()?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_secs(secs))
+}
+
+fn cmd_record(
+    config_path: &Path,
+    out: PathBuf,
+    tokens: Vec<u32>,
+    mode: Option<String>,
+    duration: Option<String>,
+) -> Result<ExitCode> {
+    use aitrapp::domain::TickMode;
+    let duration = match duration.as_deref().map(|d| (d, parse_duration(d))) {
+        Some((d, None)) => {
+            eprintln!("--duration `{d}`: use 90s, 10m or 2h");
+            return Ok(ExitCode::from(2));
+        }
+        Some((_, some)) => some,
+        None => None,
+    };
+    let base = base_dir(config_path);
+    let env = Environment::from_process(&base.join(".env"));
+    let cfg = match load_config(config_path, &env) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    init_logging(&cfg, &base, "record.log", true)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
+    }
+    let summary = app::record(app::RecordOptions {
+        secrets: env.secrets(),
+        config: cfg,
+        base_dir: base,
+        out,
+        tokens,
+        mode: mode.map(|m| match m.as_str() {
+            "ltp" => TickMode::Ltp,
+            "quote" => TickMode::Quote,
+            _ => TickMode::Full,
+        }),
+        duration,
+        stop,
+    })?;
+    println!(
+        "recorded {} frames, {} bytes ({} reconnects)",
+        summary.frames, summary.bytes, summary.reconnects
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn cmd_login(
     config_path: &Path,
     request_token: Option<String>,
@@ -309,6 +395,13 @@ fn main() -> ExitCode {
         }
         Command::Decode { file } => cmd_decode(&file),
         Command::Snapshot { config, path } => cmd_snapshot(&config, path),
+        Command::Record {
+            config,
+            out,
+            tokens,
+            mode,
+            duration,
+        } => cmd_record(&config, out, tokens, mode, duration),
         Command::Login {
             config,
             request_token,

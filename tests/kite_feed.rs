@@ -100,3 +100,97 @@ fn expired_token_halts_new_entries_with_a_clear_line() {
     });
     assert_eq!(metric(port, "ws_connections_open"), Some(0));
 }
+
+#[test]
+fn record_from_the_ticker_then_replay_the_file() {
+    let sim = start_sim("09:20", 20.0);
+    let dir = common::temp_project("record");
+    let c = kite_sim::Credentials::default();
+    std::fs::write(
+        dir.join("configs/app.yaml"),
+        format!(
+            "websocket:\n  ws_root: {}\nlogging:\n  stderr: false\n",
+            sim.ws_root()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join(".env"),
+        format!(
+            "KITE_API_KEY={}\nKITE_ACCESS_TOKEN={}\n",
+            c.api_key, c.access_token
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(common::bin())
+        .current_dir(&dir)
+        .args([
+            "record",
+            "--out",
+            "rec/session.bin",
+            "--tokens",
+            "408065,256265",
+        ])
+        .args(["--mode", "quote", "--duration", "2s"])
+        .env_remove("KITE_API_KEY")
+        .env_remove("KITE_ACCESS_TOKEN")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("recorded"), "{text}");
+
+    let decoded = std::process::Command::new(common::bin())
+        .args(["decode"])
+        .arg(dir.join("rec/session.bin"))
+        .output()
+        .unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&decoded.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.len() >= 10, "only {} ticks recorded", lines.len());
+    let tokens: std::collections::HashSet<u64> = lines
+        .iter()
+        .map(|t| t["instrument_token"].as_u64().unwrap())
+        .collect();
+    assert_eq!(tokens, [408065u64, 256265].into_iter().collect());
+    assert!(
+        lines.iter().all(|t| t["mode"] == "quote"),
+        "not in quote mode"
+    );
+
+    // Replay the file as fast as possible: every recorded tick goes through, then exit 0.
+    std::fs::write(
+        dir.join("configs/app.yaml"),
+        format!(
+            "feed:\n  source: replay\n  replay_path: rec/session.bin\n  replay_speed: 0\ncontrol:\n  api_port: {}\n  dashboard_port: {}\nlogging:\n  stderr: false\n",
+            common::free_port(),
+            common::free_port()
+        ),
+    )
+    .unwrap();
+    let run = std::process::Command::new(common::bin())
+        .current_dir(&dir)
+        .args(["run", "--config", "configs/app.yaml"])
+        .env_remove("KITE_API_KEY")
+        .env_remove("KITE_ACCESS_TOKEN")
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let log = log_text(&dir);
+    assert!(log.contains("Replay started"), "no replay line");
+    assert!(
+        log.contains(&format!("\"ticks\":{}", lines.len())),
+        "replay did not carry all {} ticks",
+        lines.len()
+    );
+}
