@@ -686,18 +686,28 @@ impl KiteTicker {
     }
 }
 
-impl FrameSource for KiteTicker {
-    fn poll(&mut self, out: &mut Vec<u8>) -> SourcePoll {
-        let now = Instant::now();
+impl KiteTicker {
+    /// Reads the readable shards, round robin so one busy connection cannot starve the others.
+    fn read_ready(&mut self, out: &mut Vec<u8>, now: Instant) -> bool {
         let n = self.shards.len();
-        // Readable shards first, round robin so one busy connection cannot starve the others.
         for k in 0..n {
             let i = (self.next + k) % n;
             if self.shards[i].readable && self.read_shard(i, out, now) {
                 self.next = (i + 1) % n;
-                return SourcePoll::Frame;
+                return true;
             }
         }
+        false
+    }
+}
+
+impl FrameSource for KiteTicker {
+    fn poll(&mut self, out: &mut Vec<u8>) -> SourcePoll {
+        let now = Instant::now();
+        if self.read_ready(out, now) {
+            return SourcePoll::Frame;
+        }
+        let mut woke = false;
         if self
             .poll
             .poll(&mut self.events, Some(Duration::ZERO))
@@ -706,8 +716,13 @@ impl FrameSource for KiteTicker {
             for ev in self.events.iter() {
                 if let Some(sh) = self.shards.get_mut(ev.token().0) {
                     sh.readable = true;
+                    woke = true;
                 }
             }
+        }
+        // Read what just became readable now, not after the next idle wait.
+        if woke && self.read_ready(out, now) {
+            return SourcePoll::Frame;
         }
         if now.duration_since(self.last_housekeeping) >= Duration::from_millis(1)
             || self

@@ -1,0 +1,301 @@
+//! WebSocket frame to decoded ticks in ring A, over loopback.
+//!
+//! A local tungstenite server (plain TCP; the bench says so) sends Kite full-mode frames one at
+//! a time, stamping each frame's send time. The feed side is the real path: `KiteTicker::poll`
+//! (mio + tungstenite), the Kite decoder, `RingTx::publish`. A consumer thread reads ring A and
+//! records two latencies per frame, at its last tick:
+//! - wire: server send -> tick in ring A (loopback TCP, WebSocket framing, poll, decode, hop);
+//! - feed: frame handed over by the ticker -> tick in ring A (decode + ring hop).
+//!
+//! It also counts heap allocations on the feed thread after warm-up (per frame, per tick).
+//!
+//! `cargo bench --bench ws_feed` (env: AITRAPP_BENCH_FRAMES, AITRAPP_BENCH_TICKS_PER_FRAME,
+//! AITRAPP_BENCH_WAIT).
+
+use aitrapp::clock::mono_ns;
+use aitrapp::control::logging::HotLog;
+use aitrapp::control::Metrics;
+use aitrapp::domain::{Event, Slot, Tick, TickMode, Token};
+use aitrapp::exec::InboxMsg;
+use aitrapp::feed::codec::{decode_frame, encode_frame};
+use aitrapp::feed::kite_ws::{KiteTicker, TickerConfig};
+use aitrapp::feed::{FrameSource, SourcePoll};
+use aitrapp::pipeline::{ring, WaitStrategy};
+use hdrhistogram::Histogram;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Counting;
+thread_local! {
+    static COUNT_HERE: Cell<bool> = const { Cell::new(false) };
+}
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        if COUNT_HERE.with(|c| c.get()) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        System.alloc(l)
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        System.dealloc(p, l)
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        if COUNT_HERE.with(|c| c.get()) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        System.realloc(p, l, n)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn print_hist(name: &str, h: &Histogram<u64>) {
+    println!(
+        "{name}: n={} p50={} ns p90={} ns p99={} ns p99.9={} ns max={} ns",
+        h.len(),
+        h.value_at_quantile(0.5),
+        h.value_at_quantile(0.9),
+        h.value_at_quantile(0.99),
+        h.value_at_quantile(0.999),
+        h.max()
+    );
+}
+
+/// The floor under the wire figure: one raw TCP write on loopback until a non-blocking
+/// reader that yields between tries has the bytes, paced like the WebSocket run.
+fn loopback_floor(n: usize) -> Histogram<u64> {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (next_tx, next_rx) = crossbeam_channel::bounded::<()>(1);
+    let stamp = Arc::new(AtomicU64::new(0));
+    let stamp2 = stamp.clone();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_nodelay(true).unwrap();
+        let msg = [7u8; 64];
+        for i in 0..n {
+            if i > 0 && next_rx.recv().is_err() {
+                return;
+            }
+            stamp2.store(mono_ns(), Ordering::Release);
+            s.write_all(&msg).unwrap();
+        }
+    });
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_nonblocking(true).unwrap();
+    let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
+    let mut buf = [0u8; 64];
+    for i in 0..n {
+        let mut got = 0;
+        while got < 64 {
+            match c.read(&mut buf[got..]) {
+                Ok(k) => got += k,
+                Err(_) => std::thread::yield_now(),
+            }
+        }
+        if i >= n / 10 {
+            let _ = h.record(
+                mono_ns()
+                    .saturating_sub(stamp.load(Ordering::Acquire))
+                    .max(1),
+            );
+        }
+        let _ = next_tx.try_send(());
+    }
+    server.join().unwrap();
+    h
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let frames = env_or("AITRAPP_BENCH_FRAMES", 20_000);
+    let per_frame = env_or("AITRAPP_BENCH_TICKS_PER_FRAME", 8).max(1);
+    let wait = WaitStrategy::parse(
+        &std::env::var("AITRAPP_BENCH_WAIT").unwrap_or_else(|_| "yield".into()),
+    )
+    .unwrap();
+    let warmup = frames / 10;
+
+    // Send times by frame sequence; the sequence rides in the first tick's volume field.
+    let sent: Arc<Vec<AtomicU64>> = Arc::new((0..frames).map(|_| AtomicU64::new(0)).collect());
+    let seen = Arc::new(AtomicU64::new(0));
+    // The consumer wakes the server for the next frame; the server sleeps in between, so the
+    // bench's own sender does not take a core from the feed and consumer threads.
+    let (next_tx, next_rx) = crossbeam_channel::bounded::<()>(1);
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (sent2, seen2) = (sent.clone(), seen.clone());
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        stream.set_nodelay(true).unwrap();
+        let mut ws = tungstenite::accept(stream).unwrap();
+        // The client's subscribe and mode messages.
+        for _ in 0..2 {
+            let _ = ws.read();
+        }
+        let mut ticks: Vec<Tick> = (0..per_frame)
+            .map(|i| Tick {
+                token: Token(408065 + 256 * i as u32),
+                mode: TickMode::Full,
+                last_price: 157_370,
+                exchange_timestamp: 1_764_000_000,
+                ..Tick::default()
+            })
+            .collect();
+        let mut buf = Vec::new();
+        for seq in 0..frames {
+            ticks[0].volume_traded = seq as u32;
+            encode_frame(ticks.iter(), TickMode::Full, &mut buf);
+            // One frame in flight: the next goes once the consumer saw this one.
+            if seq > 0 && next_rx.recv().is_err() {
+                return;
+            }
+            sent2[seq].store(mono_ns(), Ordering::Release);
+            ws.send(tungstenite::Message::Binary(buf.clone().into()))
+                .unwrap();
+        }
+        // Let the client drain before the socket closes.
+        while seen2.load(Ordering::Acquire) < frames as u64 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+
+    let metrics = Arc::new(Metrics::default());
+    let (hot, _hot_rx) = HotLog::new(1024, metrics.clone());
+    let (inbox, _inbox_rx) = crossbeam_channel::bounded::<InboxMsg>(16);
+    let mut ticker = KiteTicker::new(
+        TickerConfig {
+            ws_root: format!("ws://{addr}"),
+            api_key: "k".into(),
+            access_token: "t".into(),
+            tokens: (0..per_frame)
+                .map(|i| (408065 + 256 * i as u32, TickMode::Full))
+                .collect(),
+            stale_after: Duration::from_secs(30),
+            max_reconnect_attempts: 0,
+            connect_timeout: Duration::from_secs(5),
+            backoff_base: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(1),
+            tls: None,
+        },
+        metrics.clone(),
+        hot,
+        inbox,
+    )
+    .unwrap();
+
+    let (mut tx, mut rx) = ring(4096, wait, metrics.clone(), |m| &m.ring_a_full_total);
+    let (sent3, seen3) = (sent.clone(), seen.clone());
+    let consumer = std::thread::spawn(move || {
+        let mut wire = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
+        let mut feed = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
+        let mut in_frame = 0usize;
+        let mut seq = 0usize;
+        loop {
+            let r = rx.drain(|slot: &Slot| {
+                if let Event::Tick(t) = &slot.ev {
+                    if in_frame == 0 {
+                        seq = t.volume_traded as usize;
+                    }
+                    in_frame += 1;
+                    if in_frame == per_frame {
+                        in_frame = 0;
+                        let now = mono_ns();
+                        if seq >= warmup {
+                            let _ = wire.record(
+                                now.saturating_sub(sent3[seq].load(Ordering::Acquire))
+                                    .max(1),
+                            );
+                            let _ = feed.record(now.saturating_sub(slot.recv_ns).max(1));
+                        }
+                        seen3.store(seq as u64 + 1, Ordering::Release);
+                        let _ = next_tx.try_send(());
+                    }
+                }
+            });
+            match r {
+                Ok(0) => wait.idle(),
+                Ok(_) => {}
+                Err(_) => return (wire, feed),
+            }
+        }
+    });
+
+    let mut buf = Vec::with_capacity(1 << 16);
+    let started = Instant::now();
+    let mut got = 0usize;
+    let mut counted_frames = 0u64;
+    while got < frames {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "bench stalled"
+        );
+        match ticker.poll(&mut buf) {
+            SourcePoll::Frame if buf.len() > 1 => {
+                let recv_ns = mono_ns();
+                if got == warmup {
+                    COUNT_HERE.with(|c| c.set(true));
+                }
+                if got >= warmup {
+                    counted_frames += 1;
+                }
+                let _ = decode_frame(&buf, |t| {
+                    tx.publish(Slot {
+                        ev: Event::Tick(*t),
+                        recv_ns,
+                    })
+                });
+                got += 1;
+            }
+            SourcePoll::Frame => {}
+            SourcePoll::Idle => wait.idle(),
+            SourcePoll::End => break,
+        }
+    }
+    COUNT_HERE.with(|c| c.set(false));
+    let allocs = ALLOCS.load(Ordering::Relaxed);
+    let elapsed = started.elapsed();
+    drop(tx);
+    let (wire, feed) = consumer.join().unwrap();
+    server.join().unwrap();
+    println!(
+        "ws_feed: plain TCP loopback, {frames} frames x {per_frame} full ticks, one frame in flight, wait {}, {:.1} s",
+        wait.name(),
+        elapsed.as_secs_f64()
+    );
+    print_hist(
+        "  loopback floor: raw 64-byte TCP write -> read",
+        &loopback_floor(frames),
+    );
+    print_hist(
+        "  wire: server send -> last tick of the frame in ring A",
+        &wire,
+    );
+    print_hist(
+        "  feed: ticker hands the frame over -> last tick in ring A",
+        &feed,
+    );
+    println!(
+        "  allocations on the feed thread after warm-up: {allocs} over {counted_frames} frames ({:.3} per frame, {:.4} per tick)",
+        allocs as f64 / counted_frames.max(1) as f64,
+        allocs as f64 / (counted_frames.max(1) as f64 * per_frame as f64)
+    );
+}
