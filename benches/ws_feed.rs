@@ -29,6 +29,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+trait ReadWrite: std::io::Read + std::io::Write + Send {}
+impl<T: std::io::Read + std::io::Write + Send> ReadWrite for T {}
+
 struct Counting;
 thread_local! {
     static COUNT_HERE: Cell<bool> = const { Cell::new(false) };
@@ -132,6 +135,24 @@ fn main() {
     )
     .unwrap();
     let warmup = frames / 10;
+    // `AITRAPP_BENCH_TLS=1`: the same over TLS (rustls both ends, a self-signed certificate).
+    let tls = std::env::var("AITRAPP_BENCH_TLS").is_ok_and(|v| v == "1");
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let ca_path = std::env::temp_dir().join(format!("aitrapp-bench-ca-{}.pem", std::process::id()));
+    std::fs::write(&ca_path, cert.cert.pem()).unwrap();
+    let server_tls = Arc::new(
+        rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into()),
+        )
+        .unwrap(),
+    );
 
     // Send times by frame sequence; the sequence rides in the first tick's volume field.
     let sent: Arc<Vec<AtomicU64>> = Arc::new((0..frames).map(|_| AtomicU64::new(0)).collect());
@@ -146,6 +167,12 @@ fn main() {
     let server = std::thread::spawn(move || {
         let (stream, _) = listener.accept().unwrap();
         stream.set_nodelay(true).unwrap();
+        let conn = rustls::ServerConnection::new(server_tls).unwrap();
+        let stream = if tls {
+            Box::new(rustls::StreamOwned::new(conn, stream)) as Box<dyn ReadWrite>
+        } else {
+            Box::new(stream) as Box<dyn ReadWrite>
+        };
         let mut ws = tungstenite::accept(stream).unwrap();
         // The client's subscribe and mode messages.
         for _ in 0..2 {
@@ -183,7 +210,7 @@ fn main() {
     let (inbox, _inbox_rx) = crossbeam_channel::bounded::<InboxMsg>(16);
     let mut ticker = KiteTicker::new(
         TickerConfig {
-            ws_root: format!("ws://{addr}"),
+            ws_root: format!("{}://{addr}", if tls { "wss" } else { "ws" }),
             api_key: "k".into(),
             access_token: "t".into(),
             tokens: (0..per_frame)
@@ -194,7 +221,7 @@ fn main() {
             connect_timeout: Duration::from_secs(5),
             backoff_base: Duration::from_millis(100),
             backoff_max: Duration::from_secs(1),
-            tls: None,
+            tls: tls.then(|| aitrapp::feed::kite_ws::tls_config(Some(&ca_path)).unwrap()),
         },
         metrics.clone(),
         hot,
@@ -277,7 +304,8 @@ fn main() {
     let (wire, feed) = consumer.join().unwrap();
     server.join().unwrap();
     println!(
-        "ws_feed: plain TCP loopback, {frames} frames x {per_frame} full ticks, one frame in flight, wait {}, {:.1} s",
+        "ws_feed: {} loopback, {frames} frames x {per_frame} full ticks, one frame in flight, wait {}, {:.1} s",
+        if tls { "TLS (rustls, ring)" } else { "plain TCP" },
         wait.name(),
         elapsed.as_secs_f64()
     );

@@ -3,7 +3,7 @@
 //! stalls and corrupts the feed and expires the token on demand.
 
 mod common;
-use common::{http, log_text, metric, start_aitrapp, start_sim, wait_until};
+use common::{http, log_text, metric, start_aitrapp, start_sim, start_sim_with, wait_until};
 use std::path::Path;
 use std::sync::atomic::Ordering;
 
@@ -193,4 +193,33 @@ fn record_from_the_ticker_then_replay_the_file() {
         "replay did not carry all {} ticks",
         lines.len()
     );
+}
+
+#[test]
+fn ticker_and_rest_over_tls_trusting_the_sims_certificate() {
+    let sim = start_sim_with("09:20", 20.0, true);
+    assert!(sim.ws_root().starts_with("wss://") && sim.rest_root().starts_with("https://"));
+    let ca = std::env::temp_dir().join(format!("aitrapp-sim-ca-{}.pem", std::process::id()));
+    std::fs::write(&ca, sim.ca_pem.as_deref().unwrap()).unwrap();
+    let extra = format!("kite:\n  api_root: REST\n  ca_file: {}\n", ca.display());
+    let app = start_aitrapp("tls", &sim, &extra, &[]);
+    let port = app.port;
+    // Without trusting the certificate for wss:// the ticker cannot connect...
+    wait_until("the refused TLS handshake", 10, || {
+        log_text(&app.dir).contains("handshake failed")
+    });
+    assert_eq!(metric(port, "ws_connections_open"), Some(0));
+    drop(app);
+    // ...with websocket.ca_file it streams, and the instrument dump came over https://.
+    let app = common::start_aitrapp_with_ws_ca("tls2", &sim, &extra, &ca);
+    let port = app.port;
+    wait_until("ticks over wss://", 30, || {
+        metric(port, "feed_ticks_total").unwrap_or(0) > 0
+    });
+    let log = log_text(&app.dir);
+    assert!(
+        log.contains("Downloaded 43 instruments from Kite"),
+        "no sync over https"
+    );
+    let _ = std::fs::remove_file(&ca);
 }

@@ -44,6 +44,11 @@ pub fn http(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
 
 /// kite-sim in this process on free loopback ports, its market starting at `start` IST.
 pub fn start_sim(start: &str, speed: f64) -> kite_sim::SimHandle {
+    start_sim_with(start, speed, false)
+}
+
+/// `start_sim`, optionally serving wss:// and https:// with a self-signed certificate.
+pub fn start_sim_with(start: &str, speed: f64, tls: bool) -> kite_sim::SimHandle {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(root.join("configs/app.yaml")).unwrap();
     let mut app = aitrapp::config::parse(&text, "app.yaml").unwrap();
@@ -58,6 +63,7 @@ pub fn start_sim(start: &str, speed: f64) -> kite_sim::SimHandle {
         base_dir: root.to_path_buf(),
         replay: None,
         heartbeat_ms: 200,
+        tls,
     })
     .unwrap()
 }
@@ -100,6 +106,26 @@ pub fn start_aitrapp(
     extra_yaml: &str,
     args: &[&str],
 ) -> Running {
+    start_aitrapp_inner(tag, sim, extra_yaml, args, None)
+}
+
+/// `start_aitrapp` with `websocket.ca_file` set, for a simulator serving wss://.
+pub fn start_aitrapp_with_ws_ca(
+    tag: &str,
+    sim: &kite_sim::SimHandle,
+    extra_yaml: &str,
+    ca: &Path,
+) -> Running {
+    start_aitrapp_inner(tag, sim, extra_yaml, &[], Some(ca))
+}
+
+fn start_aitrapp_inner(
+    tag: &str,
+    sim: &kite_sim::SimHandle,
+    extra_yaml: &str,
+    args: &[&str],
+    ws_ca: Option<&Path>,
+) -> Running {
     let dir = temp_project(tag);
     let port = free_port();
     let dash = free_port();
@@ -112,8 +138,11 @@ pub fn start_aitrapp(
     std::fs::write(
         dir.join("configs/app.yaml"),
         format!(
-            "control:\n  api_port: {port}\n  dashboard_port: {dash}\nfeed:\n  source: kite\nwebsocket:\n  ws_root: {}\n  stale_after_ms: 1000\n  max_reconnect_attempts: 50\nlogging:\n  stderr: false\n{extra_yaml}",
-            sim.ws_root()
+            "control:\n  api_port: {port}\n  dashboard_port: {dash}\nfeed:\n  source: kite\nwebsocket:\n  ws_root: {}\n  stale_after_ms: 1000\n  max_reconnect_attempts: 50\n{}logging:\n  stderr: false\n{extra_yaml}",
+            sim.ws_root(),
+            ws_ca
+                .map(|p| format!("  ca_file: {}\n", p.display()))
+                .unwrap_or_default()
         ),
     )
     .unwrap();

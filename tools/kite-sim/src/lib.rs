@@ -13,6 +13,7 @@ pub mod exchange;
 pub mod faults;
 pub mod market;
 pub mod rest;
+pub mod tls;
 pub mod ws;
 
 use aitrapp::config::AppConfig;
@@ -56,6 +57,8 @@ pub struct SimConfig {
     pub replay: Option<PathBuf>,
     /// Idle interval between 1-byte heartbeats on a connection with nothing to stream.
     pub heartbeat_ms: u64,
+    /// Serve wss:// and https:// with a fresh self-signed certificate.
+    pub tls: bool,
 }
 
 /// A running simulator. Dropping it (or `stop`) shuts every thread down.
@@ -64,6 +67,8 @@ pub struct SimHandle {
     pub ws_addr: SocketAddr,
     pub faults: Arc<Faults>,
     pub market: Arc<SimMarket>,
+    /// With `tls`: the self-signed certificate (PEM) clients must trust.
+    pub ca_pem: Option<String>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -80,14 +85,20 @@ impl SimHandle {
         }
     }
 
-    /// `ws://addr` for an aitrapp config's `websocket.ws_root`.
+    /// `ws://addr` (or `wss://`) for an aitrapp config's `websocket.ws_root`.
     pub fn ws_root(&self) -> String {
-        format!("ws://{}", self.ws_addr)
+        let s = if self.ca_pem.is_some() { "wss" } else { "ws" };
+        format!("{s}://{}", self.ws_addr)
     }
 
-    /// `http://addr` for an aitrapp config's REST root.
+    /// `http://addr` (or `https://`) for an aitrapp config's `kite.api_root`.
     pub fn rest_root(&self) -> String {
-        format!("http://{}", self.rest_addr)
+        let s = if self.ca_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{s}://{}", self.rest_addr)
     }
 }
 
@@ -101,6 +112,11 @@ impl Drop for SimHandle {
 pub fn start(cfg: SimConfig) -> anyhow::Result<SimHandle> {
     let stop = Arc::new(AtomicBool::new(false));
     let faults = Arc::new(Faults::default());
+    let tls = if cfg.tls {
+        Some(tls::self_signed()?)
+    } else {
+        None
+    };
     let market = Arc::new(SimMarket::new(&cfg.app, &cfg.base_dir)?);
     let mut threads = Vec::new();
     threads.push(market::spawn(
@@ -117,21 +133,35 @@ pub fn start(cfg: SimConfig) -> anyhow::Result<SimHandle> {
         faults.clone(),
         stop.clone(),
         cfg.heartbeat_ms,
+        tls.as_ref().map(|t| t.server.clone()),
     )?;
     threads.push(ws_thread);
-    let (rest_addr, rest_thread) = rest::spawn(
-        cfg.rest_addr,
+    // With TLS the HTTP server listens privately and a terminator takes the public port.
+    let http_addr = if tls.is_some() {
+        "127.0.0.1:0".parse()?
+    } else {
+        cfg.rest_addr
+    };
+    let (mut rest_addr, rest_thread) = rest::spawn(
+        http_addr,
         cfg.credentials.clone(),
         market.clone(),
         faults.clone(),
         stop.clone(),
     )?;
     threads.push(rest_thread);
+    if let Some(t) = &tls {
+        let (public, h) =
+            tls::terminator(cfg.rest_addr, rest_addr, t.server.clone(), stop.clone())?;
+        rest_addr = public;
+        threads.push(h);
+    }
     Ok(SimHandle {
         rest_addr,
         ws_addr,
         faults,
         market,
+        ca_pem: tls.map(|t| t.ca_pem),
         stop,
         threads,
     })

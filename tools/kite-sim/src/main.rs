@@ -47,6 +47,11 @@ struct Cli {
     /// Start with the access token expired.
     #[arg(long)]
     expired_token: bool,
+    /// Serve wss:// and https:// with a self-signed certificate, written to --cert-out.
+    #[arg(long)]
+    tls: bool,
+    #[arg(long, default_value = "kite-sim-ca.pem")]
+    cert_out: PathBuf,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -74,7 +79,16 @@ fn main() -> anyhow::Result<()> {
         base_dir: base,
         replay: cli.replay,
         heartbeat_ms: cli.heartbeat_ms,
+        tls: cli.tls,
     })?;
+    if let Some(pem) = &sim.ca_pem {
+        std::fs::write(&cli.cert_out, pem)
+            .with_context(|| format!("writing {}", cli.cert_out.display()))?;
+        println!(
+            "kite-sim certificate in {} (set websocket.ca_file and kite.ca_file to it)",
+            cli.cert_out.display()
+        );
+    }
     if let Some(ms) = cli.stall_ws_ms {
         sim.faults.stall_ws(ms);
     }

@@ -21,6 +21,23 @@ use tungstenite::{Message, WebSocket};
 /// Kite's per-connection cap.
 pub const MAX_TOKENS_PER_CONNECTION: usize = 3000;
 
+/// A connection's socket, plain or TLS.
+pub trait SimSocket: std::io::Read + std::io::Write {
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl SimSocket for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+impl SimSocket for crate::tls::TlsStream {
+    fn tcp(&self) -> &TcpStream {
+        &self.sock
+    }
+}
+
 pub fn spawn(
     addr: SocketAddr,
     creds: Credentials,
@@ -28,6 +45,7 @@ pub fn spawn(
     faults: Arc<Faults>,
     stop: Arc<AtomicBool>,
     heartbeat_ms: u64,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
     let listener = TcpListener::bind(addr)?;
     let local = listener.local_addr()?;
@@ -39,13 +57,24 @@ pub fn spawn(
             while !stop.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((stream, _)) => {
-                        let (creds, market, faults, stop) =
-                            (creds.clone(), market.clone(), faults.clone(), stop.clone());
+                        let (creds, market, faults, stop, tls) = (
+                            creds.clone(),
+                            market.clone(),
+                            faults.clone(),
+                            stop.clone(),
+                            tls.clone(),
+                        );
+                        let conn = move || match tls {
+                            Some(cfg) => {
+                                if let Some(s) = crate::tls::accept(&cfg, stream) {
+                                    serve(s, &creds, &market, &faults, &stop, heartbeat_ms)
+                                }
+                            }
+                            None => serve(stream, &creds, &market, &faults, &stop, heartbeat_ms),
+                        };
                         if let Ok(h) = std::thread::Builder::new()
                             .name("kite-sim-ws-conn".into())
-                            .spawn(move || {
-                                serve(stream, &creds, &market, &faults, &stop, heartbeat_ms)
-                            })
+                            .spawn(conn)
                         {
                             conns.push(h);
                         }
@@ -81,17 +110,17 @@ fn forbidden(msg: &str) -> ErrorResponse {
 
 /// One client connection, on its own thread, until it closes, a fault drops it, or the
 /// simulator stops.
-fn serve(
-    stream: TcpStream,
+fn serve<S: SimSocket>(
+    stream: S,
     creds: &Credentials,
     market: &SimMarket,
     faults: &Faults,
     stop: &AtomicBool,
     heartbeat_ms: u64,
 ) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = stream.set_nodelay(true);
+    let _ = stream.tcp().set_nonblocking(false);
+    let _ = stream.tcp().set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = stream.tcp().set_nodelay(true);
     // tungstenite's callback signature fixes the error type; it is built once per connection.
     #[allow(clippy::result_large_err)]
     let check = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
@@ -113,7 +142,7 @@ fn serve(
     let generation = faults.ws_drop_generation.load(Ordering::SeqCst);
     let ticks = market.subscribe();
     let orders = market.order_updates();
-    let _ = ws.get_mut().set_nonblocking(true);
+    let _ = ws.get_ref().tcp().set_nonblocking(true);
     let mut subs: HashMap<u32, TickMode> = HashMap::new();
     let mut frame = Vec::with_capacity(1 << 16);
     let mut last_sent = Instant::now();
@@ -126,7 +155,7 @@ fn serve(
         }
         if faults.ws_drop_generation.load(Ordering::SeqCst) != generation {
             // A dropped socket, not a polite close: the client must notice by itself.
-            let _ = ws.get_mut().shutdown(std::net::Shutdown::Both);
+            let _ = ws.get_ref().tcp().shutdown(std::net::Shutdown::Both);
             return;
         }
         if !read_commands(&mut ws, &mut subs) {
@@ -170,7 +199,7 @@ fn serve(
 }
 
 /// Reads every pending client message; false when the connection is gone.
-fn read_commands(ws: &mut WebSocket<TcpStream>, subs: &mut HashMap<u32, TickMode>) -> bool {
+fn read_commands<S: SimSocket>(ws: &mut WebSocket<S>, subs: &mut HashMap<u32, TickMode>) -> bool {
     loop {
         match ws.read() {
             Ok(Message::Text(t)) => apply_command(t.as_str(), subs, ws),
@@ -182,7 +211,7 @@ fn read_commands(ws: &mut WebSocket<TcpStream>, subs: &mut HashMap<u32, TickMode
     }
 }
 
-fn send(ws: &mut WebSocket<TcpStream>, m: Message) -> Result<(), ()> {
+fn send<S: SimSocket>(ws: &mut WebSocket<S>, m: Message) -> Result<(), ()> {
     match ws.send(m) {
         Ok(()) => Ok(()),
         // Queued in tungstenite's buffer; the next send or flush carries on.
@@ -212,7 +241,11 @@ fn tokens(v: &serde_json::Value) -> Vec<u32> {
         .unwrap_or_default()
 }
 
-fn apply_command(text: &str, subs: &mut HashMap<u32, TickMode>, ws: &mut WebSocket<TcpStream>) {
+fn apply_command<S: SimSocket>(
+    text: &str,
+    subs: &mut HashMap<u32, TickMode>,
+    ws: &mut WebSocket<S>,
+) {
     let Ok(msg) = serde_json::from_str::<serde_json::Value>(text) else {
         let _ = send(ws, error_message("Invalid message"));
         return;
