@@ -101,7 +101,7 @@ fn pipe(mut tls: TlsStream, backend: SocketAddr, stop: &AtomicBool) {
         }
         match plain.read(&mut buf) {
             Ok(0) => {
-                let _ = tls.conn.send_close_notify();
+                tls.conn.send_close_notify();
                 let _ = tls.flush();
                 return;
             }
