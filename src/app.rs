@@ -449,6 +449,7 @@ fn kite_router(
         quotes_per_second: r.quotes_per_second,
         historical_per_second: r.historical_per_second,
         others_per_second: r.others_per_second,
+        margin: Duration::from_millis(r.margin_ms),
     }));
     let rest = kite_rest(cfg, base, api_key, access_token, limiter)?;
     log::info!(target: "order", api_root = k.api_root.as_str(); "Checking the Kite session at {}...", k.api_root);

@@ -223,3 +223,23 @@ fn ticker_and_rest_over_tls_trusting_the_sims_certificate() {
     );
     let _ = std::fs::remove_file(&ca);
 }
+
+#[test]
+fn exhausted_reconnects_halt_new_entries_with_an_alert() {
+    let sim = start_sim("09:20", 20.0);
+    let app = start_aitrapp("gaveup", &sim, "pipeline:\n  topology: collapsed\n", &[]);
+    let port = app.port;
+    wait_until("ticks", 30, || {
+        metric(port, "feed_ticks_total").unwrap_or(0) > 0
+    });
+    // The exchange goes away for good: every reconnect is refused.
+    sim.stop();
+    wait_until("the alert", 60, || {
+        log_text(&app.dir).contains("gave up after")
+    });
+    wait_until("the halt", 10, || {
+        http(port, "GET", "/state")
+            .map(|(_, b)| b.contains("\"is_paused\":true"))
+            .unwrap_or(false)
+    });
+}

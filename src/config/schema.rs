@@ -296,6 +296,8 @@ pub struct RateLimitsConfig {
     pub quotes_per_second: u32,
     pub historical_per_second: u32,
     pub others_per_second: u32,
+    /// Added to every window so network jitter cannot push two requests into one of Kite's.
+    pub margin_ms: u64,
 }
 
 impl Default for RateLimitsConfig {
@@ -307,6 +309,7 @@ impl Default for RateLimitsConfig {
             quotes_per_second: 1,
             historical_per_second: 3,
             others_per_second: 10,
+            margin_ms: 50,
         }
     }
 }

@@ -138,7 +138,7 @@ impl OrderStage {
                             id: o.id,
                             token: o.token,
                             divisor: inst.divisor(),
-                            order: PlaceOrder {
+                            order: Box::new(PlaceOrder {
                                 exchange: inst.exchange.as_str().to_string(),
                                 tradingsymbol: inst.tradingsymbol.as_str().to_string(),
                                 transaction_type: o.side.as_str(),
@@ -147,8 +147,10 @@ impl OrderStage {
                                 product: product.clone(),
                                 price: (o.order_type == OrderType::Limit)
                                     .then(|| format_rupees(o.price.0, inst.divisor())),
+                                trigger_price: None,
+                                validity: "DAY",
                                 tag: o.id.tag().as_str().to_string(),
-                            },
+                            }),
                             ts: o.ts,
                         };
                         if !router.submit(job) {

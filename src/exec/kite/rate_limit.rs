@@ -30,6 +30,10 @@ pub struct RateLimits {
     pub quotes_per_second: u32,
     pub historical_per_second: u32,
     pub others_per_second: u32,
+    /// Added to every window. Two requests granted exactly a window apart can reach Kite
+    /// closer together than that (the first delayed more on the way), which Kite counts as a
+    /// breach; the margin absorbs that jitter.
+    pub margin: Duration,
 }
 
 impl Default for RateLimits {
@@ -42,6 +46,7 @@ impl Default for RateLimits {
             quotes_per_second: 1,
             historical_per_second: 3,
             others_per_second: 10,
+            margin: Duration::from_millis(50),
         }
     }
 }
@@ -108,11 +113,11 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     pub fn new(l: RateLimits) -> RateLimiter {
-        let s = Duration::from_secs(1);
+        let s = Duration::from_secs(1) + l.margin;
         RateLimiter {
             state: Mutex::new(State {
                 order_second: Window::new(s, l.orders_per_second),
-                order_minute: Window::new(Duration::from_secs(60), l.orders_per_minute),
+                order_minute: Window::new(Duration::from_secs(60) + l.margin, l.orders_per_minute),
                 quote: Window::new(s, l.quotes_per_second),
                 historical: Window::new(s, l.historical_per_second),
                 other: Window::new(s, l.others_per_second),
@@ -253,13 +258,14 @@ mod tests {
 
     #[test]
     fn refusal_says_how_long_to_wait() {
+        // The 50 ms jitter margin makes the quote window 1.05 s.
         let l = RateLimiter::new(RateLimits::default());
         let t0 = Instant::now();
         assert!(l.try_acquire_at(EndpointClass::Quote, t0, DAY).is_ok());
         let later = t0 + Duration::from_millis(300);
         assert_eq!(
             l.try_acquire_at(EndpointClass::Quote, later, DAY),
-            Err(Refusal::Wait(Duration::from_millis(700)))
+            Err(Refusal::Wait(Duration::from_millis(750)))
         );
     }
 

@@ -82,7 +82,79 @@ pub struct PlaceOrder {
     pub product: String,
     /// Rupees, formatted by the caller on the tick grid; None for MARKET.
     pub price: Option<String>,
+    /// SL and SL-M only.
+    pub trigger_price: Option<String>,
+    /// DAY or IOC.
+    pub validity: &'static str,
     pub tag: String,
+}
+
+/// A trade (fill) from `/trades` or `/orders/{id}/trades`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KiteTrade {
+    pub trade_id: String,
+    pub order_id: String,
+    pub instrument_token: u32,
+    pub transaction_type: String,
+    pub quantity: i64,
+    pub average_price: f64,
+}
+
+impl KiteTrade {
+    pub fn from_json(v: &Value) -> Option<KiteTrade> {
+        let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        Some(KiteTrade {
+            trade_id: text("trade_id")?,
+            order_id: text("order_id")?,
+            instrument_token: v.get("instrument_token")?.as_f64()? as u32,
+            transaction_type: text("transaction_type")?,
+            quantity: v.get("quantity")?.as_f64()? as i64,
+            average_price: v.get("average_price")?.as_f64()?,
+        })
+    }
+}
+
+/// One historical candle: `[timestamp, open, high, low, close, volume(, oi)]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Candle {
+    /// As Kite sends it: `yyyy-mm-ddThh:mm:ss+0530`.
+    pub ts: String,
+    pub open: f64,
+    pub high: f64,
+    pub low: f64,
+    pub close: f64,
+    pub volume: u64,
+    pub oi: Option<u64>,
+}
+
+impl Candle {
+    pub fn from_json(v: &Value) -> Option<Candle> {
+        let a = v.as_array()?;
+        let f = |i: usize| a.get(i).and_then(Value::as_f64);
+        Some(Candle {
+            ts: a.first()?.as_str()?.to_string(),
+            open: f(1)?,
+            high: f(2)?,
+            low: f(3)?,
+            close: f(4)?,
+            volume: f(5)? as u64,
+            oi: f(6).map(|x| x as u64),
+        })
+    }
+}
+
+/// The equity segment of `/user/margins`, the figures risk checks use.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EquityMargin {
+    pub net: f64,
+    pub available_cash: f64,
+    pub live_balance: f64,
+}
+
+fn list<T>(data: &Value, parse: impl Fn(&Value) -> Option<T>) -> Vec<T> {
+    data.as_array()
+        .map(|a| a.iter().filter_map(&parse).collect())
+        .unwrap_or_default()
 }
 
 pub struct KiteRest {
@@ -178,11 +250,14 @@ impl KiteRest {
             ("order_type", p.order_type.to_string()),
             ("quantity", p.quantity.to_string()),
             ("product", p.product.clone()),
-            ("validity", "DAY".to_string()),
+            ("validity", p.validity.to_string()),
             ("tag", p.tag.clone()),
         ];
         if let Some(px) = &p.price {
             form.push(("price", px.clone()));
+        }
+        if let Some(px) = &p.trigger_price {
+            form.push(("trigger_price", px.clone()));
         }
         let data = self.call(EndpointClass::Order, "POST", "/orders/regular", &form)?;
         data.get("order_id")
@@ -205,13 +280,128 @@ impl KiteRest {
         .map(|_| ())
     }
 
+    /// `PUT /orders/regular/{id}`: new quantity, price and order type for an open order.
+    pub fn modify(
+        &self,
+        order_id: &str,
+        quantity: i64,
+        price: Option<&str>,
+        order_type: &str,
+    ) -> Result<(), KiteError> {
+        let mut form = vec![
+            ("quantity", quantity.to_string()),
+            ("order_type", order_type.to_string()),
+        ];
+        if let Some(p) = price {
+            form.push(("price", p.to_string()));
+        }
+        self.call(
+            EndpointClass::Order,
+            "PUT",
+            &format!("/orders/regular/{order_id}"),
+            &form,
+        )
+        .map(|_| ())
+    }
+
     /// Today's order book.
     pub fn orders(&self) -> Result<Vec<KiteOrder>, KiteError> {
         let data = self.call(EndpointClass::Other, "GET", "/orders", &[])?;
+        Ok(list(&data, KiteOrder::from_json))
+    }
+
+    /// Every state an order went through, oldest first.
+    pub fn order_history(&self, order_id: &str) -> Result<Vec<KiteOrder>, KiteError> {
+        let data = self.call(
+            EndpointClass::Other,
+            "GET",
+            &format!("/orders/{order_id}"),
+            &[],
+        )?;
+        Ok(list(&data, KiteOrder::from_json))
+    }
+
+    /// Today's trades.
+    pub fn trades(&self) -> Result<Vec<KiteTrade>, KiteError> {
+        let data = self.call(EndpointClass::Other, "GET", "/trades", &[])?;
+        Ok(list(&data, KiteTrade::from_json))
+    }
+
+    /// `GET /portfolio/holdings`: (tradingsymbol, quantity) per holding.
+    pub fn holdings(&self) -> Result<Vec<(String, i64)>, KiteError> {
+        let data = self.call(EndpointClass::Other, "GET", "/portfolio/holdings", &[])?;
+        Ok(list(&data, |h| {
+            Some((
+                h.get("tradingsymbol")?.as_str()?.to_string(),
+                h.get("quantity")?.as_f64()? as i64,
+            ))
+        }))
+    }
+
+    /// `GET /user/margins`, equity segment.
+    pub fn equity_margin(&self) -> Result<EquityMargin, KiteError> {
+        let data = self.call(EndpointClass::Other, "GET", "/user/margins", &[])?;
+        let eq = &data["equity"];
+        let f = |v: &Value| v.as_f64().unwrap_or(0.0);
+        Ok(EquityMargin {
+            net: f(&eq["net"]),
+            available_cash: f(&eq["available"]["cash"]),
+            live_balance: f(&eq["available"]["live_balance"]),
+        })
+    }
+
+    fn quote_query(path: &str, instruments: &[&str]) -> String {
+        let q: Vec<String> = instruments
+            .iter()
+            .map(|i| format!("i={}", i.replace(' ', "%20")))
+            .collect();
+        format!("{path}?{}", q.join("&"))
+    }
+
+    /// `GET /quote/ltp` for `EXCHANGE:TRADINGSYMBOL` keys; keys without data are absent.
+    pub fn ltp(&self, instruments: &[&str]) -> Result<Vec<(String, f64)>, KiteError> {
+        let data = self.call(
+            EndpointClass::Quote,
+            "GET",
+            &Self::quote_query("/quote/ltp", instruments),
+            &[],
+        )?;
         Ok(data
-            .as_array()
-            .map(|a| a.iter().filter_map(KiteOrder::from_json).collect())
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.get("last_price")?.as_f64()?)))
+                    .collect()
+            })
             .unwrap_or_default())
+    }
+
+    /// `GET /quote`: the full quote objects by key.
+    pub fn quote(&self, instruments: &[&str]) -> Result<serde_json::Map<String, Value>, KiteError> {
+        let data = self.call(
+            EndpointClass::Quote,
+            "GET",
+            &Self::quote_query("/quote", instruments),
+            &[],
+        )?;
+        Ok(data.as_object().cloned().unwrap_or_default())
+    }
+
+    /// `GET /instruments/historical/{token}/{interval}?from=..&to=..` (IST, `yyyy-mm-dd hh:mm:ss`).
+    pub fn historical(
+        &self,
+        token: u32,
+        interval: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<Candle>, KiteError> {
+        let path = format!(
+            "/instruments/historical/{token}/{interval}?from={}&to={}",
+            from.replace(' ', "+"),
+            to.replace(' ', "+")
+        );
+        let data = self.call(EndpointClass::Historical, "GET", &path, &[])?;
+        Ok(list(&data["candles"], Candle::from_json))
     }
 
     /// The order with this tag in today's book, if any.
@@ -326,6 +516,35 @@ mod tests {
         let bad: Value =
             serde_json::from_str(r#"{"order_id":151220000000000,"status":"OPEN"}"#).unwrap();
         assert!(KiteOrder::from_json(&bad).is_none());
+    }
+
+    /// Shapes from kite-protocol.md §2.6 and §2.10 (trade object, candle arrays).
+    #[test]
+    fn trades_and_candles_from_kite_json() {
+        let t: Value = serde_json::from_str(
+            r#"{"trade_id":"10000000","order_id":"200000000000000","exchange_order_id":"300000000000000",
+                "tradingsymbol":"SBIN","exchange":"NSE","instrument_token":779521,"transaction_type":"BUY",
+                "product":"CNC","average_price":420.65,"quantity":1,"fill_timestamp":"2021-05-31 09:16:39",
+                "order_timestamp":"09:16:39","exchange_timestamp":"2021-05-31 09:16:39"}"#,
+        )
+        .unwrap();
+        let t = KiteTrade::from_json(&t).unwrap();
+        assert_eq!((t.instrument_token, t.quantity), (779521, 1));
+        assert_eq!(t.average_price, 420.65);
+        let c: Value = serde_json::from_str(
+            r#"[["2017-12-15T09:15:00+0530",1704.5,1705,1699.25,1702.8,2499],
+                ["2017-12-15T09:16:00+0530",1702,1702,1698.15,1698.15,1271,13]]"#,
+        )
+        .unwrap();
+        let candles = list(&c, Candle::from_json);
+        assert_eq!(candles.len(), 2);
+        assert_eq!(candles[0].ts, "2017-12-15T09:15:00+0530");
+        assert_eq!((candles[0].volume, candles[0].oi), (2499, None));
+        assert_eq!(candles[1].oi, Some(13));
+        // A candle missing its close is skipped, not a panic.
+        let broken: Value =
+            serde_json::from_str(r#"[["2017-12-15T09:15:00+0530",1,2,3]]"#).unwrap();
+        assert!(list(&broken, Candle::from_json).is_empty());
     }
 
     #[test]

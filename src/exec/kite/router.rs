@@ -30,7 +30,7 @@ pub enum IoJob {
         token: Token,
         /// Native price units per rupee for this instrument.
         divisor: i64,
-        order: PlaceOrder,
+        order: Box<PlaceOrder>,
         ts: u32,
     },
     Cancel {
@@ -363,7 +363,7 @@ pub fn start(
                                 divisor,
                                 order,
                                 ts,
-                            }) => s.place(id, token, divisor, order, ts),
+                            }) => s.place(id, token, divisor, *order, ts),
                             Ok(IoJob::Cancel { id, token, ts }) => s.cancel(id, token, ts),
                             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
                             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,

@@ -155,7 +155,7 @@ impl Exchange {
         }
     }
 
-    fn margin_used(&self) -> f64 {
+    pub fn margin_used(&self) -> f64 {
         let open: f64 = self
             .orders
             .iter()
@@ -313,6 +313,55 @@ impl Exchange {
         }
         updates.push(self.orders[i].to_json());
         Ok((id, updates))
+    }
+
+    /// Modifies an open order (quantity, price, order type); at most 25 times, as on Kite.
+    pub fn modify(&mut self, order_id: &str, form: &[(String, String)]) -> Result<Value, String> {
+        let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let o = self
+            .orders
+            .iter_mut()
+            .find(|o| o.order_id == order_id)
+            .ok_or_else(|| format!("Order {order_id} not found"))?;
+        if o.is_terminal() {
+            return Err(format!("Order {order_id} is already {}", o.status));
+        }
+        let modifications = o
+            .history
+            .iter()
+            .filter(|h| h["status"] == "MODIFIED")
+            .count();
+        if modifications >= 25 {
+            return Err("Maximum allowed order modifications exceeded".into());
+        }
+        let d = o.inst.divisor();
+        if let Some(q) = get("quantity") {
+            let q: i64 = q.parse().map_err(|_| "Invalid `quantity`".to_string())?;
+            if q <= o.filled || q % o.inst.lot_size.max(1) as i64 != 0 {
+                return Err(format!("Invalid `quantity` {q}"));
+            }
+            o.qty = q;
+        }
+        if let Some(k) = get("order_type").and_then(Kind::parse) {
+            o.kind = k;
+        }
+        if let Some(p) = get("price") {
+            let p = units(Some(p), d).ok_or_else(|| "Invalid `price`".to_string())?;
+            if p % o.inst.tick_size.0.max(1) != 0 {
+                return Err("Price is not a multiple of the tick size".into());
+            }
+            o.price = p;
+        }
+        for st in [
+            "MODIFY VALIDATION PENDING",
+            "MODIFY PENDING",
+            "MODIFIED",
+            "OPEN",
+        ] {
+            o.status = st;
+            o.history.push(o.to_json());
+        }
+        Ok(o.to_json())
     }
 
     /// Cancels an open order; its update, or an error message.

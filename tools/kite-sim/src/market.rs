@@ -29,6 +29,21 @@ pub struct SimMarket {
     pub exchange: Mutex<Exchange>,
     /// WebSocket connections waiting for `order` text messages.
     order_listeners: Mutex<Vec<Sender<String>>>,
+    /// One-minute candles per token from the ticks so far, for the historical endpoint.
+    candles: Mutex<std::collections::HashMap<u32, Vec<MinuteCandle>>>,
+}
+
+/// A one-minute candle in native price units; `minute` is epoch seconds at its start.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MinuteCandle {
+    pub minute: u32,
+    pub open: i64,
+    pub high: i64,
+    pub low: i64,
+    pub close: i64,
+    /// Day volume at the last tick of the minute (Kite ticks carry the day's cumulative).
+    pub day_volume: u32,
+    pub oi: u32,
 }
 
 impl SimMarket {
@@ -42,6 +57,7 @@ impl SimMarket {
         Ok(SimMarket {
             exchange: Mutex::new(Exchange::new(master.clone())),
             order_listeners: Mutex::new(Vec::new()),
+            candles: Mutex::new(std::collections::HashMap::new()),
             master,
             instruments_csv,
             books: RwLock::new(vec![None; n]),
@@ -83,6 +99,40 @@ impl SimMarket {
         }
     }
 
+    /// Candles of `minutes` minutes from [from, to) epoch seconds, aggregated from minute bars.
+    pub fn candles(&self, token: u32, minutes: u32, from: u32, to: u32) -> Vec<MinuteCandle> {
+        let Ok(c) = self.candles.lock() else {
+            return Vec::new();
+        };
+        let span = minutes.max(1) * 60;
+        let mut out: Vec<MinuteCandle> = Vec::new();
+        let mut prev_volume: Option<u32> = None;
+        for k in c.get(&token).into_iter().flatten() {
+            let vol_before = prev_volume.unwrap_or(k.day_volume);
+            prev_volume = Some(k.day_volume);
+            if k.minute < from || k.minute >= to {
+                continue;
+            }
+            let bucket = k.minute - k.minute % span;
+            let vol = k.day_volume.saturating_sub(vol_before);
+            match out.last_mut() {
+                Some(b) if b.minute == bucket => {
+                    b.high = b.high.max(k.high);
+                    b.low = b.low.min(k.low);
+                    b.close = k.close;
+                    b.day_volume += vol;
+                    b.oi = k.oi;
+                }
+                _ => out.push(MinuteCandle {
+                    minute: bucket,
+                    day_volume: vol,
+                    ..*k
+                }),
+            }
+        }
+        out
+    }
+
     pub fn last_tick(&self, token: Token) -> Option<Tick> {
         let idx = self.master.index_of(token)?;
         self.books.read().ok()?.get(idx).copied().flatten()
@@ -93,6 +143,34 @@ impl SimMarket {
             for t in &ticks {
                 if let Some(i) = self.master.index_of(t.token) {
                     books[i] = Some(*t);
+                }
+            }
+        }
+        if let Ok(mut c) = self.candles.lock() {
+            for t in ticks
+                .iter()
+                .filter(|t| t.exchange_timestamp > 0 && t.last_price > 0)
+            {
+                let minute = t.exchange_timestamp - t.exchange_timestamp % 60;
+                let px = t.last_price as i64;
+                let list = c.entry(t.token.0).or_default();
+                match list.last_mut() {
+                    Some(k) if k.minute == minute => {
+                        k.high = k.high.max(px);
+                        k.low = k.low.min(px);
+                        k.close = px;
+                        k.day_volume = t.volume_traded;
+                        k.oi = t.oi;
+                    }
+                    _ => list.push(MinuteCandle {
+                        minute,
+                        open: px,
+                        high: px,
+                        low: px,
+                        close: px,
+                        day_volume: t.volume_traded,
+                        oi: t.oi,
+                    }),
                 }
             }
         }

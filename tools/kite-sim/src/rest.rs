@@ -228,6 +228,50 @@ impl Api {
                     Err(_) => err(500, "GeneralException", "exchange lock poisoned"),
                 };
             }
+            (Method::Put, ["orders", "regular", id]) => {
+                let r = self
+                    .market
+                    .exchange
+                    .lock()
+                    .map(|mut ex| ex.modify(id, &parse_form(body)));
+                return match r {
+                    Ok(Ok(update)) => {
+                        self.market.push_order_updates(vec![update]);
+                        ok(json!({"order_id": id}))
+                    }
+                    Ok(Err(msg)) => err(400, "InputException", &msg),
+                    Err(_) => err(500, "GeneralException", "exchange lock poisoned"),
+                };
+            }
+            (Method::Get, ["orders", id, "trades"]) => {
+                return self.with_exchange(|ex| {
+                    ok(Value::Array(
+                        ex.trades
+                            .iter()
+                            .filter(|t| t["order_id"] == *id)
+                            .cloned()
+                            .collect(),
+                    ))
+                })
+            }
+            (Method::Get, ["portfolio", "holdings"]) => return ok(json!([])),
+            (Method::Get, ["user", "margins"]) => {
+                return self.with_exchange(|ex| {
+                    let cash = ex.margin_available;
+                    let used = ex.margin_used();
+                    ok(json!({"equity": {"enabled": true, "net": cash - used,
+                        "available": {"adhoc_margin": 0, "cash": cash, "opening_balance": cash,
+                                      "live_balance": cash - used, "collateral": 0, "intraday_payin": 0},
+                        "utilised": {"debits": used, "exposure": 0, "m2m_realised": 0, "m2m_unrealised": 0,
+                                     "option_premium": 0, "payout": 0, "span": used, "holding_sales": 0,
+                                     "turnover": 0, "liquid_collateral": 0, "stock_collateral": 0, "delivery": 0}},
+                        "commodity": {"enabled": false, "net": 0}}))
+                })
+            }
+            (Method::Get, ["quote"]) => return self.quote(&parse_form(query)),
+            (Method::Get, ["instruments", "historical", token, interval]) => {
+                return self.historical(token, interval, &parse_form(query))
+            }
             (Method::Post, ["orders", other]) => {
                 return err(
                     400,
@@ -326,6 +370,115 @@ impl Api {
             "access_token": self.creds.access_token, "public_token": "sim_public",
             "refresh_token": "", "login_time": "2026-11-25 08:00:00",
         }))
+    }
+
+    fn quote(&self, q: &[(String, String)]) -> Reply {
+        let mut data = serde_json::Map::new();
+        for (_, key) in q.iter().filter(|(k, _)| k == "i") {
+            let Some((ex, sym)) = key.split_once(':') else {
+                continue;
+            };
+            let Some(inst) = self.market.master.find(ex, sym) else {
+                continue;
+            };
+            let Some(t) = self.market.last_tick(inst.token) else {
+                continue;
+            };
+            let d = inst.divisor();
+            let r = |v: i32| rupees(v as i64, d);
+            let depth = |side: &[aitrapp::domain::DepthLevel; 5]| {
+                side.iter()
+                    .map(|l| json!({"price": r(l.price), "quantity": l.quantity, "orders": l.orders}))
+                    .collect::<Vec<_>>()
+            };
+            data.insert(
+                key.clone(),
+                json!({
+                    "instrument_token": inst.token.0, "timestamp": t.exchange_timestamp,
+                    "last_trade_time": t.last_trade_time, "last_price": r(t.last_price),
+                    "last_quantity": t.last_traded_quantity, "buy_quantity": t.total_buy_quantity,
+                    "sell_quantity": t.total_sell_quantity, "volume": t.volume_traded,
+                    "average_price": r(t.average_traded_price), "oi": t.oi,
+                    "oi_day_high": t.oi_day_high, "oi_day_low": t.oi_day_low,
+                    "net_change": r(t.last_price - t.ohlc.close),
+                    "lower_circuit_limit": r(t.ohlc.close) * 0.8, "upper_circuit_limit": r(t.ohlc.close) * 1.2,
+                    "ohlc": {"open": r(t.ohlc.open), "high": r(t.ohlc.high), "low": r(t.ohlc.low), "close": r(t.ohlc.close)},
+                    "depth": {"buy": depth(&t.buy), "sell": depth(&t.sell)},
+                }),
+            );
+        }
+        ok(Value::Object(data))
+    }
+
+    fn historical(&self, token: &str, interval: &str, q: &[(String, String)]) -> Reply {
+        let minutes = match interval {
+            "minute" => 1,
+            "3minute" => 3,
+            "5minute" => 5,
+            "10minute" => 10,
+            "15minute" => 15,
+            "30minute" => 30,
+            "60minute" => 60,
+            "day" => 1440,
+            other => {
+                return err(
+                    400,
+                    "InputException",
+                    &format!("Invalid interval `{other}`"),
+                )
+            }
+        };
+        let Ok(token) = token.parse::<u32>() else {
+            return err(400, "InputException", "Invalid instrument token");
+        };
+        let Some(inst) = self.market.master.get(aitrapp::domain::Token(token)) else {
+            return err(400, "InputException", "Invalid instrument token");
+        };
+        let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let when = |k: &str| -> Option<u32> {
+            let v = get(k)?;
+            let (date, time) = v.split_once(' ').unwrap_or((v, "00:00:00"));
+            let d = aitrapp::domain::Date::parse(date)?;
+            let hm = aitrapp::clock::TimeOfDay::parse(time.get(..5)?)?;
+            Some(aitrapp::clock::ist_epoch(d, hm) as u32)
+        };
+        let (Some(from), Some(to)) = (when("from"), when("to")) else {
+            return err(
+                400,
+                "InputException",
+                "`from` and `to` must be yyyy-mm-dd hh:mm:ss",
+            );
+        };
+        let with_oi = get("oi") == Some("1");
+        let d = inst.divisor();
+        let candles: Vec<Value> = self
+            .market
+            .candles(token, minutes, from, to)
+            .iter()
+            .map(|c| {
+                let s = c.minute as i64 + 19_800;
+                let (y, m, dd) = aitrapp::clock::civil_from_days(s.div_euclid(86_400));
+                let sec = s.rem_euclid(86_400);
+                let ts = format!(
+                    "{y:04}-{m:02}-{dd:02}T{:02}:{:02}:00+0530",
+                    sec / 3600,
+                    sec / 60 % 60
+                );
+                let mut row = vec![
+                    json!(ts),
+                    json!(rupees(c.open, d)),
+                    json!(rupees(c.high, d)),
+                    json!(rupees(c.low, d)),
+                    json!(rupees(c.close, d)),
+                    json!(c.day_volume),
+                ];
+                if with_oi {
+                    row.push(json!(c.oi));
+                }
+                Value::Array(row)
+            })
+            .collect();
+        ok(json!({"candles": candles}))
     }
 
     fn ltp(&self, q: &[(String, String)]) -> Reply {

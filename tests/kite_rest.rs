@@ -1,0 +1,211 @@
+//! The REST client against tools/kite-sim: every endpoint the client has, the simulator's
+//! order types and Kite-like rejections, and the shared rate limiter keeping the simulator from
+//! ever answering 429.
+
+mod common;
+use aitrapp::exec::kite::rest::{KiteRest, PlaceOrder, RestConfig};
+use aitrapp::exec::kite::{KiteError, RateLimiter, RateLimits};
+use common::{start_sim, wait_until};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn client(sim: &kite_sim::SimHandle) -> KiteRest {
+    let c = kite_sim::Credentials::default();
+    KiteRest::new(
+        RestConfig {
+            api_root: sim.rest_root(),
+            api_key: c.api_key,
+            access_token: c.access_token,
+            timeout: Duration::from_secs(5),
+            ca_pem: None,
+        },
+        Arc::new(RateLimiter::new(RateLimits::default())),
+    )
+    .unwrap()
+}
+
+fn order(
+    sym: &str,
+    ex: &str,
+    side: &'static str,
+    kind: &'static str,
+    qty: i64,
+    price: Option<&str>,
+    tag: &str,
+) -> PlaceOrder {
+    PlaceOrder {
+        exchange: ex.into(),
+        tradingsymbol: sym.into(),
+        transaction_type: side,
+        order_type: kind,
+        quantity: qty,
+        product: "MIS".into(),
+        price: price.map(str::to_string),
+        trigger_price: None,
+        validity: "DAY",
+        tag: tag.into(),
+    }
+}
+
+#[test]
+fn rest_endpoints_orders_and_rejections() {
+    // 60x: a simulated minute every real second, so candles build quickly.
+    let sim = start_sim("09:20", 60.0);
+    let k = client(&sim);
+    assert_eq!(k.profile().unwrap(), "SIM001");
+    wait_until("a quote", 10, || {
+        k.ltp(&["NSE:INFY"]).map(|l| !l.is_empty()).unwrap_or(false)
+    });
+    let ltp = k.ltp(&["NSE:INFY", "NSE:NOSUCH"]).unwrap();
+    assert_eq!(ltp.len(), 1, "unknown keys are absent: {ltp:?}");
+    let infy = ltp[0].1;
+    let q = k.quote(&["NSE:INFY"]).unwrap();
+    assert_eq!(q["NSE:INFY"]["depth"]["buy"].as_array().unwrap().len(), 5);
+
+    // A resting LIMIT far below the market: OPEN, modified, then cancelled.
+    let low = format!("{:.1}", (infy * 0.9 * 10.0).round() / 10.0);
+    let id = k
+        .place(&order("INFY", "NSE", "BUY", "LIMIT", 10, Some(&low), "T1"))
+        .unwrap();
+    let lower = format!("{:.1}", (infy * 0.85 * 10.0).round() / 10.0);
+    k.modify(&id, 20, Some(&lower), "LIMIT").unwrap();
+    k.cancel(&id).unwrap();
+    let history = k.order_history(&id).unwrap();
+    let statuses: Vec<&str> = history.iter().map(|o| o.status.as_str()).collect();
+    assert!(
+        statuses.contains(&"OPEN") && statuses.contains(&"MODIFIED"),
+        "{statuses:?}"
+    );
+    assert_eq!(*statuses.last().unwrap(), "CANCELLED");
+    assert_eq!(history.last().unwrap().quantity, 20);
+
+    // MARKET fills across the depth; the trades and the position show it.
+    let id = k
+        .place(&order("HDFCBANK", "NSE", "BUY", "MARKET", 5, None, "T2"))
+        .unwrap();
+    wait_until("the fill", 5, || {
+        k.orders()
+            .unwrap()
+            .iter()
+            .any(|o| o.order_id == id && o.status == "COMPLETE")
+    });
+    let trades = k.trades().unwrap();
+    assert_eq!(
+        trades
+            .iter()
+            .filter(|t| t.order_id == id)
+            .map(|t| t.quantity)
+            .sum::<i64>(),
+        5
+    );
+    assert!(k.net_positions().unwrap().contains(&(341249, 5)));
+    assert!(k.holdings().unwrap().is_empty());
+    let m = k.equity_margin().unwrap();
+    assert!(m.available_cash > 0.0 && m.net < m.available_cash, "{m:?}");
+
+    // IOC that cannot fill is cancelled at once; SL-M rests until its trigger.
+    let id = k
+        .place(&PlaceOrder {
+            validity: "IOC",
+            ..order("INFY", "NSE", "BUY", "LIMIT", 1, Some(&low), "T3")
+        })
+        .unwrap();
+    assert_eq!(
+        k.order_history(&id).unwrap().last().unwrap().status,
+        "CANCELLED"
+    );
+    let no_trigger = k.place(&order("INFY", "NSE", "BUY", "SL-M", 1, None, "T4"));
+    assert!(
+        matches!(no_trigger, Err(KiteError::Input { .. })),
+        "SL-M without a trigger"
+    );
+    let far = format!("{:.1}", (infy * 1.15 * 10.0).round() / 10.0);
+    let id = k
+        .place(&PlaceOrder {
+            trigger_price: Some(far),
+            ..order("INFY", "NSE", "BUY", "SL-M", 1, None, "T4b")
+        })
+        .unwrap();
+    assert_eq!(
+        k.order_history(&id).unwrap().last().unwrap().status,
+        "TRIGGER PENDING"
+    );
+
+    // Kite-like rejections: lot multiple, tick size, unknown symbol (400 InputException),
+    // price band (an order that goes REJECTED).
+    let lot = k.place(&order(
+        "NIFTY26DECFUT",
+        "NFO",
+        "BUY",
+        "MARKET",
+        10,
+        None,
+        "T5",
+    ));
+    assert!(
+        matches!(&lot, Err(KiteError::Input { message, .. }) if message.contains("lot size")),
+        "{lot:?}"
+    );
+    let tick = k.place(&order(
+        "INFY",
+        "NSE",
+        "BUY",
+        "LIMIT",
+        1,
+        Some("1000.03"),
+        "T6",
+    ));
+    assert!(
+        matches!(&tick, Err(KiteError::Input { message, .. }) if message.contains("tick size")),
+        "{tick:?}"
+    );
+    let unknown = k.place(&order("NOSUCH", "NSE", "BUY", "MARKET", 1, None, "T7"));
+    assert!(matches!(unknown, Err(KiteError::Input { .. })));
+    let band = format!("{:.1}", (infy * 0.5 * 10.0).round() / 10.0);
+    let id = k
+        .place(&order("INFY", "NSE", "BUY", "LIMIT", 1, Some(&band), "T8"))
+        .unwrap();
+    let o = k.order_history(&id).unwrap();
+    assert_eq!(o.last().unwrap().status, "REJECTED");
+    assert!(o
+        .last()
+        .unwrap()
+        .status_message
+        .as_deref()
+        .unwrap_or("")
+        .contains("price band"));
+
+    // Historical candles from what the simulator has streamed (one sim minute a second).
+    std::thread::sleep(Duration::from_millis(2500));
+    let candles = k
+        .historical(
+            408065,
+            "minute",
+            "2026-11-25 09:00:00",
+            "2026-11-25 15:30:00",
+        )
+        .unwrap();
+    assert!(candles.len() >= 2, "{candles:?}");
+    assert!(candles
+        .iter()
+        .all(|c| c.low <= c.open && c.open <= c.high && c.ts.ends_with("+0530")));
+
+    // A burst of quote calls: the limiter paces them (1/s) and the simulator never says 429.
+    let t0 = Instant::now();
+    for _ in 0..3 {
+        k.ltp(&["NSE:INFY"]).unwrap();
+    }
+    assert!(
+        t0.elapsed() >= Duration::from_millis(1900),
+        "quotes were not paced"
+    );
+    assert_eq!(sim.faults.rate_limited.load(Ordering::SeqCst), 0);
+
+    // A 5xx answer is typed and marked as an unknown outcome; an expired token is a TokenException.
+    sim.faults.rest_5xx.arm(1);
+    let e = k.orders().unwrap_err();
+    assert!(e.outcome_unknown(), "{e:?}");
+    sim.faults.expire_token();
+    assert!(k.profile().unwrap_err().is_token());
+}
