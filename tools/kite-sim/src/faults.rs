@@ -16,6 +16,10 @@ pub struct Faults {
     pub ws_connections: AtomicU64,
     /// The next N REST calls answer 503 NetworkException.
     pub rest_5xx: Countdown,
+    /// The next N order placements answer 503 NetworkException without placing anything.
+    pub place_5xx: Countdown,
+    /// POST /orders requests seen (placed or not).
+    pub place_attempts: AtomicU64,
     /// The next N ticker frames are malformed (a packet longer than the frame).
     pub ws_bad_frames: Countdown,
     /// The next N order placements go through but their HTTP answer is held back for

@@ -6,6 +6,7 @@
 //! - `POST /__sim/expire_token`: the access token stops working (403 TokenException)
 //! - `POST /__sim/rest_5xx?n=N`: the next N API calls answer 503 NetworkException
 //! - `POST /__sim/bad_frame?n=N`: the next N ticker frames are malformed
+//! - `POST /__sim/place_5xx?n=N`: the next N placements answer 503 and place nothing
 //! - `POST /__sim/lose_order_ack?n=N&delay_ms=D`: the next N placements succeed but answer
 //!   only after D ms (default 10 s), past the client's timeout
 //! - `GET /__sim/stats`: counters (ticker connections so far)
@@ -334,6 +335,14 @@ impl Api {
     }
 
     fn place(&self, form: &[(String, String)]) -> Reply {
+        self.faults.place_attempts.fetch_add(1, Ordering::SeqCst);
+        if self.faults.place_5xx.take() {
+            return err(
+                503,
+                "NetworkException",
+                "Simulated: the OMS did not take the order.",
+            );
+        }
         let m = &self.market;
         let placed = match m.exchange.lock() {
             Ok(mut ex) => ex.place(form, |inst| m.last_tick(inst.token)),
@@ -516,6 +525,7 @@ impl Api {
             (Method::Post, "expire_token") => f.expire_token(),
             (Method::Post, "rest_5xx") => f.rest_5xx.arm(num("n", 1) as u32),
             (Method::Post, "bad_frame") => f.ws_bad_frames.arm(num("n", 1) as u32),
+            (Method::Post, "place_5xx") => f.place_5xx.arm(num("n", 1) as u32),
             (Method::Post, "lose_order_ack") => {
                 f.ack_delay_ms
                     .store(num("delay_ms", 10_000), Ordering::SeqCst);
