@@ -4,6 +4,8 @@
 //!
 //! `cargo bench --bench pipeline` (collapsed topology, yield waits: what a 2-core box runs).
 //! `AITRAPP_BENCH_WAIT=busy_spin` for the tuned host. `AITRAPP_BENCH_ROUNDS=N` repeats the day.
+
+mod support;
 use aitrapp::app;
 use aitrapp::config::{self, AppConfig};
 use aitrapp::control::Metrics;
@@ -17,6 +19,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Instant;
+use support::print_hist;
 
 fn config(root: &std::path::Path) -> AppConfig {
     let text = std::fs::read_to_string(root.join("configs/app.yaml")).unwrap();
@@ -38,18 +41,6 @@ fn config(root: &std::path::Path) -> AppConfig {
         cfg.pipeline.ring_size = n;
     }
     cfg
-}
-
-fn print_hist(name: &str, h: &Histogram<u64>) {
-    println!(
-        "{name}: n={} p50={} ns p90={} ns p99={} ns p99.9={} ns max={} ns",
-        h.len(),
-        h.value_at_quantile(0.5),
-        h.value_at_quantile(0.9),
-        h.value_at_quantile(0.99),
-        h.value_at_quantile(0.999),
-        h.max()
-    );
 }
 
 fn main() {

@@ -12,6 +12,7 @@
 //! `cargo bench --bench ws_feed` (env: AITRAPP_BENCH_FRAMES, AITRAPP_BENCH_TICKS_PER_FRAME,
 //! AITRAPP_BENCH_WAIT).
 
+mod support;
 use aitrapp::clock::mono_ns;
 use aitrapp::control::logging::HotLog;
 use aitrapp::control::Metrics;
@@ -28,6 +29,7 @@ use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::print_hist;
 
 trait ReadWrite: std::io::Read + std::io::Write + Send {}
 impl<T: std::io::Read + std::io::Write + Send> ReadWrite for T {}
@@ -64,18 +66,6 @@ fn env_or(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn print_hist(name: &str, h: &Histogram<u64>) {
-    println!(
-        "{name}: n={} p50={} ns p90={} ns p99={} ns p99.9={} ns max={} ns",
-        h.len(),
-        h.value_at_quantile(0.5),
-        h.value_at_quantile(0.9),
-        h.value_at_quantile(0.99),
-        h.value_at_quantile(0.999),
-        h.max()
-    );
 }
 
 /// The floor under the wire figure: one raw TCP write on loopback until a non-blocking

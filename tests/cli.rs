@@ -48,14 +48,7 @@ fn run_serves_the_api_and_sigterm_exits_cleanly() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(bin())
-        .current_dir(&dir)
-        .args(["run", "--config", "configs/app.yaml"])
-        .env_remove("KITE_API_KEY")
-        .env_remove("KITE_ACCESS_TOKEN")
-        .env_remove("APP_MODE")
-        .env_remove("API_SECRET_KEY")
-        .stdin(Stdio::null())
+    let mut child = common::aitrapp_run(&dir)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

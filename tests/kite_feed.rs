@@ -105,7 +105,6 @@ fn expired_token_halts_new_entries_with_a_clear_line() {
 fn record_from_the_ticker_then_replay_the_file() {
     let sim = start_sim("09:20", 20.0);
     let dir = common::temp_project("record");
-    let c = kite_sim::Credentials::default();
     std::fs::write(
         dir.join("configs/app.yaml"),
         format!(
@@ -114,14 +113,7 @@ fn record_from_the_ticker_then_replay_the_file() {
         ),
     )
     .unwrap();
-    std::fs::write(
-        dir.join(".env"),
-        format!(
-            "KITE_API_KEY={}\nKITE_ACCESS_TOKEN={}\n",
-            c.api_key, c.access_token
-        ),
-    )
-    .unwrap();
+    common::write_sim_env(&dir);
     let out = std::process::Command::new(common::bin())
         .current_dir(&dir)
         .args([
@@ -174,13 +166,7 @@ fn record_from_the_ticker_then_replay_the_file() {
         ),
     )
     .unwrap();
-    let run = std::process::Command::new(common::bin())
-        .current_dir(&dir)
-        .args(["run", "--config", "configs/app.yaml"])
-        .env_remove("KITE_API_KEY")
-        .env_remove("KITE_ACCESS_TOKEN")
-        .output()
-        .unwrap();
+    let run = common::aitrapp_run(&dir).output().unwrap();
     assert!(
         run.status.success(),
         "{}",

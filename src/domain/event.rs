@@ -114,6 +114,18 @@ pub struct OrderIntent {
     pub ts: u32,
 }
 
+impl OrderIntent {
+    /// A broker update about this intent's order.
+    pub fn update(&self, kind: OrderUpdateKind) -> OrderUpdate {
+        OrderUpdate {
+            id: self.id,
+            token: self.token,
+            kind,
+            ts: self.ts,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RejectReason {
     NoLiquidity,

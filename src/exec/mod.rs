@@ -113,17 +113,11 @@ impl OrderStage {
                     self.publish_latency();
                 }
                 let Some(idx) = self.master.index_of(o.token) else {
-                    Self::send_update(
+                    return Self::send_update(
                         inbox,
                         metrics,
-                        OrderUpdate {
-                            id: o.id,
-                            token: o.token,
-                            kind: OrderUpdateKind::Rejected(RejectReason::UnknownInstrument),
-                            ts: o.ts,
-                        },
+                        o.update(OrderUpdateKind::Rejected(RejectReason::UnknownInstrument)),
                     );
-                    return;
                 };
                 let inst = *self.master.by_index(idx);
                 if o.order_type == OrderType::Limit {
@@ -158,12 +152,7 @@ impl OrderStage {
                             Self::send_update(
                                 inbox,
                                 metrics,
-                                OrderUpdate {
-                                    id: o.id,
-                                    token: o.token,
-                                    kind: OrderUpdateKind::Rejected(RejectReason::Broker),
-                                    ts: o.ts,
-                                },
+                                o.update(OrderUpdateKind::Rejected(RejectReason::Broker)),
                             );
                         }
                     }

@@ -23,6 +23,33 @@ pub fn temp_project(tag: &str) -> PathBuf {
     dir
 }
 
+/// `aitrapp run --config configs/app.yaml` in `dir`, with no credentials or mode from the
+/// caller's environment leaking in.
+pub fn aitrapp_run(dir: &Path) -> Command {
+    let mut c = Command::new(bin());
+    c.current_dir(dir)
+        .args(["run", "--config", "configs/app.yaml"])
+        .env_remove("KITE_API_KEY")
+        .env_remove("KITE_ACCESS_TOKEN")
+        .env_remove("APP_MODE")
+        .env_remove("API_SECRET_KEY")
+        .stdin(Stdio::null());
+    c
+}
+
+/// A `.env` with the simulator's default credentials.
+pub fn write_sim_env(dir: &Path) {
+    let c = Credentials::default();
+    std::fs::write(
+        dir.join(".env"),
+        format!(
+            "KITE_API_KEY={}\nKITE_ACCESS_TOKEN={}\n",
+            c.api_key, c.access_token
+        ),
+    )
+    .unwrap();
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -146,24 +173,9 @@ fn start_aitrapp_inner(
         ),
     )
     .unwrap();
-    let c = Credentials::default();
-    std::fs::write(
-        dir.join(".env"),
-        format!(
-            "KITE_API_KEY={}\nKITE_ACCESS_TOKEN={}\n",
-            c.api_key, c.access_token
-        ),
-    )
-    .unwrap();
-    let child = Command::new(bin())
-        .current_dir(&dir)
-        .args(["run", "--config", "configs/app.yaml"])
+    write_sim_env(&dir);
+    let child = aitrapp_run(&dir)
         .args(args)
-        .env_remove("KITE_API_KEY")
-        .env_remove("KITE_ACCESS_TOKEN")
-        .env_remove("APP_MODE")
-        .env_remove("API_SECRET_KEY")
-        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -226,12 +226,7 @@ impl KiteRest {
         };
         let mut resp = result.map_err(transport)?;
         let http = resp.status().as_u16();
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(256 << 20)
-            .read_to_vec()
-            .map_err(transport)?;
+        let body = read_body(&mut resp)?;
         parse_envelope(http, &body)
     }
 
@@ -430,12 +425,7 @@ impl KiteRest {
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|t| t.contains("csv"));
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(256 << 20)
-            .read_to_vec()
-            .map_err(transport)?;
+        let body = read_body(&mut resp)?;
         if http == 200 && csv {
             return String::from_utf8(body).map_err(|e| KiteError::BadEnvelope {
                 http,
@@ -481,6 +471,15 @@ impl KiteRest {
             .unwrap_or("")
             .to_string())
     }
+}
+
+/// The whole body (the instrument dump is tens of MB, far over ureq's 10 MB default).
+fn read_body(resp: &mut ureq::http::Response<ureq::Body>) -> Result<Vec<u8>, KiteError> {
+    resp.body_mut()
+        .with_config()
+        .limit(256 << 20)
+        .read_to_vec()
+        .map_err(transport)
 }
 
 /// A transport failure. Connect failures prove nothing was sent; anything later may have

@@ -315,9 +315,8 @@ impl Exchange {
         Ok((id, updates))
     }
 
-    /// Modifies an open order (quantity, price, order type); at most 25 times, as on Kite.
-    pub fn modify(&mut self, order_id: &str, form: &[(String, String)]) -> Result<Value, String> {
-        let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    /// An order that can still change, or why not.
+    fn open_order(&mut self, order_id: &str) -> Result<&mut SimOrder, String> {
         let o = self
             .orders
             .iter_mut()
@@ -326,6 +325,13 @@ impl Exchange {
         if o.is_terminal() {
             return Err(format!("Order {order_id} is already {}", o.status));
         }
+        Ok(o)
+    }
+
+    /// Modifies an open order (quantity, price, order type); at most 25 times, as on Kite.
+    pub fn modify(&mut self, order_id: &str, form: &[(String, String)]) -> Result<Value, String> {
+        let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let o = self.open_order(order_id)?;
         let modifications = o
             .history
             .iter()
@@ -366,14 +372,7 @@ impl Exchange {
 
     /// Cancels an open order; its update, or an error message.
     pub fn cancel(&mut self, order_id: &str) -> Result<Value, String> {
-        let o = self
-            .orders
-            .iter_mut()
-            .find(|o| o.order_id == order_id)
-            .ok_or_else(|| format!("Order {order_id} not found"))?;
-        if o.is_terminal() {
-            return Err(format!("Order {order_id} is already {}", o.status));
-        }
+        let o = self.open_order(order_id)?;
         o.status = "CANCEL PENDING";
         o.history.push(o.to_json());
         o.status = "CANCELLED";

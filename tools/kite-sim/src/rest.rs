@@ -40,7 +40,11 @@ pub fn spawn(
         creds,
         market,
         faults,
-        limits: RateLimiter::new(RateLimits::default()),
+        // Kite's own windows, exactly: the client's jitter margin is the client's business.
+        limits: RateLimiter::new(RateLimits {
+            margin: Duration::ZERO,
+            ..RateLimits::default()
+        }),
     };
     let h = std::thread::Builder::new()
         .name("kite-sim-rest".into())
@@ -219,30 +223,10 @@ impl Api {
         match (&method, segs.as_slice()) {
             (Method::Post, ["orders", "regular"]) => return self.place(&parse_form(body)),
             (Method::Delete, ["orders", "regular", id]) => {
-                let r = self.market.exchange.lock().map(|mut ex| ex.cancel(id));
-                return match r {
-                    Ok(Ok(update)) => {
-                        self.market.push_order_updates(vec![update]);
-                        ok(json!({"order_id": id}))
-                    }
-                    Ok(Err(msg)) => err(400, "InputException", &msg),
-                    Err(_) => err(500, "GeneralException", "exchange lock poisoned"),
-                };
+                return self.change_order(id, |ex| ex.cancel(id))
             }
             (Method::Put, ["orders", "regular", id]) => {
-                let r = self
-                    .market
-                    .exchange
-                    .lock()
-                    .map(|mut ex| ex.modify(id, &parse_form(body)));
-                return match r {
-                    Ok(Ok(update)) => {
-                        self.market.push_order_updates(vec![update]);
-                        ok(json!({"order_id": id}))
-                    }
-                    Ok(Err(msg)) => err(400, "InputException", &msg),
-                    Err(_) => err(500, "GeneralException", "exchange lock poisoned"),
-                };
+                return self.change_order(id, |ex| ex.modify(id, &parse_form(body)))
             }
             (Method::Get, ["orders", id, "trades"]) => {
                 return self.with_exchange(|ex| {
@@ -327,6 +311,23 @@ impl Api {
         }
     }
 
+    /// Cancel or modify: push the order's update and answer `{order_id}`, or a 400.
+    fn change_order(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut crate::exchange::Exchange) -> Result<Value, String>,
+    ) -> Reply {
+        let r = self.market.exchange.lock().map(|mut ex| f(&mut ex));
+        match r {
+            Ok(Ok(update)) => {
+                self.market.push_order_updates(vec![update]);
+                ok(json!({"order_id": id}))
+            }
+            Ok(Err(msg)) => err(400, "InputException", &msg),
+            Err(_) => err(500, "GeneralException", "exchange lock poisoned"),
+        }
+    }
+
     fn with_exchange(&self, f: impl FnOnce(&crate::exchange::Exchange) -> Reply) -> Reply {
         match self.market.exchange.lock() {
             Ok(ex) => f(&ex),
@@ -381,18 +382,29 @@ impl Api {
         }))
     }
 
+    /// The `i=EXCHANGE:SYMBOL` keys of a quote request that name an instrument with data;
+    /// the others are simply absent from the answer, as on Kite.
+    fn quoted<'a>(
+        &'a self,
+        q: &'a [(String, String)],
+    ) -> impl Iterator<
+        Item = (
+            &'a String,
+            &'a aitrapp::domain::Instrument,
+            aitrapp::domain::Tick,
+        ),
+    > + 'a {
+        q.iter().filter(|(k, _)| k == "i").filter_map(|(_, key)| {
+            let (ex, sym) = key.split_once(':')?;
+            let inst = self.market.master.find(ex, sym)?;
+            let t = self.market.last_tick(inst.token)?;
+            Some((key, inst, t))
+        })
+    }
+
     fn quote(&self, q: &[(String, String)]) -> Reply {
         let mut data = serde_json::Map::new();
-        for (_, key) in q.iter().filter(|(k, _)| k == "i") {
-            let Some((ex, sym)) = key.split_once(':') else {
-                continue;
-            };
-            let Some(inst) = self.market.master.find(ex, sym) else {
-                continue;
-            };
-            let Some(t) = self.market.last_tick(inst.token) else {
-                continue;
-            };
+        for (key, inst, t) in self.quoted(q) {
             let d = inst.divisor();
             let r = |v: i32| rupees(v as i64, d);
             let depth = |side: &[aitrapp::domain::DepthLevel; 5]| {
@@ -492,21 +504,12 @@ impl Api {
 
     fn ltp(&self, q: &[(String, String)]) -> Reply {
         let mut data = serde_json::Map::new();
-        for (_, key) in q.iter().filter(|(k, _)| k == "i") {
-            let Some((ex, sym)) = key.split_once(':') else {
-                continue;
-            };
-            let Some(inst) = self.market.master.find(ex, sym) else {
-                continue;
-            };
-            // Keys with no data are simply absent, as on Kite.
-            if let Some(t) = self.market.last_tick(inst.token) {
-                data.insert(
-                    key.clone(),
-                    json!({"instrument_token": inst.token.0,
-                           "last_price": rupees(t.last_price as i64, inst.divisor())}),
-                );
-            }
+        for (key, inst, t) in self.quoted(q) {
+            data.insert(
+                key.clone(),
+                json!({"instrument_token": inst.token.0,
+                       "last_price": rupees(t.last_price as i64, inst.divisor())}),
+            );
         }
         ok(Value::Object(data))
     }
