@@ -832,7 +832,9 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
                 barrier_done.clone(),
             );
             match live_router {
-                Some(r) => stage.with_kite(r, &cfg.execution.product),
+                Some(r) => {
+                    stage.with_kite(r, &cfg.execution.product, cfg.execution.market_protection)
+                }
                 None => stage,
             }
         },

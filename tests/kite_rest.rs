@@ -44,6 +44,7 @@ fn order(
         price: price.map(str::to_string),
         trigger_price: None,
         validity: "DAY",
+        market_protection: (kind == "MARKET" || kind == "SL-M").then_some(-1.0),
         tag: tag.into(),
     }
 }
@@ -159,6 +160,14 @@ fn rest_endpoints_orders_and_rejections() {
     assert!(
         matches!(&tick, Err(KiteError::Input { message, .. }) if message.contains("tick size")),
         "{tick:?}"
+    );
+    let unprotected = k.place(&PlaceOrder {
+        market_protection: None,
+        ..order("INFY", "NSE", "BUY", "MARKET", 1, None, "T6b")
+    });
+    assert!(
+        matches!(&unprotected, Err(KiteError::Input { message, .. }) if message.contains("market protection")),
+        "{unprotected:?}"
     );
     let unknown = k.place(&order("NOSUCH", "NSE", "BUY", "MARKET", 1, None, "T7"));
     assert!(matches!(unknown, Err(KiteError::Input { .. })));

@@ -66,6 +66,7 @@ fn buy(id: u64) -> IoJob {
             price: None,
             trigger_price: None,
             validity: "DAY",
+            market_protection: Some(-1.0),
             tag: OrderId(id).tag().as_str().to_string(),
         }),
         ts: 0,

@@ -460,6 +460,17 @@ pub fn validate(c: &AppConfig, p: &mut Vec<Problem>) {
 
     check(
         p,
+        e.market_protection == -1.0 || (e.market_protection > 0.0 && e.market_protection <= 100.0),
+        "execution.market_protection",
+        || {
+            format!(
+                "must be -1 (automatic) or a percentage in (0, 100] (got {}); Kite rejects 0",
+                e.market_protection
+            )
+        },
+    );
+    check(
+        p,
         ["ltp", "quote", "full"].contains(&c.websocket.mode.as_str()),
         "websocket.mode",
         || format!("must be ltp, quote or full (got `{}`)", c.websocket.mode),

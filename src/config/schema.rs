@@ -232,6 +232,9 @@ pub struct ExecutionConfig {
     pub retry_backoff_ms: u64,
     pub limit_chase_ticks: u32,
     pub product: String,
+    /// Sent with every MARKET and SL-M order: -1 lets Kite choose, 0 < p <= 100 is a
+    /// percentage. Kite rejects API MARKET/SL-M orders without it since 1 April 2026.
+    pub market_protection: f64,
 }
 
 impl Default for ExecutionConfig {
@@ -243,6 +246,7 @@ impl Default for ExecutionConfig {
             retry_backoff_ms: 500,
             limit_chase_ticks: 2,
             product: "MIS".into(),
+            market_protection: -1.0,
         }
     }
 }

@@ -27,7 +27,11 @@ pub use crate::clock::mono_ns;
 /// Where intents go: the in-process paper broker, or Kite through the io workers.
 pub enum Broker {
     Paper(PaperBroker<TouchSlippage>),
-    Kite { router: KiteRouter, product: String },
+    Kite {
+        router: KiteRouter,
+        product: String,
+        market_protection: f64,
+    },
 }
 
 pub struct OrderStage {
@@ -63,10 +67,11 @@ impl OrderStage {
     }
 
     /// LIVE: intents go to Kite through the router's io workers.
-    pub fn with_kite(mut self, router: KiteRouter, product: &str) -> Self {
+    pub fn with_kite(mut self, router: KiteRouter, product: &str, market_protection: f64) -> Self {
         self.broker = Broker::Kite {
             router,
             product: product.to_string(),
+            market_protection,
         };
         self
     }
@@ -127,7 +132,11 @@ impl OrderStage {
                     Broker::Paper(paper) => {
                         paper.place(idx, &inst, &o, |u| Self::send_update(inbox, metrics, u))
                     }
-                    Broker::Kite { router, product } => {
+                    Broker::Kite {
+                        router,
+                        product,
+                        market_protection,
+                    } => {
                         let job = IoJob::Place {
                             id: o.id,
                             token: o.token,
@@ -143,6 +152,8 @@ impl OrderStage {
                                     .then(|| format_rupees(o.price.0, inst.divisor())),
                                 trigger_price: None,
                                 validity: "DAY",
+                                market_protection: (o.order_type == OrderType::Market)
+                                    .then_some(*market_protection),
                                 tag: o.id.tag().as_str().to_string(),
                             }),
                             ts: o.ts,

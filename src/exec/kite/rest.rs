@@ -86,6 +86,9 @@ pub struct PlaceOrder {
     pub trigger_price: Option<String>,
     /// DAY or IOC.
     pub validity: &'static str,
+    /// MARKET and SL-M only: -1 automatic, or a percentage. Since 1 April 2026 Kite rejects
+    /// API MARKET and SL-M orders sent without it (or with 0).
+    pub market_protection: Option<f64>,
     pub tag: String,
 }
 
@@ -253,6 +256,9 @@ impl KiteRest {
         }
         if let Some(px) = &p.trigger_price {
             form.push(("trigger_price", px.clone()));
+        }
+        if let Some(mp) = p.market_protection {
+            form.push(("market_protection", mp.to_string()));
         }
         let data = self.call(EndpointClass::Order, "POST", "/orders/regular", &form)?;
         data.get("order_id")

@@ -229,6 +229,16 @@ impl Exchange {
         if matches!(kind, Kind::Sl | Kind::SlM) && (trigger <= 0 || trigger % tick != 0) {
             return Err(InputError("Invalid `trigger_price`".into()));
         }
+        // SEBI's retail-algo rules as Zerodha applies them from 1 April 2026.
+        if matches!(kind, Kind::Market | Kind::SlM)
+            && get("market_protection")
+                .and_then(|v| v.parse::<f64>().ok())
+                .is_none_or(|mp| mp == 0.0)
+        {
+            return Err(InputError(
+                "Market orders without market protection are not allowed via API. Please set market protection or use a Limit order".into(),
+            ));
+        }
         let tag = get("tag").filter(|t| !t.is_empty()).map(str::to_string);
         if tag
             .as_ref()
