@@ -349,7 +349,12 @@ pub fn kite_ticker(
         hot,
         inbox,
     )
-    .map_err(startup)
+    .map_err(|e| match e {
+        kite_ws::TickerError::TooManyTokens { tokens, .. } => startup(format!(
+            "the ticker would stream {tokens} instruments (the universe plus the indices), over Kite's 9000 (3 connections x 3000): narrow universe.symbols or the universe.include_* flags"
+        )),
+        other => startup(other),
+    })
 }
 
 /// Today's instrument dump from Kite, downloaded once per day into the cache directory
