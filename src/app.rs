@@ -522,6 +522,7 @@ fn run_feed(
     hot: HotLog,
     mut recorder: Option<RecordWriter<BufWriter<File>>>,
     measure_lag: bool,
+    subscriptions: Receiver<Vec<(u32, TickMode)>>,
 ) -> FeedEnd {
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
     let lockstep = source.lockstep();
@@ -544,6 +545,9 @@ fn run_feed(
             break FeedEnd::Stopped;
         }
         drain_inbox(&mut tx);
+        if let Ok(tokens) = subscriptions.try_recv() {
+            source.resubscribe(tokens);
+        }
         match source.poll(&mut buf) {
             SourcePoll::Idle => wait.idle(),
             SourcePoll::End => break FeedEnd::SourceEnded,
@@ -754,6 +758,8 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
         }
     };
     let live_feed = source_kind == FeedSource::Kite;
+    // Universe reloads move the ticker's subscriptions through the feed thread.
+    let (subs_tx, subs_rx) = crossbeam_channel::bounded::<Vec<(u32, TickMode)>>(4);
 
     // Threads and waiting.
     let wait = WaitStrategy::parse(&cfg.pipeline.wait).map_err(startup)?;
@@ -895,6 +901,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
             master: master.clone(),
             updates: reload_tx,
             acks: reload_ack_rx,
+            subscriptions: live_feed.then(|| subs_tx.clone()),
         }));
         let stop = http_stop.clone();
         log::info!(target: "control", addr = addr.as_str(); "Control API listening on http://{addr}");
@@ -952,6 +959,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
                 feed_hot,
                 recorder,
                 live_feed,
+                subs_rx,
             )
         })
         .map_err(startup)?;

@@ -81,6 +81,26 @@ fn ticker_survives_drops_stalls_and_bad_frames() {
 }
 
 #[test]
+fn universe_reload_moves_the_ticker_subscriptions() {
+    let sim = start_sim("09:20", 20.0);
+    let app = start_aitrapp("resub", &sim, "", &[]);
+    let port = app.port;
+    let subscribed = || sim.faults.ws_subscribed.load(Ordering::SeqCst);
+    wait_until("the first subscriptions", 30, || subscribed() == 15);
+    // Banning BANKNIFTY takes its future out of the universe (the index stays streamed).
+    std::fs::write(app.dir.join("configs/fo_ban_list.txt"), "BANKNIFTY\n").unwrap();
+    let (code, body) = http(port, "POST", "/universe/reload").unwrap();
+    assert_eq!(code, 200, "{body}");
+    wait_until("the unsubscribe", 10, || subscribed() == 14);
+    std::fs::write(app.dir.join("configs/fo_ban_list.txt"), "").unwrap();
+    let (code, body) = http(port, "POST", "/universe/reload").unwrap();
+    assert_eq!(code, 200, "{body}");
+    wait_until("the subscribe", 10, || subscribed() == 15);
+    assert!(log_text(&app.dir).contains("resubscribed: +0 -1"));
+    assert_eq!(metric(port, "ws_disconnects_total"), Some(0));
+}
+
+#[test]
 fn expired_token_halts_new_entries_with_a_clear_line() {
     let sim = start_sim("09:20", 20.0);
     let app = start_aitrapp("token", &sim, "", &[]);

@@ -37,6 +37,8 @@ pub struct Reloader {
     pub master: Arc<InstrumentMaster>,
     pub updates: Sender<StrategyUpdate>,
     pub acks: Receiver<ReloadAck>,
+    /// With the Kite ticker: a universe reload's new subscriptions, to the feed thread.
+    pub subscriptions: Option<Sender<Vec<(u32, crate::domain::TickMode)>>>,
 }
 
 type Reply = (u16, serde_json::Value);
@@ -381,6 +383,20 @@ impl ControlApi {
                 }
             };
             let universe = crate::app::build_universe(&r.master, &cfg, &banned);
+            if let Some(tx) = &r.subscriptions {
+                let tokens = crate::app::ticker_tokens(&cfg, &r.master, &universe);
+                if tokens.len()
+                    > crate::feed::kite_ws::MAX_TOKENS_PER_CONNECTION
+                        * crate::feed::kite_ws::MAX_CONNECTIONS
+                {
+                    return (
+                        400,
+                        json!({"error": format!("the new universe needs {} streamed instruments, over Kite's 9000", tokens.len())}),
+                    );
+                }
+                // Sent with the command: the ticker moves while the strategy switches.
+                let _ = tx.try_send(tokens);
+            }
             let detail = json!({
                 "banned": banned,
                 "instruments": r.master.len(),

@@ -332,6 +332,12 @@ pub enum HotEvent {
     WsTokenRefused {
         conn: u8,
     },
+    WsResubscribed {
+        conn: u8,
+        added: u32,
+        removed: u32,
+        tokens: u32,
+    },
     /// A ticker `error` or `message` text from the broker.
     BrokerText {
         kind: &'static str,
@@ -528,6 +534,15 @@ pub fn write_hot_event(master: &InstrumentMaster, ev: &HotEvent) {
         HotEvent::WsTokenRefused { conn } => {
             log::error!(target: "feed", conn = conn;
                 "ALERT: Kite refused the access token on ticker connection {conn} (TokenException): new entries halted; run `aitrapp login`");
+        }
+        HotEvent::WsResubscribed {
+            conn,
+            added,
+            removed,
+            tokens,
+        } => {
+            log::info!(target: "feed", conn = conn, added = added, removed = removed, tokens = tokens;
+                "Ticker connection {conn} resubscribed: +{added} -{removed}, {tokens} tokens");
         }
         HotEvent::BrokerText { kind, text } => {
             log::warn!(target: "feed", kind = kind, text = text.as_str(); "Broker {kind}: {}", text.as_str());

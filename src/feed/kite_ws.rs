@@ -245,6 +245,30 @@ pub fn subscribe_messages(tokens: &[(u32, TickMode)]) -> Vec<String> {
     out
 }
 
+/// The messages that move one connection from `old` to `new` subscriptions: unsubscribe
+/// what went, subscribe what came, and set the mode of everything new or changed.
+pub fn resubscribe_messages(old: &[(u32, TickMode)], new: &[(u32, TickMode)]) -> Vec<String> {
+    let had = |t: u32| old.iter().find(|o| o.0 == t).map(|o| o.1);
+    let gone: Vec<String> = old
+        .iter()
+        .filter(|o| !new.iter().any(|n| n.0 == o.0))
+        .map(|o| o.0.to_string())
+        .collect();
+    let changed: Vec<(u32, TickMode)> = new
+        .iter()
+        .filter(|n| had(n.0) != Some(n.1))
+        .copied()
+        .collect();
+    let mut out = Vec::new();
+    if !gone.is_empty() {
+        out.push(format!(r#"{{"a":"unsubscribe","v":[{}]}}"#, gone.join(",")));
+    }
+    if !changed.is_empty() {
+        out.extend(subscribe_messages(&changed));
+    }
+    out
+}
+
 /// Splits the universe over as few connections as Kite allows.
 pub fn shard_tokens(tokens: &[(u32, TickMode)]) -> Result<Vec<Vec<(u32, TickMode)>>, TickerError> {
     if tokens.len() > MAX_TOKENS_PER_CONNECTION * MAX_CONNECTIONS {
@@ -664,6 +688,70 @@ impl KiteTicker {
         }
     }
 
+    /// Moves the subscriptions to `tokens` (a universe reload): open connections get
+    /// unsubscribe/subscribe/mode messages for the difference; a connection that is down
+    /// subscribes the new set when it reconnects; extra connections are opened if needed.
+    pub fn set_tokens(&mut self, tokens: Vec<(u32, TickMode)>) -> Result<(), TickerError> {
+        let shards = shard_tokens(&tokens)?;
+        let now = Instant::now();
+        for (i, new) in shards.iter().enumerate() {
+            if i >= self.shards.len() {
+                self.shards.push(Shard {
+                    id: i as u8,
+                    tokens: new.clone(),
+                    state: ConnState::Waiting { due: now },
+                    attempt: 0,
+                    lost_at: None,
+                    readable: false,
+                    ever_connected: false,
+                });
+                continue;
+            }
+            self.retarget(i, new.clone(), now);
+        }
+        for i in shards.len()..self.shards.len() {
+            self.retarget(i, Vec::new(), now);
+        }
+        self.cfg.tokens = tokens;
+        Ok(())
+    }
+
+    fn retarget(&mut self, i: usize, new: Vec<(u32, TickMode)>, now: Instant) {
+        let old = std::mem::replace(&mut self.shards[i].tokens, new);
+        let msgs = resubscribe_messages(&old, &self.shards[i].tokens);
+        let (added, removed) = (
+            self.shards[i]
+                .tokens
+                .iter()
+                .filter(|n| !old.iter().any(|o| o.0 == n.0))
+                .count() as u32,
+            old.iter()
+                .filter(|o| !self.shards[i].tokens.iter().any(|n| n.0 == o.0))
+                .count() as u32,
+        );
+        if let ConnState::Open { ws, .. } = &mut self.shards[i].state {
+            let mut failed = false;
+            for m in msgs {
+                match ws.send(Message::Text(m.into())) {
+                    Ok(()) => {}
+                    Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {}
+                    Err(_) => failed = true,
+                }
+            }
+            if failed {
+                // It resubscribes the whole new set when it reconnects.
+                self.lose(i, "resubscribe failed", now);
+                return;
+            }
+        }
+        self.hot.emit(HotEvent::WsResubscribed {
+            conn: self.shards[i].id,
+            added,
+            removed,
+            tokens: self.shards[i].tokens.len() as u32,
+        });
+    }
+
     fn on_text(&mut self, bytes: &mut [u8]) {
         Metrics::add(&self.metrics.ws_text_messages_total, 1);
         match parse_text(bytes) {
@@ -740,6 +828,12 @@ impl FrameSource for KiteTicker {
         false
     }
 
+    fn resubscribe(&mut self, tokens: Vec<(u32, TickMode)>) {
+        // Too many tokens leaves the old subscriptions in place; the reload endpoint refuses
+        // such a universe before it gets here.
+        let _ = self.set_tokens(tokens);
+    }
+
     fn describe(&self) -> String {
         // The URL carries the access token: describe the root only.
         format!(
@@ -770,6 +864,29 @@ mod tests {
                 r#"{"a":"mode","v":["full",[408065,884737]]}"#.to_string(),
             ]
         );
+    }
+
+    #[test]
+    fn resubscribe_sends_only_the_difference() {
+        let old = [
+            (1, TickMode::Full),
+            (2, TickMode::Full),
+            (3, TickMode::Quote),
+        ];
+        let new = [
+            (2, TickMode::Full),
+            (3, TickMode::Full),
+            (4, TickMode::Full),
+        ];
+        assert_eq!(
+            resubscribe_messages(&old, &new),
+            vec![
+                r#"{"a":"unsubscribe","v":[1]}"#.to_string(),
+                r#"{"a":"subscribe","v":[3,4]}"#.to_string(),
+                r#"{"a":"mode","v":["full",[3,4]]}"#.to_string(),
+            ]
+        );
+        assert!(resubscribe_messages(&old, &old).is_empty());
     }
 
     #[test]

@@ -27,4 +27,7 @@ pub trait FrameSource: Send {
     /// the same day in any topology. Real-time sources do not wait.
     fn lockstep(&self) -> bool;
     fn describe(&self) -> String;
+    /// A universe reload's new subscriptions (instrument token, mode). Only a live feed
+    /// subscribes; simulated and recorded sources carry what they carry.
+    fn resubscribe(&mut self, _tokens: Vec<(u32, crate::domain::TickMode)>) {}
 }

@@ -14,6 +14,8 @@ pub struct Faults {
     pub token_expired: AtomicBool,
     /// WebSocket upgrades counted, for tests that check a reconnect happened.
     pub ws_connections: AtomicU64,
+    /// Tokens subscribed over all open ticker connections.
+    pub ws_subscribed: AtomicU64,
     /// The next N REST calls answer 503 NetworkException.
     pub rest_5xx: Countdown,
     /// The next N order placements answer 503 NetworkException without placing anything.

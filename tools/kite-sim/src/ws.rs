@@ -147,6 +147,24 @@ fn serve<S: SimSocket>(
     let mut frame = Vec::with_capacity(1 << 16);
     let mut last_sent = Instant::now();
     let heartbeat = Duration::from_millis(heartbeat_ms.max(1));
+    // Keeps faults.ws_subscribed in step with this connection, also when it ends.
+    struct Subscribed<'a>(&'a Faults, u64);
+    impl Subscribed<'_> {
+        fn set(&mut self, n: u64) {
+            if n >= self.1 {
+                self.0.ws_subscribed.fetch_add(n - self.1, Ordering::SeqCst);
+            } else {
+                self.0.ws_subscribed.fetch_sub(self.1 - n, Ordering::SeqCst);
+            }
+            self.1 = n;
+        }
+    }
+    impl Drop for Subscribed<'_> {
+        fn drop(&mut self) {
+            self.set(0);
+        }
+    }
+    let mut counted = Subscribed(faults, 0);
     loop {
         if stop.load(Ordering::Relaxed) {
             let _ = ws.close(None);
@@ -161,6 +179,7 @@ fn serve<S: SimSocket>(
         if !read_commands(&mut ws, &mut subs) {
             return;
         }
+        counted.set(subs.len() as u64);
         let stalled = faults.ws_stalled();
         if !stalled {
             while let Ok(text) = orders.try_recv() {
