@@ -13,53 +13,24 @@
 //! AITRAPP_BENCH_WAIT).
 
 mod support;
+#[path = "../tests/ws_fixture/mod.rs"]
+mod ws_fixture;
 use aitrapp::clock::mono_ns;
-use aitrapp::control::logging::HotLog;
 use aitrapp::control::Metrics;
-use aitrapp::domain::{Event, Slot, Tick, TickMode, Token};
-use aitrapp::exec::InboxMsg;
+use aitrapp::domain::{Event, Slot, TickMode};
 use aitrapp::feed::codec::{decode_frame, encode_frame};
-use aitrapp::feed::kite_ws::{KiteTicker, TickerConfig};
 use aitrapp::feed::{FrameSource, SourcePoll};
 use aitrapp::pipeline::{ring, WaitStrategy};
 use hdrhistogram::Histogram;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::print_hist;
+use ws_fixture::{count_here, full_ticks, local_ticker, ALLOCS};
 
 trait ReadWrite: std::io::Read + std::io::Write + Send {}
 impl<T: std::io::Read + std::io::Write + Send> ReadWrite for T {}
-
-struct Counting;
-thread_local! {
-    static COUNT_HERE: Cell<bool> = const { Cell::new(false) };
-}
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        if COUNT_HERE.with(|c| c.get()) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        System.alloc(l)
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        System.dealloc(p, l)
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        if COUNT_HERE.with(|c| c.get()) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        System.realloc(p, l, n)
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -168,15 +139,7 @@ fn main() {
         for _ in 0..2 {
             let _ = ws.read();
         }
-        let mut ticks: Vec<Tick> = (0..per_frame)
-            .map(|i| Tick {
-                token: Token(408065 + 256 * i as u32),
-                mode: TickMode::Full,
-                last_price: 157_370,
-                exchange_timestamp: 1_764_000_000,
-                ..Tick::default()
-            })
-            .collect();
+        let mut ticks = full_ticks(per_frame);
         let mut buf = Vec::new();
         for seq in 0..frames {
             ticks[0].volume_traded = seq as u32;
@@ -196,28 +159,12 @@ fn main() {
     });
 
     let metrics = Arc::new(Metrics::default());
-    let (hot, _hot_rx) = HotLog::new(1024, metrics.clone());
-    let (inbox, _inbox_rx) = crossbeam_channel::bounded::<InboxMsg>(16);
-    let mut ticker = KiteTicker::new(
-        TickerConfig {
-            ws_root: format!("{}://{addr}", if tls { "wss" } else { "ws" }),
-            api_key: "k".into(),
-            access_token: "t".into(),
-            tokens: (0..per_frame)
-                .map(|i| (408065 + 256 * i as u32, TickMode::Full))
-                .collect(),
-            stale_after: Duration::from_secs(30),
-            max_reconnect_attempts: 0,
-            connect_timeout: Duration::from_secs(5),
-            backoff_base: Duration::from_millis(100),
-            backoff_max: Duration::from_secs(1),
-            tls: tls.then(|| aitrapp::feed::kite_ws::tls_config(Some(&ca_path)).unwrap()),
-        },
+    let mut ticker = local_ticker(
+        format!("{}://{addr}", if tls { "wss" } else { "ws" }),
+        per_frame,
+        tls.then(|| aitrapp::feed::kite_ws::tls_config(Some(&ca_path)).unwrap()),
         metrics.clone(),
-        hot,
-        inbox,
-    )
-    .unwrap();
+    );
 
     let (mut tx, mut rx) = ring(4096, wait, metrics.clone(), |m| &m.ring_a_full_total);
     let (sent3, seen3) = (sent.clone(), seen.clone());
@@ -269,7 +216,7 @@ fn main() {
             SourcePoll::Frame if buf.len() > 1 => {
                 let recv_ns = mono_ns();
                 if got == warmup {
-                    COUNT_HERE.with(|c| c.set(true));
+                    count_here(true);
                 }
                 if got >= warmup {
                     counted_frames += 1;
@@ -287,7 +234,7 @@ fn main() {
             SourcePoll::End => break,
         }
     }
-    COUNT_HERE.with(|c| c.set(false));
+    count_here(false);
     let allocs = ALLOCS.load(Ordering::Relaxed);
     let elapsed = started.elapsed();
     drop(tx);

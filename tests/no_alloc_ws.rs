@@ -2,48 +2,19 @@
 //! (mio + tungstenite) on plain TCP, the Kite decoder and ring A, counted by a global
 //! allocator that counts only on this test's feed thread.
 
+mod ws_fixture;
+use ws_fixture::{count_here, full_ticks, local_ticker, ALLOCS};
+
 use aitrapp::clock::mono_ns;
-use aitrapp::control::logging::HotLog;
 use aitrapp::control::Metrics;
-use aitrapp::domain::{Event, Slot, Tick, TickMode, Token};
-use aitrapp::exec::InboxMsg;
+use aitrapp::domain::{Event, Slot, TickMode};
 use aitrapp::feed::codec::{decode_frame, encode_frame};
-use aitrapp::feed::kite_ws::{KiteTicker, TickerConfig};
 use aitrapp::feed::{FrameSource, SourcePoll};
 use aitrapp::pipeline::{ring, WaitStrategy};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-struct Counting;
-thread_local! {
-    static COUNT_HERE: Cell<bool> = const { Cell::new(false) };
-}
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        if COUNT_HERE.with(|c| c.get()) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        System.alloc(l)
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        System.dealloc(p, l)
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        if COUNT_HERE.with(|c| c.get()) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        System.realloc(p, l, n)
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
 
 #[test]
 fn ws_frames_to_ring_do_not_allocate_after_warmup() {
@@ -58,15 +29,7 @@ fn ws_frames_to_ring_do_not_allocate_after_warmup() {
         for _ in 0..2 {
             let _ = ws.read(); // subscribe + mode
         }
-        let mut ticks: Vec<Tick> = (0..PER_FRAME)
-            .map(|i| Tick {
-                token: Token(408065 + 256 * i as u32),
-                mode: TickMode::Full,
-                last_price: 157_370 + i as i32,
-                exchange_timestamp: 1_764_000_000,
-                ..Tick::default()
-            })
-            .collect();
+        let mut ticks = full_ticks(PER_FRAME);
         let mut buf = Vec::new();
         for seq in 0..FRAMES {
             ticks[0].volume_traded = seq as u32;
@@ -82,28 +45,7 @@ fn ws_frames_to_ring_do_not_allocate_after_warmup() {
     });
 
     let metrics = Arc::new(Metrics::default());
-    let (hot, _hot_rx) = HotLog::new(1024, metrics.clone());
-    let (inbox, _inbox_rx) = crossbeam_channel::bounded::<InboxMsg>(16);
-    let mut ticker = KiteTicker::new(
-        TickerConfig {
-            ws_root: format!("ws://{addr}"),
-            api_key: "k".into(),
-            access_token: "t".into(),
-            tokens: (0..PER_FRAME)
-                .map(|i| (408065 + 256 * i as u32, TickMode::Full))
-                .collect(),
-            stale_after: Duration::from_secs(30),
-            max_reconnect_attempts: 0,
-            connect_timeout: Duration::from_secs(5),
-            backoff_base: Duration::from_millis(100),
-            backoff_max: Duration::from_secs(1),
-            tls: None,
-        },
-        metrics.clone(),
-        hot,
-        inbox,
-    )
-    .unwrap();
+    let mut ticker = local_ticker(format!("ws://{addr}"), PER_FRAME, None, metrics.clone());
     let (mut tx, mut rx) = ring(
         4096,
         WaitStrategy::parse("yield").unwrap(),
@@ -132,7 +74,7 @@ fn ws_frames_to_ring_do_not_allocate_after_warmup() {
         match ticker.poll(&mut buf) {
             SourcePoll::Frame if buf.len() > 1 => {
                 if got == WARMUP {
-                    COUNT_HERE.with(|c| c.set(true));
+                    count_here(true);
                 }
                 let recv_ns = mono_ns();
                 decode_frame(&buf, |t| {
@@ -148,7 +90,7 @@ fn ws_frames_to_ring_do_not_allocate_after_warmup() {
             SourcePoll::End => break,
         }
     }
-    COUNT_HERE.with(|c| c.set(false));
+    count_here(false);
     let allocs = ALLOCS.load(Ordering::Relaxed);
     drop(tx);
     consumer.join().unwrap();

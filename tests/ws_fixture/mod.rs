@@ -1,0 +1,93 @@
+//! Shared by tests/no_alloc_ws.rs and benches/ws_feed.rs: a global allocator that counts only
+//! on threads that ask it to, and a `KiteTicker` pointed at a local WebSocket server that
+//! streams `per_frame` full-mode instruments.
+#![allow(dead_code)]
+
+use aitrapp::control::logging::HotLog;
+use aitrapp::control::Metrics;
+use aitrapp::domain::{Tick, TickMode, Token};
+use aitrapp::exec::InboxMsg;
+use aitrapp::feed::kite_ws::{KiteTicker, TickerConfig};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct Counting;
+thread_local! {
+    static COUNT_HERE: Cell<bool> = const { Cell::new(false) };
+}
+pub static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+/// Starts or stops counting allocations made on the calling thread.
+pub fn count_here(on: bool) {
+    COUNT_HERE.with(|c| c.set(on));
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        if COUNT_HERE.with(|c| c.get()) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        System.alloc(l)
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        System.dealloc(p, l)
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        if COUNT_HERE.with(|c| c.get()) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        System.realloc(p, l, n)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn token(i: usize) -> u32 {
+    408065 + 256 * i as u32
+}
+
+/// The frame's instruments as full ticks; the caller stamps what it needs.
+pub fn full_ticks(per_frame: usize) -> Vec<Tick> {
+    (0..per_frame)
+        .map(|i| Tick {
+            token: Token(token(i)),
+            mode: TickMode::Full,
+            last_price: 157_370 + i as i32,
+            exchange_timestamp: 1_764_000_000,
+            ..Tick::default()
+        })
+        .collect()
+}
+
+/// A ticker on `root` (ws:// or wss://) subscribed to the `per_frame` instruments.
+pub fn local_ticker(
+    root: String,
+    per_frame: usize,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    metrics: Arc<Metrics>,
+) -> KiteTicker {
+    let (hot, _hot_rx) = HotLog::new(1024, metrics.clone());
+    let (inbox, _inbox_rx) = crossbeam_channel::bounded::<InboxMsg>(16);
+    KiteTicker::new(
+        TickerConfig {
+            ws_root: root,
+            api_key: "k".into(),
+            access_token: "t".into(),
+            tokens: (0..per_frame).map(|i| (token(i), TickMode::Full)).collect(),
+            stale_after: Duration::from_secs(30),
+            max_reconnect_attempts: 0,
+            connect_timeout: Duration::from_secs(5),
+            backoff_base: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(1),
+            tls,
+        },
+        metrics,
+        hot,
+        inbox,
+    )
+    .unwrap()
+}
