@@ -10,7 +10,7 @@ use crate::control::Metrics;
 use crate::domain::*;
 use crate::exec::kite::rest::{KiteOrder, KiteRest, RestConfig};
 use crate::exec::kite::router::{self, KiteRouter, RouterSettings};
-use crate::exec::kite::{RateLimiter, RateLimits};
+use crate::exec::kite::RateLimiter;
 use crate::exec::{mono_ns, InboxMsg, OrderStage};
 use crate::feed::codec::decode_frame;
 use crate::feed::kite_ws::{self, KiteTicker, TickerConfig};
@@ -363,6 +363,7 @@ pub fn sync_instruments(
     cfg: &AppConfig,
     base: &Path,
     secrets: &Secrets,
+    limiter: Arc<RateLimiter>,
 ) -> Result<PathBuf, AppError> {
     let dir = resolve(base, &cfg.kite.instruments_cache_dir);
     let path = dir.join(format!("instruments-{}.csv", today_ist().0));
@@ -377,7 +378,6 @@ pub fn sync_instruments(
             "instrument sync needs KITE_API_KEY and KITE_ACCESS_TOKEN",
         ));
     };
-    let limiter = Arc::new(RateLimiter::new(RateLimits::default()));
     let rest = kite_rest(cfg, base, key, token, limiter)?;
     let started = std::time::Instant::now();
     let csv = rest.instruments_csv().map_err(|e| {
@@ -435,6 +435,7 @@ fn kite_router(
     cfg: &AppConfig,
     base: &Path,
     secrets: &Secrets,
+    limiter: Arc<RateLimiter>,
     inbox: crossbeam_channel::Sender<InboxMsg>,
     updates: Receiver<KiteOrder>,
     stop: Arc<AtomicBool>,
@@ -446,16 +447,6 @@ fn kite_router(
         ));
     };
     let k = &cfg.kite;
-    let r = &k.rate_limits;
-    let limiter = Arc::new(RateLimiter::new(RateLimits {
-        orders_per_second: r.orders_per_second,
-        orders_per_minute: r.orders_per_minute,
-        orders_per_day: r.orders_per_day,
-        quotes_per_second: r.quotes_per_second,
-        historical_per_second: r.historical_per_second,
-        others_per_second: r.others_per_second,
-        margin: Duration::from_millis(r.margin_ms),
-    }));
     let rest = kite_rest(cfg, base, api_key, access_token, limiter)?;
     log::info!(target: "order", api_root = k.api_root.as_str(); "Checking the Kite session at {}...", k.api_root);
     match rest.profile() {
@@ -692,9 +683,11 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
         }
         other => other,
     };
+    // One rate limiter for every Kite REST caller in this process (sync, orders, tracker).
+    let limiter = Arc::new(RateLimiter::new(cfg.kite.rate_limits));
     log::info!(target: "app", "Syncing instruments...");
     let instruments_path = if source_kind == FeedSource::Kite && cfg.kite.sync_instruments {
-        match sync_instruments(cfg, base, &opts.secrets) {
+        match sync_instruments(cfg, base, &opts.secrets, limiter.clone()) {
             Ok(p) => p,
             Err(e) if cfg.mode == Mode::Live => return Err(e),
             Err(e) => {
@@ -799,6 +792,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
             cfg,
             base,
             &opts.secrets,
+            limiter.clone(),
             inbox_tx.clone(),
             kite_updates_rx,
             router_stop.clone(),

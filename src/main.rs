@@ -304,7 +304,7 @@ fn cmd_login(
     check: bool,
 ) -> Result<ExitCode> {
     use aitrapp::exec::kite::login;
-    use aitrapp::exec::kite::{RateLimiter, RateLimits};
+    use aitrapp::exec::kite::RateLimiter;
     let base = base_dir(config_path);
     let env_path = base.join(".env");
     let env = Environment::from_process(&env_path);
@@ -326,7 +326,7 @@ fn cmd_login(
             println!("No KITE_ACCESS_TOKEN: run `aitrapp login`");
             return Ok(ExitCode::from(1));
         };
-        let limiter = std::sync::Arc::new(RateLimiter::new(RateLimits::default()));
+        let limiter = std::sync::Arc::new(RateLimiter::new(cfg.kite.rate_limits));
         let rest = app::kite_rest(&cfg, &base, &api_key, &token, limiter)?;
         return Ok(match rest.profile() {
             Ok(user) => {

@@ -270,7 +270,8 @@ pub struct KiteConfig {
     /// in `instruments_cache_dir`) instead of reading universe.instruments_file.
     pub sync_instruments: bool,
     pub instruments_cache_dir: String,
-    pub rate_limits: RateLimitsConfig,
+    /// One limiter for every REST caller in the process.
+    pub rate_limits: crate::exec::kite::RateLimits,
 }
 
 impl Default for KiteConfig {
@@ -284,36 +285,7 @@ impl Default for KiteConfig {
             ca_file: None,
             sync_instruments: true,
             instruments_cache_dir: "run".into(),
-            rate_limits: RateLimitsConfig::default(),
-        }
-    }
-}
-
-/// Kite's published limits (orders 10/s, 200/min, a daily cap; quotes 1/s; historical 3/s;
-/// everything else 10/s). One limiter serves every caller in the process.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct RateLimitsConfig {
-    pub orders_per_second: u32,
-    pub orders_per_minute: u32,
-    pub orders_per_day: u32,
-    pub quotes_per_second: u32,
-    pub historical_per_second: u32,
-    pub others_per_second: u32,
-    /// Added to every window so network jitter cannot push two requests into one of Kite's.
-    pub margin_ms: u64,
-}
-
-impl Default for RateLimitsConfig {
-    fn default() -> Self {
-        RateLimitsConfig {
-            orders_per_second: 10,
-            orders_per_minute: 200,
-            orders_per_day: 3000,
-            quotes_per_second: 1,
-            historical_per_second: 3,
-            others_per_second: 10,
-            margin_ms: 50,
+            rate_limits: crate::exec::kite::RateLimits::default(),
         }
     }
 }

@@ -20,9 +20,10 @@ pub enum EndpointClass {
     Other,
 }
 
-/// The limits, from config (Kite documents 10/s, 200 or 400 per minute and 3000 or 5000 per day
-/// for orders; quotes 1/s; historical 3/s; others 10/s).
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// The limits, as `kite.rate_limits` in the config (Kite documents 10/s, 200 or 400 per minute
+/// and 3000 or 5000 per day for orders; quotes 1/s; historical 3/s; others 10/s).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct RateLimits {
     pub orders_per_second: u32,
     pub orders_per_minute: u32,
@@ -32,8 +33,8 @@ pub struct RateLimits {
     pub others_per_second: u32,
     /// Added to every window. Two requests granted exactly a window apart can reach Kite
     /// closer together than that (the first delayed more on the way), which Kite counts as a
-    /// breach; the margin absorbs that jitter.
-    pub margin: Duration,
+    /// breach; the margin (ms) absorbs that jitter.
+    pub margin_ms: u64,
 }
 
 impl Default for RateLimits {
@@ -46,7 +47,7 @@ impl Default for RateLimits {
             quotes_per_second: 1,
             historical_per_second: 3,
             others_per_second: 10,
-            margin: Duration::from_millis(50),
+            margin_ms: 50,
         }
     }
 }
@@ -113,11 +114,12 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     pub fn new(l: RateLimits) -> RateLimiter {
-        let s = Duration::from_secs(1) + l.margin;
+        let margin = Duration::from_millis(l.margin_ms);
+        let s = Duration::from_secs(1) + margin;
         RateLimiter {
             state: Mutex::new(State {
                 order_second: Window::new(s, l.orders_per_second),
-                order_minute: Window::new(Duration::from_secs(60) + l.margin, l.orders_per_minute),
+                order_minute: Window::new(Duration::from_secs(60) + margin, l.orders_per_minute),
                 quote: Window::new(s, l.quotes_per_second),
                 historical: Window::new(s, l.historical_per_second),
                 other: Window::new(s, l.others_per_second),

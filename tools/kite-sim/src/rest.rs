@@ -42,7 +42,7 @@ pub fn spawn(
         faults,
         // Kite's own windows, exactly: the client's jitter margin is the client's business.
         limits: RateLimiter::new(RateLimits {
-            margin: Duration::ZERO,
+            margin_ms: 0,
             ..RateLimits::default()
         }),
     };
