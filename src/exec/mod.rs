@@ -176,11 +176,7 @@ impl OrderStage {
                         paper.cancel(*id, *token, ts, |u| Self::send_update(inbox, metrics, u))
                     }
                     Broker::Kite { router, .. } => {
-                        router.submit(IoJob::Cancel {
-                            id: *id,
-                            token: *token,
-                            ts,
-                        });
+                        router.submit(IoJob::Cancel { id: *id });
                     }
                 }
             }

@@ -204,13 +204,15 @@ impl KiteRest {
     }
 
     /// Waits for the rate limiter (up to the request timeout), then sends.
-    fn call(
+    /// Waits for the rate limiter (up to the request timeout), sends, and reads the whole
+    /// answer: (HTTP status, whether the body is CSV, body).
+    fn send(
         &self,
         class: EndpointClass,
         method: &str,
         path: &str,
         form: &[(&str, String)],
-    ) -> Result<Value, KiteError> {
+    ) -> Result<(u16, bool, Vec<u8>), KiteError> {
         self.limiter
             .acquire(class, Instant::now() + self.cfg.timeout)
             .map_err(|r| KiteError::LocalRateLimit {
@@ -229,7 +231,30 @@ impl KiteRest {
         };
         let mut resp = result.map_err(transport)?;
         let http = resp.status().as_u16();
-        let body = read_body(&mut resp)?;
+        let csv = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.contains("csv"));
+        let body = resp
+            .body_mut()
+            .with_config()
+            // The instrument dump is tens of MB, far over ureq's 10 MB default.
+            .limit(256 << 20)
+            .read_to_vec()
+            .map_err(transport)?;
+        Ok((http, csv, body))
+    }
+
+    /// A JSON call: the envelope's `data`, or a typed error.
+    fn call(
+        &self,
+        class: EndpointClass,
+        method: &str,
+        path: &str,
+        form: &[(&str, String)],
+    ) -> Result<Value, KiteError> {
+        let (http, _, body) = self.send(class, method, path, form)?;
         parse_envelope(http, &body)
     }
 
@@ -416,22 +441,7 @@ impl KiteRest {
     /// `GET /instruments`: the day's instrument dump as CSV text (gzip is undone by the
     /// client). A JSON answer is an error envelope.
     pub fn instruments_csv(&self) -> Result<String, KiteError> {
-        self.limiter
-            .acquire(EndpointClass::Other, Instant::now() + self.cfg.timeout)
-            .map_err(|r| KiteError::LocalRateLimit {
-                reason: r.to_string(),
-            })?;
-        let mut resp = self
-            .with_headers(self.agent.get(&self.url("/instruments")))
-            .call()
-            .map_err(transport)?;
-        let http = resp.status().as_u16();
-        let csv = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|t| t.contains("csv"));
-        let body = read_body(&mut resp)?;
+        let (http, csv, body) = self.send(EndpointClass::Other, "GET", "/instruments", &[])?;
         if http == 200 && csv {
             return String::from_utf8(body).map_err(|e| KiteError::BadEnvelope {
                 http,
@@ -477,15 +487,6 @@ impl KiteRest {
             .unwrap_or("")
             .to_string())
     }
-}
-
-/// The whole body (the instrument dump is tens of MB, far over ureq's 10 MB default).
-fn read_body(resp: &mut ureq::http::Response<ureq::Body>) -> Result<Vec<u8>, KiteError> {
-    resp.body_mut()
-        .with_config()
-        .limit(256 << 20)
-        .read_to_vec()
-        .map_err(transport)
 }
 
 /// A transport failure. Connect failures prove nothing was sent; anything later may have

@@ -35,8 +35,6 @@ pub enum IoJob {
     },
     Cancel {
         id: OrderId,
-        token: Token,
-        ts: u32,
     },
 }
 
@@ -308,11 +306,11 @@ impl Shared {
         None
     }
 
-    fn cancel(&self, id: OrderId, token: Token, ts: u32) {
+    fn cancel(&self, id: OrderId) {
+        // The book is keyed by the tag, which the order id determines.
         let kite_id = self.book.lock().ok().and_then(|b| {
             b.by_tag
-                .values()
-                .find(|t| t.id == id)
+                .get(id.tag().as_str())
                 .and_then(|t| t.kite_id.clone())
         });
         let Some(kite_id) = kite_id else {
@@ -325,7 +323,6 @@ impl Shared {
             Err(e) => {
                 log::warn!(target: "order", order_id = kite_id.as_str(), error = e.to_string().as_str();
                     "Cancel of {kite_id} failed: {e}");
-                let _ = (token, ts);
             }
         }
     }
@@ -364,7 +361,7 @@ pub fn start(
                                 order,
                                 ts,
                             }) => s.place(id, token, divisor, *order, ts),
-                            Ok(IoJob::Cancel { id, token, ts }) => s.cancel(id, token, ts),
+                            Ok(IoJob::Cancel { id }) => s.cancel(id),
                             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
                             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
                         }
