@@ -5,9 +5,11 @@
 //! `cargo bench --bench pipeline` (collapsed topology, yield waits: what a 2-core box runs).
 //! `AITRAPP_BENCH_WAIT=busy_spin` for the tuned host. `AITRAPP_BENCH_ROUNDS=N` repeats the day.
 
+#[path = "../tests/shipped/mod.rs"]
+mod shipped;
 mod support;
 use aitrapp::app;
-use aitrapp::config::{self, AppConfig};
+use aitrapp::config::AppConfig;
 use aitrapp::control::Metrics;
 use aitrapp::domain::{Event, Slot};
 use aitrapp::exec::{mono_ns, InboxMsg};
@@ -21,10 +23,8 @@ use std::sync::Arc;
 use std::time::Instant;
 use support::print_hist;
 
-fn config(root: &std::path::Path) -> AppConfig {
-    let text = std::fs::read_to_string(root.join("configs/app.yaml")).unwrap();
-    let mut cfg = config::parse(&text, "app.yaml").unwrap();
-    cfg.feed.synthetic.date = "2026-11-25".into();
+fn config() -> AppConfig {
+    let mut cfg = shipped::shipped_config();
     cfg.feed.synthetic.start_time = "09:14".into();
     // `AITRAPP_BENCH_ORB_WIDE=1`: lift the position and heat caps so every ORB breakout
     // becomes an order; the shipped caps allow ~6 intents a day, too few for a histogram.
@@ -56,7 +56,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
-    let cfg = config(&root);
+    let cfg = config();
 
     // Pre-encode one day of frames so the generator is not measured.
     let (inbox_tx0, _rx0) = crossbeam_channel::bounded::<InboxMsg>(16);

@@ -201,23 +201,7 @@ fn record_from_the_ticker_then_replay_the_file() {
     );
 
     // kite-sim --replay serves the same recording on its ticker.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let app_cfg = aitrapp::config::parse(
-        &std::fs::read_to_string(root.join("configs/app.yaml")).unwrap(),
-        "app.yaml",
-    )
-    .unwrap();
-    let replay_sim = kite_sim::start(kite_sim::SimConfig {
-        rest_addr: "127.0.0.1:0".parse().unwrap(),
-        ws_addr: "127.0.0.1:0".parse().unwrap(),
-        credentials: kite_sim::Credentials::default(),
-        app: app_cfg,
-        base_dir: root.to_path_buf(),
-        replay: Some(dir.join("rec/session.bin")),
-        heartbeat_ms: 200,
-        tls: false,
-    })
-    .unwrap();
+    let replay_sim = common::start_sim_replay(&dir.join("rec/session.bin"));
     wait_until("the recording on the simulator's book", 10, || {
         replay_sim
             .market

@@ -2,8 +2,9 @@
 //! ring A, strategy, risk (with the mmap snapshot) and order stages over hours of a simulated
 //! day after warm-up.
 
+mod shipped;
+
 use aitrapp::app;
-use aitrapp::config;
 use aitrapp::control::snapshot::SnapshotWriter;
 use aitrapp::control::Metrics;
 use aitrapp::domain::{Event, Slot};
@@ -11,7 +12,6 @@ use aitrapp::exec::InboxMsg;
 use aitrapp::feed::codec::decode_frame;
 use aitrapp::pipeline::{ring, WaitStrategy};
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -42,10 +42,8 @@ static GLOBAL: Counting = Counting;
 
 #[test]
 fn steady_state_ticks_do_not_allocate() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(root.join("configs/app.yaml")).unwrap();
-    let mut cfg = config::parse(&text, "app.yaml").unwrap();
-    cfg.feed.synthetic.date = "2026-11-25".into();
+    let root = shipped::project_root();
+    let mut cfg = shipped::shipped_config();
     cfg.feed.synthetic.start_time = "09:14".into();
     cfg.monitoring.snapshot_interval_ms = 0; // publish the snapshot on every tick
     let metrics = Arc::new(Metrics::default());

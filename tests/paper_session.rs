@@ -1,24 +1,23 @@
 //! End to end: a whole synthetic NSE day through feed -> strategy -> risk -> order, in both
 //! topologies, with yield waits and no pinning.
 
+mod shipped;
+
 use aitrapp::app::{self, RunOptions, SessionReport};
 use aitrapp::config::{self, Topology};
 use aitrapp::risk::portfolio::TradeRecord;
-use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 fn run_day(topology: Topology, seed: u64, tag: &str) -> SessionReport {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(root.join("configs/app.yaml")).unwrap();
-    let mut cfg = config::parse(&text, "configs/app.yaml").unwrap();
+    let root = shipped::project_root();
+    let mut cfg = shipped::shipped_config();
     cfg.pipeline.topology = topology;
     cfg.pipeline.wait = "yield".into();
     cfg.pipeline.ring_size = 4096;
     cfg.feed.source = config::FeedSource::Synthetic;
     cfg.feed.synthetic.seed = seed;
     cfg.feed.synthetic.speed = 0.0;
-    cfg.feed.synthetic.date = "2026-11-25".into();
     cfg.feed.synthetic.exit_at_close = true;
     let dir = std::env::temp_dir().join(format!("aitrapp-e2e-{}-{tag}", std::process::id()));
     cfg.control.snapshot_path = dir.join("snap").display().to_string();

@@ -1,6 +1,9 @@
 //! Helpers the integration tests share: the binary, a scratch project, loopback HTTP.
 #![allow(dead_code)]
 
+#[path = "../shipped/mod.rs"]
+mod shipped;
+
 use kite_sim::{Credentials, SimConfig};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -76,19 +79,25 @@ pub fn start_sim(start: &str, speed: f64) -> kite_sim::SimHandle {
 
 /// `start_sim`, optionally serving wss:// and https:// with a self-signed certificate.
 pub fn start_sim_with(start: &str, speed: f64, tls: bool) -> kite_sim::SimHandle {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(root.join("configs/app.yaml")).unwrap();
-    let mut app = aitrapp::config::parse(&text, "app.yaml").unwrap();
+    sim(start, speed, tls, None)
+}
+
+/// kite-sim playing a recording instead of the synthetic market.
+pub fn start_sim_replay(recording: &Path) -> kite_sim::SimHandle {
+    sim("09:20", 1.0, false, Some(recording.to_path_buf()))
+}
+
+fn sim(start: &str, speed: f64, tls: bool, replay: Option<PathBuf>) -> kite_sim::SimHandle {
+    let mut app = shipped::shipped_config();
     app.feed.synthetic.start_time = start.into();
-    app.feed.synthetic.date = "2026-11-25".into();
     app.feed.synthetic.speed = speed;
     kite_sim::start(SimConfig {
         rest_addr: "127.0.0.1:0".parse().unwrap(),
         ws_addr: "127.0.0.1:0".parse().unwrap(),
         credentials: Credentials::default(),
         app,
-        base_dir: root.to_path_buf(),
-        replay: None,
+        base_dir: shipped::project_root(),
+        replay,
         heartbeat_ms: 200,
         tls,
     })
