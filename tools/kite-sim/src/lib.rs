@@ -108,6 +108,44 @@ impl Drop for SimHandle {
     }
 }
 
+/// Accepts connections on `addr` until `stop`, each served on its own thread by `serve`;
+/// the connection threads are joined before this thread ends.
+pub(crate) fn accept_loop(
+    addr: SocketAddr,
+    name: &str,
+    stop: Arc<AtomicBool>,
+    serve: impl Fn(std::net::TcpStream) + Clone + Send + 'static,
+) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
+    let listener = std::net::TcpListener::bind(addr)?;
+    let local = listener.local_addr()?;
+    listener.set_nonblocking(true)?;
+    let conn_name = format!("{name}-conn");
+    let h = std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            let mut conns: Vec<JoinHandle<()>> = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let serve = serve.clone();
+                        if let Ok(h) = std::thread::Builder::new()
+                            .name(conn_name.clone())
+                            .spawn(move || serve(stream))
+                        {
+                            conns.push(h);
+                        }
+                        conns.retain(|h| !h.is_finished());
+                    }
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+                }
+            }
+            for h in conns {
+                let _ = h.join();
+            }
+        })?;
+    Ok((local, h))
+}
+
 /// Binds both ports, starts the market, WS and REST threads, and returns at once.
 pub fn start(cfg: SimConfig) -> anyhow::Result<SimHandle> {
     let stop = Arc::new(AtomicBool::new(false));

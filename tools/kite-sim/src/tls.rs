@@ -4,7 +4,7 @@
 //! through config (`websocket.ca_file`, `kite.ca_file`).
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -53,27 +53,12 @@ pub fn terminator(
     tls: Arc<rustls::ServerConfig>,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
-    let listener = TcpListener::bind(public)?;
-    let local = listener.local_addr()?;
-    listener.set_nonblocking(true)?;
-    let h = std::thread::Builder::new()
-        .name("kite-sim-tls".into())
-        .spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((sock, _)) => {
-                        let (tls, stop) = (tls.clone(), stop.clone());
-                        std::thread::spawn(move || {
-                            if let Some(s) = accept(&tls, sock) {
-                                pipe(s, backend, &stop);
-                            }
-                        });
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        })?;
-    Ok((local, h))
+    let stop2 = stop.clone();
+    crate::accept_loop(public, "kite-sim-tls", stop, move |sock| {
+        if let Some(s) = accept(&tls, sock) {
+            pipe(s, backend, &stop2);
+        }
+    })
 }
 
 /// Copies both ways between a TLS client and the plain backend until either side closes.
@@ -87,36 +72,40 @@ fn pipe(mut tls: TlsStream, backend: SocketAddr, stop: &AtomicBool) {
     }
     let mut buf = vec![0u8; 16 * 1024];
     while !stop.load(Ordering::Relaxed) {
-        let mut moved = false;
-        match tls.read(&mut buf) {
-            Ok(0) => return,
-            Ok(n) => {
-                if write_all(&mut plain, &buf[..n]).is_err() {
-                    return;
-                }
-                moved = true;
-            }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-            Err(_) => return,
+        let up = pump(&mut tls, &mut plain, &mut buf);
+        if up == Pump::Closed {
+            return;
         }
-        match plain.read(&mut buf) {
-            Ok(0) => {
-                tls.conn.send_close_notify();
-                let _ = tls.flush();
-                return;
-            }
-            Ok(n) => {
-                if write_all(&mut tls, &buf[..n]).is_err() {
-                    return;
-                }
-                moved = true;
-            }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-            Err(_) => return,
+        let down = pump(&mut plain, &mut tls, &mut buf);
+        if down == Pump::Closed {
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+            return;
         }
-        if !moved {
+        if up == Pump::Idle && down == Pump::Idle {
             std::thread::sleep(Duration::from_micros(200));
         }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pump {
+    Moved,
+    Idle,
+    /// End of stream or an error: the pipe is done.
+    Closed,
+}
+
+/// Moves what `from` has now into `to`.
+fn pump(from: &mut impl Read, to: &mut impl Write, buf: &mut [u8]) -> Pump {
+    match from.read(buf) {
+        Ok(0) => Pump::Closed,
+        Ok(n) => match write_all(to, &buf[..n]) {
+            Ok(()) => Pump::Moved,
+            Err(_) => Pump::Closed,
+        },
+        Err(e) if e.kind() == ErrorKind::WouldBlock => Pump::Idle,
+        Err(_) => Pump::Closed,
     }
 }
 

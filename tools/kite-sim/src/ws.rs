@@ -10,7 +10,7 @@ use aitrapp::domain::{Tick, TickMode};
 use aitrapp::feed::codec::encode_mixed_frame;
 use std::collections::HashMap;
 use std::io::ErrorKind;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -47,50 +47,19 @@ pub fn spawn(
     heartbeat_ms: u64,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
-    let listener = TcpListener::bind(addr)?;
-    let local = listener.local_addr()?;
-    listener.set_nonblocking(true)?;
-    let handle = std::thread::Builder::new()
-        .name("kite-sim-ws".into())
-        .spawn(move || {
-            let mut conns: Vec<JoinHandle<()>> = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let (creds, market, faults, stop, tls) = (
-                            creds.clone(),
-                            market.clone(),
-                            faults.clone(),
-                            stop.clone(),
-                            tls.clone(),
-                        );
-                        let conn = move || match tls {
-                            Some(cfg) => {
-                                if let Some(s) = crate::tls::accept(&cfg, stream) {
-                                    serve(s, &creds, &market, &faults, &stop, heartbeat_ms)
-                                }
-                            }
-                            None => serve(stream, &creds, &market, &faults, &stop, heartbeat_ms),
-                        };
-                        if let Ok(h) = std::thread::Builder::new()
-                            .name("kite-sim-ws-conn".into())
-                            .spawn(conn)
-                        {
-                            conns.push(h);
-                        }
-                        conns.retain(|h| !h.is_finished());
-                    }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                        std::thread::sleep(Duration::from_millis(5))
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+    crate::accept_loop(
+        addr,
+        "kite-sim-ws",
+        stop.clone(),
+        move |stream| match &tls {
+            Some(cfg) => {
+                if let Some(s) = crate::tls::accept(cfg, stream) {
+                    serve(s, &creds, &market, &faults, &stop, heartbeat_ms)
                 }
             }
-            for h in conns {
-                let _ = h.join();
-            }
-        })?;
-    Ok((local, handle))
+            None => serve(stream, &creds, &market, &faults, &stop, heartbeat_ms),
+        },
+    )
 }
 
 fn query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
