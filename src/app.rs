@@ -188,11 +188,7 @@ pub fn record(opts: RecordOptions) -> Result<RecordSummary, AppError> {
     }
     let metrics = Arc::new(Metrics::default());
     let (hot, hot_rx) = HotLog::new(cfg.logging.hot_queue, metrics.clone());
-    let logger_master = Arc::new(master);
-    let logger = std::thread::Builder::new()
-        .name("aitrapp-logger".into())
-        .spawn(move || logging::run_logger_thread(hot_rx, logger_master))
-        .map_err(startup)?;
+    let logger = logging::spawn_logger_thread(hot_rx, Arc::new(master)).map_err(startup)?;
     let (inbox_tx, _inbox_rx) = crossbeam_channel::bounded::<InboxMsg>(16);
     let n_tokens = tokens.len();
     let mut ticker = kite_ticker(
@@ -774,11 +770,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     log::info!(target: "pipeline", topology = format!("{:?}", cfg.pipeline.topology).as_str(), wait = plan.wait.name().as_str(),
         ring_size = cfg.pipeline.ring_size; "Pipeline: {:?} topology, wait {}", cfg.pipeline.topology, plan.wait.name());
 
-    let logger_master = master.clone();
-    let logger = std::thread::Builder::new()
-        .name("aitrapp-logger".into())
-        .spawn(move || logging::run_logger_thread(hot_rx, logger_master))
-        .map_err(startup)?;
+    let logger = logging::spawn_logger_thread(hot_rx, master.clone()).map_err(startup)?;
 
     let snapshot_path = resolve(base, &cfg.control.snapshot_path);
     let writer = SnapshotWriter::create(&snapshot_path).map_err(startup)?;

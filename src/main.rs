@@ -99,6 +99,15 @@ fn load_config(path: &Path, env: &Environment) -> Result<config::AppConfig, Exit
     })
 }
 
+/// A flag SIGINT and SIGTERM set: the run drains and exits 0.
+fn stop_on_signals() -> Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
+    }
+    Ok(stop)
+}
+
 /// JSON lines into `logging.dir/file` (rotating), a readable copy on stderr if asked.
 fn init_logging(cfg: &config::AppConfig, base: &Path, file: &str, stderr: bool) -> Result<()> {
     let level = config::parse_level(&cfg.logging.level).unwrap_or(log::LevelFilter::Info);
@@ -151,10 +160,7 @@ fn cmd_run(
         }
         log::warn!(target: "app", "LIVE TRADING confirmed: orders go to Kite");
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
-    }
+    let stop = stop_on_signals()?;
     let opts = RunOptions {
         config: cfg,
         secrets,
@@ -271,10 +277,7 @@ fn cmd_record(
         Err(code) => return Ok(code),
     };
     init_logging(&cfg, &base, "record.log", true)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
-    }
+    let stop = stop_on_signals()?;
     let summary = app::record(app::RecordOptions {
         secrets: env.secrets(),
         config: cfg,

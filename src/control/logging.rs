@@ -551,7 +551,17 @@ pub fn write_hot_event(master: &InstrumentMaster, ev: &HotEvent) {
 }
 
 /// The logger thread: drains hot events until every sender is gone.
-pub fn run_logger_thread(rx: Receiver<HotEvent>, master: Arc<InstrumentMaster>) {
+/// Starts the logger thread that writes what hot threads hand it.
+pub fn spawn_logger_thread(
+    rx: Receiver<HotEvent>,
+    master: Arc<InstrumentMaster>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("aitrapp-logger".into())
+        .spawn(move || run_logger_thread(rx, master))
+}
+
+fn run_logger_thread(rx: Receiver<HotEvent>, master: Arc<InstrumentMaster>) {
     while let Ok(ev) = rx.recv() {
         write_hot_event(&master, &ev);
     }
