@@ -27,10 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::print_hist;
-use ws_fixture::{count_here, full_ticks, local_ticker, ALLOCS};
-
-trait ReadWrite: std::io::Read + std::io::Write + Send {}
-impl<T: std::io::Read + std::io::Write + Send> ReadWrite for T {}
+use ws_fixture::{allocs_here, count_here, full_ticks, local_ticker};
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -98,22 +95,7 @@ fn main() {
     let warmup = frames / 10;
     // `AITRAPP_BENCH_TLS=1`: the same over TLS (rustls both ends, a self-signed certificate).
     let tls = std::env::var("AITRAPP_BENCH_TLS").is_ok_and(|v| v == "1");
-    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
-    let ca_path = std::env::temp_dir().join(format!("aitrapp-bench-ca-{}.pem", std::process::id()));
-    std::fs::write(&ca_path, cert.cert.pem()).unwrap();
-    let server_tls = Arc::new(
-        rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.cert.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into()),
-        )
-        .unwrap(),
-    );
+    let (server_tls, client_tls) = ws_fixture::tls_pair();
 
     // Send times by frame sequence; the sequence rides in the first tick's volume field.
     let sent: Arc<Vec<AtomicU64>> = Arc::new((0..frames).map(|_| AtomicU64::new(0)).collect());
@@ -127,14 +109,7 @@ fn main() {
     let (sent2, seen2) = (sent.clone(), seen.clone());
     let server = std::thread::spawn(move || {
         let (stream, _) = listener.accept().unwrap();
-        stream.set_nodelay(true).unwrap();
-        let conn = rustls::ServerConnection::new(server_tls).unwrap();
-        let stream = if tls {
-            Box::new(rustls::StreamOwned::new(conn, stream)) as Box<dyn ReadWrite>
-        } else {
-            Box::new(stream) as Box<dyn ReadWrite>
-        };
-        let mut ws = tungstenite::accept(stream).unwrap();
+        let mut ws = ws_fixture::accept_ws(stream, tls.then_some(&server_tls));
         // The client's subscribe and mode messages.
         for _ in 0..2 {
             let _ = ws.read();
@@ -162,7 +137,7 @@ fn main() {
     let mut ticker = local_ticker(
         format!("{}://{addr}", if tls { "wss" } else { "ws" }),
         per_frame,
-        tls.then(|| aitrapp::feed::kite_ws::tls_config(Some(&ca_path)).unwrap()),
+        tls.then_some(client_tls),
         metrics.clone(),
     );
 
@@ -235,7 +210,7 @@ fn main() {
         }
     }
     count_here(false);
-    let allocs = ALLOCS.load(Ordering::Relaxed);
+    let allocs = allocs_here();
     let elapsed = started.elapsed();
     drop(tx);
     let (wire, feed) = consumer.join().unwrap();

@@ -1,9 +1,9 @@
 //! Zero heap allocations on the feed thread's WebSocket path after warm-up: `KiteTicker::poll`
-//! (mio + tungstenite) on plain TCP, the Kite decoder and ring A, counted by a global
-//! allocator that counts only on this test's feed thread.
+//! (mio + tungstenite, over plain TCP and over TLS), the Kite decoder and ring A, counted by
+//! a global allocator that counts only on the feed thread.
 
 mod ws_fixture;
-use ws_fixture::{count_here, full_ticks, local_ticker, ALLOCS};
+use ws_fixture::{allocs_here, count_here, full_ticks, local_ticker};
 
 use aitrapp::clock::mono_ns;
 use aitrapp::control::Metrics;
@@ -18,14 +18,25 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn ws_frames_to_ring_do_not_allocate_after_warmup() {
+    allocations_after_warmup(false);
+}
+
+/// wss://, as Kite serves it: records are decrypted in place (TlsRecordStream).
+#[test]
+fn wss_frames_to_ring_do_not_allocate_after_warmup() {
+    allocations_after_warmup(true);
+}
+
+fn allocations_after_warmup(tls: bool) {
     const FRAMES: usize = 3000;
     const WARMUP: usize = 300;
     const PER_FRAME: usize = 8;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
+    let (server_tls, client_tls) = ws_fixture::tls_pair();
     let server = std::thread::spawn(move || {
         let (stream, _) = listener.accept().unwrap();
-        let mut ws = tungstenite::accept(stream).unwrap();
+        let mut ws = ws_fixture::accept_ws(stream, tls.then_some(&server_tls));
         for _ in 0..2 {
             let _ = ws.read(); // subscribe + mode
         }
@@ -45,7 +56,12 @@ fn ws_frames_to_ring_do_not_allocate_after_warmup() {
     });
 
     let metrics = Arc::new(Metrics::default());
-    let mut ticker = local_ticker(format!("ws://{addr}"), PER_FRAME, None, metrics.clone());
+    let mut ticker = local_ticker(
+        format!("{}://{addr}", if tls { "wss" } else { "ws" }),
+        PER_FRAME,
+        tls.then_some(client_tls),
+        metrics.clone(),
+    );
     let (mut tx, mut rx) = ring(
         4096,
         WaitStrategy::parse("yield").unwrap(),
@@ -91,7 +107,7 @@ fn ws_frames_to_ring_do_not_allocate_after_warmup() {
         }
     }
     count_here(false);
-    let allocs = ALLOCS.load(Ordering::Relaxed);
+    let allocs = allocs_here();
     drop(tx);
     consumer.join().unwrap();
     drop(ticker);

@@ -12,6 +12,7 @@ use crate::control::Metrics;
 use crate::domain::{ControlCommand, HaltReason, TickMode};
 use crate::exec::kite::rest::KiteOrder;
 use crate::exec::InboxMsg;
+use crate::feed::tls_records::TlsRecordStream;
 use crate::feed::{FrameSource, SourcePoll};
 use crossbeam_channel::Sender;
 use mio::net::TcpStream;
@@ -93,25 +94,27 @@ pub fn tls_config(ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::Clien
         None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
         .with_root_certificates(roots)
         .with_no_client_auth();
+    // The ticker decrypts records itself (TlsRecordStream) once rustls has the keys.
+    cfg.enable_secret_extraction = true;
     Ok(Arc::new(cfg))
 }
 
 /// A socket, plain or TLS.
 enum Stream {
     Plain(TcpStream),
-    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+    Tls(Box<TlsRecordStream>),
 }
 
 impl Stream {
     fn tcp(&mut self) -> &mut TcpStream {
         match self {
             Stream::Plain(s) => s,
-            Stream::Tls(s) => &mut s.sock,
+            Stream::Tls(s) => s.tcp(),
         }
     }
 }
@@ -538,8 +541,8 @@ impl KiteTicker {
                     let Ok(name) = ServerName::try_from(self.endpoint.host.clone()) else {
                         return self.retry_later(i, "bad TLS server name", now);
                     };
-                    match rustls::ClientConnection::new(tls, name) {
-                        Ok(conn) => Stream::Tls(Box::new(rustls::StreamOwned::new(conn, sock))),
+                    match TlsRecordStream::new(tls, name, sock) {
+                        Ok(s) => Stream::Tls(Box::new(s)),
                         Err(_) => return self.retry_later(i, "TLS setup failed", now),
                     }
                 } else {

@@ -7,6 +7,7 @@ pub mod kite_ws;
 pub mod record;
 pub mod replay;
 pub mod synthetic;
+pub mod tls_records;
 
 /// What a frame source had on one poll.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

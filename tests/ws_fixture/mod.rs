@@ -17,28 +17,37 @@ use std::time::Duration;
 pub struct Counting;
 thread_local! {
     static COUNT_HERE: Cell<bool> = const { Cell::new(false) };
+    // Per thread, so tests running side by side do not add to each other's count.
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
 }
-pub static ALLOCS: AtomicU64 = AtomicU64::new(0);
 
 /// Starts or stops counting allocations made on the calling thread.
 pub fn count_here(on: bool) {
     COUNT_HERE.with(|c| c.set(on));
 }
 
+/// Allocations counted on the calling thread so far.
+pub fn allocs_here() -> u64 {
+    ALLOCS.with(|c| c.get())
+}
+
+fn count_one() {
+    // try_with: the allocator runs while thread-locals are torn down too.
+    if COUNT_HERE.try_with(|c| c.get()).unwrap_or(false) {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+    }
+}
+
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        if COUNT_HERE.with(|c| c.get()) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
+        count_one();
         System.alloc(l)
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         System.dealloc(p, l)
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        if COUNT_HERE.with(|c| c.get()) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
+        count_one();
         System.realloc(p, l, n)
     }
 }
@@ -90,4 +99,40 @@ pub fn local_ticker(
         inbox,
     )
     .unwrap()
+}
+
+pub trait ReadWrite: std::io::Read + std::io::Write + Send {}
+impl<T: std::io::Read + std::io::Write + Send> ReadWrite for T {}
+
+/// Both ends of wss:// on loopback: the simulator's self-signed certificate, and the ticker's
+/// TLS config trusting it (as `websocket.ca_file` does).
+pub fn tls_pair() -> (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let sim = kite_sim::tls::self_signed().unwrap();
+    let ca = std::env::temp_dir().join(format!(
+        "aitrapp-ws-ca-{}-{}.pem",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::write(&ca, &sim.ca_pem).unwrap();
+    let client = aitrapp::feed::kite_ws::tls_config(Some(&ca)).unwrap();
+    let _ = std::fs::remove_file(&ca);
+    (sim.server, client)
+}
+
+/// The server end of a ticker connection: the WebSocket upgrade over plain TCP or TLS.
+pub fn accept_ws(
+    stream: std::net::TcpStream,
+    tls: Option<&Arc<rustls::ServerConfig>>,
+) -> tungstenite::WebSocket<Box<dyn ReadWrite>> {
+    stream.set_nodelay(true).unwrap();
+    let stream: Box<dyn ReadWrite> = match tls {
+        Some(cfg) => {
+            let s = kite_sim::tls::accept(cfg, stream).expect("TLS handshake");
+            s.sock.set_read_timeout(None).unwrap();
+            Box::new(s)
+        }
+        None => Box::new(stream),
+    };
+    tungstenite::accept(stream).unwrap()
 }
