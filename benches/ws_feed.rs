@@ -1,11 +1,15 @@
 //! WebSocket frame to decoded ticks in ring A, over loopback.
 //!
-//! A local tungstenite server (plain TCP; the bench says so) sends Kite full-mode frames one at
-//! a time, stamping each frame's send time. The feed side is the real path: `KiteTicker::poll`
-//! (mio + tungstenite), the Kite decoder, `RingTx::publish`. A consumer thread reads ring A and
-//! records two latencies per frame, at its last tick:
-//! - wire: server send -> tick in ring A (loopback TCP, WebSocket framing, poll, decode, hop);
-//! - feed: frame handed over by the ticker -> tick in ring A (decode + ring hop).
+//! A local tungstenite server (plain TCP or TLS; the bench says which) sends Kite full-mode
+//! frames one at a time, stamping each frame's send time. The feed side is the real path:
+//! `KiteTicker::poll` (mio + tungstenite, TlsRecordStream for wss://), the Kite decoder,
+//! `RingTx::publish`. Latencies per frame, at its last tick:
+//! - wire: server send -> tick seen by ring A's consumer (loopback TCP, everything below, hop);
+//! - frame: the frame's bytes come off the socket (`received_ns`, the stamp ticks carry) ->
+//!   last tick published in ring A, on the feed thread: WebSocket framing, decode, publish;
+//! - hop: the same start -> the tick seen by a consumer thread of ring A;
+//! - poll: start of the `poll` that returns the frame -> last tick published: adds epoll and
+//!   the read syscall (on loopback the kernel sends the ACK inside it).
 //!
 //! It also counts heap allocations on the feed thread after warm-up (per frame, per tick).
 //!
@@ -182,14 +186,17 @@ fn main() {
     let started = Instant::now();
     let mut got = 0usize;
     let mut counted_frames = 0u64;
+    let mut frame_hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
+    let mut process = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
     while got < frames {
         assert!(
             started.elapsed() < Duration::from_secs(120),
             "bench stalled"
         );
+        let poll_ns = mono_ns();
         match ticker.poll(&mut buf) {
             SourcePoll::Frame if buf.len() > 1 => {
-                let recv_ns = mono_ns();
+                let recv_ns = ticker.received_ns().unwrap();
                 if got == warmup {
                     count_here(true);
                 }
@@ -202,6 +209,11 @@ fn main() {
                         recv_ns,
                     })
                 });
+                if got >= warmup {
+                    let done = mono_ns();
+                    let _ = frame_hist.record(done.saturating_sub(recv_ns).max(1));
+                    let _ = process.record(done.saturating_sub(poll_ns).max(1));
+                }
                 got += 1;
             }
             SourcePoll::Frame => {}
@@ -230,8 +242,16 @@ fn main() {
         &wire,
     );
     print_hist(
-        "  feed: ticker hands the frame over -> last tick in ring A",
+        "  frame: bytes off the socket -> last tick published in ring A (feed thread)",
+        &frame_hist,
+    );
+    print_hist(
+        "  hop: bytes off the socket -> last tick seen by ring A's consumer",
         &feed,
+    );
+    print_hist(
+        "  poll: start of the poll that reads the frame (epoll, read syscall, TLS, WebSocket) -> last tick published",
+        &process,
     );
     println!(
         "  allocations on the feed thread after warm-up: {allocs} over {counted_frames} frames ({:.3} per frame, {:.4} per tick)",

@@ -539,7 +539,7 @@ fn run_feed(
             SourcePoll::Idle => wait.idle(),
             SourcePoll::End => break FeedEnd::SourceEnded,
             SourcePoll::Frame => {
-                let recv_ns = mono_ns();
+                let recv_ns = source.received_ns().unwrap_or_else(mono_ns);
                 Metrics::add(&metrics.feed_frames_total, 1);
                 Metrics::add(&metrics.feed_bytes_total, buf.len() as u64);
                 if let Some(r) = &mut recorder {

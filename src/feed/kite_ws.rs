@@ -7,6 +7,7 @@
 //! asks risk to halt new entries. Nothing here calls the logger: connection events go to the
 //! logger thread as hot events, broker text messages through the same queue.
 
+use crate::clock::mono_ns;
 use crate::control::logging::{HotEvent, HotLog, ShortText};
 use crate::control::Metrics;
 use crate::domain::{ControlCommand, HaltReason, TickMode};
@@ -104,41 +105,61 @@ pub fn tls_config(ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::Clien
     Ok(Arc::new(cfg))
 }
 
-/// A socket, plain or TLS.
-enum Stream {
+/// A socket, plain or TLS, that notes when bytes last came out of it.
+struct Stream {
+    io: Io,
+    /// `mono_ns` of the last read that returned bytes: the frame's receive time.
+    read_ns: u64,
+}
+
+enum Io {
     Plain(TcpStream),
     Tls(Box<TlsRecordStream>),
 }
 
 impl Stream {
+    fn new(io: Io) -> Stream {
+        Stream { io, read_ns: 0 }
+    }
+
     fn tcp(&mut self) -> &mut TcpStream {
-        match self {
-            Stream::Plain(s) => s,
-            Stream::Tls(s) => s.tcp(),
+        match &mut self.io {
+            Io::Plain(s) => s,
+            Io::Tls(s) => s.tcp(),
         }
     }
 }
 
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Plain(s) => s.read(buf),
-            Stream::Tls(s) => s.read(buf),
+        match &mut self.io {
+            Io::Plain(s) => {
+                let r = s.read(buf);
+                if let Ok(1..) = r {
+                    self.read_ns = mono_ns();
+                }
+                r
+            }
+            Io::Tls(s) => {
+                let r = s.read(buf);
+                self.read_ns = s.received_ns();
+                r
+            }
         }
     }
 }
 
 impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Plain(s) => s.write(buf),
-            Stream::Tls(s) => s.write(buf),
+        match &mut self.io {
+            Io::Plain(s) => s.write(buf),
+            Io::Tls(s) => s.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Stream::Plain(s) => s.flush(),
-            Stream::Tls(s) => s.flush(),
+        match &mut self.io {
+            Io::Plain(s) => s.flush(),
+            Io::Tls(s) => s.flush(),
         }
     }
 }
@@ -329,6 +350,8 @@ pub struct KiteTicker {
     last_housekeeping: Instant,
     /// LIVE: order updates go to the order tracker.
     order_updates: Option<Sender<KiteOrder>>,
+    /// When the last frame handed over came off its socket.
+    received_ns: u64,
 }
 
 impl KiteTicker {
@@ -375,6 +398,7 @@ impl KiteTicker {
             halted: false,
             last_housekeeping: now,
             order_updates: None,
+            received_ns: 0,
         })
     }
 
@@ -542,11 +566,11 @@ impl KiteTicker {
                         return self.retry_later(i, "bad TLS server name", now);
                     };
                     match TlsRecordStream::new(tls, name, sock) {
-                        Ok(s) => Stream::Tls(Box::new(s)),
+                        Ok(s) => Stream::new(Io::Tls(Box::new(s))),
                         Err(_) => return self.retry_later(i, "TLS setup failed", now),
                     }
                 } else {
-                    Stream::Plain(sock)
+                    Stream::new(Io::Plain(sock))
                 };
                 self.shards[i].readable = true;
                 match tungstenite::client::client(self.endpoint.url.as_str(), stream) {
@@ -667,6 +691,7 @@ impl KiteTicker {
                     *last_rx = now;
                     out.clear();
                     out.extend_from_slice(&b);
+                    self.received_ns = ws.get_ref().read_ns;
                     return true;
                 }
                 Ok(Message::Text(t)) => {
@@ -816,10 +841,15 @@ impl FrameSource for KiteTicker {
             return SourcePoll::Frame;
         }
         if now.duration_since(self.last_housekeeping) >= Duration::from_millis(1)
-            || self
-                .shards
-                .iter()
-                .any(|s| !matches!(s.state, ConnState::Open { .. }))
+            || self.shards.iter().any(|s| {
+                // A connection on its way up is checked every poll; one that gave up is not.
+                matches!(
+                    s.state,
+                    ConnState::Waiting { .. }
+                        | ConnState::Connecting { .. }
+                        | ConnState::Handshaking { .. }
+                )
+            })
         {
             self.last_housekeeping = now;
             self.housekeeping(now);
@@ -829,6 +859,10 @@ impl FrameSource for KiteTicker {
 
     fn lockstep(&self) -> bool {
         false
+    }
+
+    fn received_ns(&self) -> Option<u64> {
+        Some(self.received_ns)
     }
 
     fn resubscribe(&mut self, tokens: Vec<(u32, TickMode)>) {

@@ -31,4 +31,9 @@ pub trait FrameSource: Send {
     /// A universe reload's new subscriptions (instrument token, mode). Only a live feed
     /// subscribes; simulated and recorded sources carry what they carry.
     fn resubscribe(&mut self, _tokens: Vec<(u32, crate::domain::TickMode)>) {}
+    /// When the last frame's bytes came off the socket (`clock::mono_ns`), for sources that
+    /// read one; the feed stamps ticks with it so latency counts the WebSocket layer too.
+    fn received_ns(&self) -> Option<u64> {
+        None
+    }
 }

@@ -53,6 +53,8 @@ pub struct TlsRecordStream {
     early_at: usize,
     /// The peer sent close_notify.
     closed: bool,
+    /// `mono_ns` of the last socket read that returned bytes (before decryption).
+    fill_ns: u64,
 }
 
 enum Phase {
@@ -145,11 +147,18 @@ impl TlsRecordStream {
             early: Vec::new(),
             early_at: 0,
             closed: false,
+            fill_ns: 0,
         })
     }
 
     pub fn tcp(&mut self) -> &mut TcpStream {
         &mut self.sock
+    }
+
+    /// When ciphertext last came off the socket (`clock::mono_ns`): a frame's receive time
+    /// counts its decryption.
+    pub fn received_ns(&self) -> u64 {
+        self.fill_ns
     }
 
     /// True once the handshake is done and records are decrypted here.
@@ -186,6 +195,9 @@ impl TlsRecordStream {
             match self.sock.read(&mut self.inbuf[self.filled..]) {
                 Ok(n) => {
                     self.filled += n;
+                    if n > 0 {
+                        self.fill_ns = crate::clock::mono_ns();
+                    }
                     return Ok(n);
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
