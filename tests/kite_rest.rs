@@ -218,3 +218,76 @@ fn rest_endpoints_orders_and_rejections() {
     sim.faults.expire_token();
     assert!(k.profile().unwrap_err().is_token());
 }
+
+/// Kite gzips the instrument dump. The simulator does too when asked (Content-Encoding), and
+/// the client also unpacks a dump served as a gzip body; a broken one is a typed error.
+#[test]
+fn instrument_dump_arrives_gzipped_and_is_unpacked() {
+    use std::io::{Read, Write};
+    let sim = start_sim("09:20", 1.0);
+    let c = kite_sim::Credentials::default();
+    let mut s = std::net::TcpStream::connect(sim.rest_addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET /instruments HTTP/1.1\r\nHost: localhost\r\nAuthorization: token {}:{}\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
+        c.api_key, c.access_token
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    assert!(
+        raw[split + 4..].starts_with(&[0x1f, 0x8b]),
+        "body is not gzip"
+    );
+
+    let csv = client(&sim).instruments_csv().unwrap();
+    assert!(csv.starts_with("instrument_token,"), "{}", &csv[..40]);
+    assert_eq!(csv.lines().count(), 44, "header + 43 instruments");
+
+    // A dump served as a gzip file rather than an encoding, then a truncated one.
+    let dump = "instrument_token,exchange_token,tradingsymbol\n408065,1594,INFY\n";
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(dump.as_bytes()).unwrap();
+    let gz = gz.finish().unwrap();
+    let truncated = gz[..gz.len() - 12].to_vec();
+    for (body, ok) in [(gz, true), (truncated, false)] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut req = [0u8; 4096];
+            let _ = s.read(&mut req);
+            write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/gzip\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )
+            .unwrap();
+            s.write_all(&body).unwrap();
+        });
+        let rest = KiteRest::new(
+            RestConfig {
+                api_root: format!("http://{addr}"),
+                api_key: c.api_key.clone(),
+                access_token: c.access_token.clone(),
+                timeout: Duration::from_secs(5),
+                ca_pem: None,
+            },
+            Arc::new(RateLimiter::new(RateLimits::default())),
+        )
+        .unwrap();
+        match rest.instruments_csv() {
+            Ok(text) => assert!(ok && text == dump, "{text}"),
+            Err(KiteError::BadEnvelope { reason, .. }) => {
+                assert!(!ok && reason.contains("bad gzip"), "{reason}")
+            }
+            Err(e) => panic!("{e}"),
+        }
+        server.join().unwrap();
+    }
+}

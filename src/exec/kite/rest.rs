@@ -438,10 +438,25 @@ impl KiteRest {
             .find(|o| o.tag.as_deref() == Some(tag)))
     }
 
-    /// `GET /instruments`: the day's instrument dump as CSV text (gzip is undone by the
-    /// client). A JSON answer is an error envelope.
+    /// `GET /instruments`: the day's instrument dump as CSV text. Kite gzips it: as a
+    /// `Content-Encoding` (undone by the HTTP client) or as a gzip body (undone here). A JSON
+    /// answer is an error envelope.
     pub fn instruments_csv(&self) -> Result<String, KiteError> {
-        let (http, csv, body) = self.send(EndpointClass::Other, "GET", "/instruments", &[])?;
+        let (http, mut csv, mut body) =
+            self.send(EndpointClass::Other, "GET", "/instruments", &[])?;
+        if http == 200 && body.starts_with(&[0x1f, 0x8b]) {
+            use std::io::Read;
+            let mut plain = Vec::with_capacity(body.len() * 4);
+            flate2::read::GzDecoder::new(&body[..])
+                .read_to_end(&mut plain)
+                .map_err(|e| KiteError::BadEnvelope {
+                    http,
+                    reason: format!("instrument dump: bad gzip ({e})"),
+                    excerpt: excerpt(&body),
+                })?;
+            body = plain;
+            csv = true;
+        }
         if http == 200 && csv {
             return String::from_utf8(body).map_err(|e| KiteError::BadEnvelope {
                 http,

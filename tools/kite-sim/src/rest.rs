@@ -69,6 +69,19 @@ struct Api {
 /// A reply: HTTP status, body, content type.
 struct Reply(u16, String, &'static str);
 
+fn accepts_gzip(req: &Request) -> bool {
+    req.headers().iter().any(|h| {
+        h.field.equiv("Accept-Encoding") && h.value.as_str().to_ascii_lowercase().contains("gzip")
+    })
+}
+
+fn gzipped(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(bytes).expect("gzip into memory");
+    gz.finish().expect("gzip into memory")
+}
+
 fn ok(data: Value) -> Reply {
     Reply(
         200,
@@ -155,7 +168,15 @@ impl Api {
         let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
         let reply = self.route(&req, req.method().clone(), path, query, &body);
         let Reply(status, text, ctype) = reply;
-        let mut resp = Response::from_string(text).with_status_code(status);
+        let gzip = ctype == "text/csv" && accepts_gzip(&req);
+        let mut resp = if gzip {
+            // Kite sends its instrument dumps compressed.
+            Response::from_data(gzipped(text.as_bytes()))
+                .with_header(Header::from_bytes("Content-Encoding", "gzip").expect("header"))
+        } else {
+            Response::from_data(text.into_bytes())
+        }
+        .with_status_code(status);
         if let Ok(h) = Header::from_bytes("Content-Type", ctype) {
             resp = resp.with_header(h);
         }
