@@ -63,12 +63,38 @@ struct OrderBook {
 #[derive(Clone)]
 pub struct KiteRouter {
     jobs: Sender<IoJob>,
+    /// Cancels have their own queue, unbounded, that the workers serve first: a cancel is
+    /// never refused or stuck behind a backlog of new orders.
+    cancels: Sender<OrderId>,
 }
 
 impl KiteRouter {
-    /// False when the queue is full (the caller rejects the order rather than wait).
+    /// A new order: false when the queue is full (the caller rejects the order rather than
+    /// wait). A cancel: always queued.
     pub fn submit(&self, job: IoJob) -> bool {
-        !matches!(self.jobs.try_send(job), Err(TrySendError::Full(_)))
+        match job {
+            IoJob::Cancel { id } => self.cancels.send(id).is_ok(),
+            job => !matches!(self.jobs.try_send(job), Err(TrySendError::Full(_))),
+        }
+    }
+}
+
+/// The next job for an io worker, cancels first; None after `wait` with nothing to do, or
+/// when the router is gone (`Err`).
+fn next_job(
+    cancels: &Receiver<OrderId>,
+    jobs: &Receiver<IoJob>,
+    wait: Duration,
+) -> Result<Option<IoJob>, ()> {
+    match cancels.try_recv() {
+        Ok(id) => return Ok(Some(IoJob::Cancel { id })),
+        Err(crossbeam_channel::TryRecvError::Disconnected) => return Err(()),
+        Err(crossbeam_channel::TryRecvError::Empty) => {}
+    }
+    crossbeam_channel::select! {
+        recv(cancels) -> m => m.map(|id| Some(IoJob::Cancel { id })).map_err(|_| ()),
+        recv(jobs) -> m => m.map(Some).map_err(|_| ()),
+        default(wait) => Ok(None),
     }
 }
 
@@ -337,6 +363,7 @@ pub fn start(
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<(KiteRouter, Vec<JoinHandle<()>>)> {
     let (jobs_tx, jobs_rx) = crossbeam_channel::bounded::<IoJob>(1024);
+    let (cancels_tx, cancels_rx) = crossbeam_channel::unbounded::<OrderId>();
     let workers = settings.workers.max(1);
     let shared = Arc::new(Shared {
         rest,
@@ -347,23 +374,28 @@ pub fn start(
     });
     let mut handles = Vec::new();
     for n in 0..workers {
-        let (s, rx, stop) = (shared.clone(), jobs_rx.clone(), stop.clone());
+        let (s, rx, cancels, stop) = (
+            shared.clone(),
+            jobs_rx.clone(),
+            cancels_rx.clone(),
+            stop.clone(),
+        );
         handles.push(
             std::thread::Builder::new()
                 .name(format!("aitrapp-io-{n}"))
                 .spawn(move || {
                     while !stop.load(Ordering::Relaxed) {
-                        match rx.recv_timeout(Duration::from_millis(100)) {
-                            Ok(IoJob::Place {
+                        match next_job(&cancels, &rx, Duration::from_millis(100)) {
+                            Ok(Some(IoJob::Place {
                                 id,
                                 token,
                                 divisor,
                                 order,
                                 ts,
-                            }) => s.place(id, token, divisor, *order, ts),
-                            Ok(IoJob::Cancel { id }) => s.cancel(id),
-                            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-                            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+                            })) => s.place(id, token, divisor, *order, ts),
+                            Ok(Some(IoJob::Cancel { id })) => s.cancel(id),
+                            Ok(None) => {}
+                            Err(()) => return,
                         }
                     }
                 })?,
@@ -395,5 +427,45 @@ pub fn start(
                 }
             })?,
     );
-    Ok((KiteRouter { jobs: jobs_tx }, handles))
+    Ok((
+        KiteRouter {
+            jobs: jobs_tx,
+            cancels: cancels_tx,
+        },
+        handles,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cancel_is_queued_when_new_orders_fill_the_queue_and_served_first() {
+        let (jobs_tx, jobs_rx) = crossbeam_channel::bounded::<IoJob>(1);
+        let (cancels_tx, cancels_rx) = crossbeam_channel::unbounded::<OrderId>();
+        let router = KiteRouter {
+            jobs: jobs_tx.clone(),
+            cancels: cancels_tx,
+        };
+        // The new-order queue is full...
+        jobs_tx.try_send(IoJob::Cancel { id: OrderId(1) }).unwrap();
+        assert!(jobs_tx.is_full());
+        // ...and cancels still go, ahead of it.
+        for id in [7, 8] {
+            assert!(router.submit(IoJob::Cancel { id: OrderId(id) }));
+        }
+        let wait = Duration::from_millis(10);
+        let order: Vec<u64> = (0..3)
+            .map(|_| match next_job(&cancels_rx, &jobs_rx, wait) {
+                Ok(Some(IoJob::Cancel { id })) => id.0,
+                other => panic!("{:?}", other.map(|j| j.map(|_| ()))),
+            })
+            .collect();
+        assert_eq!(order, vec![7, 8, 1]);
+        assert!(matches!(next_job(&cancels_rx, &jobs_rx, wait), Ok(None)));
+        // The router gone, the workers stop.
+        drop((router, jobs_tx));
+        assert!(next_job(&cancels_rx, &jobs_rx, wait).is_err());
+    }
 }
