@@ -1,6 +1,7 @@
 //! The LIVE order router against tools/kite-sim: a place call answered 5xx is looked up by
 //! tag and re-sent only because the book proves it was never placed; a refused token rejects
-//! the order and halts new entries.
+//! the order and halts new entries; a cancel is never lost, whether it comes before the
+//! order was sent or before Kite answered with its id.
 
 mod common;
 use aitrapp::domain::{ControlCommand, HaltReason, OrderId, OrderUpdateKind, Token};
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 fn start_router(
     sim: &kite_sim::SimHandle,
+    workers: usize,
 ) -> (
     router::KiteRouter,
     crossbeam_channel::Receiver<InboxMsg>,
@@ -40,7 +42,7 @@ fn start_router(
         inbox,
         updates_rx,
         RouterSettings {
-            workers: 1,
+            workers,
             max_retries: 2,
             backoff: Duration::from_millis(100),
             poll_every: Duration::from_millis(200),
@@ -52,6 +54,11 @@ fn start_router(
 }
 
 fn buy(id: u64) -> IoJob {
+    buy_at(id, None)
+}
+
+/// A buy of 3 INFY: MARKET, or LIMIT at `price` rupees.
+fn buy_at(id: u64, price: Option<String>) -> IoJob {
     IoJob::Place {
         id: OrderId(id),
         token: Token(408065),
@@ -60,13 +67,13 @@ fn buy(id: u64) -> IoJob {
             exchange: "NSE".into(),
             tradingsymbol: "INFY".into(),
             transaction_type: "BUY",
-            order_type: "MARKET",
+            order_type: if price.is_some() { "LIMIT" } else { "MARKET" },
             quantity: 3,
             product: "MIS".into(),
-            price: None,
+            market_protection: price.is_none().then_some(-1.0),
+            price,
             trigger_price: None,
             validity: "DAY",
-            market_protection: Some(-1.0),
             tag: OrderId(id).tag().as_str().to_string(),
         }),
         ts: 0,
@@ -76,7 +83,7 @@ fn buy(id: u64) -> IoJob {
 #[test]
 fn a_5xx_place_is_looked_up_then_placed_once() {
     let sim = start_sim("09:20", 20.0);
-    let (r, inbox, stop) = start_router(&sim);
+    let (r, inbox, stop) = start_router(&sim, 1);
     wait_until("a market", 10, || {
         sim.market.last_tick(Token(408065)).is_some()
     });
@@ -110,7 +117,7 @@ fn a_5xx_place_is_looked_up_then_placed_once() {
 #[test]
 fn a_refused_token_rejects_and_halts_entries() {
     let sim = start_sim("09:20", 20.0);
-    let (r, inbox, stop) = start_router(&sim);
+    let (r, inbox, stop) = start_router(&sim, 1);
     sim.faults.expire_token();
     assert!(r.submit(buy(9)));
     let (mut rejected, mut halted) = (false, false);
@@ -127,5 +134,76 @@ fn a_refused_token_rejects_and_halts_entries() {
         rejected && halted
     });
     assert_eq!(sim.faults.orders_placed.load(Ordering::SeqCst), 0);
+    stop.store(true, Ordering::Relaxed);
+}
+
+/// The simulator's orders with our tag for `id`.
+fn sim_orders(sim: &kite_sim::SimHandle, id: u64) -> Vec<serde_json::Value> {
+    let tag = OrderId(id).tag();
+    sim_get(sim, "/orders")
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["tag"] == tag.as_str())
+        .cloned()
+        .collect()
+}
+
+fn wait_cancelled(inbox: &crossbeam_channel::Receiver<InboxMsg>, id: u64) {
+    wait_until("the Cancelled update", 15, || {
+        std::iter::from_fn(|| inbox.try_recv().ok()).any(|m| {
+            matches!(m, InboxMsg::Order(u) if u.id == OrderId(id) && u.kind == OrderUpdateKind::Cancelled)
+        })
+    });
+}
+
+/// A resting LIMIT buy 5 % under the market: it stays open until cancelled.
+fn resting_price(sim: &kite_sim::SimHandle) -> String {
+    wait_until("a market", 10, || {
+        sim.market.last_tick(Token(408065)).is_some()
+    });
+    let ltp = sim.market.last_tick(Token(408065)).unwrap().last_price as f64 / 100.0;
+    format!("{:.2}", (ltp * 0.95 * 20.0).round() / 20.0)
+}
+
+#[test]
+fn a_cancel_served_before_its_order_was_sent_means_it_is_never_sent() {
+    let sim = start_sim("09:20", 20.0);
+    let (r, inbox, stop) = start_router(&sim, 1);
+    let price = resting_price(&sim);
+    // The one worker is busy with order 20 (its ack held 1 s) while 21 and its cancel queue
+    // up; cancels go first, so 21's cancel is served before 21 is.
+    sim.faults.ack_delay_ms.store(1000, Ordering::SeqCst);
+    sim.faults.lose_order_acks.arm(1);
+    assert!(r.submit(buy_at(20, Some(price.clone()))));
+    wait_until("order 20 on the simulator", 10, || {
+        sim.faults.orders_placed.load(Ordering::SeqCst) == 1
+    });
+    assert!(r.submit(buy_at(21, Some(price))));
+    assert!(r.submit(IoJob::Cancel { id: OrderId(21) }));
+    wait_cancelled(&inbox, 21);
+    assert!(sim_orders(&sim, 21).is_empty(), "order 21 reached Kite");
+    assert_eq!(sim_orders(&sim, 20).len(), 1);
+    stop.store(true, Ordering::Relaxed);
+}
+
+#[test]
+fn a_cancel_before_kite_answers_goes_once_the_order_has_its_id() {
+    let sim = start_sim("09:20", 20.0);
+    let (r, inbox, stop) = start_router(&sim, 2);
+    let price = resting_price(&sim);
+    // Order 30 is in Kite's book, but its answer is held for 1.5 s: the cancel that arrives
+    // meanwhile has no Kite id to cancel yet.
+    sim.faults.ack_delay_ms.store(1500, Ordering::SeqCst);
+    sim.faults.lose_order_acks.arm(1);
+    assert!(r.submit(buy_at(30, Some(price))));
+    wait_until("order 30 on the simulator", 10, || {
+        sim.faults.orders_placed.load(Ordering::SeqCst) == 1
+    });
+    assert!(r.submit(IoJob::Cancel { id: OrderId(30) }));
+    wait_cancelled(&inbox, 30);
+    let ours = sim_orders(&sim, 30);
+    assert_eq!(ours.len(), 1, "{ours:?}");
+    assert_eq!(ours[0]["status"], "CANCELLED", "{ours:?}");
     stop.store(true, Ordering::Relaxed);
 }

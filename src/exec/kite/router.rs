@@ -16,7 +16,7 @@ use crate::domain::{
 };
 use crate::exec::InboxMsg;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -50,6 +50,8 @@ struct Tracked {
     filled_value: i128,
     opened: bool,
     done: bool,
+    /// A cancel came before Kite's order id: it goes as soon as the id is known.
+    cancel_wanted: bool,
     ts: u32,
 }
 
@@ -57,6 +59,9 @@ struct Tracked {
 #[derive(Default)]
 struct OrderBook {
     by_tag: HashMap<String, Tracked>,
+    /// Cancels served before their order reached a worker (cancels jump the queue): such an
+    /// order is never sent.
+    cancelled_unsent: HashSet<OrderId>,
 }
 
 /// The order thread's handle: submit never blocks.
@@ -212,6 +217,25 @@ impl Shared {
                 });
             }
         }
+        self.cancel_if_wanted(tag);
+    }
+
+    /// Sends a cancel that waited for Kite's order id, once the id is known.
+    fn cancel_if_wanted(&self, tag: &str) {
+        let kite_id = self.book.lock().ok().and_then(|mut b| {
+            let t = b.by_tag.get_mut(tag)?;
+            if !t.cancel_wanted || t.done {
+                return None;
+            }
+            let k = t.kite_id.clone()?;
+            t.cancel_wanted = false;
+            Some(k)
+        });
+        if let Some(k) = kite_id {
+            log::info!(target: "order", tag = tag, order_id = k.as_str();
+                "Order {tag} has its Kite id {k}: sending the cancel that waited for it");
+            self.send_cancel(&k);
+        }
     }
 
     fn needs_poll(&self) -> bool {
@@ -224,6 +248,17 @@ impl Shared {
     fn place(&self, id: OrderId, token: Token, divisor: i64, order: PlaceOrder, ts: u32) {
         let tag = order.tag.clone();
         if let Ok(mut b) = self.book.lock() {
+            if b.cancelled_unsent.remove(&id) {
+                drop(b);
+                log::info!(target: "order", tag = tag.as_str();
+                    "Order {tag} was cancelled before it was sent: not placing it");
+                return self.send(OrderUpdate {
+                    id,
+                    token,
+                    kind: OrderUpdateKind::Cancelled,
+                    ts,
+                });
+            }
             b.by_tag.insert(
                 tag.clone(),
                 Tracked {
@@ -235,6 +270,7 @@ impl Shared {
                     filled_value: 0,
                     opened: false,
                     done: false,
+                    cancel_wanted: false,
                     ts,
                 },
             );
@@ -251,7 +287,7 @@ impl Shared {
                             t.kite_id.get_or_insert(kite_id);
                         }
                     }
-                    return;
+                    return self.cancel_if_wanted(&tag);
                 }
                 Err(e) if e.is_token() => {
                     self.on_token_error(&e);
@@ -334,20 +370,40 @@ impl Shared {
 
     fn cancel(&self, id: OrderId) {
         // The book is keyed by the tag, which the order id determines.
-        let kite_id = self.book.lock().ok().and_then(|b| {
-            b.by_tag
-                .get(id.tag().as_str())
-                .and_then(|t| t.kite_id.clone())
-        });
-        let Some(kite_id) = kite_id else {
-            log::warn!(target: "order", order_id = id.0; "Cancel for order {} before Kite gave it an id: the tracker will settle it", id.0);
-            return;
+        let tag = id.tag();
+        let tag = tag.as_str();
+        let kite_id = {
+            let Ok(mut b) = self.book.lock() else {
+                return;
+            };
+            match b.by_tag.get_mut(tag) {
+                None => {
+                    b.cancelled_unsent.insert(id);
+                    log::info!(target: "order", tag = tag;
+                        "Cancel for order {tag} before it was sent: it will not be placed");
+                    return;
+                }
+                Some(t) if t.done => return,
+                Some(t) => match &t.kite_id {
+                    Some(k) => k.clone(),
+                    None => {
+                        t.cancel_wanted = true;
+                        log::info!(target: "order", tag = tag;
+                            "Cancel for order {tag} before Kite gave it an id: sent when the id is known");
+                        return;
+                    }
+                },
+            }
         };
-        match self.rest.cancel(&kite_id) {
+        self.send_cancel(&kite_id);
+    }
+
+    fn send_cancel(&self, kite_id: &str) {
+        match self.rest.cancel(kite_id) {
             Ok(()) => {}
             Err(e) if e.is_token() => self.on_token_error(&e),
             Err(e) => {
-                log::warn!(target: "order", order_id = kite_id.as_str(), error = e.to_string().as_str();
+                log::warn!(target: "order", order_id = kite_id, error = e.to_string().as_str();
                     "Cancel of {kite_id} failed: {e}");
             }
         }
