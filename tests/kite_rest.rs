@@ -291,3 +291,34 @@ fn instrument_dump_arrives_gzipped_and_is_unpacked() {
         server.join().unwrap();
     }
 }
+
+/// `POST /__sim/time_out`: the next call is answered late; the client times out with a
+/// typed transport error and the call after it works.
+#[test]
+fn a_late_answer_is_a_typed_timeout() {
+    let sim = start_sim("09:20", 1.0);
+    let (status, _) = common::http(
+        sim.rest_addr.port(),
+        "POST",
+        "/__sim/time_out?n=1&delay_ms=1500",
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    let c = kite_sim::Credentials::default();
+    let rest = KiteRest::new(
+        RestConfig {
+            api_root: sim.rest_root(),
+            api_key: c.api_key,
+            access_token: c.access_token,
+            timeout: Duration::from_millis(400),
+            ca_pem: None,
+        },
+        Arc::new(RateLimiter::new(RateLimits::default())),
+    )
+    .unwrap();
+    match rest.orders() {
+        Err(KiteError::Transport { .. }) => {}
+        other => panic!("expected a transport timeout, got {other:?}"),
+    }
+    assert!(rest.orders().is_ok());
+}

@@ -28,6 +28,10 @@ pub struct Faults {
     /// `ack_delay_ms` (past any client timeout): a lost acknowledgement.
     pub lose_order_acks: Countdown,
     pub ack_delay_ms: AtomicU64,
+    /// The next N REST calls of any kind are answered only after `slow_rest_ms`: a client
+    /// with a shorter timeout times out (what the call did, it did).
+    pub slow_rest: Countdown,
+    pub slow_rest_ms: AtomicU64,
     /// Requests answered 429 (tests check normal trading never sees one).
     pub rate_limited: AtomicU64,
     /// Orders accepted by POST /orders (each one an order in the book).

@@ -9,6 +9,8 @@
 //! - `POST /__sim/place_5xx?n=N`: the next N placements answer 503 and place nothing
 //! - `POST /__sim/lose_order_ack?n=N&delay_ms=D`: the next N placements succeed but answer
 //!   only after D ms (default 10 s), past the client's timeout
+//! - `POST /__sim/time_out?n=N&delay_ms=D`: the next N API calls (any endpoint) answer only
+//!   after D ms (default 10 s): the client times out
 //! - `GET /__sim/stats`: counters (ticker connections so far)
 
 use crate::faults::Faults;
@@ -184,10 +186,15 @@ impl Api {
             && req.method() == &Method::Post
             && path.starts_with("/orders/")
             && self.faults.lose_order_acks.take();
-        if lost {
-            // The order is in the book; its answer arrives after the client gave up.
-            let delay =
-                Duration::from_millis(self.faults.ack_delay_ms.load(Ordering::Relaxed).max(1));
+        let slow = !lost && !path.starts_with("/__sim/") && self.faults.slow_rest.take();
+        if lost || slow {
+            // Done, but the answer arrives after the client gave up.
+            let delay_ms = if lost {
+                &self.faults.ack_delay_ms
+            } else {
+                &self.faults.slow_rest_ms
+            };
+            let delay = Duration::from_millis(delay_ms.load(Ordering::Relaxed).max(1));
             std::thread::spawn(move || {
                 std::thread::sleep(delay);
                 let _ = req.respond(resp);
@@ -554,6 +561,11 @@ impl Api {
                 f.ack_delay_ms
                     .store(num("delay_ms", 10_000), Ordering::SeqCst);
                 f.lose_order_acks.arm(num("n", 1) as u32)
+            }
+            (Method::Post, "time_out") => {
+                f.slow_rest_ms
+                    .store(num("delay_ms", 10_000), Ordering::SeqCst);
+                f.slow_rest.arm(num("n", 1) as u32)
             }
             (Method::Get, "stats") => {
                 return ok(json!({
