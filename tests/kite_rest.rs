@@ -3,26 +3,14 @@
 //! ever answering 429.
 
 mod common;
-use aitrapp::exec::kite::rest::{KiteRest, PlaceOrder, RestConfig};
-use aitrapp::exec::kite::{KiteError, RateLimiter, RateLimits};
+use aitrapp::exec::kite::rest::{KiteRest, PlaceOrder};
+use aitrapp::exec::kite::KiteError;
 use common::{start_sim, wait_until};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn client(sim: &kite_sim::SimHandle) -> KiteRest {
-    let c = kite_sim::Credentials::default();
-    KiteRest::new(
-        RestConfig {
-            api_root: sim.rest_root(),
-            api_key: c.api_key,
-            access_token: c.access_token,
-            timeout: Duration::from_secs(5),
-            ca_pem: None,
-        },
-        Arc::new(RateLimiter::new(RateLimits::default())),
-    )
-    .unwrap()
+    common::kite_rest_client(sim.rest_root(), Duration::from_secs(5))
 }
 
 fn order(
@@ -270,17 +258,7 @@ fn instrument_dump_arrives_gzipped_and_is_unpacked() {
             .unwrap();
             s.write_all(&body).unwrap();
         });
-        let rest = KiteRest::new(
-            RestConfig {
-                api_root: format!("http://{addr}"),
-                api_key: c.api_key.clone(),
-                access_token: c.access_token.clone(),
-                timeout: Duration::from_secs(5),
-                ca_pem: None,
-            },
-            Arc::new(RateLimiter::new(RateLimits::default())),
-        )
-        .unwrap();
+        let rest = common::kite_rest_client(format!("http://{addr}"), Duration::from_secs(5));
         match rest.instruments_csv() {
             Ok(text) => assert!(ok && text == dump, "{text}"),
             Err(KiteError::BadEnvelope { reason, .. }) => {
@@ -304,18 +282,7 @@ fn a_late_answer_is_a_typed_timeout() {
     )
     .unwrap();
     assert_eq!(status, 200);
-    let c = kite_sim::Credentials::default();
-    let rest = KiteRest::new(
-        RestConfig {
-            api_root: sim.rest_root(),
-            api_key: c.api_key,
-            access_token: c.access_token,
-            timeout: Duration::from_millis(400),
-            ca_pem: None,
-        },
-        Arc::new(RateLimiter::new(RateLimits::default())),
-    )
-    .unwrap();
+    let rest = common::kite_rest_client(sim.rest_root(), Duration::from_millis(400));
     match rest.orders() {
         Err(KiteError::Transport { .. }) => {}
         other => panic!("expected a transport timeout, got {other:?}"),

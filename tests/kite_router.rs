@@ -5,9 +5,8 @@
 
 mod common;
 use aitrapp::domain::{ControlCommand, HaltReason, OrderId, OrderUpdateKind, Token};
-use aitrapp::exec::kite::rest::{KiteRest, PlaceOrder, RestConfig};
+use aitrapp::exec::kite::rest::PlaceOrder;
 use aitrapp::exec::kite::router::{self, IoJob, RouterSettings};
-use aitrapp::exec::kite::{RateLimiter, RateLimits};
 use aitrapp::exec::InboxMsg;
 use common::{sim_get, start_sim, wait_until};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,18 +21,7 @@ fn start_router(
     crossbeam_channel::Receiver<InboxMsg>,
     Arc<AtomicBool>,
 ) {
-    let c = kite_sim::Credentials::default();
-    let rest = KiteRest::new(
-        RestConfig {
-            api_root: sim.rest_root(),
-            api_key: c.api_key,
-            access_token: c.access_token,
-            timeout: Duration::from_secs(2),
-            ca_pem: None,
-        },
-        Arc::new(RateLimiter::new(RateLimits::default())),
-    )
-    .unwrap();
+    let rest = common::kite_rest_client(sim.rest_root(), Duration::from_secs(2));
     let (inbox, rx) = crossbeam_channel::bounded(1024);
     let (_updates_tx, updates_rx) = crossbeam_channel::bounded(16);
     let stop = Arc::new(AtomicBool::new(false));

@@ -61,6 +61,29 @@ fn client_config(c: &Cert) -> Arc<rustls::ClientConfig> {
     cfg
 }
 
+/// Accepts one connection on a loopback port and hands it (10 s read timeout) to `serve`.
+fn serve_once(
+    serve: impl FnOnce(TcpStream) + Send + 'static,
+) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (sock, _) = listener.accept().unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        serve(sock)
+    });
+    (addr, server)
+}
+
+/// A `TlsRecordStream` to `addr` trusting `c`, as the ticker opens one.
+fn connect(c: &Cert, addr: std::net::SocketAddr) -> TlsRecordStream {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_nonblocking(true).unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    TlsRecordStream::new(client_config(c), name, mio::net::TcpStream::from_std(s)).unwrap()
+}
+
 /// Message `i` of the stream: sizes that cross record and read boundaries.
 fn message(i: usize) -> Vec<u8> {
     let len = [1, 300, 16_384, 40_000, 7][i % 5];
@@ -124,12 +147,7 @@ fn session(
 ) {
     let c = cert();
     let server_cfg = server_config(&c, versions, suite);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = std::thread::spawn(move || {
-        let (sock, _) = listener.accept().unwrap();
-        sock.set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
+    let (addr, server) = serve_once(move |sock| {
         let conn = rustls::ServerConnection::new(server_cfg).unwrap();
         let mut tls = rustls::StreamOwned::new(conn, sock);
         for i in 0..MESSAGES {
@@ -147,13 +165,7 @@ fn session(
         tls.flush().unwrap();
     });
 
-    let sock = mio::net::TcpStream::from_std({
-        let s = TcpStream::connect(addr).unwrap();
-        s.set_nonblocking(true).unwrap();
-        s
-    });
-    let name = ServerName::try_from("localhost").unwrap();
-    let mut s = TlsRecordStream::new(client_config(&c), name, sock).unwrap();
+    let mut s = connect(&c, addr);
     let deadline = Instant::now() + Duration::from_secs(20);
     for i in 0..MESSAGES {
         let want = message(i);
@@ -233,14 +245,8 @@ fn a_tampered_record_is_an_error() {
         &[&rustls::version::TLS13],
         cipher_suite::TLS13_AES_128_GCM_SHA256,
     );
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = std::thread::spawn(move || {
-        let (sock, _) = listener.accept().unwrap();
-        sock.set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
+    let (addr, server) = serve_once(move |mut sock| {
         let mut conn = rustls::ServerConnection::new(server_cfg).unwrap();
-        let mut sock = sock;
         while conn.is_handshaking() {
             conn.complete_io(&mut sock).unwrap();
         }
@@ -257,17 +263,7 @@ fn a_tampered_record_is_an_error() {
         sock.write_all(&rec).unwrap();
         std::thread::sleep(Duration::from_millis(500));
     });
-    let sock = mio::net::TcpStream::from_std({
-        let s = TcpStream::connect(addr).unwrap();
-        s.set_nonblocking(true).unwrap();
-        s
-    });
-    let mut s = TlsRecordStream::new(
-        client_config(&c),
-        ServerName::try_from("localhost").unwrap(),
-        sock,
-    )
-    .unwrap();
+    let mut s = connect(&c, addr);
     let err = read_exact(&mut s, 9, Instant::now() + Duration::from_secs(10)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidData, "{err}");
     // And it stays failed.

@@ -217,3 +217,23 @@ pub fn sim_get(sim: &kite_sim::SimHandle, path: &str) -> serde_json::Value {
     let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
     v["data"].clone()
 }
+
+/// A REST client for `api_root` with the simulator's credentials and its own default limiter.
+pub fn kite_rest_client(
+    api_root: String,
+    timeout: Duration,
+) -> aitrapp::exec::kite::rest::KiteRest {
+    use aitrapp::exec::kite::{RateLimiter, RateLimits};
+    let c = Credentials::default();
+    aitrapp::exec::kite::rest::KiteRest::new(
+        aitrapp::exec::kite::rest::RestConfig {
+            api_root,
+            api_key: c.api_key,
+            access_token: c.access_token,
+            timeout,
+            ca_pem: None,
+        },
+        std::sync::Arc::new(RateLimiter::new(RateLimits::default())),
+    )
+    .unwrap()
+}
