@@ -149,7 +149,7 @@ fn main() {
     let (sent3, seen3) = (sent.clone(), seen.clone());
     let consumer = std::thread::spawn(move || {
         let mut wire = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
-        let mut feed = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
+        let mut hop = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
         let mut in_frame = 0usize;
         let mut seq = 0usize;
         loop {
@@ -167,7 +167,7 @@ fn main() {
                                 now.saturating_sub(sent3[seq].load(Ordering::Acquire))
                                     .max(1),
                             );
-                            let _ = feed.record(now.saturating_sub(slot.recv_ns).max(1));
+                            let _ = hop.record(now.saturating_sub(slot.recv_ns).max(1));
                         }
                         seen3.store(seq as u64 + 1, Ordering::Release);
                         let _ = next_tx.try_send(());
@@ -177,7 +177,7 @@ fn main() {
             match r {
                 Ok(0) => wait.idle(),
                 Ok(_) => {}
-                Err(_) => return (wire, feed),
+                Err(_) => return (wire, hop),
             }
         }
     });
@@ -225,7 +225,7 @@ fn main() {
     let allocs = allocs_here();
     let elapsed = started.elapsed();
     drop(tx);
-    let (wire, feed) = consumer.join().unwrap();
+    let (wire, hop) = consumer.join().unwrap();
     server.join().unwrap();
     println!(
         "ws_feed: {} loopback, {frames} frames x {per_frame} full ticks, one frame in flight, wait {}, {:.1} s",
@@ -247,7 +247,7 @@ fn main() {
     );
     print_hist(
         "  hop: bytes off the socket -> last tick seen by ring A's consumer",
-        &feed,
+        &hop,
     );
     print_hist(
         "  poll: start of the poll that reads the frame (epoll, read syscall, TLS, WebSocket) -> last tick published",

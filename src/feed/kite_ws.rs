@@ -79,21 +79,32 @@ pub enum TickerError {
 
 /// TLS trust for wss://: the webpki roots, or only the certificates in `ca_file` (PEM).
 pub fn tls_config(ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::ClientConfig>, String> {
+    match ca_file {
+        Some(path) => std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|pem| tls_config_trusting(&pem))
+            .map_err(|e| format!("{}: {e}", path.display())),
+        None => {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            ticker_tls_config(roots)
+        }
+    }
+}
+
+/// TLS trust for wss:// in only the certificates of `pem` (a simulator's own).
+pub fn tls_config_trusting(pem: &[u8]) -> Result<Arc<rustls::ClientConfig>, String> {
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
-    match ca_file {
-        Some(path) => {
-            let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            for c in certs {
-                let c = c.map_err(|e| format!("{}: {e}", path.display()))?;
-                roots
-                    .add(c)
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
-            }
-        }
-        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    for c in rustls::pki_types::CertificateDer::pem_slice_iter(pem) {
+        roots
+            .add(c.map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
     }
+    ticker_tls_config(roots)
+}
+
+fn ticker_tls_config(roots: rustls::RootCertStore) -> Result<Arc<rustls::ClientConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -105,61 +116,59 @@ pub fn tls_config(ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::Clien
     Ok(Arc::new(cfg))
 }
 
-/// A socket, plain or TLS, that notes when bytes last came out of it.
-struct Stream {
-    io: Io,
-    /// `mono_ns` of the last read that returned bytes: the frame's receive time.
-    read_ns: u64,
-}
-
-enum Io {
-    Plain(TcpStream),
+/// A socket, plain or TLS, that knows when bytes last came out of it.
+enum Stream {
+    Plain {
+        sock: TcpStream,
+        /// `mono_ns` of the last read that returned bytes.
+        read_ns: u64,
+    },
     Tls(Box<TlsRecordStream>),
 }
 
 impl Stream {
-    fn new(io: Io) -> Stream {
-        Stream { io, read_ns: 0 }
+    fn tcp(&mut self) -> &mut TcpStream {
+        match self {
+            Stream::Plain { sock, .. } => sock,
+            Stream::Tls(s) => s.tcp(),
+        }
     }
 
-    fn tcp(&mut self) -> &mut TcpStream {
-        match &mut self.io {
-            Io::Plain(s) => s,
-            Io::Tls(s) => s.tcp(),
+    /// When the bytes last read came off the socket (`mono_ns`): a frame's receive time.
+    fn received_ns(&self) -> u64 {
+        match self {
+            Stream::Plain { read_ns, .. } => *read_ns,
+            Stream::Tls(s) => s.received_ns(),
         }
     }
 }
 
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match &mut self.io {
-            Io::Plain(s) => {
-                let r = s.read(buf);
+        match self {
+            Stream::Plain { sock, read_ns } => {
+                let r = sock.read(buf);
                 if let Ok(1..) = r {
-                    self.read_ns = mono_ns();
+                    *read_ns = mono_ns();
                 }
                 r
             }
-            Io::Tls(s) => {
-                let r = s.read(buf);
-                self.read_ns = s.received_ns();
-                r
-            }
+            Stream::Tls(s) => s.read(buf),
         }
     }
 }
 
 impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match &mut self.io {
-            Io::Plain(s) => s.write(buf),
-            Io::Tls(s) => s.write(buf),
+        match self {
+            Stream::Plain { sock, .. } => sock.write(buf),
+            Stream::Tls(s) => s.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
-        match &mut self.io {
-            Io::Plain(s) => s.flush(),
-            Io::Tls(s) => s.flush(),
+        match self {
+            Stream::Plain { sock, .. } => sock.flush(),
+            Stream::Tls(s) => s.flush(),
         }
     }
 }
@@ -566,11 +575,11 @@ impl KiteTicker {
                         return self.retry_later(i, "bad TLS server name", now);
                     };
                     match TlsRecordStream::new(tls, name, sock) {
-                        Ok(s) => Stream::new(Io::Tls(Box::new(s))),
+                        Ok(s) => Stream::Tls(Box::new(s)),
                         Err(_) => return self.retry_later(i, "TLS setup failed", now),
                     }
                 } else {
-                    Stream::new(Io::Plain(sock))
+                    Stream::Plain { sock, read_ns: 0 }
                 };
                 self.shards[i].readable = true;
                 match tungstenite::client::client(self.endpoint.url.as_str(), stream) {
@@ -691,7 +700,7 @@ impl KiteTicker {
                     *last_rx = now;
                     out.clear();
                     out.extend_from_slice(&b);
-                    self.received_ns = ws.get_ref().read_ns;
+                    self.received_ns = ws.get_ref().received_ns();
                     return true;
                 }
                 Ok(Message::Text(t)) => {

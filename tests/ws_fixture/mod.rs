@@ -10,7 +10,6 @@ use aitrapp::exec::InboxMsg;
 use aitrapp::feed::kite_ws::{KiteTicker, TickerConfig};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -107,16 +106,8 @@ impl<T: std::io::Read + std::io::Write + Send> ReadWrite for T {}
 /// Both ends of wss:// on loopback: the simulator's self-signed certificate, and the ticker's
 /// TLS config trusting it (as `websocket.ca_file` does).
 pub fn tls_pair() -> (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
-    static N: AtomicU64 = AtomicU64::new(0);
     let sim = kite_sim::tls::self_signed().unwrap();
-    let ca = std::env::temp_dir().join(format!(
-        "aitrapp-ws-ca-{}-{}.pem",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::write(&ca, &sim.ca_pem).unwrap();
-    let client = aitrapp::feed::kite_ws::tls_config(Some(&ca)).unwrap();
-    let _ = std::fs::remove_file(&ca);
+    let client = aitrapp::feed::kite_ws::tls_config_trusting(sim.ca_pem.as_bytes()).unwrap();
     (sim.server, client)
 }
 
