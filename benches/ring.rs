@@ -1,8 +1,8 @@
 //! One ring hop (publish on one thread, consume on another), yield waits unless
 //! AITRAPP_BENCH_WAIT says otherwise. `cargo bench --bench ring`
-use aitrapp::control::Metrics;
 use aitrapp::domain::{Event, Slot, Tick};
 use aitrapp::pipeline::{ring, WaitStrategy};
+use aitrapp::telemetry::Metrics;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

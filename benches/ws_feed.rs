@@ -20,11 +20,11 @@ mod support;
 #[path = "../tests/ws_fixture/mod.rs"]
 mod ws_fixture;
 use aitrapp::clock::mono_ns;
-use aitrapp::control::Metrics;
 use aitrapp::domain::{Event, Slot, TickMode};
 use aitrapp::feed::codec::{decode_frame, encode_frame};
 use aitrapp::feed::{FrameSource, SourcePoll};
 use aitrapp::pipeline::{ring, WaitStrategy};
+use aitrapp::telemetry::Metrics;
 use hdrhistogram::Histogram;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering};

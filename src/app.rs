@@ -1,28 +1,28 @@
 //! Wiring: config -> instruments -> stages -> rings and threads -> control API -> shutdown.
 
 use crate::clock::{parse_holidays, today_ist, SessionCalendar, TimeOfDay};
-use crate::config::{AppConfig, FeedSource, Mode, Secrets};
+use crate::config::{resolve_path, AppConfig, FeedSource, Mode, Secrets};
 use crate::control::dashboard::Dashboard;
 use crate::control::http::{ControlApi, Reloader};
-use crate::control::logging::{self, HotEvent, HotLog};
-use crate::control::snapshot::{SnapshotReader, SnapshotWriter};
-use crate::control::Metrics;
+use crate::control::logging::{self, HotLog};
 use crate::domain::*;
 use crate::exec::kite::rest::{KiteOrder, KiteRest, RestConfig};
 use crate::exec::kite::router::{self, KiteRouter, RouterSettings};
 use crate::exec::kite::RateLimiter;
 use crate::exec::{mono_ns, InboxMsg, OrderStage};
-use crate::feed::codec::decode_frame;
 use crate::feed::kite_ws::{self, KiteTicker, TickerConfig};
 use crate::feed::record::RecordWriter;
 use crate::feed::replay::ReplaySource;
 use crate::feed::synthetic::{SyntheticMarket, SyntheticParams};
 use crate::feed::{FrameSource, SourcePoll};
-use crate::pipeline::{self, affinity, RingTx, Stages, WaitStrategy};
+use crate::pipeline::sequencer::{ClockSource, Sequencer};
+use crate::pipeline::{self, affinity, Stages, WaitStrategy};
 use crate::risk::portfolio::TradeRecord;
 use crate::risk::{RiskParams, RiskStage};
-use crate::strategy::orb::Orb;
-use crate::strategy::{ReloadAck, StrategyStage, StrategyUpdate};
+use crate::strategy::{ReloadAck, StrategySettings, StrategyStage, StrategyUpdate};
+use crate::telemetry::snapshot::{SnapshotReader, SnapshotWriter};
+use crate::telemetry::Metrics;
+use crate::universe::{build_universe, read_ban_list, ticker_tokens};
 use crossbeam_channel::Receiver;
 use std::fs::File;
 use std::io::BufWriter;
@@ -41,14 +41,7 @@ fn startup<E: std::fmt::Display>(e: E) -> AppError {
     AppError::Startup(e.to_string())
 }
 
-/// How the feed loop ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FeedEnd {
-    /// SIGINT/SIGTERM or a stop request.
-    Stopped,
-    /// The source finished (replay end, synthetic close with exit_at_close).
-    SourceEnded,
-}
+pub use crate::pipeline::sequencer::FeedEnd;
 
 /// What a finished run hands back (tests and the CLI's closing summary use it).
 #[derive(Debug)]
@@ -79,19 +72,10 @@ pub struct RunOptions {
     pub config_path: Option<PathBuf>,
 }
 
-pub fn resolve(base: &Path, p: &str) -> PathBuf {
-    let path = Path::new(p);
-    if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        base.join(path)
-    }
-}
-
 pub fn session_calendar(cfg: &AppConfig, base: &Path) -> Result<SessionCalendar, AppError> {
     let m = &cfg.market;
     let t = |s: &str| TimeOfDay::parse(s).ok_or_else(|| startup(format!("bad time `{s}`")));
-    let holidays_path = resolve(base, &m.holidays_file);
+    let holidays_path = resolve_path(base, &m.holidays_file);
     let holidays = match std::fs::read_to_string(&holidays_path) {
         Ok(text) => parse_holidays(&text, &holidays_path.display().to_string()).map_err(startup)?,
         Err(e) => {
@@ -108,44 +92,6 @@ pub fn session_calendar(cfg: &AppConfig, base: &Path) -> Result<SessionCalendar,
         squareoff_enabled: m.eod_squareoff_enabled,
         holidays,
     })
-}
-
-/// Which instruments the strategies may trade, by master index.
-pub fn build_universe(master: &InstrumentMaster, cfg: &AppConfig, banned: &[String]) -> Vec<bool> {
-    let u = &cfg.universe;
-    master
-        .iter()
-        .map(|i| {
-            let kind_ok = match i.instrument_type {
-                InstrumentType::Future => u.include_futures,
-                InstrumentType::Equity => u.include_equities,
-                InstrumentType::Call | InstrumentType::Put => u.include_options,
-                InstrumentType::Index => false,
-            };
-            let listed =
-                u.symbols.is_empty() || u.symbols.iter().any(|s| s == i.tradingsymbol.as_str());
-            let underlying = if i.is_derivative() {
-                i.name.as_str()
-            } else {
-                i.tradingsymbol.as_str()
-            };
-            let is_banned = i.is_derivative() && banned.iter().any(|b| b == underlying);
-            kind_ok && listed && !is_banned && i.tradable()
-        })
-        .collect()
-}
-
-/// The F&O ban list: one underlying per line, `#` comments. A missing file means no bans.
-pub fn read_ban_list(path: &Path) -> Result<Vec<String>, String> {
-    match std::fs::read_to_string(path) {
-        Ok(t) => Ok(t
-            .lines()
-            .map(|l| l.split('#').next().unwrap_or("").trim().to_string())
-            .filter(|l| !l.is_empty())
-            .collect()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(format!("cannot read ban list {}: {e}", path.display())),
-    }
 }
 
 /// What `aitrapp record` should capture.
@@ -175,9 +121,10 @@ pub struct RecordSummary {
 pub fn record(opts: RecordOptions) -> Result<RecordSummary, AppError> {
     let cfg = &opts.config;
     let base = &opts.base_dir;
-    let master =
-        InstrumentMaster::load(&resolve(base, &cfg.universe.instruments_file)).map_err(startup)?;
-    let banned = read_ban_list(&resolve(base, &cfg.universe.ban_list_file)).map_err(startup)?;
+    let master = InstrumentMaster::load(&resolve_path(base, &cfg.universe.instruments_file))
+        .map_err(startup)?;
+    let banned =
+        read_ban_list(&resolve_path(base, &cfg.universe.ban_list_file)).map_err(startup)?;
     let mut tokens = ticker_tokens(cfg, &master, &build_universe(&master, cfg, &banned));
     if !opts.tokens.is_empty() {
         let mode = tokens.first().map(|t| t.1).unwrap_or(TickMode::Full);
@@ -283,25 +230,6 @@ pub fn synthetic_market(
     ))
 }
 
-/// The ticker's subscriptions: the trading universe plus the indices, in `websocket.mode`.
-pub fn ticker_tokens(
-    cfg: &AppConfig,
-    master: &InstrumentMaster,
-    universe: &[bool],
-) -> Vec<(u32, TickMode)> {
-    let mode = match cfg.websocket.mode.as_str() {
-        "ltp" => TickMode::Ltp,
-        "quote" => TickMode::Quote,
-        _ => TickMode::Full,
-    };
-    master
-        .iter()
-        .enumerate()
-        .filter(|(i, inst)| universe[*i] || inst.instrument_type == InstrumentType::Index)
-        .map(|(_, inst)| (inst.token.0, mode))
-        .collect()
-}
-
 /// The Kite ticker from `websocket.*` and the credentials, over `tokens`.
 pub fn kite_ticker(
     cfg: &AppConfig,
@@ -320,7 +248,7 @@ pub fn kite_ticker(
     };
     let w = &cfg.websocket;
     let tls = if w.ws_root.starts_with("wss://") {
-        let ca = w.ca_file.as_deref().map(|p| resolve(base, p));
+        let ca = w.ca_file.as_deref().map(|p| resolve_path(base, p));
         Some(
             kite_ws::tls_config(ca.as_deref())
                 .map_err(|e| startup(format!("websocket TLS: {e}")))?,
@@ -361,7 +289,7 @@ pub fn sync_instruments(
     secrets: &Secrets,
     limiter: Arc<RateLimiter>,
 ) -> Result<PathBuf, AppError> {
-    let dir = resolve(base, &cfg.kite.instruments_cache_dir);
+    let dir = resolve_path(base, &cfg.kite.instruments_cache_dir);
     let path = dir.join(format!("instruments-{}.csv", today_ist().0));
     if let Ok(text) = std::fs::read_to_string(&path) {
         if InstrumentMaster::parse_csv(&text, &path.display().to_string()).is_ok() {
@@ -405,7 +333,7 @@ pub fn kite_rest(
     let k = &cfg.kite;
     let ca_pem = match &k.ca_file {
         Some(p) => {
-            let path = resolve(base, p);
+            let path = resolve_path(base, p);
             Some(
                 std::fs::read(&path)
                     .map_err(|e| startup(format!("kite.ca_file {}: {e}", path.display())))?,
@@ -496,110 +424,6 @@ fn wait_for_ticker(metrics: &Metrics, cfg: &AppConfig, description: &str, stop: 
     }
 }
 
-/// The feed thread: polls the source, decodes frames onto ring A, sequences the inbox.
-#[allow(clippy::too_many_arguments)]
-fn run_feed(
-    mut source: Box<dyn FrameSource>,
-    mut tx: RingTx,
-    inbox: Receiver<InboxMsg>,
-    barrier_done: Arc<AtomicU64>,
-    stop: Arc<AtomicBool>,
-    wait: WaitStrategy,
-    metrics: Arc<Metrics>,
-    hot: HotLog,
-    mut recorder: Option<RecordWriter<BufWriter<File>>>,
-    measure_lag: bool,
-    subscriptions: Receiver<Vec<(u32, TickMode)>>,
-) -> FeedEnd {
-    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
-    let lockstep = source.lockstep();
-    let mut barrier: u64 = 0;
-    let drain_inbox = |tx: &mut RingTx| {
-        while let Ok(msg) = inbox.try_recv() {
-            Metrics::add(&metrics.inbox_events_total, 1);
-            let ev = match msg {
-                InboxMsg::Control(c) => Event::Control(c),
-                InboxMsg::Order(u) => Event::Order(u),
-            };
-            tx.publish(Slot {
-                ev,
-                recv_ns: mono_ns(),
-            });
-        }
-    };
-    let end = loop {
-        if stop.load(Ordering::Relaxed) {
-            break FeedEnd::Stopped;
-        }
-        drain_inbox(&mut tx);
-        if let Ok(tokens) = subscriptions.try_recv() {
-            source.resubscribe(tokens);
-        }
-        match source.poll(&mut buf) {
-            SourcePoll::Idle => wait.idle(),
-            SourcePoll::End => break FeedEnd::SourceEnded,
-            SourcePoll::Frame => {
-                let recv_ns = source.received_ns().unwrap_or_else(mono_ns);
-                Metrics::add(&metrics.feed_frames_total, 1);
-                Metrics::add(&metrics.feed_bytes_total, buf.len() as u64);
-                if let Some(r) = &mut recorder {
-                    if r.write_frame(recv_ns, &buf).is_err() {
-                        recorder = None;
-                    }
-                }
-                let mut exchange_ts = 0u32;
-                match decode_frame(&buf, |t| {
-                    exchange_ts = exchange_ts.max(t.exchange_timestamp);
-                    tx.publish(Slot {
-                        ev: Event::Tick(*t),
-                        recv_ns,
-                    })
-                }) {
-                    Ok(s) => {
-                        if measure_lag && exchange_ts > 0 {
-                            // Exchange timestamps are whole seconds: the lag is good to ~1 s.
-                            let wall_ms = std::time::SystemTime::now()
-                                .duration_since(std::time::UNIX_EPOCH)
-                                .map(|d| d.as_millis() as u64)
-                                .unwrap_or(0);
-                            let lag = wall_ms.saturating_sub(exchange_ts as u64 * 1000);
-                            metrics.feed_lag_ms.store(lag, Ordering::Relaxed);
-                        }
-                        Metrics::add(&metrics.feed_heartbeats_total, s.heartbeat as u64);
-                        Metrics::add(&metrics.feed_packets_total, s.packets as u64);
-                        Metrics::add(&metrics.feed_ticks_total, s.ticks as u64);
-                        Metrics::add(&metrics.feed_unknown_packets_total, s.unknown as u64);
-                        if lockstep && s.ticks > 0 {
-                            barrier += 1;
-                            tx.publish(Slot {
-                                ev: Event::Barrier { id: barrier },
-                                recv_ns,
-                            });
-                            while barrier_done.load(Ordering::Acquire) < barrier {
-                                if stop.load(Ordering::Relaxed) {
-                                    break;
-                                }
-                                wait.idle();
-                            }
-                            drain_inbox(&mut tx);
-                        }
-                    }
-                    Err(error) => {
-                        Metrics::add(&metrics.feed_malformed_frames_total, 1);
-                        hot.emit(HotEvent::MalformedFrame { error });
-                    }
-                }
-            }
-        }
-    };
-    // Orders still in flight (e.g. a flatten's exits) are sequenced before the rings close.
-    drain_inbox(&mut tx);
-    if let Some(r) = &mut recorder {
-        let _ = r.flush();
-    }
-    end
-}
-
 /// Builds the three stages and a synthetic market from a config, with no threads, logger or
 /// HTTP: for benches and the allocation test, which drive the stages directly.
 pub fn build_offline(
@@ -611,7 +435,8 @@ pub fn build_offline(
 ) -> Result<(Stages, SyntheticMarket), AppError> {
     let calendar = session_calendar(cfg, base)?;
     let master = Arc::new(
-        InstrumentMaster::load(&resolve(base, &cfg.universe.instruments_file)).map_err(startup)?,
+        InstrumentMaster::load(&resolve_path(base, &cfg.universe.instruments_file))
+            .map_err(startup)?,
     );
     let universe = build_universe(&master, cfg, &[]);
     let s = &cfg.feed.synthetic;
@@ -630,13 +455,12 @@ pub fn build_offline(
             exit_at_close: true,
         },
     );
-    let orb = cfg
-        .strategies
-        .orb
-        .enabled
-        .then(|| Orb::new(cfg.strategies.orb.clone(), calendar.open, master.len()));
     let stages = Stages {
-        strategy: StrategyStage::new(master.clone(), universe, orb),
+        strategy: StrategyStage::new(
+            master.clone(),
+            universe,
+            StrategySettings::from_config(cfg, calendar.open),
+        ),
         risk: RiskStage::new(
             RiskParams::from_config(cfg),
             calendar,
@@ -663,9 +487,13 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
 
     log::info!(target: "app", "Loading strategies...");
     let calendar = session_calendar(cfg, base)?;
-    let orb_cfg = cfg.strategies.orb.clone();
-    log::info!(target: "app", orb = orb_cfg.enabled, window_min = orb_cfg.window_min; "Strategies: orb={}",
-        if orb_cfg.enabled { "enabled" } else { "disabled" });
+    let st = &cfg.strategies;
+    let on = |b: bool| if b { "enabled" } else { "disabled" };
+    log::info!(target: "app", orb = st.orb.enabled, trend_pullback = st.trend_pullback.enabled, vwap_reversion = st.vwap_reversion.enabled,
+        bar_minutes = format!("{:?}", cfg.websocket.aggregation_windows).as_str(), ranking_top_n = cfg.ranking.top_n;
+        "Strategies: orb={}, trend_pullback={}, vwap_reversion={}; bars {:?} min; ranking top {}",
+        on(st.orb.enabled), on(st.trend_pullback.enabled), on(st.vwap_reversion.enabled),
+        cfg.websocket.aggregation_windows, cfg.ranking.top_n);
 
     // Source selection.
     let source_kind = match cfg.feed.source {
@@ -689,18 +517,19 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
             Err(e) => {
                 log::warn!(target: "app", error = e.to_string().as_str();
                     "Instrument sync failed ({e}); using {}", cfg.universe.instruments_file);
-                resolve(base, &cfg.universe.instruments_file)
+                resolve_path(base, &cfg.universe.instruments_file)
             }
         }
     } else {
-        resolve(base, &cfg.universe.instruments_file)
+        resolve_path(base, &cfg.universe.instruments_file)
     };
     let master = Arc::new(InstrumentMaster::load(&instruments_path).map_err(startup)?);
     log::info!(target: "app", count = master.len(), file = instruments_path.display().to_string().as_str();
         "Loaded {} instruments from {}", master.len(), instruments_path.display());
 
     log::info!(target: "app", "Building universe...");
-    let banned = read_ban_list(&resolve(base, &cfg.universe.ban_list_file)).map_err(startup)?;
+    let banned =
+        read_ban_list(&resolve_path(base, &cfg.universe.ban_list_file)).map_err(startup)?;
     let universe = build_universe(&master, cfg, &banned);
     let tradable = universe.iter().filter(|&&u| u).count();
     log::info!(target: "app", instruments = tradable, banned = banned.len(); "Universe: {tradable} tradable instruments ({} banned)", banned.len());
@@ -742,7 +571,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
             })
         }
         FeedSource::Replay => {
-            let p = resolve(base, cfg.feed.replay_path.as_deref().unwrap_or_default());
+            let p = resolve_path(base, cfg.feed.replay_path.as_deref().unwrap_or_default());
             Box::new(ReplaySource::open(&p, cfg.feed.replay_speed).map_err(startup)?)
         }
     };
@@ -772,7 +601,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
 
     let logger = logging::spawn_logger_thread(hot_rx, master.clone()).map_err(startup)?;
 
-    let snapshot_path = resolve(base, &cfg.control.snapshot_path);
+    let snapshot_path = resolve_path(base, &cfg.control.snapshot_path);
     let writer = SnapshotWriter::create(&snapshot_path).map_err(startup)?;
     let (flatten_tx, flatten_rx) = crossbeam_channel::bounded::<FlattenReport>(16);
     let barrier_done = Arc::new(AtomicU64::new(0));
@@ -795,13 +624,17 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
         (None, Vec::new())
     };
 
-    // ORB is built even when disabled so /strategies/reload can switch it on mid-session.
-    let orb = Some(Orb::new(orb_cfg.clone(), calendar.open, master.len()));
     let (reload_tx, reload_rx) = crossbeam_channel::bounded::<StrategyUpdate>(4);
     let (reload_ack_tx, reload_ack_rx) = crossbeam_channel::bounded::<ReloadAck>(4);
     let stages = Stages {
-        strategy: StrategyStage::new(master.clone(), universe, orb)
-            .with_reloads(reload_rx, reload_ack_tx),
+        // Every strategy is built, enabled or not, so /strategies/reload can switch one on.
+        strategy: StrategyStage::new(
+            master.clone(),
+            universe,
+            StrategySettings::from_config(cfg, calendar.open),
+        )
+        .with_reloads(reload_rx, reload_ack_tx)
+        .with_hot_log(hot.clone()),
         risk: RiskStage::new(
             RiskParams::from_config(cfg),
             calendar.clone(),
@@ -839,7 +672,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
 
     let recorder = match &cfg.feed.record {
         Some(p) => {
-            let path = resolve(base, p);
+            let path = resolve_path(base, p);
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).map_err(startup)?;
             }
@@ -888,6 +721,11 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
             updates: reload_tx,
             acks: reload_ack_rx,
             subscriptions: live_feed.then(|| subs_tx.clone()),
+            fixed: (
+                cfg.websocket.aggregation_windows.clone(),
+                cfg.websocket.bar_history,
+                cfg.indicators.clone(),
+            ),
         }));
         let stop = http_stop.clone();
         log::info!(target: "control", addr = addr.as_str(); "Control API listening on http://{addr}");
@@ -928,25 +766,32 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     let feed_metrics = metrics.clone();
     let feed_hot = hot.clone();
     let feed_wait = plan.wait;
+    let clock_source = match source_kind {
+        FeedSource::Kite => ClockSource::Wall,
+        FeedSource::Replay => ClockSource::EventTime,
+        FeedSource::Synthetic | FeedSource::Auto => ClockSource::Source,
+    };
     let feed = std::thread::Builder::new()
         .name("aitrapp-feed".into())
         .spawn(move || {
             if let Some(c) = feed_cpu {
                 affinity::pin_current(c);
             }
-            run_feed(
+            Sequencer {
                 source,
-                tx_a,
-                inbox_rx,
+                ring: tx_a,
+                inbox: inbox_rx,
                 barrier_done,
-                feed_stop,
-                feed_wait,
-                feed_metrics,
-                feed_hot,
+                stop: feed_stop,
+                wait: feed_wait,
+                metrics: feed_metrics,
+                hot: feed_hot,
                 recorder,
-                live_feed,
-                subs_rx,
-            )
+                measure_lag: live_feed,
+                subscriptions: subs_rx,
+                clock_source,
+            }
+            .run()
         })
         .map_err(startup)?;
     match source_kind {

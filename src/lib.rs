@@ -11,3 +11,5 @@ pub mod feed;
 pub mod pipeline;
 pub mod risk;
 pub mod strategy;
+pub mod telemetry;
+pub mod universe;

@@ -2,9 +2,10 @@
 
 use aitrapp::app::{self, RunOptions};
 use aitrapp::config::{self, Environment, Mode};
-use aitrapp::control::{logging, snapshot};
+use aitrapp::control::logging;
 use aitrapp::feed::codec::{decode_frame, tick_json};
 use aitrapp::feed::record::RecordReader;
+use aitrapp::telemetry::snapshot;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use std::io::{BufRead, Write};
@@ -46,6 +47,15 @@ enum Command {
     },
     /// Print every tick of a recorded frame file as one JSON object per line.
     Decode { file: PathBuf },
+    /// Indicators over candles in Kite's historical format (CSV `date,open,high,low,close,volume`
+    /// or the historical API's JSON): one JSON object per candle, null until warmed up, periods
+    /// from the config's `indicators` section. To hold our values against a charting platform.
+    Indicators {
+        #[arg(long)]
+        candles: PathBuf,
+        #[arg(long, default_value = "configs/app.yaml")]
+        config: PathBuf,
+    },
     /// Record the Kite ticker to a file (record format) until --duration, SIGINT or SIGTERM.
     Record {
         #[arg(long, default_value = "configs/app.yaml")]
@@ -99,6 +109,59 @@ fn load_config(path: &Path, env: &Environment) -> Result<config::AppConfig, Exit
     })
 }
 
+/// `aitrapp indicators`: every candle with its indicator values, rupees, one JSON line each.
+fn cmd_indicators(candles: &Path, config_path: &Path) -> Result<ExitCode> {
+    use aitrapp::domain::candle::parse_candles;
+    use aitrapp::strategy::indicators::IndicatorSet;
+    use aitrapp::strategy::StrategySettings;
+    let cfg = if config_path.exists() {
+        match load_config(config_path, &Environment::default()) {
+            Ok(c) => c,
+            Err(code) => return Ok(code),
+        }
+    } else {
+        config::AppConfig::default()
+    };
+    let text = std::fs::read_to_string(candles)
+        .with_context(|| format!("reading {}", candles.display()))?;
+    let bars = match parse_candles(&text, &candles.display().to_string(), 100) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let periods =
+        StrategySettings::from_config(&cfg, aitrapp::clock::TimeOfDay::hm(9, 15)).indicators;
+    let mut set = IndicatorSet::new(&periods);
+    let rupees = |x: Option<f64>| x.map(|v| (v / 100.0 * 1e6).round() / 1e6);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for c in &bars {
+        let v = set.update(c);
+        // Written by hand to keep the documented field order.
+        let num = |x: Option<f64>| x.map_or("null".to_string(), |v| format!("{v}"));
+        let line = format!(
+            "{{\"date\":\"{}\",\"ema_fast\":{},\"ema_slow\":{},\"atr\":{},\"rsi\":{},\"adx\":{},\"bb_upper\":{},\"bb_middle\":{},\"bb_lower\":{},\"vwap\":{},\"supertrend\":{}}}",
+            aitrapp::clock::kite_time(c.start as i64),
+            num(rupees(v.ema_fast)),
+            num(rupees(v.ema_slow)),
+            num(rupees(v.atr)),
+            num(v.rsi.map(|x| (x * 1e6).round() / 1e6)),
+            num(v.adx.and_then(|a| a.adx).map(|x| (x * 1e6).round() / 1e6)),
+            num(rupees(v.bb.map(|b| b.upper))),
+            num(rupees(v.bb.map(|b| b.middle))),
+            num(rupees(v.bb.map(|b| b.lower))),
+            num(rupees(v.vwap.map(|x| x.vwap))),
+            num(rupees(v.supertrend.map(|x| x.value))),
+        );
+        if writeln!(out, "{line}").is_err() {
+            break; // a closed pipe (| head) is not an error
+        }
+    }
+    let _ = out.flush();
+    Ok(ExitCode::SUCCESS)
+}
+
 /// A flag SIGINT and SIGTERM set: the run drains and exits 0.
 fn stop_on_signals() -> Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -112,7 +175,9 @@ fn stop_on_signals() -> Result<Arc<AtomicBool>> {
 fn init_logging(cfg: &config::AppConfig, base: &Path, file: &str, stderr: bool) -> Result<()> {
     let level = config::parse_level(&cfg.logging.level).unwrap_or(log::LevelFilter::Info);
     logging::init(
-        &app::resolve(base, &cfg.logging.dir).display().to_string(),
+        &aitrapp::config::resolve_path(base, &cfg.logging.dir)
+            .display()
+            .to_string(),
         file,
         level,
         cfg.logging.max_bytes,
@@ -225,7 +290,7 @@ fn cmd_snapshot(config_path: &Path, path: Option<PathBuf>) -> Result<ExitCode> {
                 Ok(c) => c,
                 Err(code) => return Ok(code),
             };
-            app::resolve(&base, &cfg.control.snapshot_path)
+            aitrapp::config::resolve_path(&base, &cfg.control.snapshot_path)
         }
     };
     let body = snapshot::read(&path)?;
@@ -397,6 +462,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Decode { file } => cmd_decode(&file),
+        Command::Indicators { candles, config } => cmd_indicators(&candles, &config),
         Command::Snapshot { config, path } => cmd_snapshot(&config, path),
         Command::Record {
             config,

@@ -229,3 +229,98 @@ fn decode_prints_kite_field_names() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("1 malformed"));
 }
+
+#[test]
+fn indicators_prints_one_object_per_candle_and_names_a_bad_line() {
+    let dir = temp_project("indicators");
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/candles_5m.csv");
+    let out = Command::new(bin())
+        .args(["indicators", "--candles", fixture, "--config"])
+        .arg(dir.join("configs/app.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 150);
+    let first = &lines[0];
+    assert_eq!(first["date"], "2026-11-25T09:15:00+0530");
+    assert!(first["ema_fast"].is_null() && first["adx"].is_null());
+    let keys: Vec<&str> = text
+        .lines()
+        .next()
+        .unwrap()
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .collect();
+    assert_eq!(
+        &keys[..],
+        &[
+            "date",
+            "2026-11-25T09:15:00+0530",
+            "ema_fast",
+            "ema_slow",
+            "atr",
+            "rsi",
+            "adx",
+            "bb_upper",
+            "bb_middle",
+            "bb_lower",
+            "vwap",
+            "supertrend"
+        ]
+    );
+    // EMA 89 is warm from the 89th candle (TA-Lib seeding), ADX 14 from the 28th.
+    assert!(lines[87]["ema_slow"].is_null() && lines[88]["ema_slow"].is_number());
+    assert!(lines[26]["adx"].is_null() && lines[27]["adx"].is_number());
+    // The same candles as the historical API's JSON body give the same output.
+    let csv = std::fs::read_to_string(fixture).unwrap();
+    let rows: Vec<String> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            format!(
+                "[\"{}\",{},{},{},{},{}]",
+                f[0], f[1], f[2], f[3], f[4], f[5]
+            )
+        })
+        .collect();
+    let json = dir.join("candles.json");
+    std::fs::write(
+        &json,
+        format!(
+            "{{\"status\":\"success\",\"data\":{{\"candles\":[{}]}}}}",
+            rows.join(",")
+        ),
+    )
+    .unwrap();
+    let out2 = Command::new(bin())
+        .args(["indicators", "--candles"])
+        .arg(&json)
+        .arg("--config")
+        .arg(dir.join("configs/app.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out2.stdout), text);
+    // A bad row names its line and exits 2.
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, "date,open,high,low,close,volume\n2026-11-25T09:15:00+0530,1,2,0.5,1,3\n2026-11-25T09:20:00+0530,1,2,0.5,oops,3\n").unwrap();
+    let out = Command::new(bin())
+        .args(["indicators", "--candles"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("bad.csv: line 3: close `oops` is not a number"));
+}

@@ -5,12 +5,12 @@
 mod shipped;
 
 use aitrapp::app;
-use aitrapp::control::snapshot::SnapshotWriter;
-use aitrapp::control::Metrics;
 use aitrapp::domain::{Event, Slot};
 use aitrapp::exec::InboxMsg;
 use aitrapp::feed::codec::decode_frame;
 use aitrapp::pipeline::{ring, WaitStrategy};
+use aitrapp::telemetry::snapshot::SnapshotWriter;
+use aitrapp::telemetry::Metrics;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;

@@ -6,11 +6,11 @@ mod ws_fixture;
 use ws_fixture::{allocs_here, count_here, full_ticks, local_ticker};
 
 use aitrapp::clock::mono_ns;
-use aitrapp::control::Metrics;
 use aitrapp::domain::{Event, Slot, TickMode};
 use aitrapp::feed::codec::{decode_frame, encode_frame};
 use aitrapp::feed::{FrameSource, SourcePoll};
 use aitrapp::pipeline::{ring, WaitStrategy};
+use aitrapp::telemetry::Metrics;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

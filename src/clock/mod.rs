@@ -91,6 +91,13 @@ pub fn weekday(date: Date) -> u32 {
     (days_from_civil(y, m, d) + 3).rem_euclid(7) as u32
 }
 
+/// Epoch seconds as Kite writes candle dates: `2026-11-25T09:15:00+0530`.
+pub fn kite_time(epoch_secs: i64) -> String {
+    let (y, m, d) = civil_from_days((epoch_secs + IST_OFFSET_SECS).div_euclid(86_400));
+    let t = ist_time_of_day(epoch_secs);
+    format!("{y:04}-{m:02}-{d:02}T{t}+0530")
+}
+
 pub fn now_epoch() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

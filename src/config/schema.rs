@@ -29,6 +29,7 @@ pub struct AppConfig {
     pub risk: RiskConfig,
     pub universe: UniverseConfig,
     pub strategies: StrategiesConfig,
+    pub indicators: IndicatorsConfig,
     pub ranking: RankingConfig,
     pub exits: ExitsConfig,
     pub market: MarketConfig,
@@ -51,6 +52,7 @@ impl Default for AppConfig {
             risk: RiskConfig::default(),
             universe: UniverseConfig::default(),
             strategies: StrategiesConfig::default(),
+            indicators: IndicatorsConfig::default(),
             ranking: RankingConfig::default(),
             exits: ExitsConfig::default(),
             market: MarketConfig::default(),
@@ -130,6 +132,27 @@ impl Default for UniverseConfig {
 #[serde(default)]
 pub struct StrategiesConfig {
     pub orb: OrbConfig,
+    pub trend_pullback: TrendPullbackConfig,
+    pub vwap_reversion: VwapReversionConfig,
+}
+
+impl StrategiesConfig {
+    /// Each strategy's position cap by `StrategyId::index`; a disabled strategy gets 0.
+    pub fn max_positions(&self) -> [u32; 4] {
+        let cap = |enabled: bool, n: u32| if enabled { n } else { 0 };
+        [
+            cap(self.orb.enabled, self.orb.max_positions),
+            cap(
+                self.trend_pullback.enabled,
+                self.trend_pullback.max_positions,
+            ),
+            cap(
+                self.vwap_reversion.enabled,
+                self.vwap_reversion.max_positions,
+            ),
+            0,
+        ]
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -144,6 +167,8 @@ pub struct OrbConfig {
     pub rr_min: f64,
     /// Concurrent ORB positions at most.
     pub max_positions: u32,
+    /// Trading symbols this strategy may trade; empty: the whole universe.
+    pub instruments: Vec<String>,
 }
 
 impl Default for OrbConfig {
@@ -154,6 +179,175 @@ impl Default for OrbConfig {
             breakout_confirmation_ticks: 3,
             rr_min: 2.0,
             max_positions: 3,
+            instruments: Vec::new(),
+        }
+    }
+}
+
+/// Where TrendPullback puts its stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PullbackStop {
+    /// Beyond the pullback's swing low (long) or high (short).
+    Swing,
+    /// The slow EMA minus (long) or plus (short) one ATR.
+    SlowEma,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrendPullbackConfig {
+    pub enabled: bool,
+    /// Bar size it trades on; one of websocket.aggregation_windows.
+    pub timeframe_min: u32,
+    /// Trend filter: fast EMA above (long) or below (short) the slow EMA.
+    pub ema_fast: u32,
+    pub ema_slow: u32,
+    /// The trend must be this strong (ADX).
+    pub min_adx: f64,
+    /// A pullback bar reaches within this many ATRs of the fast EMA.
+    pub pullback_atr_mult: f64,
+    /// Bars back to look for the swing extreme behind the stop.
+    pub swing_lookback: u32,
+    pub stop: PullbackStop,
+    pub rr_min: f64,
+    /// Bars to wait on an instrument after a signal.
+    pub cooldown_bars: u32,
+    pub max_positions: u32,
+    pub instruments: Vec<String>,
+}
+
+impl Default for TrendPullbackConfig {
+    fn default() -> Self {
+        TrendPullbackConfig {
+            enabled: true,
+            timeframe_min: 5,
+            ema_fast: 34,
+            ema_slow: 89,
+            min_adx: 20.0,
+            pullback_atr_mult: 0.5,
+            swing_lookback: 5,
+            stop: PullbackStop::Swing,
+            rr_min: 2.0,
+            cooldown_bars: 6,
+            max_positions: 2,
+            instruments: Vec::new(),
+        }
+    }
+}
+
+/// Where VWAPReversion takes profit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReversionTarget {
+    /// The session VWAP at entry.
+    Vwap,
+    /// rr_min times the risk.
+    Rr,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VwapReversionConfig {
+    pub enabled: bool,
+    pub timeframe_min: u32,
+    /// The band: session VWAP ± this many volume-weighted σ.
+    pub vwap_band_mult: f64,
+    /// Ranging regime only: ADX below this.
+    pub max_adx: f64,
+    pub target: ReversionTarget,
+    pub rr_min: f64,
+    /// Bars of the session needed before the band is trusted.
+    pub min_session_bars: u32,
+    pub cooldown_bars: u32,
+    pub max_positions: u32,
+    pub instruments: Vec<String>,
+}
+
+impl Default for VwapReversionConfig {
+    fn default() -> Self {
+        VwapReversionConfig {
+            enabled: true,
+            timeframe_min: 5,
+            vwap_band_mult: 2.0,
+            max_adx: 20.0,
+            target: ReversionTarget::Vwap,
+            rr_min: 1.5,
+            min_session_bars: 6,
+            cooldown_bars: 6,
+            max_positions: 2,
+            instruments: Vec::new(),
+        }
+    }
+}
+
+/// Indicator periods for every instrument and bar size (and `aitrapp indicators`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IndicatorsConfig {
+    pub ema_fast: u32,
+    pub ema_slow: u32,
+    pub atr_period: u32,
+    pub rsi_period: u32,
+    pub adx_period: u32,
+    pub bb_period: u32,
+    pub bb_std: f64,
+    pub supertrend_period: u32,
+    pub supertrend_mult: f64,
+}
+
+impl Default for IndicatorsConfig {
+    fn default() -> Self {
+        IndicatorsConfig {
+            ema_fast: 34,
+            ema_slow: 89,
+            atr_period: 14,
+            rsi_period: 14,
+            adx_period: 14,
+            bb_period: 20,
+            bb_std: 2.0,
+            supertrend_period: 10,
+            supertrend_mult: 3.0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RankingWeights {
+    pub momentum: f64,
+    pub trend: f64,
+    pub liquidity: f64,
+    pub regime: f64,
+    pub rr: f64,
+}
+
+impl Default for RankingWeights {
+    fn default() -> Self {
+        RankingWeights {
+            momentum: 0.25,
+            trend: 0.25,
+            liquidity: 0.20,
+            regime: 0.15,
+            rr: 0.15,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RankingPenalties {
+    /// Taken off the score when the spread is wider than `max_spread_bps`.
+    pub illiquid: f64,
+    /// Taken off a trend entry more than `far_from_vwap_sigma` σ from the session VWAP.
+    pub far_from_vwap: f64,
+}
+
+impl Default for RankingPenalties {
+    fn default() -> Self {
+        RankingPenalties {
+            illiquid: 0.2,
+            far_from_vwap: 0.1,
         }
     }
 }
@@ -161,15 +355,28 @@ impl Default for OrbConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RankingConfig {
+    /// Off: every signal goes to risk, still scored and logged.
     pub enabled: bool,
+    /// Signals per bar (minute) that go on to risk, best score first.
     pub top_n: u32,
+    pub weights: RankingWeights,
+    pub penalties: RankingPenalties,
+    pub max_spread_bps: f64,
+    pub far_from_vwap_sigma: f64,
+    /// Bars back the momentum score measures over.
+    pub momentum_bars: u32,
 }
 
 impl Default for RankingConfig {
     fn default() -> Self {
         RankingConfig {
-            enabled: false,
+            enabled: true,
             top_n: 5,
+            weights: RankingWeights::default(),
+            penalties: RankingPenalties::default(),
+            max_spread_bps: 15.0,
+            far_from_vwap_sigma: 2.5,
+            momentum_bars: 5,
         }
     }
 }
@@ -271,7 +478,7 @@ pub struct KiteConfig {
     pub sync_instruments: bool,
     pub instruments_cache_dir: String,
     /// One limiter for every REST caller in the process.
-    pub rate_limits: crate::exec::kite::RateLimits,
+    pub rate_limits: RateLimits,
 }
 
 impl Default for KiteConfig {
@@ -285,7 +492,39 @@ impl Default for KiteConfig {
             ca_file: None,
             sync_instruments: true,
             instruments_cache_dir: "run".into(),
-            rate_limits: crate::exec::kite::RateLimits::default(),
+            rate_limits: RateLimits::default(),
+        }
+    }
+}
+
+/// The limits, as `kite.rate_limits` in the config (Kite documents 10/s, 200 or 400 per minute
+/// and 3000 or 5000 per day for orders; quotes 1/s; historical 3/s; others 10/s).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RateLimits {
+    pub orders_per_second: u32,
+    pub orders_per_minute: u32,
+    pub orders_per_day: u32,
+    pub quotes_per_second: u32,
+    pub historical_per_second: u32,
+    pub others_per_second: u32,
+    /// Added to every window. Two requests granted exactly a window apart can reach Kite
+    /// closer together than that (the first delayed more on the way), which Kite counts as a
+    /// breach; the margin (ms) absorbs that jitter.
+    pub margin_ms: u64,
+}
+
+impl Default for RateLimits {
+    /// The conservative published figures.
+    fn default() -> Self {
+        RateLimits {
+            orders_per_second: 10,
+            orders_per_minute: 200,
+            orders_per_day: 3000,
+            quotes_per_second: 1,
+            historical_per_second: 3,
+            others_per_second: 10,
+            margin_ms: 50,
         }
     }
 }
@@ -314,6 +553,10 @@ pub struct WebsocketConfig {
     /// PEM file of certificates to trust for wss:// instead of the public roots (a local
     /// simulator's self-signed certificate).
     pub ca_file: Option<String>,
+    /// Bar sizes the strategy stage builds, minutes.
+    pub aggregation_windows: Vec<u32>,
+    /// Finished bars kept per instrument and bar size.
+    pub bar_history: u32,
 }
 
 impl Default for WebsocketConfig {
@@ -327,6 +570,8 @@ impl Default for WebsocketConfig {
             reconnect_backoff_base_ms: 250,
             reconnect_backoff_max_ms: 30_000,
             ca_file: None,
+            aggregation_windows: vec![1, 5],
+            bar_history: 500,
         }
     }
 }

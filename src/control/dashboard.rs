@@ -3,7 +3,7 @@
 //! same-origin from the snapshot. It has no mutating endpoints: commands go to the API port,
 //! where the API key applies.
 
-use super::snapshot::{self, SnapshotReader};
+use crate::telemetry::snapshot::{self, SnapshotReader};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

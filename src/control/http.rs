@@ -2,12 +2,12 @@
 //! /resume /flatten /strategies/reload /universe/reload. Mutating calls need `X-API-Key` when API_SECRET_KEY is set. Unknown paths
 //! answer 404 JSON, wrong methods 405 JSON.
 
-use super::snapshot::{self, SnapshotReader};
-use super::Metrics;
 use crate::config::{self, Environment};
 use crate::domain::{ControlCommand, FlattenReport, InstrumentMaster};
 use crate::exec::InboxMsg;
 use crate::strategy::{ReloadAck, StrategyUpdate};
+use crate::telemetry::snapshot::{self, SnapshotReader};
+use crate::telemetry::Metrics;
 use crossbeam_channel::{Receiver, Sender};
 use serde_json::json;
 use std::path::PathBuf;
@@ -39,6 +39,10 @@ pub struct Reloader {
     pub acks: Receiver<ReloadAck>,
     /// With the Kite ticker: a universe reload's new subscriptions, to the feed thread.
     pub subscriptions: Option<Sender<Vec<(u32, crate::domain::TickMode)>>>,
+    /// What the running stage was built with and a reload cannot change (bars are
+    /// preallocated per size): `(websocket.aggregation_windows, websocket.bar_history,
+    /// indicators)`.
+    pub fixed: (Vec<u32>, u32, crate::config::IndicatorsConfig),
 }
 
 type Reply = (u16, serde_json::Value);
@@ -351,40 +355,65 @@ impl ControlApi {
                 );
             }
         };
+        let fixed = (
+            cfg.websocket.aggregation_windows.clone(),
+            cfg.websocket.bar_history,
+            cfg.indicators.clone(),
+        );
+        if path == "/strategies/reload" && fixed != r.fixed {
+            log::error!(target: "control", "Strategies reload refused: bar sizes, bar history or indicator periods changed; these need a restart");
+            return (
+                400,
+                json!({"error": "websocket.aggregation_windows, websocket.bar_history and indicators.* cannot change while running; restart to apply them; nothing changed"}),
+            );
+        }
         let request = self.next_request;
         self.next_request += 1;
         while r.acks.try_recv().is_ok() {}
         let (update, command, detail) = if path == "/strategies/reload" {
-            let orb = cfg.strategies.orb.clone();
+            let st = &cfg.strategies;
             let detail = json!({
                 "orb": {
-                    "enabled": orb.enabled,
-                    "window_min": orb.window_min,
-                    "breakout_confirmation_ticks": orb.breakout_confirmation_ticks,
-                    "rr_min": orb.rr_min,
-                    "max_positions": orb.max_positions,
-                }
+                    "enabled": st.orb.enabled,
+                    "window_min": st.orb.window_min,
+                    "breakout_confirmation_ticks": st.orb.breakout_confirmation_ticks,
+                    "rr_min": st.orb.rr_min,
+                    "max_positions": st.orb.max_positions,
+                },
+                "trend_pullback": {
+                    "enabled": st.trend_pullback.enabled,
+                    "max_positions": st.trend_pullback.max_positions,
+                },
+                "vwap_reversion": {
+                    "enabled": st.vwap_reversion.enabled,
+                    "max_positions": st.vwap_reversion.max_positions,
+                },
+                "ranking": {"enabled": cfg.ranking.enabled, "top_n": cfg.ranking.top_n},
             });
             (
-                StrategyUpdate::Strategies { request, orb },
+                StrategyUpdate::Strategies {
+                    request,
+                    strategies: Box::new(st.clone()),
+                    ranking: Box::new(cfg.ranking.clone()),
+                },
                 ControlCommand::ReloadStrategies {
                     request,
-                    orb_max_positions: cfg.strategies.orb.max_positions,
+                    max_positions: st.max_positions(),
                 },
                 detail,
             )
         } else {
-            let ban_path = crate::app::resolve(&r.base_dir, &cfg.universe.ban_list_file);
-            let banned = match crate::app::read_ban_list(&ban_path) {
+            let ban_path = crate::config::resolve_path(&r.base_dir, &cfg.universe.ban_list_file);
+            let banned = match crate::universe::read_ban_list(&ban_path) {
                 Ok(b) => b,
                 Err(e) => {
                     log::error!(target: "control", "Universe reload refused: {e}");
                     return (400, json!({"error": e}));
                 }
             };
-            let universe = crate::app::build_universe(&r.master, &cfg, &banned);
+            let universe = crate::universe::build_universe(&r.master, &cfg, &banned);
             if let Some(tx) = &r.subscriptions {
-                let tokens = crate::app::ticker_tokens(&cfg, &r.master, &universe);
+                let tokens = crate::universe::ticker_tokens(&cfg, &r.master, &universe);
                 if tokens.len()
                     > crate::feed::kite_ws::MAX_TOKENS_PER_CONNECTION
                         * crate::feed::kite_ws::MAX_CONNECTIONS

@@ -2,16 +2,13 @@
 //! through `log` + `fern`. Hot threads never call the logger: they hand a small `HotEvent` to
 //! the logger thread through a bounded queue and count what the queue drops.
 
-use crate::domain::{
-    format_rupees, InstrumentMaster, OrderId, OrderPurpose, OrderType, Paise, Price, Qty,
-    RejectReason, Side, StrategyId, Token,
-};
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crate::domain::{format_rupees, InstrumentMaster, Token};
+pub use crate::telemetry::hot_log::{HotEvent, HotLog, ShortText};
+use crossbeam_channel::Receiver;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -243,169 +240,6 @@ pub fn init(
     Ok(path)
 }
 
-/// What hot threads report; the logger thread turns each into one structured log line.
-#[derive(Clone, Copy, Debug)]
-pub enum HotEvent {
-    Signal {
-        token: Token,
-        strategy: StrategyId,
-        side: Side,
-        entry: Price,
-        stop: Price,
-        target: Price,
-    },
-    SignalRefused {
-        token: Token,
-        strategy: StrategyId,
-        reason: &'static str,
-    },
-    OrderSent {
-        id: OrderId,
-        token: Token,
-        side: Side,
-        qty: Qty,
-        order_type: OrderType,
-        price: Price,
-        purpose: OrderPurpose,
-    },
-    OrderFilled {
-        id: OrderId,
-        token: Token,
-        side: Side,
-        qty: Qty,
-        price: Price,
-        purpose: OrderPurpose,
-    },
-    OrderRejected {
-        id: OrderId,
-        token: Token,
-        reason: RejectReason,
-    },
-    OrderCancelled {
-        id: OrderId,
-        token: Token,
-    },
-    PositionClosed {
-        token: Token,
-        qty: Qty,
-        entry: Price,
-        exit: Price,
-        pnl: Paise,
-        purpose: OrderPurpose,
-    },
-    StateChanged {
-        from: &'static str,
-        to: &'static str,
-        reason: &'static str,
-    },
-    SquareOff {
-        positions: u32,
-    },
-    DailyLossStop {
-        pnl: Paise,
-    },
-    MalformedFrame {
-        error: crate::feed::codec::CodecError,
-    },
-    RingFull {
-        ring: &'static str,
-    },
-    WsConnected {
-        conn: u8,
-        tokens: u32,
-        /// Time since the connection was lost, for a reconnect.
-        reconnect_us: Option<u32>,
-    },
-    WsDisconnected {
-        conn: u8,
-        reason: &'static str,
-    },
-    WsReconnecting {
-        conn: u8,
-        attempt: u32,
-        delay_ms: u32,
-    },
-    WsGaveUp {
-        conn: u8,
-        attempts: u32,
-    },
-    WsTokenRefused {
-        conn: u8,
-    },
-    WsResubscribed {
-        conn: u8,
-        added: u32,
-        removed: u32,
-        tokens: u32,
-    },
-    /// A ticker `error` or `message` text from the broker.
-    BrokerText {
-        kind: &'static str,
-        text: ShortText,
-    },
-}
-
-/// Up to 160 bytes of text carried inline, so a hot event stays `Copy` and allocation-free.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ShortText {
-    buf: [u8; 160],
-    len: u8,
-}
-
-impl ShortText {
-    pub fn new(s: &str) -> ShortText {
-        let mut end = s.len().min(160);
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        let mut buf = [0u8; 160];
-        buf[..end].copy_from_slice(&s.as_bytes()[..end]);
-        ShortText {
-            buf,
-            len: end as u8,
-        }
-    }
-    pub fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.buf[..self.len as usize]).unwrap_or("")
-    }
-}
-
-/// The hot threads' handle to the logger thread.
-#[derive(Clone)]
-pub struct HotLog {
-    tx: Sender<HotEvent>,
-    dropped: Arc<crate::control::Metrics>,
-}
-
-impl HotLog {
-    pub fn new(
-        capacity: usize,
-        metrics: Arc<crate::control::Metrics>,
-    ) -> (HotLog, Receiver<HotEvent>) {
-        let (tx, rx) = crossbeam_channel::bounded(capacity);
-        (
-            HotLog {
-                tx,
-                dropped: metrics,
-            },
-            rx,
-        )
-    }
-    /// Never blocks, never allocates: a full queue drops the record and counts it.
-    #[inline]
-    pub fn emit(&self, ev: HotEvent) {
-        match self.tx.try_send(ev) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                crate::control::Metrics::add(&self.dropped.hot_log_dropped_total, 1)
-            }
-        }
-    }
-    pub fn dropped(&self) -> &AtomicU64 {
-        &self.dropped.hot_log_dropped_total
-    }
-}
-
 fn sym(master: &InstrumentMaster, t: Token) -> (String, i64) {
     match master.get(t) {
         Some(i) => (i.tradingsymbol.as_str().to_string(), i.divisor()),
@@ -423,11 +257,33 @@ pub fn write_hot_event(master: &InstrumentMaster, ev: &HotEvent) {
             entry,
             stop,
             target,
+            score,
         } => {
             let (s, d) = sym(master, token);
+            let f = |bp: u16| bp as f64 / 10_000.0;
             log::info!(target: "strategy", symbol = s.as_str(), strategy = strategy.as_str(), side = side.as_str(),
                 entry = format_rupees(entry.0, d).as_str(), stop = format_rupees(stop.0, d).as_str(),
-                target = format_rupees(target.0, d).as_str(); "Signal {} {} {}", strategy.as_str(), side.as_str(), s);
+                target = format_rupees(target.0, d).as_str(), score = score.total as f64 / 10_000.0,
+                score_momentum = f(score.momentum), score_trend = f(score.trend), score_liquidity = f(score.liquidity),
+                score_regime = f(score.regime), score_rr = f(score.rr), score_penalty = f(score.penalty);
+                "Signal {} {} {} score {:.3} (momentum {:.2}, trend {:.2}, liquidity {:.2}, regime {:.2}, rr {:.2}, penalty {:.2})",
+                strategy.as_str(), side.as_str(), s, score.total as f64 / 10_000.0, f(score.momentum), f(score.trend),
+                f(score.liquidity), f(score.regime), f(score.rr), f(score.penalty));
+        }
+        HotEvent::SignalRanked { signal, top_n } => {
+            let (s, _) = sym(master, signal.token);
+            log::info!(target: "strategy", symbol = s.as_str(), strategy = signal.strategy.as_str(),
+                score = signal.score.total as f64 / 10_000.0, top_n = top_n;
+                "Signal {} {} {} ranked out: score {:.3} is not in this bar's top {top_n}",
+                signal.strategy.as_str(), signal.side.as_str(), s, signal.score.total as f64 / 10_000.0);
+        }
+        HotEvent::StrategyNote {
+            strategy,
+            count,
+            note,
+        } => {
+            log::warn!(target: "strategy", strategy = strategy.as_str(), instruments = count;
+                "{}: {note} ({count} instruments)", strategy.as_str());
         }
         HotEvent::SignalRefused {
             token,

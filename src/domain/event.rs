@@ -30,20 +30,71 @@ impl OrderId {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum StrategyId {
     Orb,
+    TrendPullback,
+    VwapReversion,
+    OptionsRanker,
     /// Orders the risk stage makes itself: stops, targets, square-off, flatten.
     Risk,
 }
 
+/// How many strategies can hold positions (every id but `Risk`).
+pub const STRATEGY_COUNT: usize = 4;
+
 impl StrategyId {
+    /// The strategies that trade, in `index` order.
+    pub const TRADING: [StrategyId; STRATEGY_COUNT] = [
+        StrategyId::Orb,
+        StrategyId::TrendPullback,
+        StrategyId::VwapReversion,
+        StrategyId::OptionsRanker,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             StrategyId::Orb => "orb",
+            StrategyId::TrendPullback => "trend_pullback",
+            StrategyId::VwapReversion => "vwap_reversion",
+            StrategyId::OptionsRanker => "options_ranker",
             StrategyId::Risk => "risk",
         }
     }
+    /// Position in per-strategy tables; `Risk` has none.
+    pub fn index(self) -> Option<usize> {
+        match self {
+            StrategyId::Orb => Some(0),
+            StrategyId::TrendPullback => Some(1),
+            StrategyId::VwapReversion => Some(2),
+            StrategyId::OptionsRanker => Some(3),
+            StrategyId::Risk => None,
+        }
+    }
+    /// The snapshot's code for it (the index; `Risk` is 255).
+    pub fn code(self) -> u8 {
+        self.index().map(|i| i as u8).unwrap_or(u8::MAX)
+    }
+    pub fn from_code(c: u8) -> StrategyId {
+        StrategyId::TRADING
+            .get(c as usize)
+            .copied()
+            .unwrap_or(StrategyId::Risk)
+    }
+}
+
+/// A signal's ranking score: each component and the total in basis points of 1.0
+/// (10000 = a perfect component), penalties already taken off the total.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct SignalScore {
+    pub momentum: u16,
+    pub trend: u16,
+    pub liquidity: u16,
+    pub regime: u16,
+    pub rr: u16,
+    /// Penalty points taken off (illiquid, far from VWAP).
+    pub penalty: u16,
+    pub total: i16,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -95,8 +146,10 @@ pub struct Signal {
     pub entry: Price,
     pub stop: Price,
     pub target: Price,
-    /// Exchange time (epoch seconds) of the tick that fired it.
+    /// Exchange time (epoch seconds) of the tick or bar close that fired it.
     pub ts: u32,
+    /// Filled in by the ranking before the signal reaches risk.
+    pub score: SignalScore,
 }
 
 /// An order risk has approved; the order stage routes it to the broker.
@@ -176,10 +229,11 @@ pub enum ControlCommand {
         request: u64,
     },
     /// Strategy parameters re-read from the config: the strategy stage takes the new
-    /// parameters from its reload channel; risk applies the ORB position cap carried here.
+    /// parameters from its reload channel; risk applies the position caps carried here
+    /// (`max_positions` per strategy, by `StrategyId::index`; 0 for a disabled strategy).
     ReloadStrategies {
         request: u64,
-        orb_max_positions: u32,
+        max_positions: [u32; STRATEGY_COUNT],
     },
     /// A new trading universe (config + F&O ban list) waits in the strategy's reload channel.
     ReloadUniverse {
@@ -227,6 +281,12 @@ pub enum Event {
     Control(ControlCommand),
     Order(OrderUpdate),
     Signal(Signal),
+    /// The session clock: exchange time (epoch seconds) has reached `ts`. The feed thread
+    /// sequences one per exchange second, ticks or no ticks, so bar closes, square-off and
+    /// every other time-driven step run with the feed silent.
+    Clock {
+        ts: u32,
+    },
     Intent(OrderIntent),
     Cancel {
         id: OrderId,
@@ -248,6 +308,63 @@ pub struct Slot {
 /// Helper for building quantities from lots.
 pub fn lots_to_qty(lots: i64, lot_size: u32) -> Qty {
     Qty(lots * lot_size as i64)
+}
+
+/// Where an order stands in the OMS (risk owns the transitions; the snapshot carries the code).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrderStatus {
+    /// Sent to the broker, no answer yet.
+    PendingNew,
+    Open,
+    PartiallyFilled,
+    Filled,
+    PendingCancel,
+    Cancelled,
+    Rejected,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::PendingNew => "PENDING",
+            OrderStatus::Open => "OPEN",
+            OrderStatus::PartiallyFilled => "PARTIAL",
+            OrderStatus::Filled => "COMPLETE",
+            OrderStatus::PendingCancel => "CANCEL PENDING",
+            OrderStatus::Cancelled => "CANCELLED",
+            OrderStatus::Rejected => "REJECTED",
+        }
+    }
+    pub fn as_u8(self) -> u8 {
+        self as u8
+    }
+    pub fn from_u8(v: u8) -> Option<OrderStatus> {
+        use OrderStatus::*;
+        [
+            PendingNew,
+            Open,
+            PartiallyFilled,
+            Filled,
+            PendingCancel,
+            Cancelled,
+            Rejected,
+        ]
+        .get(v as usize)
+        .copied()
+    }
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Filled | OrderStatus::Cancelled | OrderStatus::Rejected
+        )
+    }
+}
+
+/// Messages into the feed thread's sequencer inbox.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum InboxMsg {
+    Control(ControlCommand),
+    Order(OrderUpdate),
 }
 
 #[cfg(test)]

@@ -2,10 +2,14 @@
 //! orders, fills and the pipeline event. Prices are integers in the instrument's native unit
 //! (paise for NSE); money is integer paise. Conversions to rupees happen only at the edges.
 
+pub mod broker_order;
+pub mod candle;
 pub mod event;
 pub mod instrument;
 pub mod tick;
 
+pub use broker_order::KiteOrder;
+pub use candle::{Candle, CandleError};
 pub use event::*;
 pub use instrument::*;
 pub use tick::*;

@@ -72,3 +72,24 @@ impl Tick {
         (self.sell[0].quantity > 0).then_some(self.sell[0].price)
     }
 }
+
+/// Why a Kite binary frame could not be decoded (the frame is counted and skipped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CodecError {
+    #[error("frame of {len} bytes is too short for its header")]
+    ShortHeader { len: usize },
+    #[error("packet {index} length prefix runs past the frame end (offset {offset}, frame {frame_len} bytes)")]
+    TruncatedLength {
+        index: u16,
+        offset: usize,
+        frame_len: usize,
+    },
+    #[error("packet {index} declares {declared} bytes but only {remaining} remain")]
+    TruncatedPacket {
+        index: u16,
+        declared: usize,
+        remaining: usize,
+    },
+    #[error("{extra} trailing bytes after the {count} declared packets")]
+    TrailingBytes { count: u16, extra: usize },
+}

@@ -5,8 +5,8 @@
 pub mod kite;
 pub mod paper;
 
-use crate::control::Metrics;
 use crate::domain::*;
+use crate::telemetry::Metrics;
 use crossbeam_channel::{Sender, TrySendError};
 use hdrhistogram::Histogram;
 use kite::rest::PlaceOrder;
@@ -15,12 +15,7 @@ use paper::{PaperBroker, TouchSlippage};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// Messages into the feed thread's sequencer inbox.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum InboxMsg {
-    Control(ControlCommand),
-    Order(OrderUpdate),
-}
+pub use crate::domain::InboxMsg;
 
 pub use crate::clock::mono_ns;
 
@@ -181,6 +176,7 @@ impl OrderStage {
                 }
             }
             Event::Barrier { id } => self.barrier_done.store(*id, Ordering::Release),
+            Event::Clock { ts } => self.now_ts = self.now_ts.max(*ts),
             Event::Signal(_) | Event::Control(_) | Event::Order(_) | Event::Empty => {}
         }
     }

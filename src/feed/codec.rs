@@ -11,25 +11,7 @@ pub const INDEX_FULL_LEN: usize = 32;
 pub const QUOTE_LEN: usize = 44;
 pub const FULL_LEN: usize = 184;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum CodecError {
-    #[error("frame of {len} bytes is too short for its header")]
-    ShortHeader { len: usize },
-    #[error("packet {index} length prefix runs past the frame end (offset {offset}, frame {frame_len} bytes)")]
-    TruncatedLength {
-        index: u16,
-        offset: usize,
-        frame_len: usize,
-    },
-    #[error("packet {index} declares {declared} bytes but only {remaining} remain")]
-    TruncatedPacket {
-        index: u16,
-        declared: usize,
-        remaining: usize,
-    },
-    #[error("{extra} trailing bytes after the {count} declared packets")]
-    TrailingBytes { count: u16, extra: usize },
-}
+pub use crate::domain::CodecError;
 
 /// What one frame held.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

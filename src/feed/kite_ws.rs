@@ -8,13 +8,12 @@
 //! logger thread as hot events, broker text messages through the same queue.
 
 use crate::clock::mono_ns;
-use crate::control::logging::{HotEvent, HotLog, ShortText};
-use crate::control::Metrics;
 use crate::domain::{ControlCommand, HaltReason, TickMode};
-use crate::exec::kite::rest::KiteOrder;
-use crate::exec::InboxMsg;
+use crate::domain::{InboxMsg, KiteOrder};
 use crate::feed::tls_records::TlsRecordStream;
 use crate::feed::{FrameSource, SourcePoll};
+use crate::telemetry::hot_log::{HotEvent, HotLog, ShortText};
+use crate::telemetry::Metrics;
 use crossbeam_channel::Sender;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};

@@ -36,4 +36,10 @@ pub trait FrameSource: Send {
     fn received_ns(&self) -> Option<u64> {
         None
     }
+    /// Exchange time now (epoch seconds) for a source that keeps its own clock (the
+    /// synthetic market's simulated session). `None`: the sequencer uses the wall clock for
+    /// a live feed and the frames' exchange timestamps for a recording.
+    fn exchange_now(&self) -> Option<u32> {
+        None
+    }
 }

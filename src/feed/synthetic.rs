@@ -468,6 +468,9 @@ impl FrameSource for SyntheticMarket {
     fn lockstep(&self) -> bool {
         true
     }
+    fn exchange_now(&self) -> Option<u32> {
+        Some((self.sim_ms / 1000) as u32)
+    }
     fn describe(&self) -> String {
         format!(
             "synthetic market: {} instruments, session {}, speed {}x",

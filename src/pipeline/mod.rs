@@ -7,16 +7,17 @@
 //! Both hand every stage the same sequence of slots, so they produce the same results.
 
 pub mod affinity;
+pub mod sequencer;
 pub mod wait;
 
 pub use wait::WaitStrategy;
 
 use crate::config::Topology;
-use crate::control::Metrics;
 use crate::domain::Slot;
 use crate::exec::OrderStage;
 use crate::risk::RiskStage;
 use crate::strategy::StrategyStage;
+use crate::telemetry::Metrics;
 use disruptor::{
     build_single_producer, EventPoller, Polling, Producer, SingleConsumerBarrier, SingleProducer,
     SingleProducerBarrier,

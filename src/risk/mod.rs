@@ -8,12 +8,12 @@ pub mod sizing;
 
 use crate::clock::{ist_date, SessionCalendar};
 use crate::config::{AppConfig, EntryOrderType, Mode};
-use crate::control::logging::{HotEvent, HotLog};
-use crate::control::snapshot::{
+use crate::domain::*;
+use crate::telemetry::hot_log::{HotEvent, HotLog};
+use crate::telemetry::snapshot::{
     symbol_bytes, SnapshotBody, SnapshotWriter, MAX_ORDERS, MAX_POSITIONS,
 };
-use crate::control::Metrics;
-use crate::domain::*;
+use crate::telemetry::Metrics;
 use crossbeam_channel::Sender;
 use oms::{Oms, OrderStatus, Transition};
 use portfolio::{Position, TradeRecord};
@@ -54,7 +54,8 @@ pub struct RiskParams {
     /// Negative: daily P&L at or below this closes everything and halts.
     pub daily_loss_limit_paise: i64,
     pub max_positions: u32,
-    pub orb_max_positions: u32,
+    /// Position caps per strategy, by `StrategyId::index` (0: the strategy may not trade).
+    pub strategy_max_positions: [u32; STRATEGY_COUNT],
     pub stop_loss_enabled: bool,
     pub take_profit_enabled: bool,
     pub entry_order_type: EntryOrderType,
@@ -76,7 +77,7 @@ impl RiskParams {
             heat_limit_paise: (capital as f64 * c.risk.max_portfolio_heat_pct / 100.0) as i64,
             daily_loss_limit_paise: (capital as f64 * c.risk.daily_loss_stop_pct / 100.0) as i64,
             max_positions: c.risk.max_positions,
-            orb_max_positions: c.strategies.orb.max_positions,
+            strategy_max_positions: c.strategies.max_positions(),
             stop_loss_enabled: c.exits.stop_loss_enabled,
             take_profit_enabled: c.exits.take_profit_enabled,
             entry_order_type: c.execution.entry_order_type,
@@ -238,22 +239,14 @@ impl RiskStage {
             Event::Signal(s) => self.on_signal(s, &mut emit),
             Event::Order(u) => self.on_order_update(u, &mut emit),
             Event::Control(c) => self.on_control(*c, &mut emit),
+            Event::Clock { ts } => self.on_time(*ts, &mut emit),
             Event::Intent(_) | Event::Cancel { .. } | Event::Empty | Event::Barrier { .. } => {}
         }
     }
 
     fn on_tick(&mut self, t: &Tick, recv_ns: u64, emit: &mut impl FnMut(Event)) {
         self.ticks_seen += 1;
-        if t.exchange_timestamp > self.now_ts {
-            self.now_ts = t.exchange_timestamp;
-            let today = ist_date(self.now_ts as i64);
-            if self.day != Some(today) {
-                self.start_day(today);
-            }
-            if self.calendar.is_squareoff_due(self.now_ts as i64) {
-                self.square_off(emit);
-            }
-        }
+        self.on_time(t.exchange_timestamp, emit);
         let Some(idx) = self.master.index_of(t.token) else {
             return;
         };
@@ -288,6 +281,22 @@ impl RiskStage {
             return;
         }
         self.publish_due(recv_ns);
+    }
+
+    /// Exchange time moved (a tick's stamp or the session clock): the day rolls over and the
+    /// square-off runs on time, with or without ticks.
+    fn on_time(&mut self, ts: u32, emit: &mut impl FnMut(Event)) {
+        if ts <= self.now_ts {
+            return;
+        }
+        self.now_ts = ts;
+        let today = ist_date(self.now_ts as i64);
+        if self.day != Some(today) {
+            self.start_day(today);
+        }
+        if self.calendar.is_squareoff_due(self.now_ts as i64) {
+            self.square_off(emit);
+        }
     }
 
     /// A new trading day: daily P&L, trade count and win rate start again from zero, and a
@@ -359,6 +368,7 @@ impl RiskStage {
             entry: s.entry,
             stop: s.stop,
             target: s.target,
+            score: s.score,
         });
         match self.state {
             TradingState::Active => {}
@@ -389,8 +399,21 @@ impl RiskStage {
             .iter()
             .filter(|p| busy(p) && p.strategy == Some(s.strategy))
             .count() as u32;
-        if s.strategy == StrategyId::Orb && by_strategy >= self.params.orb_max_positions {
-            return self.refuse(s, "strategies.orb.max_positions reached");
+        let cap = s
+            .strategy
+            .index()
+            .map_or(0, |i| self.params.strategy_max_positions[i]);
+        if by_strategy >= cap {
+            return self.refuse(
+                s,
+                match s.strategy {
+                    StrategyId::Orb => "strategies.orb.max_positions reached",
+                    StrategyId::TrendPullback => "strategies.trend_pullback.max_positions reached",
+                    StrategyId::VwapReversion => "strategies.vwap_reversion.max_positions reached",
+                    StrategyId::OptionsRanker => "strategies.options_ranker.max_positions reached",
+                    StrategyId::Risk => "not a trading strategy",
+                },
+            );
         }
         let qty = match self.params.sizing.size(&inst, s.entry, s.stop) {
             Ok(q) => q,
@@ -399,7 +422,7 @@ impl RiskStage {
         let new_risk = portfolio::pnl_paise(s.entry, s.stop, qty.0 * s.side.sign(), inst.divisor())
             .0
             .abs();
-        let open_risk: i64 = self.positions.iter().map(|p| p.open_risk().0).sum();
+        let open_risk: i64 = self.positions.iter().map(|p| p.heat_risk().0).sum();
         if open_risk + new_risk > self.params.heat_limit_paise {
             return self.refuse(s, "portfolio heat limit (risk.max_portfolio_heat_pct)");
         }
@@ -419,6 +442,7 @@ impl RiskStage {
         );
         let p = &mut self.positions[idx];
         p.pending_entry = Some(id);
+        p.pending_risk = Paise(new_risk);
         p.stop = s.stop;
         p.target = s.target;
         p.strategy = Some(s.strategy);
@@ -557,9 +581,9 @@ impl RiskStage {
                     });
                 }
             }
-            ControlCommand::ReloadStrategies {
-                orb_max_positions, ..
-            } => self.params.orb_max_positions = orb_max_positions,
+            ControlCommand::ReloadStrategies { max_positions, .. } => {
+                self.params.strategy_max_positions = max_positions
+            }
             ControlCommand::ReloadUniverse { .. } => {}
             ControlCommand::HaltEntries { reason } => {
                 if self.state == TradingState::Active {
@@ -653,6 +677,7 @@ impl RiskStage {
             let p = &mut self.positions[idx];
             if p.pending_entry == Some(u.id) {
                 p.pending_entry = None;
+                p.pending_risk = Paise(0);
                 if !p.is_open() {
                     p.stop = Price(0);
                     p.target = Price(0);
@@ -733,10 +758,7 @@ impl RiskStage {
                 let inst = self.master.by_index(i);
                 let r = &mut b.positions[n];
                 r.token = inst.token.0;
-                r.strategy = match p.strategy {
-                    Some(StrategyId::Orb) => 0,
-                    _ => 1,
-                };
+                r.strategy = p.strategy.unwrap_or(StrategyId::Risk).code();
                 r.symbol = symbol_bytes(inst.tradingsymbol.as_str());
                 r.qty = p.qty;
                 r.avg_price = p.avg_price.0;
@@ -870,6 +892,7 @@ mod tests {
             stop: Price(154_000),
             target: Price(157_000),
             ts: at,
+            score: SignalScore::default(),
         }
     }
 

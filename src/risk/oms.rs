@@ -1,56 +1,8 @@
 //! The order book of record (OMS): every order's status, moved only by one exhaustive
 //! transition table. Owned by the risk thread.
 
+pub use crate::domain::OrderStatus;
 use crate::domain::{OrderId, OrderIntent, OrderUpdateKind, Price, Qty};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OrderStatus {
-    /// Sent to the broker, no answer yet.
-    PendingNew,
-    Open,
-    PartiallyFilled,
-    Filled,
-    PendingCancel,
-    Cancelled,
-    Rejected,
-}
-
-impl OrderStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderStatus::PendingNew => "PENDING",
-            OrderStatus::Open => "OPEN",
-            OrderStatus::PartiallyFilled => "PARTIAL",
-            OrderStatus::Filled => "COMPLETE",
-            OrderStatus::PendingCancel => "CANCEL PENDING",
-            OrderStatus::Cancelled => "CANCELLED",
-            OrderStatus::Rejected => "REJECTED",
-        }
-    }
-    pub fn as_u8(self) -> u8 {
-        self as u8
-    }
-    pub fn from_u8(v: u8) -> Option<OrderStatus> {
-        use OrderStatus::*;
-        [
-            PendingNew,
-            Open,
-            PartiallyFilled,
-            Filled,
-            PendingCancel,
-            Cancelled,
-            Rejected,
-        ]
-        .get(v as usize)
-        .copied()
-    }
-    pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            OrderStatus::Filled | OrderStatus::Cancelled | OrderStatus::Rejected
-        )
-    }
-}
 
 /// What the OMS wants the caller to know about an applied update.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -19,6 +19,9 @@ pub struct Position {
     pub strategy: Option<StrategyId>,
     /// Entry order sent and not yet done.
     pub pending_entry: Option<OrderId>,
+    /// What the pending entry risks if it fills whole and the stop is hit (counted in heat
+    /// until the entry is done, so signals before their fills cannot all pass).
+    pub pending_risk: Paise,
     /// Exit order sent and not yet done.
     pub pending_exit: Option<OrderId>,
     pub divisor: i64,
@@ -43,6 +46,16 @@ impl Position {
             return Paise(0);
         }
         Paise((-pnl_paise(self.avg_price, self.stop, self.qty, self.divisor.max(1)).0).max(0))
+    }
+    /// Risk for the heat limit: the open risk, or the planned risk of a pending entry
+    /// when that is larger (a partial fill has the same stop, so it never risks more).
+    pub fn heat_risk(&self) -> Paise {
+        let open = self.open_risk();
+        if self.pending_entry.is_some() {
+            Paise(open.0.max(self.pending_risk.0))
+        } else {
+            open
+        }
     }
     pub fn side(&self) -> Option<Side> {
         match self.qty {

@@ -1,22 +1,42 @@
-//! The strategy stage: builds 1-minute bars from ticks and runs the enabled strategies over the
-//! trading universe, emitting entry signals. It holds no positions: risk decides everything.
+//! The strategy stage: bars in every configured window on exchange time (closed by the
+//! session clock), the indicators on each, and the strategies over the trading universe:
+//! ORB on ticks and 1-minute bars, TrendPullback and VWAPReversion on bar closes. Every signal
+//! is scored by the ranking and only the best `ranking.top_n` of a bar go on to risk. It holds
+//! no positions: risk decides everything.
 
 pub mod bars;
+pub mod indicators;
 pub mod orb;
+pub mod ranking;
+pub mod trend_pullback;
+pub mod vwap_reversion;
 
-use crate::config::OrbConfig;
-use crate::domain::{ControlCommand, Event, InstrumentMaster, Slot};
-use bars::BarBuilder;
+use crate::clock::TimeOfDay;
+use crate::config::{AppConfig, RankingConfig, StrategiesConfig};
+use crate::domain::{ControlCommand, Event, InstrumentMaster, Signal, Slot, StrategyId, Tick};
+use crate::telemetry::hot_log::{HotEvent, HotLog};
+use bars::{BarSeries, VolumeDelta};
 use crossbeam_channel::{Receiver, Sender};
+use indicators::{IndicatorPeriods, IndicatorSet};
 use orb::Orb;
+use ranking::{Quote, SignalRanker};
 use std::sync::Arc;
+use trend_pullback::TrendPullback;
+use vwap_reversion::VwapReversion;
 
 /// What a reload hands the strategy stage. It travels beside the ring (a universe is not a
 /// Copy slot); the sequenced `ControlCommand` that follows it says when to apply it.
 #[derive(Clone, Debug)]
 pub enum StrategyUpdate {
-    Strategies { request: u64, orb: OrbConfig },
-    Universe { request: u64, universe: Vec<bool> },
+    Strategies {
+        request: u64,
+        strategies: Box<StrategiesConfig>,
+        ranking: Box<RankingConfig>,
+    },
+    Universe {
+        request: u64,
+        universe: Vec<bool>,
+    },
 }
 
 impl StrategyUpdate {
@@ -35,31 +55,149 @@ pub struct ReloadAck {
     /// Instruments the strategies may trade after the reload.
     pub tradable: u32,
     pub orb_enabled: bool,
+    /// By `StrategyId::index`.
+    pub enabled: [bool; crate::domain::STRATEGY_COUNT],
+}
+
+/// Everything the stage is built from (the config's strategies, indicators, ranking and
+/// bar sections).
+#[derive(Clone, Debug)]
+pub struct StrategySettings {
+    pub windows: Vec<u32>,
+    pub bar_history: usize,
+    pub open: TimeOfDay,
+    pub indicators: IndicatorPeriods,
+    pub strategies: StrategiesConfig,
+    pub ranking: RankingConfig,
+}
+
+impl StrategySettings {
+    pub fn from_config(cfg: &AppConfig, open: TimeOfDay) -> StrategySettings {
+        let i = &cfg.indicators;
+        StrategySettings {
+            windows: cfg.websocket.aggregation_windows.clone(),
+            bar_history: cfg.websocket.bar_history as usize,
+            open,
+            indicators: IndicatorPeriods {
+                ema_fast: i.ema_fast as usize,
+                ema_slow: i.ema_slow as usize,
+                atr: i.atr_period as usize,
+                rsi: i.rsi_period as usize,
+                adx: i.adx_period as usize,
+                bb_period: i.bb_period as usize,
+                bb_mult: i.bb_std,
+                supertrend_period: i.supertrend_period as usize,
+                supertrend_mult: i.supertrend_mult,
+            },
+            strategies: cfg.strategies.clone(),
+            ranking: cfg.ranking.clone(),
+        }
+    }
+}
+
+/// Which instruments each strategy may trade: the universe, narrowed by its `instruments`.
+fn allowed(master: &InstrumentMaster, universe: &[bool], filter: &[String]) -> Vec<bool> {
+    master
+        .iter()
+        .zip(universe)
+        .map(|(i, &u)| {
+            u && (filter.is_empty() || filter.iter().any(|s| s == i.tradingsymbol.as_str()))
+        })
+        .collect()
 }
 
 pub struct StrategyStage {
     master: Arc<InstrumentMaster>,
     /// Instruments the strategies may trade, by master index.
     universe: Vec<bool>,
-    bars: Vec<BarBuilder>,
-    orb: Option<Orb>,
+    /// Per strategy (by `StrategyId::index`), narrowed by its `instruments` filter.
+    allowed: [Vec<bool>; 3],
+    windows: Vec<u32>,
+    /// `series[idx * windows + w]`, and the indicators on each.
+    series: Vec<BarSeries>,
+    indicators: Vec<IndicatorSet>,
+    volume: Vec<VolumeDelta>,
+    quotes: Vec<Quote>,
+    settings: StrategySettings,
+    orb: Orb,
+    /// Window index of each strategy's timeframe: ORB (1 minute or the smallest), trend, vwap.
+    orb_w: usize,
+    trend_w: usize,
+    vwap_w: usize,
+    trend: TrendPullback,
+    vwap: VwapReversion,
+    ranker: SignalRanker,
+    /// Bar-close signals waiting to be ranked; allocated once.
+    batch: Vec<Signal>,
+    orb_skip_noted: u32,
     reloads: Option<(Receiver<StrategyUpdate>, Sender<ReloadAck>)>,
+    hot: Option<HotLog>,
 }
 
 impl StrategyStage {
     pub fn new(
         master: Arc<InstrumentMaster>,
         universe: Vec<bool>,
-        orb: Option<Orb>,
+        settings: StrategySettings,
     ) -> StrategyStage {
         let n = master.len();
-        StrategyStage {
+        let windows = settings.windows.clone();
+        let open_secs = settings.open.0;
+        let mut series = Vec::with_capacity(n * windows.len());
+        let mut indicators = Vec::with_capacity(n * windows.len());
+        for _ in 0..n {
+            for &w in &windows {
+                series.push(BarSeries::new(w, open_secs, settings.bar_history));
+                indicators.push(IndicatorSet::new(&settings.indicators));
+            }
+        }
+        let s = &settings.strategies;
+        let mut stage = StrategyStage {
+            allowed: [Vec::new(), Vec::new(), Vec::new()],
+            orb: Orb::new(s.orb.clone(), settings.open, n),
+            trend: TrendPullback::new(s.trend_pullback.clone(), n),
+            vwap: VwapReversion::new(s.vwap_reversion.clone(), n),
+            ranker: SignalRanker::new(settings.ranking.clone()),
+            batch: Vec::with_capacity(3 * n + 8),
+            orb_w: 0,
+            trend_w: 0,
+            vwap_w: 0,
             master,
             universe,
-            bars: vec![BarBuilder::default(); n],
-            orb,
+            windows,
+            series,
+            indicators,
+            volume: vec![VolumeDelta::default(); n],
+            quotes: vec![Quote::default(); n],
+            settings,
+            orb_skip_noted: 0,
             reloads: None,
-        }
+            hot: None,
+        };
+        stage.apply_settings();
+        stage
+    }
+
+    fn window_index(&self, minutes: u32) -> usize {
+        self.windows.iter().position(|&w| w == minutes).unwrap_or(0)
+    }
+
+    /// Recomputes the per-strategy instrument filters and timeframes.
+    fn apply_settings(&mut self) {
+        let s = &self.settings.strategies;
+        self.allowed = [
+            allowed(&self.master, &self.universe, &s.orb.instruments),
+            allowed(&self.master, &self.universe, &s.trend_pullback.instruments),
+            allowed(&self.master, &self.universe, &s.vwap_reversion.instruments),
+        ];
+        let smallest = self.windows.iter().copied().min().unwrap_or(1);
+        self.orb_w = self.window_index(if self.windows.contains(&1) {
+            1
+        } else {
+            smallest
+        });
+        self.trend_w = self.window_index(s.trend_pullback.timeframe_min);
+        self.vwap_w = self.window_index(s.vwap_reversion.timeframe_min);
     }
 
     /// Connects the reload channel from the control thread and the acknowledgement back.
@@ -68,12 +206,38 @@ impl StrategyStage {
         self
     }
 
+    /// Log lines for signals' score breakdowns and strategy notes.
+    pub fn with_hot_log(mut self, hot: HotLog) -> Self {
+        self.hot = Some(hot);
+        self
+    }
+
     pub fn tradable(&self) -> usize {
         self.universe.iter().filter(|&&u| u).count()
     }
 
+    pub fn settings(&self) -> &StrategySettings {
+        &self.settings
+    }
+
+    /// The finished bars of instrument `idx` in bar size `minutes`.
+    pub fn bars(&self, idx: usize, minutes: u32) -> Option<&bars::BarRing> {
+        let w = self.windows.iter().position(|&m| m == minutes)?;
+        Some(self.series[idx * self.windows.len() + w].history())
+    }
+
+    fn enabled(&self) -> [bool; crate::domain::STRATEGY_COUNT] {
+        let s = &self.settings.strategies;
+        [
+            s.orb.enabled,
+            s.trend_pullback.enabled,
+            s.vwap_reversion.enabled,
+            false,
+        ]
+    }
+
     fn on_reload(&mut self, request: u64) {
-        let Some((rx, ack)) = &self.reloads else {
+        let Some((rx, _)) = &self.reloads else {
             return;
         };
         // Older updates whose command never came (a timed-out request) are dropped.
@@ -85,55 +249,185 @@ impl StrategyStage {
             }
         };
         match update {
-            Some(StrategyUpdate::Strategies { orb, .. }) => {
-                if let Some(o) = &mut self.orb {
-                    o.set_config(orb);
-                }
+            Some(StrategyUpdate::Strategies {
+                strategies,
+                ranking,
+                ..
+            }) => {
+                self.orb.set_config(strategies.orb.clone());
+                self.trend.set_config(strategies.trend_pullback.clone());
+                self.vwap.set_config(strategies.vwap_reversion.clone());
+                self.ranker.set_config((*ranking).clone());
+                self.settings.strategies = *strategies;
+                self.settings.ranking = *ranking;
+                self.apply_settings();
             }
             Some(StrategyUpdate::Universe { universe, .. })
                 if universe.len() == self.universe.len() =>
             {
                 self.universe = universe;
+                self.apply_settings();
             }
             Some(StrategyUpdate::Universe { .. }) | None => return,
         }
-        let _ = ack.try_send(ReloadAck {
-            request,
-            tradable: self.tradable() as u32,
-            orb_enabled: self.orb.as_ref().is_some_and(|o| o.config().enabled),
-        });
+        if let Some((_, ack)) = &self.reloads {
+            let enabled = self.enabled();
+            let _ = ack.try_send(ReloadAck {
+                request,
+                tradable: self.tradable() as u32,
+                orb_enabled: enabled[0],
+                enabled,
+            });
+        }
     }
 
     /// Forwards the slot, then any signal it fired.
     pub fn on_slot(&mut self, slot: &Slot, out: &mut impl FnMut(&Slot)) {
         out(slot);
-        let t = match &slot.ev {
-            Event::Tick(t) => t,
+        match &slot.ev {
+            Event::Tick(t) => self.on_tick(t, slot.recv_ns, out),
+            Event::Clock { ts } => {
+                let nw = self.windows.len();
+                for i in 0..self.series.len() {
+                    if let Some(bar) = self.series[i].close_due(*ts) {
+                        self.on_bar_closed(i / nw, i % nw, &bar);
+                    }
+                }
+                self.flush(slot.recv_ns, out);
+            }
             Event::Control(
                 ControlCommand::ReloadStrategies { request, .. }
                 | ControlCommand::ReloadUniverse { request },
-            ) => return self.on_reload(*request),
-            _ => return,
-        };
+            ) => self.on_reload(*request),
+            _ => {}
+        }
+    }
+
+    fn on_tick(&mut self, t: &Tick, recv_ns: u64, out: &mut impl FnMut(&Slot)) {
         let Some(idx) = self.master.index_of(t.token) else {
             return;
         };
-        if !self.universe[idx] || t.exchange_timestamp == 0 {
+        let ts = t.exchange_timestamp;
+        if ts == 0 {
             return;
         }
         let ltp = t.last_price as i64;
-        if let Some(bar) = self.bars[idx].on_price(t.exchange_timestamp, ltp, t.volume_traded) {
-            if let Some(orb) = &mut self.orb {
-                orb.on_bar(idx, &bar);
-            }
+        let vol = self.volume[idx].delta(ts, t.volume_traded);
+        if let (Some(bid), Some(ask)) = (t.best_bid(), t.best_ask()) {
+            let depth: u64 = t.buy.iter().chain(&t.sell).map(|l| l.quantity as u64).sum();
+            self.quotes[idx] = Quote {
+                bid: bid as i64,
+                ask: ask as i64,
+                depth_qty: depth,
+                last_qty: t.last_traded_quantity,
+            };
         }
-        if let Some(orb) = self.orb.as_mut().filter(|o| o.config().enabled) {
-            if let Some(sig) = orb.on_tick(idx, t.token, t.exchange_timestamp, ltp) {
-                out(&Slot {
-                    ev: Event::Signal(sig),
-                    recv_ns: slot.recv_ns,
+        let nw = self.windows.len();
+        for w in 0..nw {
+            let i = idx * nw + w;
+            if let Some(bar) = self.series[i].close_due(ts) {
+                self.on_bar_closed(idx, w, &bar);
+            }
+            self.series[i].on_print(ts, ltp, vol, t.oi);
+        }
+        if !self.batch.is_empty() {
+            self.flush(recv_ns, out);
+        }
+        if !self.allowed[0][idx] || !self.orb.config().enabled {
+            return;
+        }
+        if let Some(mut sig) = self.orb.on_tick(idx, t.token, ts, ltp) {
+            let i = idx * nw + self.orb_w;
+            sig.score = self.ranker.score(
+                &sig,
+                self.indicators[i].values(),
+                self.series[i].history(),
+                &self.quotes[idx],
+            );
+            self.pass(sig, recv_ns, out);
+        }
+        self.note_orb_skips(ts);
+    }
+
+    /// Says once per day how many instruments ORB has no range for (started inside the
+    /// opening window): PAPER has no historical candles to rebuild it from.
+    fn note_orb_skips(&mut self, ts: u32) {
+        let skipped = self.orb.skipped_today(ts);
+        if skipped > self.orb_skip_noted {
+            self.orb_skip_noted = skipped;
+            if let Some(h) = &self.hot {
+                h.emit(HotEvent::StrategyNote {
+                    strategy: StrategyId::Orb,
+                    count: skipped,
+                    note: "started inside the opening window: no opening range today (it is never built from part of the window)",
                 });
             }
+        } else if skipped < self.orb_skip_noted {
+            self.orb_skip_noted = skipped; // a new day
+        }
+    }
+
+    /// A bar closed: indicators, then the strategies trading that bar size.
+    fn on_bar_closed(&mut self, idx: usize, w: usize, bar: &bars::Bar) {
+        let nw = self.windows.len();
+        let i = idx * nw + w;
+        let values = self.indicators[i].update(&bar.candle);
+        if w == self.orb_w {
+            self.orb.on_bar(idx, bar);
+        }
+        let inst = self.master.by_index(idx);
+        let tick = inst.tick_size.0.max(1);
+        let token = inst.token;
+        let s = &self.settings.strategies;
+        let history = self.series[i].history();
+        let mut fired = [None, None];
+        // Both run on every bar of their size so their state stays warm while disabled; only
+        // an enabled strategy's signal on an allowed instrument counts.
+        if w == self.trend_w {
+            let sig = self.trend.on_bar(idx, token, bar, history, &values, tick);
+            if s.trend_pullback.enabled && self.allowed[1][idx] {
+                fired[0] = sig;
+            }
+        }
+        if w == self.vwap_w {
+            let sig = self.vwap.on_bar(idx, token, bar, &values, tick);
+            if s.vwap_reversion.enabled && self.allowed[2][idx] {
+                fired[1] = sig;
+            }
+        }
+        for mut sig in fired.into_iter().flatten() {
+            sig.score = self.ranker.score(&sig, &values, history, &self.quotes[idx]);
+            if self.batch.len() < self.batch.capacity() {
+                self.batch.push(sig);
+            }
+        }
+    }
+
+    /// Ranks the waiting bar-close signals and passes the best on.
+    fn flush(&mut self, recv_ns: u64, out: &mut impl FnMut(&Slot)) {
+        if self.batch.is_empty() {
+            return;
+        }
+        SignalRanker::sort(&mut self.batch);
+        for k in 0..self.batch.len() {
+            let sig = self.batch[k];
+            self.pass(sig, recv_ns, out);
+        }
+        self.batch.clear();
+    }
+
+    /// A scored signal goes to risk if it is in this bar's top N; the refusal is logged.
+    fn pass(&mut self, sig: Signal, recv_ns: u64, out: &mut impl FnMut(&Slot)) {
+        if self.ranker.admit(&sig) {
+            out(&Slot {
+                ev: Event::Signal(sig),
+                recv_ns,
+            });
+        } else if let Some(h) = &self.hot {
+            h.emit(HotEvent::SignalRanked {
+                signal: sig,
+                top_n: self.ranker.config().top_n,
+            });
         }
     }
 }

@@ -2,6 +2,10 @@
 //! over `window_min`; a breakout needs `breakout_confirmation_ticks` consecutive ticks beyond
 //! it. Stop at the other side of the range, target at `rr_min` times the risk. One entry per
 //! instrument per day; the range resets each day.
+//!
+//! A range is only built from the whole window: when the first bar of the day starts after the
+//! open (the system started inside the window, or the instrument did not trade at the open),
+//! that instrument has no range today rather than a partial one, and `skipped_today` says so.
 
 use super::bars::Bar;
 use crate::clock::{ist_date, ist_epoch, TimeOfDay};
@@ -19,6 +23,8 @@ enum Phase {
     Armed,
     /// Entered (or gave up) for today.
     Done,
+    /// Saw only part of the opening window: no range today.
+    Skipped,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -34,6 +40,9 @@ pub struct OpeningRange {
 impl OpeningRange {
     pub fn bounds(&self) -> Option<(i64, i64)> {
         matches!(self.phase, Phase::Armed | Phase::Done).then_some((self.high, self.low))
+    }
+    pub fn skipped(&self) -> bool {
+        self.phase == Phase::Skipped
     }
 }
 
@@ -63,13 +72,22 @@ impl Orb {
         self.cfg = cfg;
     }
 
+    /// Instruments with no range today because the window was only partly seen.
+    pub fn skipped_today(&self, ts: u32) -> u32 {
+        let day = ist_date(ts as i64);
+        self.ranges
+            .iter()
+            .filter(|r| r.day == day && r.phase == Phase::Skipped)
+            .count() as u32
+    }
+
     pub fn range(&self, idx: usize) -> &OpeningRange {
         &self.ranges[idx]
     }
 
     /// A finished 1-minute bar for instrument `idx`.
     pub fn on_bar(&mut self, idx: usize, bar: &Bar) {
-        let ts = bar.minute as i64 * 60;
+        let ts = bar.candle.start as i64;
         let day = ist_date(ts);
         let r = &mut self.ranges[idx];
         if r.day != day {
@@ -82,12 +100,17 @@ impl Orb {
         let end = start + self.cfg.window_min as i64 * 60;
         if ts >= start && ts < end && matches!(r.phase, Phase::Waiting | Phase::Building) {
             if r.phase == Phase::Waiting {
+                if ts > start {
+                    // The window's first minute was missed: a partial range would be wrong.
+                    r.phase = Phase::Skipped;
+                    return;
+                }
                 r.phase = Phase::Building;
-                r.high = bar.high;
-                r.low = bar.low;
+                r.high = bar.candle.high;
+                r.low = bar.candle.low;
             } else {
-                r.high = r.high.max(bar.high);
-                r.low = r.low.min(bar.low);
+                r.high = r.high.max(bar.candle.high);
+                r.low = r.low.min(bar.candle.low);
             }
         }
     }
@@ -113,7 +136,7 @@ impl Orb {
         }
         if r.phase == Phase::Waiting && ts as i64 >= window_end {
             // Never saw the window (started late): no range today.
-            r.phase = Phase::Done;
+            r.phase = Phase::Skipped;
         }
         if r.phase != Phase::Armed {
             return None;
@@ -147,6 +170,7 @@ impl Orb {
             stop: Price(stop),
             target: Price(target),
             ts,
+            score: Default::default(),
         })
     }
 }
@@ -154,7 +178,11 @@ impl Orb {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::strategy::bars::BarBuilder;
+    use crate::strategy::bars::BarSeries;
+
+    fn run(prints: &[(i64, i64)]) -> Vec<Signal> {
+        run_day(prints).0
+    }
 
     fn cfg() -> OrbConfig {
         OrbConfig {
@@ -163,24 +191,27 @@ mod tests {
             breakout_confirmation_ticks: 3,
             rr_min: 2.0,
             max_positions: 3,
+            instruments: Vec::new(),
         }
     }
 
-    /// Feeds (seconds after 09:15, price) prints through bars and the ORB.
-    fn run(prints: &[(i64, i64)]) -> Vec<Signal> {
+    /// Feeds (seconds after 09:15, price) prints through bars and the ORB; the signals and
+    /// whether the day was skipped.
+    fn run_day(prints: &[(i64, i64)]) -> (Vec<Signal>, bool) {
         let day = Date(20261125);
         let open = ist_epoch(day, TimeOfDay::hm(9, 15));
         let mut orb = Orb::new(cfg(), TimeOfDay::hm(9, 15), 1);
-        let mut bars = BarBuilder::default();
+        let mut bars = BarSeries::new(1, TimeOfDay::hm(9, 15).0, 16);
         let mut out = Vec::new();
         for &(dt, px) in prints {
             let ts = (open + dt) as u32;
-            if let Some(b) = bars.on_price(ts, px, 0) {
+            if let Some(b) = bars.close_due(ts) {
                 orb.on_bar(0, &b);
             }
+            bars.on_print(ts, px, 0, 0);
             out.extend(orb.on_tick(0, Token(1), ts, px));
         }
-        out
+        (out, orb.range(0).skipped())
     }
 
     #[test]
@@ -226,5 +257,25 @@ mod tests {
     fn no_breakout_before_window_ends() {
         let prints: Vec<(i64, i64)> = (0..800).map(|s| (s, 1000 + s)).collect();
         assert!(run(&prints).is_empty());
+    }
+
+    #[test]
+    fn a_start_inside_the_window_builds_no_partial_range() {
+        // First print at 09:22: the range would miss 09:15-09:21, so the day is skipped and
+        // a later "breakout" fires nothing.
+        let mut prints: Vec<(i64, i64)> = (420..900).step_by(30).map(|s| (s, 1000)).collect();
+        prints.extend((0..10).map(|i| (901 + i, 1100 + i)));
+        let (signals, skipped) = run_day(&prints);
+        assert!(signals.is_empty(), "{signals:?}");
+        assert!(skipped);
+        // The same breakout with the whole window seen does fire.
+        let mut full: Vec<(i64, i64)> = (0..900)
+            .step_by(30)
+            .map(|s| (s, 1000 + (s / 30) % 3))
+            .collect();
+        full.extend((0..10).map(|i| (901 + i, 1100 + i)));
+        let (signals, skipped) = run_day(&full);
+        assert_eq!(signals.len(), 1);
+        assert!(!skipped);
     }
 }

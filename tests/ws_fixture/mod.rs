@@ -3,11 +3,11 @@
 //! streams `per_frame` full-mode instruments.
 #![allow(dead_code)]
 
-use aitrapp::control::logging::HotLog;
-use aitrapp::control::Metrics;
 use aitrapp::domain::{Tick, TickMode, Token};
 use aitrapp::exec::InboxMsg;
 use aitrapp::feed::kite_ws::{KiteTicker, TickerConfig};
+use aitrapp::telemetry::hot_log::HotLog;
+use aitrapp::telemetry::Metrics;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::Arc;

@@ -20,37 +20,7 @@ pub enum EndpointClass {
     Other,
 }
 
-/// The limits, as `kite.rate_limits` in the config (Kite documents 10/s, 200 or 400 per minute
-/// and 3000 or 5000 per day for orders; quotes 1/s; historical 3/s; others 10/s).
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct RateLimits {
-    pub orders_per_second: u32,
-    pub orders_per_minute: u32,
-    pub orders_per_day: u32,
-    pub quotes_per_second: u32,
-    pub historical_per_second: u32,
-    pub others_per_second: u32,
-    /// Added to every window. Two requests granted exactly a window apart can reach Kite
-    /// closer together than that (the first delayed more on the way), which Kite counts as a
-    /// breach; the margin (ms) absorbs that jitter.
-    pub margin_ms: u64,
-}
-
-impl Default for RateLimits {
-    /// The conservative published figures.
-    fn default() -> Self {
-        RateLimits {
-            orders_per_second: 10,
-            orders_per_minute: 200,
-            orders_per_day: 3000,
-            quotes_per_second: 1,
-            historical_per_second: 3,
-            others_per_second: 10,
-            margin_ms: 50,
-        }
-    }
-}
+pub use crate::config::RateLimits;
 
 /// At most `max` grants in any `window`.
 #[derive(Debug)]

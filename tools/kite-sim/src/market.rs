@@ -48,7 +48,7 @@ pub struct MinuteCandle {
 
 impl SimMarket {
     pub fn new(cfg: &AppConfig, base: &Path) -> anyhow::Result<SimMarket> {
-        let path = aitrapp::app::resolve(base, &cfg.universe.instruments_file);
+        let path = aitrapp::config::resolve_path(base, &cfg.universe.instruments_file);
         let instruments_csv = std::fs::read_to_string(&path)
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
         let master = InstrumentMaster::parse_csv(&instruments_csv, &path.display().to_string())?;

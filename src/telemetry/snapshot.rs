@@ -284,7 +284,7 @@ pub fn state_name(s: u8) -> &'static str {
 }
 
 pub fn order_status_name(s: u8) -> &'static str {
-    crate::risk::oms::OrderStatus::from_u8(s)
+    crate::domain::OrderStatus::from_u8(s)
         .map(|s| s.as_str())
         .unwrap_or("UNKNOWN")
 }
@@ -331,7 +331,7 @@ pub fn positions_json(b: &SnapshotBody) -> serde_json::Value {
                     "target": rupees(p.target, p.divisor),
                     "unrealized_pnl": rupees(p.unrealized_paise, 100),
                     "realized_pnl": rupees(p.realized_paise, 100),
-                    "strategy": if p.strategy == 0 { "orb" } else { "risk" },
+                    "strategy": crate::domain::StrategyId::from_code(p.strategy).as_str(),
                 })
             })
             .collect(),

@@ -1,0 +1,244 @@
+//! The sequencer: the feed thread's loop and the only producer of ring A. Market frames,
+//! the inbox (control commands, broker updates) and the session clock enter the system here,
+//! in one order, so everything downstream is a deterministic function of ring A.
+//!
+//! The session clock publishes `Event::Clock { ts }` once per exchange second, before the
+//! ticks of that second, whether or not any tick arrives. Its time comes from the source's own
+//! clock (the synthetic market's simulated session), the wall clock (a live Kite feed: IST is
+//! the exchange's clock, kept by NTP) or, for a recording, the frames' exchange timestamps.
+//! It never runs backwards.
+
+use super::{RingTx, WaitStrategy};
+use crate::clock::mono_ns;
+use crate::domain::{Event, InboxMsg, Slot, TickMode};
+use crate::feed::codec::decode_frame;
+use crate::feed::record::RecordWriter;
+use crate::feed::{FrameSource, SourcePoll};
+use crate::telemetry::hot_log::{HotEvent, HotLog};
+use crate::telemetry::Metrics;
+use crossbeam_channel::Receiver;
+use std::fs::File;
+use std::io::BufWriter;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// How the feed loop ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeedEnd {
+    /// SIGINT/SIGTERM or a stop request.
+    Stopped,
+    /// The source finished (replay end, synthetic close with exit_at_close).
+    SourceEnded,
+}
+
+/// Where the session clock reads exchange time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClockSource {
+    /// The source keeps its own exchange clock (`FrameSource::exchange_now`).
+    Source,
+    /// The wall clock: a live feed.
+    Wall,
+    /// The newest exchange timestamp in the frames: a recording played back.
+    EventTime,
+}
+
+/// The session clock: turns exchange time into one `Event::Clock` per new second.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SessionClock {
+    last: u32,
+}
+
+impl SessionClock {
+    /// The clock event for exchange time `now`, if a new second has begun.
+    #[inline]
+    pub fn advance(&mut self, now: u32) -> Option<Event> {
+        (now > self.last).then(|| {
+            self.last = now;
+            Event::Clock { ts: now }
+        })
+    }
+    pub fn now(&self) -> u32 {
+        self.last
+    }
+}
+
+/// Everything the feed thread owns.
+pub struct Sequencer {
+    pub source: Box<dyn FrameSource>,
+    pub ring: RingTx,
+    pub inbox: Receiver<InboxMsg>,
+    /// Lockstep sources wait for the last stage to pass each barrier.
+    pub barrier_done: Arc<AtomicU64>,
+    pub stop: Arc<AtomicBool>,
+    pub wait: WaitStrategy,
+    pub metrics: Arc<Metrics>,
+    pub hot: HotLog,
+    pub recorder: Option<RecordWriter<BufWriter<File>>>,
+    /// Measure exchange-to-wall lag (a live feed only).
+    pub measure_lag: bool,
+    /// Universe reloads: the ticker's new subscriptions.
+    pub subscriptions: Receiver<Vec<(u32, TickMode)>>,
+    pub clock_source: ClockSource,
+}
+
+fn wall_secs() -> u32 {
+    crate::clock::now_epoch() as u32
+}
+
+impl Sequencer {
+    /// Publishes everything waiting in the inbox.
+    fn drain_inbox(&mut self) {
+        while let Ok(msg) = self.inbox.try_recv() {
+            Metrics::add(&self.metrics.inbox_events_total, 1);
+            let ev = match msg {
+                InboxMsg::Control(c) => Event::Control(c),
+                InboxMsg::Order(u) => Event::Order(u),
+            };
+            self.ring.publish(Slot {
+                ev,
+                recv_ns: mono_ns(),
+            });
+        }
+    }
+
+    /// Publishes a clock event when exchange time `now` starts a new second.
+    #[inline]
+    fn tick_clock(&mut self, clock: &mut SessionClock, now: u32, recv_ns: u64) -> bool {
+        match clock.advance(now) {
+            Some(ev) => {
+                self.ring.publish(Slot { ev, recv_ns });
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Lockstep: waits until the stages have handled everything published so far, then
+    /// sequences the broker updates that caused (paper fills), so a seed replays exactly.
+    fn lockstep_barrier(&mut self, barrier: &mut u64, recv_ns: u64) {
+        *barrier += 1;
+        self.ring.publish(Slot {
+            ev: Event::Barrier { id: *barrier },
+            recv_ns,
+        });
+        while self.barrier_done.load(Ordering::Acquire) < *barrier {
+            if self.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            self.wait.idle();
+        }
+        self.drain_inbox();
+    }
+
+    /// The feed loop: polls the source, runs the session clock, decodes frames onto ring A,
+    /// sequences the inbox; until stop or the source ends.
+    pub fn run(mut self) -> FeedEnd {
+        let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
+        let lockstep = self.source.lockstep();
+        let mut barrier: u64 = 0;
+        let mut clock = SessionClock::default();
+        let end = loop {
+            if self.stop.load(Ordering::Relaxed) {
+                break FeedEnd::Stopped;
+            }
+            self.drain_inbox();
+            if let Ok(tokens) = self.subscriptions.try_recv() {
+                self.source.resubscribe(tokens);
+            }
+            let poll = self.source.poll(&mut buf);
+            // A live feed's clock runs whether or not frames arrive.
+            if self.clock_source == ClockSource::Wall {
+                self.tick_clock(&mut clock, wall_secs(), mono_ns());
+            }
+            match poll {
+                SourcePoll::Idle => self.wait.idle(),
+                SourcePoll::End => break FeedEnd::SourceEnded,
+                SourcePoll::Frame => {
+                    let recv_ns = self.source.received_ns().unwrap_or_else(mono_ns);
+                    let clocked = match self.clock_source {
+                        ClockSource::Source => match self.source.exchange_now() {
+                            Some(now) => self.tick_clock(&mut clock, now, recv_ns),
+                            None => false,
+                        },
+                        ClockSource::EventTime => {
+                            // The frame's newest stamp, read before its ticks are published.
+                            let mut newest = 0u32;
+                            let _ =
+                                decode_frame(&buf, |t| newest = newest.max(t.exchange_timestamp));
+                            newest > 0 && self.tick_clock(&mut clock, newest, recv_ns)
+                        }
+                        ClockSource::Wall => false,
+                    };
+                    let ticks = self.publish_frame(&buf, recv_ns);
+                    if lockstep && (ticks > 0 || clocked) {
+                        self.lockstep_barrier(&mut barrier, recv_ns);
+                    }
+                }
+            }
+        };
+        // Orders still in flight (e.g. a flatten's exits) are sequenced before the rings close.
+        self.drain_inbox();
+        if let Some(r) = &mut self.recorder {
+            let _ = r.flush();
+        }
+        end
+    }
+
+    /// Records and decodes one frame onto ring A; returns how many ticks it carried.
+    fn publish_frame(&mut self, buf: &[u8], recv_ns: u64) -> u16 {
+        Metrics::add(&self.metrics.feed_frames_total, 1);
+        Metrics::add(&self.metrics.feed_bytes_total, buf.len() as u64);
+        if let Some(r) = &mut self.recorder {
+            if r.write_frame(recv_ns, buf).is_err() {
+                self.recorder = None;
+            }
+        }
+        let mut exchange_ts = 0u32;
+        let ring = &mut self.ring;
+        match decode_frame(buf, |t| {
+            exchange_ts = exchange_ts.max(t.exchange_timestamp);
+            ring.publish(Slot {
+                ev: Event::Tick(*t),
+                recv_ns,
+            })
+        }) {
+            Ok(s) => {
+                if self.measure_lag && exchange_ts > 0 {
+                    // Exchange timestamps are whole seconds: the lag is good to ~1 s.
+                    let wall_ms = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_millis() as u64)
+                        .unwrap_or(0);
+                    let lag = wall_ms.saturating_sub(exchange_ts as u64 * 1000);
+                    self.metrics.feed_lag_ms.store(lag, Ordering::Relaxed);
+                }
+                let m = &self.metrics;
+                Metrics::add(&m.feed_heartbeats_total, s.heartbeat as u64);
+                Metrics::add(&m.feed_packets_total, s.packets as u64);
+                Metrics::add(&m.feed_ticks_total, s.ticks as u64);
+                Metrics::add(&m.feed_unknown_packets_total, s.unknown as u64);
+                s.ticks
+            }
+            Err(error) => {
+                Metrics::add(&self.metrics.feed_malformed_frames_total, 1);
+                self.hot.emit(HotEvent::MalformedFrame { error });
+                0
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_emits_each_new_second_once_and_never_goes_back() {
+        let mut c = SessionClock::default();
+        assert_eq!(c.advance(100), Some(Event::Clock { ts: 100 }));
+        assert_eq!(c.advance(100), None);
+        assert_eq!(c.advance(99), None);
+        assert_eq!(c.advance(160), Some(Event::Clock { ts: 160 }));
+        assert_eq!(c.now(), 160);
+    }
+}
