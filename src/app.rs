@@ -787,7 +787,6 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
                 metrics: feed_metrics,
                 hot: feed_hot,
                 recorder,
-                measure_lag: live_feed,
                 subscriptions: subs_rx,
                 clock_source,
             }

@@ -112,8 +112,7 @@ fn load_config(path: &Path, env: &Environment) -> Result<config::AppConfig, Exit
 /// `aitrapp indicators`: every candle with its indicator values, rupees, one JSON line each.
 fn cmd_indicators(candles: &Path, config_path: &Path) -> Result<ExitCode> {
     use aitrapp::domain::candle::parse_candles;
-    use aitrapp::strategy::indicators::IndicatorSet;
-    use aitrapp::strategy::StrategySettings;
+    use aitrapp::strategy::indicators::{IndicatorPeriods, IndicatorSet};
     let cfg = if config_path.exists() {
         match load_config(config_path, &Environment::default()) {
             Ok(c) => c,
@@ -131,9 +130,7 @@ fn cmd_indicators(candles: &Path, config_path: &Path) -> Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let periods =
-        StrategySettings::from_config(&cfg, aitrapp::clock::TimeOfDay::hm(9, 15)).indicators;
-    let mut set = IndicatorSet::new(&periods);
+    let mut set = IndicatorSet::new(&IndicatorPeriods::from(&cfg.indicators));
     let rupees = |x: Option<f64>| x.map(|v| (v / 100.0 * 1e6).round() / 1e6);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for c in &bars {

@@ -57,9 +57,6 @@ impl SessionClock {
             Event::Clock { ts: now }
         })
     }
-    pub fn now(&self) -> u32 {
-        self.last
-    }
 }
 
 /// Everything the feed thread owns.
@@ -74,15 +71,17 @@ pub struct Sequencer {
     pub metrics: Arc<Metrics>,
     pub hot: HotLog,
     pub recorder: Option<RecordWriter<BufWriter<File>>>,
-    /// Measure exchange-to-wall lag (a live feed only).
-    pub measure_lag: bool,
     /// Universe reloads: the ticker's new subscriptions.
     pub subscriptions: Receiver<Vec<(u32, TickMode)>>,
+    /// `Wall` (a live feed) also measures the exchange-to-wall lag.
     pub clock_source: ClockSource,
 }
 
-fn wall_secs() -> u32 {
-    crate::clock::now_epoch() as u32
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 impl Sequencer {
@@ -146,9 +145,11 @@ impl Sequencer {
                 self.source.resubscribe(tokens);
             }
             let poll = self.source.poll(&mut buf);
-            // A live feed's clock runs whether or not frames arrive.
-            if self.clock_source == ClockSource::Wall {
-                self.tick_clock(&mut clock, wall_secs(), mono_ns());
+            // A live feed's clock runs whether or not frames arrive; one wall-clock read per
+            // poll serves the clock and the lag.
+            let wall = (self.clock_source == ClockSource::Wall).then(wall_ms);
+            if let Some(ms) = wall {
+                self.tick_clock(&mut clock, (ms / 1000) as u32, mono_ns());
             }
             match poll {
                 SourcePoll::Idle => self.wait.idle(),
@@ -169,7 +170,7 @@ impl Sequencer {
                         }
                         ClockSource::Wall => false,
                     };
-                    let ticks = self.publish_frame(&buf, recv_ns);
+                    let ticks = self.publish_frame(&buf, recv_ns, wall);
                     if lockstep && (ticks > 0 || clocked) {
                         self.lockstep_barrier(&mut barrier, recv_ns);
                     }
@@ -184,8 +185,9 @@ impl Sequencer {
         end
     }
 
-    /// Records and decodes one frame onto ring A; returns how many ticks it carried.
-    fn publish_frame(&mut self, buf: &[u8], recv_ns: u64) -> u16 {
+    /// Records and decodes one frame onto ring A; returns how many ticks it carried. With
+    /// the wall time (a live feed) it also updates the exchange-to-wall lag.
+    fn publish_frame(&mut self, buf: &[u8], recv_ns: u64, wall_ms: Option<u64>) -> u16 {
         Metrics::add(&self.metrics.feed_frames_total, 1);
         Metrics::add(&self.metrics.feed_bytes_total, buf.len() as u64);
         if let Some(r) = &mut self.recorder {
@@ -203,13 +205,9 @@ impl Sequencer {
             })
         }) {
             Ok(s) => {
-                if self.measure_lag && exchange_ts > 0 {
+                if let Some(wall) = wall_ms.filter(|_| exchange_ts > 0) {
                     // Exchange timestamps are whole seconds: the lag is good to ~1 s.
-                    let wall_ms = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map(|d| d.as_millis() as u64)
-                        .unwrap_or(0);
-                    let lag = wall_ms.saturating_sub(exchange_ts as u64 * 1000);
+                    let lag = wall.saturating_sub(exchange_ts as u64 * 1000);
                     self.metrics.feed_lag_ms.store(lag, Ordering::Relaxed);
                 }
                 let m = &self.metrics;
@@ -239,6 +237,6 @@ mod tests {
         assert_eq!(c.advance(100), None);
         assert_eq!(c.advance(99), None);
         assert_eq!(c.advance(160), Some(Event::Clock { ts: 160 }));
-        assert_eq!(c.now(), 160);
+        assert_eq!(c.advance(159), None);
     }
 }

@@ -53,9 +53,6 @@ impl BarRing {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
-    pub fn capacity(&self) -> usize {
-        self.bars.len()
-    }
     /// The bar `back` places before the newest (0 = newest).
     pub fn ago(&self, back: usize) -> Option<&Bar> {
         if back >= self.len {
@@ -94,10 +91,6 @@ impl BarSeries {
             forming: None,
             history: BarRing::new(history),
         }
-    }
-
-    pub fn window_min(&self) -> u32 {
-        self.window / 60
     }
 
     /// Closes the forming bar if exchange time `now` has reached its end.
@@ -154,9 +147,6 @@ impl BarSeries {
         }
     }
 
-    pub fn forming(&self) -> Option<&Bar> {
-        self.forming.as_ref()
-    }
     pub fn history(&self) -> &BarRing {
         &self.history
     }

@@ -73,22 +73,11 @@ pub struct StrategySettings {
 
 impl StrategySettings {
     pub fn from_config(cfg: &AppConfig, open: TimeOfDay) -> StrategySettings {
-        let i = &cfg.indicators;
         StrategySettings {
             windows: cfg.websocket.aggregation_windows.clone(),
             bar_history: cfg.websocket.bar_history as usize,
             open,
-            indicators: IndicatorPeriods {
-                ema_fast: i.ema_fast as usize,
-                ema_slow: i.ema_slow as usize,
-                atr: i.atr_period as usize,
-                rsi: i.rsi_period as usize,
-                adx: i.adx_period as usize,
-                bb_period: i.bb_period as usize,
-                bb_mult: i.bb_std,
-                supertrend_period: i.supertrend_period as usize,
-                supertrend_mult: i.supertrend_mult,
-            },
+            indicators: IndicatorPeriods::from(&cfg.indicators),
             strategies: cfg.strategies.clone(),
             ranking: cfg.ranking.clone(),
         }
@@ -118,7 +107,6 @@ pub struct StrategyStage {
     indicators: Vec<IndicatorSet>,
     volume: Vec<VolumeDelta>,
     quotes: Vec<Quote>,
-    settings: StrategySettings,
     orb: Orb,
     /// Window index of each strategy's timeframe: ORB (1 minute or the smallest), trend, vwap.
     orb_w: usize,
@@ -141,25 +129,36 @@ impl StrategyStage {
         settings: StrategySettings,
     ) -> StrategyStage {
         let n = master.len();
-        let windows = settings.windows.clone();
-        let open_secs = settings.open.0;
+        let StrategySettings {
+            windows,
+            bar_history,
+            open,
+            indicators: periods,
+            strategies: s,
+            ranking,
+        } = settings;
         let mut series = Vec::with_capacity(n * windows.len());
         let mut indicators = Vec::with_capacity(n * windows.len());
         for _ in 0..n {
             for &w in &windows {
-                series.push(BarSeries::new(w, open_secs, settings.bar_history));
-                indicators.push(IndicatorSet::new(&settings.indicators));
+                series.push(BarSeries::new(w, open.0, bar_history));
+                indicators.push(IndicatorSet::new(&periods));
             }
         }
-        let s = &settings.strategies;
+        // ORB's range is built from 1-minute bars, or the smallest size configured.
+        let orb_minutes = if windows.contains(&1) {
+            1
+        } else {
+            windows.iter().copied().min().unwrap_or(1)
+        };
         let mut stage = StrategyStage {
             allowed: [Vec::new(), Vec::new(), Vec::new()],
-            orb: Orb::new(s.orb.clone(), settings.open, n),
-            trend: TrendPullback::new(s.trend_pullback.clone(), n),
-            vwap: VwapReversion::new(s.vwap_reversion.clone(), n),
-            ranker: SignalRanker::new(settings.ranking.clone()),
+            orb: Orb::new(s.orb, open, n),
+            trend: TrendPullback::new(s.trend_pullback, n),
+            vwap: VwapReversion::new(s.vwap_reversion, n),
+            ranker: SignalRanker::new(ranking),
             batch: Vec::with_capacity(3 * n + 8),
-            orb_w: 0,
+            orb_w: windows.iter().position(|&w| w == orb_minutes).unwrap_or(0),
             trend_w: 0,
             vwap_w: 0,
             master,
@@ -169,7 +168,6 @@ impl StrategyStage {
             indicators,
             volume: vec![VolumeDelta::default(); n],
             quotes: vec![Quote::default(); n],
-            settings,
             orb_skip_noted: 0,
             reloads: None,
             hot: None,
@@ -184,20 +182,14 @@ impl StrategyStage {
 
     /// Recomputes the per-strategy instrument filters and timeframes.
     fn apply_settings(&mut self) {
-        let s = &self.settings.strategies;
+        let (orb, trend, vwap) = (self.orb.config(), self.trend.config(), self.vwap.config());
         self.allowed = [
-            allowed(&self.master, &self.universe, &s.orb.instruments),
-            allowed(&self.master, &self.universe, &s.trend_pullback.instruments),
-            allowed(&self.master, &self.universe, &s.vwap_reversion.instruments),
+            allowed(&self.master, &self.universe, &orb.instruments),
+            allowed(&self.master, &self.universe, &trend.instruments),
+            allowed(&self.master, &self.universe, &vwap.instruments),
         ];
-        let smallest = self.windows.iter().copied().min().unwrap_or(1);
-        self.orb_w = self.window_index(if self.windows.contains(&1) {
-            1
-        } else {
-            smallest
-        });
-        self.trend_w = self.window_index(s.trend_pullback.timeframe_min);
-        self.vwap_w = self.window_index(s.vwap_reversion.timeframe_min);
+        self.trend_w = self.window_index(trend.timeframe_min);
+        self.vwap_w = self.window_index(vwap.timeframe_min);
     }
 
     /// Connects the reload channel from the control thread and the acknowledgement back.
@@ -216,22 +208,11 @@ impl StrategyStage {
         self.universe.iter().filter(|&&u| u).count()
     }
 
-    pub fn settings(&self) -> &StrategySettings {
-        &self.settings
-    }
-
-    /// The finished bars of instrument `idx` in bar size `minutes`.
-    pub fn bars(&self, idx: usize, minutes: u32) -> Option<&bars::BarRing> {
-        let w = self.windows.iter().position(|&m| m == minutes)?;
-        Some(self.series[idx * self.windows.len() + w].history())
-    }
-
     fn enabled(&self) -> [bool; crate::domain::STRATEGY_COUNT] {
-        let s = &self.settings.strategies;
         [
-            s.orb.enabled,
-            s.trend_pullback.enabled,
-            s.vwap_reversion.enabled,
+            self.orb.config().enabled,
+            self.trend.config().enabled,
+            self.vwap.config().enabled,
             false,
         ]
     }
@@ -257,9 +238,7 @@ impl StrategyStage {
                 self.orb.set_config(strategies.orb.clone());
                 self.trend.set_config(strategies.trend_pullback.clone());
                 self.vwap.set_config(strategies.vwap_reversion.clone());
-                self.ranker.set_config((*ranking).clone());
-                self.settings.strategies = *strategies;
-                self.settings.ranking = *ranking;
+                self.ranker.set_config(*ranking);
                 self.apply_settings();
             }
             Some(StrategyUpdate::Universe { universe, .. })
@@ -294,6 +273,7 @@ impl StrategyStage {
                     }
                 }
                 self.flush(slot.recv_ns, out);
+                self.note_orb_skips(*ts);
             }
             Event::Control(
                 ControlCommand::ReloadStrategies { request, .. }
@@ -346,11 +326,11 @@ impl StrategyStage {
             );
             self.pass(sig, recv_ns, out);
         }
-        self.note_orb_skips(ts);
     }
 
-    /// Says once per day how many instruments ORB has no range for (started inside the
-    /// opening window): PAPER has no historical candles to rebuild it from.
+    /// Says how many instruments ORB has no range for today (started inside the opening
+    /// window; PAPER has no historical candles to rebuild it from), on the clock, when the
+    /// count has grown since it last said.
     fn note_orb_skips(&mut self, ts: u32) {
         let skipped = self.orb.skipped_today(ts);
         if skipped > self.orb_skip_noted {
@@ -378,20 +358,20 @@ impl StrategyStage {
         let inst = self.master.by_index(idx);
         let tick = inst.tick_size.0.max(1);
         let token = inst.token;
-        let s = &self.settings.strategies;
+        let [_, trend_on, vwap_on, _] = self.enabled();
         let history = self.series[i].history();
         let mut fired = [None, None];
         // Both run on every bar of their size so their state stays warm while disabled; only
         // an enabled strategy's signal on an allowed instrument counts.
         if w == self.trend_w {
             let sig = self.trend.on_bar(idx, token, bar, history, &values, tick);
-            if s.trend_pullback.enabled && self.allowed[1][idx] {
+            if trend_on && self.allowed[1][idx] {
                 fired[0] = sig;
             }
         }
         if w == self.vwap_w {
             let sig = self.vwap.on_bar(idx, token, bar, &values, tick);
-            if s.vwap_reversion.enabled && self.allowed[2][idx] {
+            if vwap_on && self.allowed[2][idx] {
                 fired[1] = sig;
             }
         }

@@ -51,6 +51,23 @@ pub struct Orb {
     cfg: OrbConfig,
     open: TimeOfDay,
     ranges: Vec<OpeningRange>,
+    skips: SkipCount,
+}
+
+/// Ranges skipped on `day`, counted as they are skipped.
+#[derive(Clone, Copy, Debug, Default)]
+struct SkipCount {
+    day: Date,
+    n: u32,
+}
+
+impl SkipCount {
+    fn count(&mut self, day: Date) {
+        if self.day != day {
+            *self = SkipCount { day, n: 0 };
+        }
+        self.n += 1;
+    }
 }
 
 impl Orb {
@@ -59,6 +76,7 @@ impl Orb {
             cfg,
             open,
             ranges: vec![OpeningRange::default(); instruments],
+            skips: SkipCount::default(),
         }
     }
 
@@ -74,11 +92,11 @@ impl Orb {
 
     /// Instruments with no range today because the window was only partly seen.
     pub fn skipped_today(&self, ts: u32) -> u32 {
-        let day = ist_date(ts as i64);
-        self.ranges
-            .iter()
-            .filter(|r| r.day == day && r.phase == Phase::Skipped)
-            .count() as u32
+        if self.skips.day == ist_date(ts as i64) {
+            self.skips.n
+        } else {
+            0
+        }
     }
 
     pub fn range(&self, idx: usize) -> &OpeningRange {
@@ -103,6 +121,7 @@ impl Orb {
                 if ts > start {
                     // The window's first minute was missed: a partial range would be wrong.
                     r.phase = Phase::Skipped;
+                    self.skips.count(day);
                     return;
                 }
                 r.phase = Phase::Building;
@@ -137,6 +156,7 @@ impl Orb {
         if r.phase == Phase::Waiting && ts as i64 >= window_end {
             // Never saw the window (started late): no range today.
             r.phase = Phase::Skipped;
+            self.skips.count(day);
         }
         if r.phase != Phase::Armed {
             return None;

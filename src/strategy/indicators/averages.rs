@@ -35,10 +35,6 @@ impl Ema {
         }
         Some(self.value)
     }
-
-    pub fn value(&self) -> Option<f64> {
-        (self.seen >= self.n).then_some(self.value)
-    }
 }
 
 /// Simple moving average over the last n inputs. Integer inputs keep the running sums exact,
@@ -66,10 +62,6 @@ impl Sma {
     #[cfg(test)]
     pub(super) fn capacity(&self) -> usize {
         self.window.capacity()
-    }
-
-    pub fn period(&self) -> usize {
-        self.window.len()
     }
 
     /// Adds x; the mean once n values have been seen.

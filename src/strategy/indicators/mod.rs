@@ -60,6 +60,22 @@ impl Default for IndicatorPeriods {
     }
 }
 
+impl From<&crate::config::IndicatorsConfig> for IndicatorPeriods {
+    fn from(i: &crate::config::IndicatorsConfig) -> Self {
+        IndicatorPeriods {
+            ema_fast: i.ema_fast as usize,
+            ema_slow: i.ema_slow as usize,
+            atr: i.atr_period as usize,
+            rsi: i.rsi_period as usize,
+            adx: i.adx_period as usize,
+            bb_period: i.bb_period as usize,
+            bb_mult: i.bb_std,
+            supertrend_period: i.supertrend_period as usize,
+            supertrend_mult: i.supertrend_mult,
+        }
+    }
+}
+
 /// Every indicator's latest value after a bar.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub struct IndicatorValues {
@@ -85,7 +101,6 @@ pub struct IndicatorSet {
     vwap: SessionVwap,
     supertrend: Supertrend,
     values: IndicatorValues,
-    bars: u64,
 }
 
 impl IndicatorSet {
@@ -100,13 +115,11 @@ impl IndicatorSet {
             vwap: SessionVwap::default(),
             supertrend: Supertrend::new(p.supertrend_period, p.supertrend_mult),
             values: IndicatorValues::default(),
-            bars: 0,
         }
     }
 
     /// Takes one finished bar; returns every value after it.
     pub fn update(&mut self, c: &Candle) -> IndicatorValues {
-        self.bars += 1;
         self.values = IndicatorValues {
             ema_fast: self.ema_fast.update(c.close as f64),
             ema_slow: self.ema_slow.update(c.close as f64),
@@ -127,11 +140,6 @@ impl IndicatorSet {
     #[cfg(test)]
     fn bb_capacity(&self) -> usize {
         self.bb.capacity()
-    }
-
-    /// Bars seen since construction.
-    pub fn bars(&self) -> u64 {
-        self.bars
     }
 }
 

@@ -39,7 +39,6 @@ impl WilderMean {
 pub struct Atr {
     mean: WilderMean,
     prev_close: Option<i64>,
-    value: Option<f64>,
 }
 
 impl Atr {
@@ -47,18 +46,14 @@ impl Atr {
         Atr {
             mean: WilderMean::new(n),
             prev_close: None,
-            value: None,
         }
     }
     pub fn update(&mut self, c: &Candle) -> Option<f64> {
-        if let Some(pc) = self.prev_close {
-            self.value = self.mean.update(true_range(c, pc));
-        }
+        let value = self
+            .prev_close
+            .and_then(|pc| self.mean.update(true_range(c, pc)));
         self.prev_close = Some(c.close);
-        self.value
-    }
-    pub fn value(&self) -> Option<f64> {
-        self.value
+        value
     }
 }
 
@@ -111,7 +106,6 @@ pub struct Adx {
     minus_dm: f64,
     tr: f64,
     dx: WilderMean,
-    value: Option<AdxValue>,
 }
 
 impl Adx {
@@ -125,7 +119,6 @@ impl Adx {
             minus_dm: 0.0,
             tr: 0.0,
             dx: WilderMean::new(n),
-            value: None,
         }
     }
 
@@ -168,11 +161,10 @@ impl Adx {
             0.0
         };
         let adx = self.dx.update(dx);
-        self.value = Some(AdxValue {
+        Some(AdxValue {
             plus_di,
             minus_di,
             adx,
-        });
-        self.value
+        })
     }
 }
