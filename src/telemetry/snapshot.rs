@@ -187,25 +187,7 @@ impl SnapshotWriter {
 
 /// Reads a consistent copy of the snapshot at `path` (any process).
 pub fn read(path: &Path) -> Result<Box<SnapshotBody>, SnapshotError> {
-    let p = path.display().to_string();
-    let f = OpenOptions::new()
-        .read(true)
-        .open(path)
-        .map_err(|e| SnapshotError::Io {
-            path: p.clone(),
-            reason: e.to_string(),
-        })?;
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0) as usize;
-    if len != file_len() {
-        return Err(SnapshotError::Format { path: p });
-    }
-    // SAFETY: read-only map of a file whose size we checked.
-    let map =
-        unsafe { MmapOptions::new().len(file_len()).map(&f) }.map_err(|e| SnapshotError::Io {
-            path: p.clone(),
-            reason: e.to_string(),
-        })?;
-    read_map(&map, &p)
+    SnapshotReader::open(path)?.read()
 }
 
 fn read_map(map: &[u8], p: &str) -> Result<Box<SnapshotBody>, SnapshotError> {
@@ -251,22 +233,21 @@ pub struct SnapshotReader {
 }
 
 impl SnapshotReader {
+    /// Maps the snapshot at `path`, refusing a file of the wrong size (mapping past its end
+    /// would fault on read).
     pub fn open(path: &Path) -> Result<SnapshotReader, SnapshotError> {
         let p = path.display().to_string();
-        let f = OpenOptions::new()
-            .read(true)
-            .open(path)
-            .map_err(|e| SnapshotError::Io {
-                path: p.clone(),
-                reason: e.to_string(),
-            })?;
-        // SAFETY: read-only map; the writer keeps the file at a fixed size.
-        let map = unsafe { MmapOptions::new().len(file_len()).map(&f) }.map_err(|e| {
-            SnapshotError::Io {
-                path: p.clone(),
-                reason: e.to_string(),
-            }
-        })?;
+        let io = |e: std::io::Error| SnapshotError::Io {
+            path: p.clone(),
+            reason: e.to_string(),
+        };
+        let f = OpenOptions::new().read(true).open(path).map_err(io)?;
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0) as usize;
+        if len != file_len() {
+            return Err(SnapshotError::Format { path: p });
+        }
+        // SAFETY: read-only map of a file whose size we checked; the writer keeps it fixed.
+        let map = unsafe { MmapOptions::new().len(file_len()).map(&f) }.map_err(io)?;
         Ok(SnapshotReader { map, path: p })
     }
     pub fn read(&self) -> Result<Box<SnapshotBody>, SnapshotError> {
