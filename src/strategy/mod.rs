@@ -13,7 +13,9 @@ pub mod vwap_reversion;
 
 use crate::clock::TimeOfDay;
 use crate::config::{AppConfig, RankingConfig, StrategiesConfig};
-use crate::domain::{ControlCommand, Event, InstrumentMaster, Signal, Slot, StrategyId, Tick};
+use crate::domain::{
+    ControlCommand, Event, InstrumentMaster, InstrumentType, Signal, Slot, StrategyId, Tick,
+};
 use crate::telemetry::hot_log::{HotEvent, HotLog};
 use bars::{BarSeries, VolumeDelta};
 use crossbeam_channel::{Receiver, Sender};
@@ -101,6 +103,9 @@ pub struct StrategyStage {
     universe: Vec<bool>,
     /// Per strategy (by `StrategyId::index`), narrowed by its `instruments` filter.
     allowed: [Vec<bool>; 3],
+    /// Instruments whose bars and indicators are kept: the universe and the indices. Ticks
+    /// of anything else (the option chains, today) cost one lookup.
+    tracked: Vec<bool>,
     windows: Vec<u32>,
     /// `series[idx * windows + w]`, and the indicators on each.
     series: Vec<BarSeries>,
@@ -153,6 +158,7 @@ impl StrategyStage {
         };
         let mut stage = StrategyStage {
             allowed: [Vec::new(), Vec::new(), Vec::new()],
+            tracked: Vec::new(),
             orb: Orb::new(s.orb, open, n),
             trend: TrendPullback::new(s.trend_pullback, n),
             vwap: VwapReversion::new(s.vwap_reversion, n),
@@ -188,6 +194,12 @@ impl StrategyStage {
             allowed(&self.master, &self.universe, &trend.instruments),
             allowed(&self.master, &self.universe, &vwap.instruments),
         ];
+        self.tracked = self
+            .master
+            .iter()
+            .zip(&self.universe)
+            .map(|(i, &u)| u || i.instrument_type == InstrumentType::Index)
+            .collect();
         self.trend_w = self.window_index(trend.timeframe_min);
         self.vwap_w = self.window_index(vwap.timeframe_min);
     }
@@ -288,7 +300,7 @@ impl StrategyStage {
             return;
         };
         let ts = t.exchange_timestamp;
-        if ts == 0 {
+        if ts == 0 || !self.tracked[idx] {
             return;
         }
         let ltp = t.last_price as i64;
