@@ -125,7 +125,7 @@ pub fn record(opts: RecordOptions) -> Result<RecordSummary, AppError> {
         .map_err(startup)?;
     let banned =
         read_ban_list(&resolve_path(base, &cfg.universe.ban_list_file)).map_err(startup)?;
-    let mut tokens = ticker_tokens(cfg, &master, &build_universe(&master, cfg, &banned));
+    let mut tokens = ticker_tokens(cfg, &master, &build_universe(&master, cfg, &banned.symbols));
     if !opts.tokens.is_empty() {
         let mode = tokens.first().map(|t| t.1).unwrap_or(TickMode::Full);
         tokens = opts.tokens.iter().map(|&t| (t, mode)).collect();
@@ -190,20 +190,15 @@ pub fn record(opts: RecordOptions) -> Result<RecordSummary, AppError> {
     Ok(summary)
 }
 
-/// The synthetic market from `feed.synthetic`, on its date (today when empty) moved forward
-/// to a trading day. Also the market behind tools/kite-sim.
-pub fn synthetic_market(
-    cfg: &AppConfig,
-    master: &InstrumentMaster,
-    calendar: &SessionCalendar,
-) -> Result<SyntheticMarket, AppError> {
+/// The synthetic session's date: `feed.synthetic.date` (today when empty) moved forward to a
+/// trading day.
+pub fn synthetic_date(cfg: &AppConfig, calendar: &SessionCalendar) -> Result<Date, AppError> {
     let s = &cfg.feed.synthetic;
     let mut date = if s.date.is_empty() {
         today_ist()
     } else {
         Date::parse(&s.date).ok_or_else(|| startup(format!("feed.synthetic.date `{}`", s.date)))?
     };
-    // A simulated session needs a trading day: move forward past weekends and holidays.
     for _ in 0..10 {
         if calendar.is_trading_day(date) {
             break;
@@ -213,6 +208,223 @@ pub fn synthetic_market(
         let (y, m, d) = crate::clock::civil_from_days(next);
         date = Date(y as u32 * 10000 + m * 100 + d);
     }
+    Ok(date)
+}
+
+/// The instruments file with the synthetic market's listing for its session date: expired
+/// derivatives dropped, NIFTY and BANKNIFTY futures and option chains listed.
+pub fn synthetic_listing(
+    cfg: &AppConfig,
+    file: &InstrumentMaster,
+    calendar: &SessionCalendar,
+) -> Result<InstrumentMaster, AppError> {
+    let s = &cfg.feed.synthetic;
+    let date = synthetic_date(cfg, calendar)?;
+    Ok(crate::feed::listing::list_contracts(
+        file,
+        date,
+        calendar,
+        s.option_expiries as usize,
+        s.option_strikes_from_atm,
+    ))
+}
+
+/// OptionsRanker's IV history by underlying: `iv_history_file` when set, else (synthetic
+/// market) the market's own past closes at the expiry it will trade.
+pub fn iv_seed(
+    cfg: &AppConfig,
+    base: &Path,
+    master: &InstrumentMaster,
+    market: Option<&SyntheticMarket>,
+    calendar: &SessionCalendar,
+) -> Result<Vec<(String, Vec<f64>)>, AppError> {
+    let o = &cfg.strategies.options_ranker;
+    let mut out = Vec::new();
+    if !o.iv_history_file.is_empty() {
+        let path = resolve_path(base, &o.iv_history_file);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            startup(format!(
+                "strategies.options_ranker.iv_history_file {}: {e}",
+                path.display()
+            ))
+        })?;
+        let rows = crate::strategy::options::iv_history::parse_iv_history(
+            &text,
+            &path.display().to_string(),
+        )
+        .map_err(startup)?;
+        for u in &o.underlyings {
+            out.push((
+                u.clone(),
+                rows.iter().filter(|r| &r.0 == u).map(|r| r.1).collect(),
+            ));
+        }
+    } else if let Some(m) = market {
+        let today = m.date();
+        let from = crate::clock::ist_epoch(today, calendar.open);
+        for u in &o.underlyings {
+            if let Some(years) = crate::strategy::options::traded_expiry_years(
+                master,
+                o,
+                u,
+                today,
+                from,
+                calendar.close,
+            ) {
+                out.push((u.clone(), m.iv_history(u, years)));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// LIVE: the last `indicators.warmup_days` sessions (at least one, for turnover) of minute
+/// candles from Kite's historical API for the universe's futures and equities and the
+/// indices, through the rate limiter. Without credentials, or on failure, nothing: the
+/// indicators start cold and no liquidity cut is made, and the log says so.
+#[allow(clippy::too_many_arguments)]
+pub fn kite_history(
+    cfg: &AppConfig,
+    base: &Path,
+    secrets: &Secrets,
+    limiter: Arc<RateLimiter>,
+    master: &InstrumentMaster,
+    universe: &[bool],
+    calendar: &SessionCalendar,
+    today: Date,
+) -> Vec<(crate::domain::Token, Vec<crate::domain::Candle>)> {
+    let (Some(key), Some(token)) = (&secrets.kite_api_key, &secrets.kite_access_token) else {
+        return Vec::new();
+    };
+    let rest = match kite_rest(cfg, base, key, token, limiter) {
+        Ok(r) => r,
+        Err(e) => {
+            log::warn!(target: "strategy", "No historical candles ({e}): indicators start cold");
+            return Vec::new();
+        }
+    };
+    let sessions = calendar.previous_sessions(today, (cfg.indicators.warmup_days as usize).max(1));
+    let wanted: Vec<usize> = master
+        .iter()
+        .enumerate()
+        .filter(|(k, i)| {
+            (universe[*k] && !i.instrument_type.is_option())
+                || i.instrument_type == crate::domain::InstrumentType::Index
+        })
+        .map(|(k, _)| k)
+        .collect();
+    crate::exec::kite::history::minute_history(
+        &rest,
+        master,
+        &wanted,
+        &sessions,
+        calendar.open,
+        calendar.close,
+    )
+}
+
+/// Rupees each instrument traded on the last session in `history`, by master index.
+pub fn previous_day_turnover(
+    master: &InstrumentMaster,
+    history: &[(crate::domain::Token, Vec<crate::domain::Candle>)],
+) -> Vec<Option<f64>> {
+    let mut out = vec![None; master.len()];
+    let last_day = history
+        .iter()
+        .filter_map(|(_, c)| c.last())
+        .map(|c| crate::clock::ist_date(c.start as i64))
+        .max();
+    let Some(day) = last_day else { return out };
+    for (token, candles) in history {
+        let Some(k) = master.index_of(*token) else {
+            continue;
+        };
+        let on_day: Vec<crate::domain::Candle> = candles
+            .iter()
+            .filter(|c| crate::clock::ist_date(c.start as i64) == day)
+            .copied()
+            .collect();
+        if !on_day.is_empty() {
+            out[k] = Some(crate::universe::turnover::turnover_rupees(
+                &on_day,
+                master.by_index(k).divisor(),
+            ));
+        }
+    }
+    out
+}
+
+/// The liquidity cut on the universe's equities, logged when it removes anything.
+pub fn apply_turnover_cut(
+    cfg: &AppConfig,
+    master: &InstrumentMaster,
+    turnover: &[Option<f64>],
+    universe: &mut [bool],
+) {
+    let cut =
+        crate::universe::turnover::rank_by_turnover(master, &cfg.universe, turnover, universe);
+    if cut.ranked == 0 {
+        return;
+    }
+    let kept = cut.ranked - cut.below_threshold.len() - cut.outside_top_n.len();
+    log::info!(target: "universe", ranked = cut.ranked, kept = kept, below_threshold = cut.below_threshold.join(",").as_str(),
+        outside_top_n = cut.outside_top_n.join(",").as_str();
+        "Liquidity cut: {kept} of {} equities kept by previous-day turnover (below {:.0} rupees: {:?}; outside the top {}: {:?})",
+        cut.ranked, cfg.universe.exclude_illiquid_threshold_turnover, cut.below_threshold,
+        cfg.universe.fo_stocks_liquidity_rank_top_n, cut.outside_top_n);
+}
+
+/// Replays the warm-up candles through the strategy stage and says how much it took.
+pub fn apply_warmup(
+    cfg: &AppConfig,
+    history: &[(crate::domain::Token, Vec<crate::domain::Candle>)],
+    stage: &mut StrategyStage,
+) {
+    if history.is_empty() {
+        return;
+    }
+    let mut instruments = 0;
+    let mut candles = 0;
+    for (token, c) in history {
+        let used = stage.warm_up(*token, c);
+        instruments += (used > 0) as usize;
+        candles += used;
+    }
+    log::info!(target: "strategy", instruments = instruments, candles = candles, days = cfg.indicators.warmup_days;
+        "Warmed up {instruments} instruments on {} sessions of history ({candles} one-minute candles)", cfg.indicators.warmup_days);
+}
+
+/// Gives the strategy stage its IV history and says what each chain has.
+pub fn apply_iv_seed(cfg: &AppConfig, seed: &[(String, Vec<f64>)], stage: &mut StrategyStage) {
+    let o = &cfg.strategies.options_ranker;
+    for (u, days) in seed {
+        stage.seed_iv_history(u, days);
+    }
+    if !o.enabled {
+        return;
+    }
+    for chain in stage.option_chains() {
+        let days = stage.iv_history_len(&chain.underlying);
+        if days < o.min_iv_history as usize {
+            log::warn!(target: "strategy", underlying = chain.underlying.as_str(), days = days;
+                "OptionsRanker: {} has {days} days of IV history (needs {}): no {} trades until it has",
+                chain.underlying, o.min_iv_history, chain.underlying);
+        } else {
+            log::info!(target: "strategy", underlying = chain.underlying.as_str(), days = days, expiries = chain.expiries.len();
+                "OptionsRanker: {} chain with {} expiries, {days} days of IV history", chain.underlying, chain.expiries.len());
+        }
+    }
+}
+
+/// The synthetic market from `feed.synthetic`, on its date (today when empty) moved forward
+/// to a trading day. Also the market behind tools/kite-sim.
+pub fn synthetic_market(
+    cfg: &AppConfig,
+    master: &InstrumentMaster,
+    calendar: &SessionCalendar,
+) -> Result<SyntheticMarket, AppError> {
+    let s = &cfg.feed.synthetic;
+    let date = synthetic_date(cfg, calendar)?;
     let start = TimeOfDay::parse(&s.start_time)
         .ok_or_else(|| startup(format!("feed.synthetic.start_time `{}`", s.start_time)))?;
     Ok(SyntheticMarket::new(
@@ -434,13 +646,18 @@ pub fn build_offline(
     barrier_done: Arc<AtomicU64>,
 ) -> Result<(Stages, SyntheticMarket), AppError> {
     let calendar = session_calendar(cfg, base)?;
-    let master = Arc::new(
-        InstrumentMaster::load(&resolve_path(base, &cfg.universe.instruments_file))
-            .map_err(startup)?,
-    );
-    let universe = build_universe(&master, cfg, &[]);
     let s = &cfg.feed.synthetic;
     let date = Date::parse(&s.date).unwrap_or(Date(20261125));
+    let file = InstrumentMaster::load(&resolve_path(base, &cfg.universe.instruments_file))
+        .map_err(startup)?;
+    let master = Arc::new(crate::feed::listing::list_contracts(
+        &file,
+        date,
+        &calendar,
+        s.option_expiries as usize,
+        s.option_strikes_from_atm,
+    ));
+    let universe = build_universe(&master, cfg, &[]);
     let start = TimeOfDay::parse(&s.start_time).unwrap_or(TimeOfDay::hm(9, 13));
     let market = SyntheticMarket::new(
         &master,
@@ -455,12 +672,21 @@ pub fn build_offline(
             exit_at_close: true,
         },
     );
+    let mut strategy = StrategyStage::new(
+        master.clone(),
+        universe,
+        StrategySettings::from_config(cfg, calendar.open, calendar.close),
+    )
+    .with_metrics(metrics.clone());
+    let seed = iv_seed(cfg, base, &master, Some(&market), &calendar)?;
+    apply_iv_seed(cfg, &seed, &mut strategy);
+    apply_warmup(
+        cfg,
+        &market.history_candles(cfg.indicators.warmup_days as usize),
+        &mut strategy,
+    );
     let stages = Stages {
-        strategy: StrategyStage::new(
-            master.clone(),
-            universe,
-            StrategySettings::from_config(cfg, calendar.open),
-        ),
+        strategy,
         risk: RiskStage::new(
             RiskParams::from_config(cfg),
             calendar,
@@ -523,16 +749,63 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     } else {
         resolve_path(base, &cfg.universe.instruments_file)
     };
-    let master = Arc::new(InstrumentMaster::load(&instruments_path).map_err(startup)?);
-    log::info!(target: "app", count = master.len(), file = instruments_path.display().to_string().as_str();
-        "Loaded {} instruments from {}", master.len(), instruments_path.display());
+    let file_master = InstrumentMaster::load(&instruments_path).map_err(startup)?;
+    log::info!(target: "app", count = file_master.len(), file = instruments_path.display().to_string().as_str();
+        "Loaded {} instruments from {}", file_master.len(), instruments_path.display());
+    let synthetic_feed = matches!(source_kind, FeedSource::Synthetic | FeedSource::Auto);
+    let master = Arc::new(if synthetic_feed {
+        let listed = synthetic_listing(cfg, &file_master, &calendar)?;
+        let options = listed
+            .iter()
+            .filter(|i| i.instrument_type.is_option())
+            .count();
+        log::info!(target: "app", count = listed.len(), options = options;
+            "Synthetic listing for the session: {} instruments ({options} options)", listed.len());
+        listed
+    } else {
+        file_master
+    });
 
     log::info!(target: "app", "Building universe...");
     let banned =
         read_ban_list(&resolve_path(base, &cfg.universe.ban_list_file)).map_err(startup)?;
-    let universe = build_universe(&master, cfg, &banned);
+    let session_day = if synthetic_feed {
+        synthetic_date(cfg, &calendar)?
+    } else {
+        today_ist()
+    };
+    if let Some(why) = banned.staleness(session_day) {
+        if cfg.mode == Mode::Live {
+            log::warn!(target: "universe", "{why}");
+        } else {
+            log::info!(target: "universe", "{why}");
+        }
+    }
+    let market = if synthetic_feed {
+        Some(synthetic_market(cfg, &master, &calendar)?)
+    } else {
+        None
+    };
+    let mut universe = build_universe(&master, cfg, &banned.symbols);
+    // Past candles: the warm-up and the previous day's turnover for the liquidity cut.
+    let history = match &market {
+        Some(m) => m.history_candles((cfg.indicators.warmup_days as usize).max(1)),
+        None if source_kind == FeedSource::Kite => kite_history(
+            cfg,
+            base,
+            &opts.secrets,
+            limiter.clone(),
+            &master,
+            &universe,
+            &calendar,
+            session_day,
+        ),
+        None => Vec::new(),
+    };
+    let turnover = previous_day_turnover(&master, &history);
+    apply_turnover_cut(cfg, &master, &turnover, &mut universe);
     let tradable = universe.iter().filter(|&&u| u).count();
-    log::info!(target: "app", instruments = tradable, banned = banned.len(); "Universe: {tradable} tradable instruments ({} banned)", banned.len());
+    log::info!(target: "app", instruments = tradable, banned = banned.symbols.len(); "Universe: {tradable} tradable instruments ({} banned)", banned.symbols.len());
     if tradable == 0 {
         return Err(startup(
             "the universe is empty: check universe.* in the config and the instruments file",
@@ -550,11 +823,18 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     let metrics = Arc::new(Metrics::default());
     let (hot, hot_rx) = HotLog::new(cfg.logging.hot_queue, metrics.clone());
     let (inbox_tx, inbox_rx) = crossbeam_channel::bounded::<InboxMsg>(65_536);
-    let source: Box<dyn FrameSource> = match source_kind {
-        FeedSource::Synthetic | FeedSource::Auto => {
-            Box::new(synthetic_market(cfg, &master, &calendar)?)
+    let iv_seed = iv_seed(cfg, base, &master, market.as_ref(), &calendar)?;
+    let warmup = if cfg.indicators.warmup_days > 0 {
+        history
+    } else {
+        Vec::new()
+    };
+    let source: Box<dyn FrameSource> = match (source_kind, market) {
+        (FeedSource::Synthetic | FeedSource::Auto, Some(m)) => Box::new(m),
+        (FeedSource::Synthetic | FeedSource::Auto, None) => {
+            return Err(startup("no synthetic market"))
         }
-        FeedSource::Kite => {
+        (FeedSource::Kite, _) => {
             let ticker = kite_ticker(
                 cfg,
                 base,
@@ -570,7 +850,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
                 ticker
             })
         }
-        FeedSource::Replay => {
+        (FeedSource::Replay, _) => {
             let p = resolve_path(base, cfg.feed.replay_path.as_deref().unwrap_or_default());
             Box::new(ReplaySource::open(&p, cfg.feed.replay_speed).map_err(startup)?)
         }
@@ -626,15 +906,20 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
 
     let (reload_tx, reload_rx) = crossbeam_channel::bounded::<StrategyUpdate>(4);
     let (reload_ack_tx, reload_ack_rx) = crossbeam_channel::bounded::<ReloadAck>(4);
+    // Every strategy is built, enabled or not, so /strategies/reload can switch one on.
+    let mut strategy = StrategyStage::new(
+        master.clone(),
+        universe,
+        StrategySettings::from_config(cfg, calendar.open, calendar.close),
+    )
+    .with_reloads(reload_rx, reload_ack_tx)
+    .with_hot_log(hot.clone())
+    .with_metrics(metrics.clone());
+    apply_iv_seed(cfg, &iv_seed, &mut strategy);
+    apply_warmup(cfg, &warmup, &mut strategy);
+    drop(warmup);
     let stages = Stages {
-        // Every strategy is built, enabled or not, so /strategies/reload can switch one on.
-        strategy: StrategyStage::new(
-            master.clone(),
-            universe,
-            StrategySettings::from_config(cfg, calendar.open),
-        )
-        .with_reloads(reload_rx, reload_ack_tx)
-        .with_hot_log(hot.clone()),
+        strategy,
         risk: RiskStage::new(
             RiskParams::from_config(cfg),
             calendar.clone(),
@@ -721,6 +1006,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
             updates: reload_tx,
             acks: reload_ack_rx,
             subscriptions: live_feed.then(|| subs_tx.clone()),
+            turnover: Arc::new(turnover.clone()),
             fixed: (
                 cfg.websocket.aggregation_windows.clone(),
                 cfg.websocket.bar_history,

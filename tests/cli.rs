@@ -104,7 +104,7 @@ fn run_serves_the_api_and_sigterm_exits_cleanly() {
     assert_eq!(code, 200, "{body}");
     let before: serde_json::Value = serde_json::from_str(&body).unwrap();
     let tradable = before["tradable_instruments"].as_u64().unwrap();
-    std::fs::write(dir.join("configs/fo_ban_list.txt"), "NIFTY\n").unwrap();
+    std::fs::write(dir.join("configs/fo_secban.csv"), "NIFTY\n").unwrap();
     let (code, body) = http(port, "POST", "/universe/reload").unwrap();
     assert_eq!(code, 200, "{body}");
     let after: serde_json::Value = serde_json::from_str(&body).unwrap();

@@ -22,7 +22,7 @@ fn ticker_survives_drops_stalls_and_bad_frames() {
     let started = log.find("AITRAPP started successfully").unwrap();
     assert!(connected < started, "runbook order broken");
     assert!(
-        log.contains("Downloaded 43 instruments from Kite"),
+        log.contains("Downloaded 183 instruments from Kite"),
         "no instrument sync"
     );
     assert!(app.dir.join("run").read_dir().unwrap().any(|e| e
@@ -83,16 +83,23 @@ fn ticker_survives_drops_stalls_and_bad_frames() {
 #[test]
 fn universe_reload_moves_the_ticker_subscriptions() {
     let sim = start_sim("09:20", 20.0);
-    let app = start_aitrapp("resub", &sim, "", &[]);
+    // The chains OptionsRanker streams depend on today's expiries; without it the count is
+    // the file's 15 (universe tests cover the chains).
+    let app = start_aitrapp(
+        "resub",
+        &sim,
+        "strategies:\n  options_ranker:\n    enabled: false\n",
+        &[],
+    );
     let port = app.port;
     let subscribed = || sim.faults.ws_subscribed.load(Ordering::SeqCst);
     wait_until("the first subscriptions", 30, || subscribed() == 15);
     // Banning BANKNIFTY takes its future out of the universe (the index stays streamed).
-    std::fs::write(app.dir.join("configs/fo_ban_list.txt"), "BANKNIFTY\n").unwrap();
+    std::fs::write(app.dir.join("configs/fo_secban.csv"), "BANKNIFTY\n").unwrap();
     let (code, body) = http(port, "POST", "/universe/reload").unwrap();
     assert_eq!(code, 200, "{body}");
     wait_until("the unsubscribe", 10, || subscribed() == 14);
-    std::fs::write(app.dir.join("configs/fo_ban_list.txt"), "").unwrap();
+    std::fs::write(app.dir.join("configs/fo_secban.csv"), "").unwrap();
     let (code, body) = http(port, "POST", "/universe/reload").unwrap();
     assert_eq!(code, 200, "{body}");
     wait_until("the subscribe", 10, || subscribed() == 15);
@@ -233,7 +240,7 @@ fn ticker_and_rest_over_tls_trusting_the_sims_certificate() {
     });
     let log = log_text(&app.dir);
     assert!(
-        log.contains("Downloaded 43 instruments from Kite"),
+        log.contains("Downloaded 183 instruments from Kite"),
         "no sync over https"
     );
     let _ = std::fs::remove_file(&ca);

@@ -234,7 +234,8 @@ fn instrument_dump_arrives_gzipped_and_is_unpacked() {
 
     let csv = client(&sim).instruments_csv().unwrap();
     assert!(csv.starts_with("instrument_token,"), "{}", &csv[..40]);
-    assert_eq!(csv.lines().count(), 44, "header + 43 instruments");
+    // The file's 15 plus the listed chains: 2 expiries x 21 strikes x CE/PE x 2 indices.
+    assert_eq!(csv.lines().count(), 184, "header + 183 instruments");
 
     // A dump served as a gzip file rather than an encoding, then a truncated one.
     let dump = "instrument_token,exchange_token,tradingsymbol\n408065,1594,INFY\n";

@@ -134,6 +134,26 @@ impl SessionCalendar {
         let t = ist_time_of_day(epoch_secs);
         self.is_market_open(epoch_secs) && !(self.squareoff_enabled && t >= self.squareoff)
     }
+    /// The `n` trading days before `today`, oldest first (fewer only for a calendar of
+    /// nothing but holidays).
+    pub fn previous_sessions(&self, today: Date, n: usize) -> Vec<Date> {
+        let mut out = Vec::with_capacity(n);
+        let (y, m, d) = today.ymd();
+        let mut day = days_from_civil(y, m, d);
+        for _ in 0..n * 7 + 30 {
+            if out.len() == n {
+                break;
+            }
+            day -= 1;
+            let (y, m, d) = civil_from_days(day);
+            let date = Date(y as u32 * 10000 + m * 100 + d);
+            if self.is_trading_day(date) {
+                out.push(date);
+            }
+        }
+        out.reverse();
+        out
+    }
     pub fn is_squareoff_due(&self, epoch_secs: i64) -> bool {
         self.squareoff_enabled && ist_time_of_day(epoch_secs) >= self.squareoff
     }

@@ -5,10 +5,12 @@
 pub mod schema;
 mod strategies;
 mod validate;
+mod validate_strategies;
 pub mod wait;
 
 pub use schema::*;
-pub use validate::{validate, validate_strategies};
+pub use validate::validate;
+pub use validate_strategies::validate_strategies;
 pub use wait::WaitStrategy;
 
 use serde_yaml_ng::Value;

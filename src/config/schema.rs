@@ -113,8 +113,12 @@ pub struct UniverseConfig {
     pub include_futures: bool,
     pub include_equities: bool,
     pub include_options: bool,
-    /// F&O ban list: one trading symbol (underlying) per line.
+    /// NSE's fo_secban.csv: a dated header, then one security per line (`N,SYMBOL`).
     pub ban_list_file: String,
+    /// Equities ranked by previous-day turnover: only this many stay (0: no cap).
+    pub fo_stocks_liquidity_rank_top_n: u32,
+    /// Equities that traded less than this many rupees the previous day are left out.
+    pub exclude_illiquid_threshold_turnover: f64,
 }
 
 impl Default for UniverseConfig {
@@ -125,7 +129,9 @@ impl Default for UniverseConfig {
             include_futures: true,
             include_equities: true,
             include_options: false,
-            ban_list_file: "configs/fo_ban_list.txt".into(),
+            ban_list_file: "configs/fo_secban.csv".into(),
+            fo_stocks_liquidity_rank_top_n: 50,
+            exclude_illiquid_threshold_turnover: 100_000_000.0,
         }
     }
 }
@@ -454,6 +460,10 @@ pub struct SyntheticConfig {
     pub tick_interval_ms: u32,
     /// Stop the process after the simulated close (for demos and tests).
     pub exit_at_close: bool,
+    /// Option chains listed for the session (NIFTY weekly, BANKNIFTY monthly): expiries
+    /// each, and strikes either side of the money.
+    pub option_expiries: u32,
+    pub option_strikes_from_atm: u32,
 }
 
 impl Default for SyntheticConfig {
@@ -466,6 +476,8 @@ impl Default for SyntheticConfig {
             instruments: Vec::new(),
             tick_interval_ms: 1000,
             exit_at_close: false,
+            option_expiries: 2,
+            option_strikes_from_atm: 10,
         }
     }
 }

@@ -9,6 +9,7 @@ pub struct StrategiesConfig {
     pub orb: OrbConfig,
     pub trend_pullback: TrendPullbackConfig,
     pub vwap_reversion: VwapReversionConfig,
+    pub options_ranker: OptionsRankerConfig,
 }
 
 impl StrategiesConfig {
@@ -25,7 +26,10 @@ impl StrategiesConfig {
                 self.vwap_reversion.enabled,
                 self.vwap_reversion.max_positions,
             ),
-            0,
+            cap(
+                self.options_ranker.enabled,
+                self.options_ranker.max_positions,
+            ),
         ]
     }
 }
@@ -156,6 +160,112 @@ impl Default for VwapReversionConfig {
     }
 }
 
+/// What OptionsRanker trades.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OptionsStrategyType {
+    /// Buy the nearer strike in the trend's direction, sell one further out (cheap IV).
+    DebitSpread,
+    /// Sell an out-of-the-money strike against the trend, buy one further out (rich IV).
+    CreditSpread,
+    /// Buy one option in the trend's direction.
+    Directional,
+}
+
+/// The liquidity floor every leg must pass (the runbook's `options_filters`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OptionsFilters {
+    /// Bid-ask spread as a percent of the mid, at most.
+    pub max_spread_mid_pct: f64,
+    /// Open interest (contracts' units), at least.
+    pub min_oi: u64,
+    /// Volume traded today (units), at least.
+    pub min_last_traded_volume: u64,
+}
+
+impl Default for OptionsFilters {
+    fn default() -> Self {
+        OptionsFilters {
+            max_spread_mid_pct: 1.0,
+            min_oi: 50_000,
+            min_last_traded_volume: 1_000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OptionsRankerConfig {
+    pub enabled: bool,
+    /// Underlyings by their derivatives' name; each needs its index in the instruments file.
+    pub underlyings: Vec<String>,
+    /// Bar size of the underlying index that decides direction and when to look.
+    pub timeframe_min: u32,
+    pub strategy_type: OptionsStrategyType,
+    /// Calendar days to expiry: the first expiry inside min_dte..=max_dte is traded.
+    pub min_dte: u32,
+    pub max_dte: u32,
+    /// Strikes either side of the money considered for legs.
+    pub strikes_from_atm: u32,
+    /// Widest spread, in strikes, between the two legs.
+    pub max_width_strikes: u32,
+    /// Trade only while the ATM IV's percentile over the lookback is inside this range.
+    pub ivp_min: f64,
+    pub ivp_max: f64,
+    /// Days of closing ATM IV the percentile is taken over.
+    pub iv_lookback_days: u32,
+    /// Days of history needed before any percentile is trusted.
+    pub min_iv_history: u32,
+    /// `date,underlying,atm_iv` of past closes (LIVE); empty: PAPER seeds from the synthetic
+    /// market, LIVE waits until it has min_iv_history days.
+    pub iv_history_file: String,
+    /// Max profit / max loss of the spread (DIRECTIONAL: target distance / stop distance).
+    pub rr_min: f64,
+    /// For Black-76 discounting and parity forwards (a model input, not a market fact).
+    pub risk_free_rate: f64,
+    /// A spread is closed when it has lost this fraction of its max loss...
+    pub spread_stop_fraction: f64,
+    /// ...or made this fraction of its max profit.
+    pub spread_target_fraction: f64,
+    /// DIRECTIONAL: stop this percent of the premium below entry.
+    pub directional_stop_pct: f64,
+    pub cooldown_bars: u32,
+    pub max_positions: u32,
+    /// Option trading symbols it may trade; empty: every listed option of the underlyings.
+    pub instruments: Vec<String>,
+    pub options_filters: OptionsFilters,
+}
+
+impl Default for OptionsRankerConfig {
+    fn default() -> Self {
+        OptionsRankerConfig {
+            enabled: true,
+            underlyings: vec!["NIFTY".into(), "BANKNIFTY".into()],
+            timeframe_min: 5,
+            strategy_type: OptionsStrategyType::DebitSpread,
+            min_dte: 1,
+            max_dte: 30,
+            strikes_from_atm: 6,
+            max_width_strikes: 4,
+            ivp_min: 0.0,
+            ivp_max: 70.0,
+            iv_lookback_days: 252,
+            min_iv_history: 20,
+            iv_history_file: String::new(),
+            rr_min: 1.5,
+            risk_free_rate: 0.065,
+            spread_stop_fraction: 0.5,
+            spread_target_fraction: 0.6,
+            directional_stop_pct: 30.0,
+            cooldown_bars: 6,
+            max_positions: 1,
+            instruments: Vec::new(),
+            options_filters: OptionsFilters::default(),
+        }
+    }
+}
+
 /// Indicator periods for every instrument and bar size (and `aitrapp indicators`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -169,6 +279,9 @@ pub struct IndicatorsConfig {
     pub bb_std: f64,
     pub supertrend_period: u32,
     pub supertrend_mult: f64,
+    /// Past sessions of one-minute candles replayed at start so indicators are warm at the
+    /// open (PAPER: the synthetic market's history). 0: start cold.
+    pub warmup_days: u32,
 }
 
 impl Default for IndicatorsConfig {
@@ -183,6 +296,7 @@ impl Default for IndicatorsConfig {
             bb_std: 2.0,
             supertrend_period: 10,
             supertrend_mult: 3.0,
+            warmup_days: 3,
         }
     }
 }

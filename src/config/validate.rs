@@ -1,10 +1,17 @@
 //! Range and consistency checks over a parsed config, all at once: each problem is named by
 //! its path and value, and a file with any problem is refused whole.
 
-use super::{parse_level, AppConfig, FeedSource, Problem, Topology, WaitStrategy};
+use super::{
+    parse_level, validate_strategies, AppConfig, FeedSource, Problem, Topology, WaitStrategy,
+};
 use crate::clock::TimeOfDay;
 
-fn check(problems: &mut Vec<Problem>, ok: bool, path: &str, msg: impl FnOnce() -> String) {
+pub(super) fn check(
+    problems: &mut Vec<Problem>,
+    ok: bool,
+    path: &str,
+    msg: impl FnOnce() -> String,
+) {
     if !ok {
         problems.push(Problem {
             path: path.into(),
@@ -23,6 +30,18 @@ fn check_time(problems: &mut Vec<Problem>, path: &str, s: &str) -> Option<TimeOf
 
 /// Range and cross-field checks on a well-typed config.
 pub fn validate(c: &AppConfig, p: &mut Vec<Problem>) {
+    check(
+        p,
+        c.universe.exclude_illiquid_threshold_turnover.is_finite()
+            && c.universe.exclude_illiquid_threshold_turnover >= 0.0,
+        "universe.exclude_illiquid_threshold_turnover",
+        || {
+            format!(
+                "must be >= 0 rupees (got {})",
+                c.universe.exclude_illiquid_threshold_turnover
+            )
+        },
+    );
     check(p, c.timezone == "Asia/Kolkata", "timezone", || {
         format!("NSE trades in Asia/Kolkata (got `{}`)", c.timezone)
     });
@@ -313,237 +332,6 @@ pub fn validate(c: &AppConfig, p: &mut Vec<Problem>) {
     );
 }
 
-fn positive(x: f64) -> bool {
+pub(super) fn positive(x: f64) -> bool {
     x.is_finite() && x > 0.0
-}
-
-/// The strategies, indicators and ranking sections: what `POST /strategies/reload` re-reads.
-pub fn validate_strategies(c: &AppConfig, p: &mut Vec<Problem>) {
-    let w = &c.websocket;
-    check(
-        p,
-        !w.aggregation_windows.is_empty()
-            && w.aggregation_windows.len() <= 4
-            && w.aggregation_windows.iter().all(|m| (1..=375).contains(m)),
-        "websocket.aggregation_windows",
-        || {
-            format!(
-                "must list 1 to 4 bar sizes of 1..=375 minutes (got {:?})",
-                w.aggregation_windows
-            )
-        },
-    );
-    check(
-        p,
-        (10..=10_000).contains(&w.bar_history),
-        "websocket.bar_history",
-        || format!("must be 10..=10000 bars (got {})", w.bar_history),
-    );
-    let o = &c.strategies.orb;
-    check(
-        p,
-        (1..=375).contains(&o.window_min),
-        "strategies.orb.window_min",
-        || format!("must be 1..=375 minutes (got {})", o.window_min),
-    );
-    check(
-        p,
-        o.breakout_confirmation_ticks >= 1,
-        "strategies.orb.breakout_confirmation_ticks",
-        || format!("must be at least 1 (got {})", o.breakout_confirmation_ticks),
-    );
-    check(p, positive(o.rr_min), "strategies.orb.rr_min", || {
-        format!("must be > 0 (got {})", o.rr_min)
-    });
-    check(
-        p,
-        o.max_positions >= 1,
-        "strategies.orb.max_positions",
-        || format!("must be at least 1 (got {})", o.max_positions),
-    );
-    let has_window = |m: u32| w.aggregation_windows.contains(&m);
-    let t = &c.strategies.trend_pullback;
-    let tp = "strategies.trend_pullback";
-    check(
-        p,
-        has_window(t.timeframe_min),
-        &format!("{tp}.timeframe_min"),
-        || {
-            format!(
-                "must be one of websocket.aggregation_windows {:?} (got {})",
-                w.aggregation_windows, t.timeframe_min
-            )
-        },
-    );
-    check(
-        p,
-        t.ema_fast >= 2 && t.ema_fast < t.ema_slow && t.ema_slow <= 500,
-        &format!("{tp}.ema_fast"),
-        || {
-            format!(
-                "needs 2 <= ema_fast < ema_slow <= 500 (got {} / {})",
-                t.ema_fast, t.ema_slow
-            )
-        },
-    );
-    check(
-        p,
-        t.min_adx.is_finite() && (0.0..100.0).contains(&t.min_adx),
-        &format!("{tp}.min_adx"),
-        || format!("must be 0..100 (got {})", t.min_adx),
-    );
-    check(
-        p,
-        positive(t.pullback_atr_mult) && t.pullback_atr_mult <= 5.0,
-        &format!("{tp}.pullback_atr_mult"),
-        || format!("must be > 0 and <= 5 (got {})", t.pullback_atr_mult),
-    );
-    check(
-        p,
-        (1..=50).contains(&t.swing_lookback),
-        &format!("{tp}.swing_lookback"),
-        || format!("must be 1..=50 bars (got {})", t.swing_lookback),
-    );
-    check(p, positive(t.rr_min), &format!("{tp}.rr_min"), || {
-        format!("must be > 0 (got {})", t.rr_min)
-    });
-    check(
-        p,
-        t.cooldown_bars <= 375,
-        &format!("{tp}.cooldown_bars"),
-        || format!("must be 0..=375 bars (got {})", t.cooldown_bars),
-    );
-    check(
-        p,
-        t.max_positions >= 1,
-        &format!("{tp}.max_positions"),
-        || format!("must be at least 1 (got {})", t.max_positions),
-    );
-    let v = &c.strategies.vwap_reversion;
-    let vr = "strategies.vwap_reversion";
-    check(
-        p,
-        has_window(v.timeframe_min),
-        &format!("{vr}.timeframe_min"),
-        || {
-            format!(
-                "must be one of websocket.aggregation_windows {:?} (got {})",
-                w.aggregation_windows, v.timeframe_min
-            )
-        },
-    );
-    check(
-        p,
-        positive(v.vwap_band_mult) && v.vwap_band_mult <= 6.0,
-        &format!("{vr}.vwap_band_mult"),
-        || format!("must be > 0 and <= 6 (got {})", v.vwap_band_mult),
-    );
-    check(
-        p,
-        positive(v.max_adx) && v.max_adx < 100.0,
-        &format!("{vr}.max_adx"),
-        || format!("must be > 0 and < 100 (got {})", v.max_adx),
-    );
-    check(p, positive(v.rr_min), &format!("{vr}.rr_min"), || {
-        format!("must be > 0 (got {})", v.rr_min)
-    });
-    check(
-        p,
-        v.min_session_bars <= 375,
-        &format!("{vr}.min_session_bars"),
-        || format!("must be 0..=375 bars (got {})", v.min_session_bars),
-    );
-    check(
-        p,
-        v.cooldown_bars <= 375,
-        &format!("{vr}.cooldown_bars"),
-        || format!("must be 0..=375 bars (got {})", v.cooldown_bars),
-    );
-    check(
-        p,
-        v.max_positions >= 1,
-        &format!("{vr}.max_positions"),
-        || format!("must be at least 1 (got {})", v.max_positions),
-    );
-    let i = &c.indicators;
-    for (name, n) in [
-        ("ema_fast", i.ema_fast),
-        ("ema_slow", i.ema_slow),
-        ("atr_period", i.atr_period),
-        ("rsi_period", i.rsi_period),
-        ("adx_period", i.adx_period),
-        ("bb_period", i.bb_period),
-        ("supertrend_period", i.supertrend_period),
-    ] {
-        check(
-            p,
-            (1..=500).contains(&n),
-            &format!("indicators.{name}"),
-            || format!("must be 1..=500 bars (got {n})"),
-        );
-    }
-    check(
-        p,
-        positive(i.bb_std) && i.bb_std <= 10.0,
-        "indicators.bb_std",
-        || format!("must be > 0 and <= 10 (got {})", i.bb_std),
-    );
-    check(
-        p,
-        positive(i.supertrend_mult) && i.supertrend_mult <= 20.0,
-        "indicators.supertrend_mult",
-        || format!("must be > 0 and <= 20 (got {})", i.supertrend_mult),
-    );
-    let r = &c.ranking;
-    check(p, (1..=100).contains(&r.top_n), "ranking.top_n", || {
-        format!("must be 1..=100 (got {})", r.top_n)
-    });
-    let wt = &r.weights;
-    for (name, x) in [
-        ("momentum", wt.momentum),
-        ("trend", wt.trend),
-        ("liquidity", wt.liquidity),
-        ("regime", wt.regime),
-        ("rr", wt.rr),
-    ] {
-        check(
-            p,
-            x.is_finite() && (0.0..=1.0).contains(&x),
-            &format!("ranking.weights.{name}"),
-            || format!("must be 0..=1 (got {x})"),
-        );
-    }
-    let sum = wt.momentum + wt.trend + wt.liquidity + wt.regime + wt.rr;
-    check(p, (sum - 1.0).abs() < 1e-6, "ranking.weights", || {
-        format!("must add up to 1.0 (got {sum})")
-    });
-    for (name, x) in [
-        ("illiquid", r.penalties.illiquid),
-        ("far_from_vwap", r.penalties.far_from_vwap),
-    ] {
-        check(
-            p,
-            x.is_finite() && (0.0..=1.0).contains(&x),
-            &format!("ranking.penalties.{name}"),
-            || format!("must be 0..=1 (got {x})"),
-        );
-    }
-    check(
-        p,
-        positive(r.max_spread_bps),
-        "ranking.max_spread_bps",
-        || format!("must be > 0 (got {})", r.max_spread_bps),
-    );
-    check(
-        p,
-        positive(r.far_from_vwap_sigma),
-        "ranking.far_from_vwap_sigma",
-        || format!("must be > 0 (got {})", r.far_from_vwap_sigma),
-    );
-    check(
-        p,
-        (1..=100).contains(&r.momentum_bars),
-        "ranking.momentum_bars",
-        || format!("must be 1..=100 (got {})", r.momentum_bars),
-    );
 }

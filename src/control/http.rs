@@ -43,6 +43,8 @@ pub struct Reloader {
     /// preallocated per size): `(websocket.aggregation_windows, websocket.bar_history,
     /// indicators)`.
     pub fixed: (Vec<u32>, u32, crate::config::IndicatorsConfig),
+    /// Previous-day turnover by master index (rupees), for the liquidity cut on reload.
+    pub turnover: Arc<Vec<Option<f64>>>,
 }
 
 type Reply = (u16, serde_json::Value);
@@ -411,7 +413,16 @@ impl ControlApi {
                     return (400, json!({"error": e}));
                 }
             };
-            let universe = crate::universe::build_universe(&r.master, &cfg, &banned);
+            if let Some(why) = banned.staleness(crate::clock::today_ist()) {
+                log::warn!(target: "universe", "{why}");
+            }
+            let mut universe = crate::universe::build_universe(&r.master, &cfg, &banned.symbols);
+            let cut = crate::universe::turnover::rank_by_turnover(
+                &r.master,
+                &cfg.universe,
+                &r.turnover,
+                &mut universe,
+            );
             if let Some(tx) = &r.subscriptions {
                 let tokens = crate::universe::ticker_tokens(&cfg, &r.master, &universe);
                 if tokens.len()
@@ -427,7 +438,10 @@ impl ControlApi {
                 let _ = tx.try_send(tokens);
             }
             let detail = json!({
-                "banned": banned,
+                "banned": banned.symbols,
+                "ban_list_date": banned.date.map(|d| d.to_string()),
+                "below_turnover_threshold": cut.below_threshold,
+                "outside_turnover_top_n": cut.outside_top_n,
                 "instruments": r.master.len(),
                 "ban_list": ban_path.display().to_string(),
             });

@@ -250,23 +250,49 @@ fn sym(master: &InstrumentMaster, t: Token) -> (String, i64) {
 /// Writes one hot event through `log`. Runs on the logger thread only.
 pub fn write_hot_event(master: &InstrumentMaster, ev: &HotEvent) {
     match *ev {
-        HotEvent::Signal {
-            token,
-            strategy,
-            side,
-            entry,
-            stop,
-            target,
-            score,
-        } => {
+        HotEvent::Signal { signal } => {
+            let crate::domain::Signal {
+                token,
+                strategy,
+                side,
+                entry,
+                stop,
+                target,
+                score,
+                spread,
+                ..
+            } = signal;
             let (s, d) = sym(master, token);
             let f = |bp: u16| bp as f64 / 10_000.0;
+            let legs = spread.map(|sp| {
+                let (sell, _) = sym(master, sp.sell_token);
+                (sp, sell)
+            });
+            let (kind, sell_symbol, max_loss, max_profit) = match &legs {
+                Some((sp, sell)) => (
+                    sp.kind.as_str(),
+                    sell.as_str(),
+                    format_rupees(sp.max_loss.0, d),
+                    format_rupees(sp.max_profit.0, d),
+                ),
+                None => ("OUTRIGHT", "", String::new(), String::new()),
+            };
+            let legs_text = match &legs {
+                Some((sp, sell)) => format!(
+                    " {}: buy {s} @ {} / sell {sell} @ {}, max loss {max_loss}, max profit {max_profit} per unit",
+                    sp.kind.as_str(),
+                    format_rupees(sp.buy_price.0, d),
+                    format_rupees(sp.sell_price.0, d)
+                ),
+                None => String::new(),
+            };
             log::info!(target: "strategy", symbol = s.as_str(), strategy = strategy.as_str(), side = side.as_str(),
                 entry = format_rupees(entry.0, d).as_str(), stop = format_rupees(stop.0, d).as_str(),
                 target = format_rupees(target.0, d).as_str(), score = score.total as f64 / 10_000.0,
                 score_momentum = f(score.momentum), score_trend = f(score.trend), score_liquidity = f(score.liquidity),
-                score_regime = f(score.regime), score_rr = f(score.rr), score_penalty = f(score.penalty);
-                "Signal {} {} {} score {:.3} (momentum {:.2}, trend {:.2}, liquidity {:.2}, regime {:.2}, rr {:.2}, penalty {:.2})",
+                score_regime = f(score.regime), score_rr = f(score.rr), score_penalty = f(score.penalty),
+                kind = kind, sell_symbol = sell_symbol, max_loss = max_loss.as_str(), max_profit = max_profit.as_str();
+                "Signal {} {} {} score {:.3} (momentum {:.2}, trend {:.2}, liquidity {:.2}, regime {:.2}, rr {:.2}, penalty {:.2}){legs_text}",
                 strategy.as_str(), side.as_str(), s, score.total as f64 / 10_000.0, f(score.momentum), f(score.trend),
                 f(score.liquidity), f(score.regime), f(score.rr), f(score.penalty));
         }
@@ -284,6 +310,17 @@ pub fn write_hot_event(master: &InstrumentMaster, ev: &HotEvent) {
         } => {
             log::warn!(target: "strategy", strategy = strategy.as_str(), instruments = count;
                 "{}: {note} ({count} instruments)", strategy.as_str());
+        }
+        HotEvent::SpreadClosed {
+            id,
+            buy,
+            sell,
+            purpose,
+        } => {
+            let (b, _) = sym(master, buy);
+            let (s, _) = sym(master, sell);
+            log::info!(target: "risk", spread = id, buy_symbol = b.as_str(), sell_symbol = s.as_str(), exit_reason = purpose.as_str();
+                "Spread {id} closed ({}): long {b}, short {s}", purpose.as_str());
         }
         HotEvent::SignalRefused {
             token,
@@ -315,10 +352,11 @@ pub fn write_hot_event(master: &InstrumentMaster, ev: &HotEvent) {
             qty,
             price,
             purpose,
+            strategy,
         } => {
             let (s, d) = sym(master, token);
             log::info!(target: "order", order_id = id.0, tag = id.tag().as_str(), symbol = s.as_str(), side = side.as_str(),
-                qty = qty.0, price = format_rupees(price.0, d).as_str(), purpose = purpose.as_str();
+                qty = qty.0, price = format_rupees(price.0, d).as_str(), purpose = purpose.as_str(), strategy = strategy.as_str();
                 "Order filled {} {} {} @ {}", side.as_str(), qty.0, s, format_rupees(price.0, d));
         }
         HotEvent::OrderRejected { id, token, reason } => {

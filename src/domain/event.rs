@@ -150,6 +150,40 @@ pub struct Signal {
     pub ts: u32,
     /// Filled in by the ranking before the signal reaches risk.
     pub score: SignalScore,
+    /// A two-leg option spread: `token` is the leg bought (sent first), this the leg sold;
+    /// `entry`, `stop` and `target` are then the spread's value (bought less sold, per unit,
+    /// negative for a credit) and `side` is Buy.
+    pub spread: Option<SpreadSpec>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SpreadKind {
+    /// Pay to buy the nearer strike, sell the farther: max loss is the debit.
+    Debit,
+    /// Sell the nearer strike, buy the farther for protection: max loss is width less credit.
+    Credit,
+}
+
+impl SpreadKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpreadKind::Debit => "DEBIT_SPREAD",
+            SpreadKind::Credit => "CREDIT_SPREAD",
+        }
+    }
+}
+
+/// The sold leg and the limits of a spread signal, per unit in native price units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpreadSpec {
+    pub kind: SpreadKind,
+    pub sell_token: Token,
+    /// The prices the value was taken at (buy at the ask, sell at the bid).
+    pub buy_price: Price,
+    pub sell_price: Price,
+    /// What one unit loses at worst (expiry beyond both strikes the wrong way).
+    pub max_loss: Price,
+    pub max_profit: Price,
 }
 
 /// An order risk has approved; the order stage routes it to the broker.

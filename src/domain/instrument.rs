@@ -413,6 +413,60 @@ impl InstrumentMaster {
         Ok(Self::from_instruments(list))
     }
 
+    /// The master as Kite's instruments CSV (what `parse_csv` reads back to the same master):
+    /// the simulator serves its listed contracts this way.
+    pub fn to_csv(&self) -> String {
+        fn units(v: i64, div: i64) -> String {
+            let digits = (div.max(1) as f64).log10().round() as usize;
+            if digits == 0 {
+                return v.to_string();
+            }
+            let sign = if v < 0 { "-" } else { "" };
+            let a = v.unsigned_abs();
+            let d = div as u64;
+            format!("{sign}{}.{:0digits$}", a / d, a % d)
+        }
+        fn quoted(s: &str) -> String {
+            if s.contains([',', '"', ' ']) {
+                format!("\"{}\"", s.replace('"', "\"\""))
+            } else {
+                s.to_string()
+            }
+        }
+        let mut out = String::with_capacity(self.instruments.len() * 96);
+        out.push_str(INSTRUMENTS_HEADER);
+        out.push('\n');
+        for i in &self.instruments {
+            let div = i.divisor();
+            let index = i.instrument_type == InstrumentType::Index;
+            let row = format!(
+                "{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                i.token.0,
+                i.exchange_token,
+                quoted(i.tradingsymbol.as_str()),
+                quoted(i.name.as_str()),
+                units(i.last_price.0, div),
+                i.expiry.map(|d| d.to_string()).unwrap_or_default(),
+                units(i.strike.0, div),
+                if index {
+                    "0.0".into()
+                } else {
+                    units(i.tick_size.0, div)
+                },
+                if index { 0 } else { i.lot_size },
+                if index {
+                    "EQ"
+                } else {
+                    i.instrument_type.as_str()
+                },
+                i.segment_name.as_str(),
+                i.exchange.as_str(),
+            );
+            out.push_str(&row);
+        }
+        out
+    }
+
     pub fn get(&self, token: Token) -> Option<&Instrument> {
         self.by_token.get(token.0).map(|i| &self.instruments[i])
     }
@@ -492,7 +546,9 @@ mod tests {
         assert!(m
             .iter()
             .any(|i| i.instrument_type == InstrumentType::Future));
-        assert!(m.iter().any(|i| i.instrument_type.is_option()));
+        // Option chains are listed for the session date (feed/listing.rs), never shipped:
+        // a shipped chain would be expired within a week.
+        assert!(!m.iter().any(|i| i.instrument_type.is_option()));
         for i in m.iter() {
             assert_eq!(
                 i.token.0 & 0xFF,
@@ -501,6 +557,20 @@ mod tests {
                 i.tradingsymbol
             );
             assert_eq!(i.token.0 >> 8, i.exchange_token, "{}", i.tradingsymbol);
+        }
+    }
+
+    #[test]
+    fn csv_round_trips() {
+        let file = InstrumentMaster::load(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/configs/instruments.csv"
+        )))
+        .unwrap();
+        let again = InstrumentMaster::parse_csv(&file.to_csv(), "again").unwrap();
+        assert_eq!(file.len(), again.len());
+        for (a, b) in file.iter().zip(again.iter()) {
+            assert_eq!(a, b);
         }
     }
 

@@ -2,6 +2,7 @@
 //! orders, fills and the pipeline event. Prices are integers in the instrument's native unit
 //! (paise for NSE); money is integer paise. Conversions to rupees happen only at the edges.
 
+pub mod black76;
 pub mod broker_order;
 pub mod candle;
 pub mod event;

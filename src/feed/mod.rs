@@ -4,6 +4,7 @@
 
 pub mod codec;
 pub mod kite_ws;
+pub mod listing;
 pub mod record;
 pub mod replay;
 pub mod synthetic;

@@ -1,14 +1,19 @@
 //! The built-in synthetic NSE market. Seeded and reproducible: a simulated IST session clock
-//! (optionally faster than real time), random-walk prices with drift and volatility regimes,
-//! index futures tracking their index, options priced off their underlying, volumes, OI and
-//! 5-level depth. It emits full-mode Kite binary frames, which the feed thread decodes with
+//! (optionally faster than real time), prices with volatility regimes and a style per
+//! underlying and day (trending up, trending down or ranging around its open), index futures
+//! at spot with cost of carry, options priced by Black-76 from their forward on a volatility
+//! surface with a smile and a term structure (`VolSurface`), quotes with spreads that widen
+//! away from the money, volumes, OI and 5-level depth. Each underlying also has a seeded
+//! history of daily at-the-money IVs, today's level being its latest, for IV percentiles. It emits full-mode Kite binary frames, which the feed thread decodes with
 //! the real decoder, so paper mode with no account exercises the real path.
 
 use super::codec::encode_frame;
 use super::{FrameSource, SourcePoll};
 use crate::clock::{ist_epoch, SessionCalendar};
+use crate::domain::black76::{years_between, Black76, OptionKind};
 use crate::domain::{
-    Date, DepthLevel, Instrument, InstrumentMaster, InstrumentType, Ohlc, Tick, TickMode,
+    Candle, Date, DepthLevel, Instrument, InstrumentMaster, InstrumentType, Ohlc, Tick, TickMode,
+    Token,
 };
 use std::time::Instant;
 
@@ -69,7 +74,25 @@ struct Underlying {
     /// Drift per simulated second, as a fraction; changes with trend episodes.
     drift: f64,
     beta: f64,
+    style: DayStyle,
+    /// Ranging days revert to this (the session's first price).
+    anchor: f64,
+    surface: VolSurface,
+    /// Daily ATM IV levels before today (oldest first); `surface.atm_long` is today's.
+    iv_levels: Vec<f64>,
 }
+
+/// What an underlying does today.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DayStyle {
+    TrendUp,
+    TrendDown,
+    /// Mean-reverting around the open (half-life of about ten minutes).
+    Range,
+}
+
+/// Days of IV history each underlying carries.
+pub const IV_HISTORY_DAYS: usize = 260;
 
 #[derive(Clone, Debug)]
 struct SimInstrument {
@@ -107,6 +130,7 @@ pub struct SyntheticMarket {
     exit_at_close: bool,
     ticks: Vec<Tick>,
     steps: u64,
+    rng_seed: u64,
 }
 
 pub struct SyntheticParams {
@@ -130,31 +154,35 @@ fn underlying_name(i: &Instrument) -> String {
     }
 }
 
-/// Standard normal CDF (Abramowitz & Stegun 7.1.26 via erf), good to ~1e-7.
-fn norm_cdf(x: f64) -> f64 {
-    let t = 1.0 / (1.0 + 0.327_591_1 * x.abs() / std::f64::consts::SQRT_2);
-    let y = 1.0
-        - (((((1.061_405_429 * t - 1.453_152_027) * t) + 1.421_413_741) * t - 0.284_496_736) * t
-            + 0.254_829_592)
-            * t
-            * (-(x * x) / 2.0).exp();
-    if x >= 0.0 {
-        0.5 * (1.0 + y)
-    } else {
-        0.5 * (1.0 - y)
-    }
+/// The premium discount rate in the synthetic market (OptionsRanker's default
+/// `risk_free_rate` is the same, so its parity forwards match the market's).
+pub const SIM_RATE: f64 = 0.065;
+/// Cost of carry of the index futures (rate less dividend yield).
+const SIM_CARRY: f64 = 0.053;
+
+/// The synthetic market's implied volatility surface for one underlying: an at-the-money
+/// term structure (short expiries richer, decaying to the long level over `tau` years) and a
+/// smile in standardised moneyness x = ln(K/F) / (atm * sqrt(T)), with put skew. The shape
+/// is the usual index-option one (skewed smile, downward-sloping short end); the numbers
+/// are ours, not fitted to NSE data.
+#[derive(Clone, Copy, Debug)]
+pub struct VolSurface {
+    pub atm_long: f64,
+    pub short_premium: f64,
+    pub tau: f64,
+    pub skew: f64,
+    pub curvature: f64,
 }
 
-/// Black-76 style option value on the underlying, zero rates.
-fn option_price(spot: f64, strike: f64, years: f64, vol: f64, call: bool) -> f64 {
-    let t = years.max(1.0 / (365.0 * 24.0));
-    let sd = vol * t.sqrt();
-    let d1 = ((spot / strike).ln() + 0.5 * sd * sd) / sd;
-    let d2 = d1 - sd;
-    if call {
-        spot * norm_cdf(d1) - strike * norm_cdf(d2)
-    } else {
-        strike * norm_cdf(-d2) - spot * norm_cdf(-d1)
+impl VolSurface {
+    pub fn atm(&self, years: f64) -> f64 {
+        self.atm_long * (1.0 + self.short_premium * (-years / self.tau).exp())
+    }
+    pub fn vol(&self, forward: f64, strike: f64, years: f64) -> f64 {
+        let atm = self.atm(years);
+        let x = (strike / forward).ln() / (atm * years.max(1e-6).sqrt());
+        let x = x.clamp(-4.0, 4.0);
+        (atm * (1.0 + self.skew * x + self.curvature * x * x)).clamp(0.4 * atm, 3.0 * atm)
     }
 }
 
@@ -179,6 +207,19 @@ impl SyntheticMarket {
             if let Some(i) = underlyings.iter().position(|u| u.name == name) {
                 return i;
             }
+            let style = match rng.range(0, 3) {
+                0 => DayStyle::TrendUp,
+                1 => DayStyle::TrendDown,
+                _ => DayStyle::Range,
+            };
+            // Log IV level as an AR(1) around 1.05 x realised vol; today is the last step.
+            let mut x = 0.0f64;
+            let mut levels = Vec::with_capacity(IV_HISTORY_DAYS + 1);
+            for _ in 0..=IV_HISTORY_DAYS {
+                x = 0.94 * x + 0.07 * rng.normal();
+                levels.push(vol * 1.05 * x.exp());
+            }
+            let today = levels.pop().unwrap_or(vol);
             underlyings.push(Underlying {
                 name: name.to_string(),
                 price,
@@ -189,6 +230,16 @@ impl SyntheticMarket {
                 } else {
                     0.6 + rng.unit() * 0.8
                 },
+                style,
+                anchor: price,
+                surface: VolSurface {
+                    atm_long: today,
+                    short_premium: 0.08,
+                    tau: 0.05,
+                    skew: -0.06,
+                    curvature: 0.025,
+                },
+                iv_levels: levels,
             });
             underlyings.len() - 1
         };
@@ -265,6 +316,7 @@ impl SyntheticMarket {
             exit_at_close: p.exit_at_close,
             ticks: Vec::new(),
             steps: 0,
+            rng_seed: p.seed,
         };
         let n = m.instruments.len();
         m.ticks = Vec::with_capacity(n);
@@ -290,32 +342,165 @@ impl SyntheticMarket {
     fn years_to_expiry(&self, inst: &Instrument) -> f64 {
         let Some(exp) = inst.expiry else { return 0.0 };
         let expiry_ms = ist_epoch(exp, self.calendar.close) * 1000;
-        ((expiry_ms - self.sim_ms) as f64 / 1000.0 / (365.0 * 86_400.0)).max(0.0)
+        years_between(self.sim_ms / 1000, expiry_ms / 1000).max(0.0)
+    }
+
+    /// Every underlying's style today, by name (for tests and the session log).
+    pub fn styles(&self) -> Vec<(String, DayStyle)> {
+        self.underlyings
+            .iter()
+            .map(|u| (u.name.clone(), u.style))
+            .collect()
+    }
+
+    /// Closing ATM IVs of the days before today for `underlying`, at `years` to expiry
+    /// (oldest first): what a percentile of today's IV is taken over.
+    pub fn iv_history(&self, underlying: &str, years: f64) -> Vec<f64> {
+        self.underlyings
+            .iter()
+            .find(|u| u.name == underlying)
+            .map(|u| {
+                u.iv_levels
+                    .iter()
+                    .map(|&l| {
+                        VolSurface {
+                            atm_long: l,
+                            ..u.surface
+                        }
+                        .atm(years)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// One-minute candles of the `days` trading sessions before today for every instrument
+    /// that is not an option (options have no bars to warm), oldest first: what the strategy
+    /// stage warms its bars and indicators on, as LIVE would on Kite's historical candles.
+    /// Each underlying's path is simulated with its own seeded generator (its volatility,
+    /// a style per day) and scaled so the last close is today's starting price.
+    pub fn history_candles(&self, days: usize) -> Vec<(Token, Vec<Candle>)> {
+        if days == 0 {
+            return Vec::new();
+        }
+        let sessions = self.calendar.previous_sessions(self.date, days);
+        let minutes = ((self.close_ms - self.open_ms) / 60_000) as usize;
+        let year_secs: f64 = 252.0 * 22_500.0;
+        // paths[u] = per minute (open, high, low, close) as multiples of the path's start.
+        let paths: Vec<Vec<[f64; 4]>> = self
+            .underlyings
+            .iter()
+            .enumerate()
+            .map(|(k, u)| {
+                let mut rng = SimRng::new(self.rng_seed ^ (0xA5A5_0000 + k as u64));
+                let mut px = 1.0f64;
+                let mut out = Vec::with_capacity(minutes * sessions.len());
+                let sigma = u.vol * (15.0 / year_secs).sqrt();
+                for _ in &sessions {
+                    let style = rng.range(0, 2);
+                    let anchor = px;
+                    for _ in 0..minutes {
+                        let open = px;
+                        let (mut hi, mut lo) = (px, px);
+                        for _ in 0..4 {
+                            let drift = match style {
+                                0 => 6.5e-7,
+                                1 => -6.5e-7,
+                                _ => -(px / anchor).ln() / 900.0,
+                            };
+                            px *= (drift * 15.0 + sigma * rng.normal()).exp();
+                            hi = hi.max(px);
+                            lo = lo.min(px);
+                        }
+                        out.push([open, hi, lo, px]);
+                    }
+                }
+                let scale = u.price / px;
+                out.iter()
+                    .map(|c| [c[0] * scale, c[1] * scale, c[2] * scale, c[3] * scale])
+                    .collect()
+            })
+            .collect();
+        let mut vol_rng = SimRng::new(self.rng_seed ^ 0x5EED_F00D);
+        let mut out = Vec::new();
+        for s in &self.instruments {
+            if s.inst.instrument_type.is_option() {
+                continue;
+            }
+            let path = &paths[s.underlying];
+            let div = s.inst.divisor() as f64;
+            let tick = s.inst.tick_size.0.max(1) as f64;
+            let factor = match s.inst.instrument_type {
+                InstrumentType::Future => {
+                    (SIM_CARRY * self.years_to_expiry(&s.inst)).exp() * (1.0 + s.basis)
+                }
+                _ => 1.0,
+            };
+            let native = |x: f64| (((x * factor * div) / tick).round() * tick).max(tick) as i64;
+            let is_index = s.inst.instrument_type == InstrumentType::Index;
+            let lot = s.inst.lot_size.max(1) as u64;
+            let mut candles = Vec::with_capacity(path.len());
+            for (day_no, day) in sessions.iter().enumerate() {
+                let open = ist_epoch(*day, self.calendar.open);
+                for m in 0..minutes {
+                    let c = path[day_no * minutes + m];
+                    candles.push(Candle {
+                        start: (open + 60 * m as i64) as u32,
+                        open: native(c[0]),
+                        high: native(c[1]),
+                        low: native(c[2]),
+                        close: native(c[3]),
+                        volume: if is_index {
+                            0
+                        } else {
+                            lot * vol_rng.range(200, 4000) as u64
+                        },
+                    });
+                }
+            }
+            out.push((s.inst.token, candles));
+        }
+        out
+    }
+
+    /// Fair value of instrument `i` in rupees (options: Black-76 from their forward).
+    fn fair_rupees(&self, i: usize) -> f64 {
+        let s = &self.instruments[i];
+        let u = &self.underlyings[s.underlying];
+        match s.inst.instrument_type {
+            InstrumentType::Future => {
+                u.price * (SIM_CARRY * self.years_to_expiry(&s.inst)).exp() * (1.0 + s.basis)
+            }
+            InstrumentType::Call | InstrumentType::Put => {
+                let strike = s.inst.strike.0 as f64 / s.inst.divisor() as f64;
+                let years = self
+                    .years_to_expiry(&s.inst)
+                    .max(1.0 / (365.0 * 24.0 * 4.0));
+                let forward = u.price * (SIM_CARRY * years).exp();
+                let kind = if s.inst.instrument_type == InstrumentType::Call {
+                    OptionKind::Call
+                } else {
+                    OptionKind::Put
+                };
+                let model = Black76 {
+                    forward,
+                    strike,
+                    years,
+                    rate: SIM_RATE,
+                    kind,
+                };
+                model.price(u.surface.vol(forward, strike, years)).max(0.05)
+            }
+            _ => u.price,
+        }
     }
 
     /// Current price of instrument `i` in native units, on its tick grid.
     fn price_of(&self, i: usize) -> i32 {
         let s = &self.instruments[i];
-        let u = &self.underlyings[s.underlying];
         let div = s.inst.divisor() as f64;
-        let rupees = match s.inst.instrument_type {
-            InstrumentType::Future => u.price * (1.0 + s.basis),
-            InstrumentType::Call | InstrumentType::Put => {
-                let strike = s.inst.strike.0 as f64 / div;
-                let years = self.years_to_expiry(&s.inst);
-                option_price(
-                    u.price,
-                    strike,
-                    years,
-                    u.vol * 1.1,
-                    s.inst.instrument_type == InstrumentType::Call,
-                )
-                .max(0.05)
-            }
-            _ => u.price,
-        };
         let tick = s.inst.tick_size.0.max(1) as f64;
-        let native = ((rupees * div) / tick).round() * tick;
+        let native = ((self.fair_rupees(i) * div) / tick).round() * tick;
         native.clamp(tick, i32::MAX as f64) as i32
     }
 
@@ -330,15 +515,19 @@ impl SyntheticMarket {
             };
         }
         if self.rng.unit() < dt / 600.0 {
-            self.market_factor_drift = self.rng.normal() * 1.5e-6;
+            self.market_factor_drift = self.rng.normal() * 4.0e-7;
         }
         let year_secs = 252.0 * 22_500.0;
         let market_shock = self.rng.normal();
         let vm = self.regime.vol_multiplier();
         for u in self.underlyings.iter_mut() {
-            if self.rng.unit() < dt / 600.0 {
-                u.drift = self.rng.normal() * 2.0e-6;
-            }
+            // Trend days move about 1.5% over the session on top of the noise; ranging days
+            // are pulled back to their open.
+            u.drift = match u.style {
+                DayStyle::TrendUp => 6.5e-7,
+                DayStyle::TrendDown => -6.5e-7,
+                DayStyle::Range => -(u.price / u.anchor).ln() / 900.0,
+            };
             let sigma = u.vol * vm * (dt / year_secs).sqrt();
             let idio = self.rng.normal();
             let shock = u.beta.min(1.0) * market_shock
@@ -352,15 +541,31 @@ impl SyntheticMarket {
         self.ticks.clear();
         let ts = (self.sim_ms / 1000) as u32;
         for i in 0..self.instruments.len() {
-            let px = self.price_of(i);
-            let tick_sz = self.instruments[i].inst.tick_size.0.max(1) as i32;
-            let lot = self.instruments[i].inst.lot_size.max(1);
+            let mut px = self.price_of(i);
+            let inst = self.instruments[i].inst;
+            let tick_sz = inst.tick_size.0.max(1) as i32;
+            let lot = inst.lot_size.max(1);
             let ltq = lot * self.rng.range(1, 20);
-            let spread_ticks = if self.regime == Regime::Volatile {
+            let mut spread_ticks = if self.regime == Regime::Volatile {
                 self.rng.range(1, 3)
             } else {
                 1
             } as i32;
+            // The touch: options quote about 0.15% of premium wide, wider away from the
+            // money, around their fair value; the rest quote one tick over the last price.
+            let mut bid_px = px;
+            if inst.instrument_type.is_option() {
+                let fair = self.fair_rupees(i) * inst.divisor() as f64;
+                let u = &self.underlyings[self.instruments[i].underlying];
+                let strike = inst.strike.0 as f64 / inst.divisor() as f64;
+                let away = 1.0 + 20.0 * (strike / u.price).ln().abs();
+                spread_ticks = ((0.0015 * fair * away / tick_sz as f64).round() as i32).max(1)
+                    + (self.regime == Regime::Volatile) as i32;
+                let half = spread_ticks as f64 * tick_sz as f64 / 2.0;
+                let t = tick_sz as f64;
+                bid_px = (((fair - half) / t).floor() * t).max(t) as i32;
+                px = px.clamp(bid_px, bid_px + spread_ticks * tick_sz);
+            }
             let mut buy = [DepthLevel::default(); 5];
             let mut sell = [DepthLevel::default(); 5];
             let mut tbq = 0u32;
@@ -372,12 +577,12 @@ impl SyntheticMarket {
                 tsq += sq * 30;
                 buy[lvl] = DepthLevel {
                     quantity: bq,
-                    price: (px - tick_sz * (lvl as i32)).max(tick_sz),
+                    price: (bid_px - tick_sz * (lvl as i32)).max(tick_sz),
                     orders: self.rng.range(1, 30) as u16,
                 };
                 sell[lvl] = DepthLevel {
                     quantity: sq,
-                    price: px + tick_sz * (spread_ticks + lvl as i32),
+                    price: bid_px + tick_sz * (spread_ticks + lvl as i32),
                     orders: self.rng.range(1, 30) as u16,
                 };
             }
@@ -492,7 +697,11 @@ mod tests {
     use crate::feed::codec::decode_frame;
 
     fn market(seed: u64) -> SyntheticMarket {
-        let master = InstrumentMaster::load(std::path::Path::new(concat!(
+        market_with(seed).0
+    }
+
+    fn market_with(seed: u64) -> (SyntheticMarket, InstrumentMaster) {
+        let file = InstrumentMaster::load(std::path::Path::new(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/configs/instruments.csv"
         )))
@@ -505,7 +714,8 @@ mod tests {
             squareoff_enabled: true,
             holidays: Default::default(),
         };
-        SyntheticMarket::new(
+        let master = crate::feed::listing::list_contracts(&file, Date(20261125), &cal, 2, 10);
+        let m = SyntheticMarket::new(
             &master,
             &[],
             cal,
@@ -517,7 +727,8 @@ mod tests {
                 step_ms: 1000,
                 exit_at_close: true,
             },
-        )
+        );
+        (m, master)
     }
 
     #[test]
@@ -554,10 +765,92 @@ mod tests {
         assert!(m.sim_epoch_secs() >= ist_epoch(Date(20261125), TimeOfDay::hm(15, 30)));
     }
 
+    /// The chain's mids give back the surface's volatility through Black-76 (so the ranker
+    /// reads honest IVs), and each strike's call and put agree on the forward (parity).
     #[test]
-    fn option_prices_are_sane() {
-        let c = option_price(26000.0, 26000.0, 7.0 / 365.0, 0.15, true);
-        let p = option_price(26000.0, 26000.0, 7.0 / 365.0, 0.15, false);
-        assert!((c - p).abs() < 1.0 && c > 100.0 && c < 400.0, "{c} {p}");
+    fn option_quotes_invert_to_the_surface() {
+        let (mut m, master) = market_with(3);
+        let mut buf = Vec::new();
+        for _ in 0..120 {
+            m.step(&mut buf);
+        }
+        let mut mids = std::collections::HashMap::new();
+        decode_frame(&buf, |t| {
+            if let (Some(b), Some(a)) = (t.best_bid(), t.best_ask()) {
+                mids.insert(t.token.0, (b + a) as f64 / 200.0);
+            }
+        })
+        .unwrap();
+        let nifty = &m
+            .underlyings
+            .iter()
+            .find(|u| u.name == "NIFTY")
+            .unwrap()
+            .clone();
+        let mut checked = 0;
+        for i in master
+            .iter()
+            .filter(|i| i.instrument_type == InstrumentType::Call)
+        {
+            if i.name.as_str() != "NIFTY" {
+                continue;
+            }
+            let put = master
+                .iter()
+                .find(|p| {
+                    p.instrument_type == InstrumentType::Put
+                        && p.strike == i.strike
+                        && p.expiry == i.expiry
+                })
+                .unwrap();
+            let (Some(&c), Some(&p)) = (mids.get(&i.token.0), mids.get(&put.token.0)) else {
+                continue;
+            };
+            let years = m.years_to_expiry(i);
+            let k = i.strike.0 as f64 / 100.0;
+            let forward = k + (SIM_RATE * years).exp() * (c - p);
+            let true_fwd = nifty.price * (SIM_CARRY * years).exp();
+            assert!(
+                (forward - true_fwd).abs() < 0.002 * true_fwd,
+                "{forward} {true_fwd}"
+            );
+            if (k / true_fwd - 1.0).abs() > 0.01 || c < 20.0 {
+                continue;
+            }
+            let iv = Black76 {
+                forward: true_fwd,
+                strike: k,
+                years,
+                rate: SIM_RATE,
+                kind: OptionKind::Call,
+            }
+            .implied_vol(c)
+            .unwrap();
+            let want = nifty.surface.vol(true_fwd, k, years);
+            assert!(
+                (iv - want).abs() < 0.01,
+                "{}: iv {iv} want {want}",
+                i.tradingsymbol.as_str()
+            );
+            checked += 1;
+        }
+        assert!(checked >= 4, "{checked}");
+        assert_eq!(m.iv_history("NIFTY", 7.0 / 365.0).len(), IV_HISTORY_DAYS);
+    }
+
+    #[test]
+    fn surface_has_skew_and_a_rich_short_end() {
+        let s = VolSurface {
+            atm_long: 0.14,
+            short_premium: 0.08,
+            tau: 0.05,
+            skew: -0.06,
+            curvature: 0.025,
+        };
+        let t = 7.0 / 365.0;
+        assert!(s.atm(t) > s.atm(0.5));
+        assert!(s.vol(26_000.0, 25_500.0, t) > s.vol(26_000.0, 26_000.0, t));
+        assert!(s.vol(26_000.0, 25_500.0, t) > s.vol(26_000.0, 26_500.0, t));
+        assert!((s.vol(26_000.0, 26_000.0, t) - s.atm(t)).abs() < 1e-12);
     }
 }

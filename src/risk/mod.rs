@@ -4,15 +4,15 @@
 
 pub mod oms;
 pub mod portfolio;
+mod publish;
 pub mod sizing;
+pub mod spreads;
 
 use crate::clock::{ist_date, SessionCalendar};
 use crate::config::{AppConfig, EntryOrderType, Mode};
 use crate::domain::*;
 use crate::telemetry::hot_log::{HotEvent, HotLog};
-use crate::telemetry::snapshot::{
-    symbol_bytes, SnapshotBody, SnapshotWriter, MAX_ORDERS, MAX_POSITIONS,
-};
+use crate::telemetry::snapshot::{SnapshotBody, SnapshotWriter};
 use crate::telemetry::Metrics;
 use crossbeam_channel::Sender;
 use oms::{Oms, OrderStatus, Transition};
@@ -61,6 +61,8 @@ pub struct RiskParams {
     pub entry_order_type: EntryOrderType,
     pub live: bool,
     pub snapshot_interval: Duration,
+    /// Discount rate for option deltas (strategies.options_ranker.risk_free_rate).
+    pub options_rate: f64,
 }
 
 impl RiskParams {
@@ -83,6 +85,7 @@ impl RiskParams {
             entry_order_type: c.execution.entry_order_type,
             live: c.mode == Mode::Live,
             snapshot_interval: Duration::from_millis(c.monitoring.snapshot_interval_ms),
+            options_rate: c.strategies.options_ranker.risk_free_rate,
         }
     }
 }
@@ -115,6 +118,9 @@ pub struct RiskStage {
     hot: Option<HotLog>,
     metrics: Arc<Metrics>,
     flatten_replies: Option<Sender<FlattenReport>>,
+    spreads: spreads::SpreadBook,
+    /// Master index of each option's nearest future (its forward for delta).
+    future_of: Vec<Option<u32>>,
 }
 
 impl RiskStage {
@@ -129,6 +135,22 @@ impl RiskStage {
             .map(|i| Position {
                 divisor: master.by_index(i).divisor(),
                 ..Position::default()
+            })
+            .collect();
+        let future_of = (0..n)
+            .map(|i| {
+                let inst = master.by_index(i);
+                if !inst.instrument_type.is_option() {
+                    return None;
+                }
+                master
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, f)| {
+                        f.instrument_type == InstrumentType::Future && f.name == inst.name
+                    })
+                    .min_by_key(|(_, f)| f.expiry)
+                    .map(|(k, _)| k as u32)
             })
             .collect();
         RiskStage {
@@ -154,6 +176,8 @@ impl RiskStage {
             hot: None,
             metrics,
             flatten_replies: None,
+            spreads: spreads::SpreadBook::new(n),
+            future_of,
         }
     }
 
@@ -258,7 +282,9 @@ impl RiskStage {
             self.publish_due(recv_ns);
             return;
         }
-        if p.pending_exit.is_none() {
+        if self.spreads.leg_of[idx].is_some() {
+            self.check_spread_exit(idx, emit);
+        } else if p.pending_exit.is_none() {
             let long = p.qty > 0;
             let ltp = p.ltp;
             let stop_hit = self.params.stop_loss_enabled
@@ -329,6 +355,7 @@ impl RiskStage {
 
     fn square_off(&mut self, emit: &mut impl FnMut(Event)) {
         let first = self.squared_off != self.day;
+        self.exit_all_spreads(OrderPurpose::SquareOff, emit);
         let mut closing = 0;
         for idx in 0..self.positions.len() {
             let p = &self.positions[idx];
@@ -361,15 +388,7 @@ impl RiskStage {
 
     fn on_signal(&mut self, s: &Signal, emit: &mut impl FnMut(Event)) {
         Metrics::add(&self.metrics.signals_total, 1);
-        self.log(HotEvent::Signal {
-            token: s.token,
-            strategy: s.strategy,
-            side: s.side,
-            entry: s.entry,
-            stop: s.stop,
-            target: s.target,
-            score: s.score,
-        });
+        self.log(HotEvent::Signal { signal: *s });
         match self.state {
             TradingState::Active => {}
             TradingState::Paused => return self.refuse(s, "trading is paused"),
@@ -389,16 +408,10 @@ impl RiskStage {
         if p.is_open() || p.pending_entry.is_some() {
             return self.refuse(s, "already in a position on this instrument");
         }
-        let busy = |p: &Position| p.is_open() || p.pending_entry.is_some();
-        let total = self.positions.iter().filter(|p| busy(p)).count() as u32;
-        if total >= self.params.max_positions {
+        if self.positions_held(None) >= self.params.max_positions {
             return self.refuse(s, "risk.max_positions reached");
         }
-        let by_strategy = self
-            .positions
-            .iter()
-            .filter(|p| busy(p) && p.strategy == Some(s.strategy))
-            .count() as u32;
+        let by_strategy = self.positions_held(Some(s.strategy));
         let cap = s
             .strategy
             .index()
@@ -415,6 +428,9 @@ impl RiskStage {
                 },
             );
         }
+        if let Some(sp) = s.spread {
+            return self.enter_spread(s, sp, emit);
+        }
         let qty = match self.params.sizing.size(&inst, s.entry, s.stop) {
             Ok(q) => q,
             Err(e) => return self.refuse(s, e.as_str()),
@@ -422,8 +438,7 @@ impl RiskStage {
         let new_risk = portfolio::pnl_paise(s.entry, s.stop, qty.0 * s.side.sign(), inst.divisor())
             .0
             .abs();
-        let open_risk: i64 = self.positions.iter().map(|p| p.heat_risk().0).sum();
-        if open_risk + new_risk > self.params.heat_limit_paise {
+        if self.heat_paise() + new_risk > self.params.heat_limit_paise {
             return self.refuse(s, "portfolio heat limit (risk.max_portfolio_heat_pct)");
         }
         let (order_type, price) = match self.params.entry_order_type {
@@ -534,6 +549,7 @@ impl RiskStage {
     ) -> (u32, u32, Paise) {
         let mut cancelled = 0;
         self.cancel_open(|_| true, emit, &mut cancelled);
+        self.exit_all_spreads(purpose, emit);
         let mut closed = 0;
         let mut exposure = 0i64;
         for idx in 0..self.positions.len() {
@@ -632,6 +648,7 @@ impl RiskStage {
                 qty: filled,
                 price,
                 purpose,
+                strategy: rec.intent.strategy,
             });
             let was_open = self.positions[idx].is_open();
             if !was_open {
@@ -690,8 +707,13 @@ impl RiskStage {
         }
         // An entry that fills while we may not hold positions (paused by the kill switch,
         // halted, or past square-off) is closed at once.
+        let leg = self.spreads.leg_of[idx].is_some();
+        if leg {
+            self.on_leg_update(idx, u.id, to.is_terminal(), emit);
+        }
+        // Spreads' legs follow the spread's machine, which square-off and flatten drive.
         let p = self.positions[idx];
-        if purpose == OrderPurpose::Entry && p.is_open() && p.pending_exit.is_none() {
+        if !leg && purpose == OrderPurpose::Entry && p.is_open() && p.pending_exit.is_none() {
             let allowed = self.state == TradingState::Active
                 && !self.calendar.is_squareoff_due(self.now_ts as i64);
             if !allowed {
@@ -708,257 +730,7 @@ impl RiskStage {
         }
         self.publish();
     }
-
-    /// Publishes when the snapshot interval has passed since the last publish; `now_ns` is the
-    /// slot's receive time, so the per-tick check reads no clock.
-    fn publish_due(&mut self, now_ns: u64) {
-        if self.snapshot.is_none() {
-            return;
-        }
-        if let Some(last) = self.last_publish_ns {
-            if now_ns.saturating_sub(last) < self.params.snapshot_interval.as_nanos() as u64 {
-                return;
-            }
-        }
-        self.publish();
-    }
-
-    /// Publishes the snapshot now (state changes publish at once; ticks via `publish_due`).
-    pub fn publish(&mut self) {
-        if self.snapshot.is_none() {
-            return;
-        }
-        self.last_publish_ns = Some(crate::clock::mono_ns());
-        let trades_today = self.trades_today().len() as u32;
-        let b = &mut *self.body;
-        b.published_unix_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        b.pid = std::process::id();
-        b.mode_live = self.params.live as u8;
-        b.trading_state = self.state.code();
-        b.market_open =
-            (self.now_ts != 0 && self.calendar.is_market_open(self.now_ts as i64)) as u8;
-        b.feed_connected = (self.ticks_seen > 0) as u8;
-        b.exchange_ts = self.now_ts;
-        b.trades_today = trades_today;
-        b.wins = self.wins;
-        b.losses = self.losses;
-        b.capital_paise = self.params.sizing.capital_paise;
-        b.daily_loss_limit_paise = self.params.daily_loss_limit_paise;
-        b.ticks_seen = self.ticks_seen;
-        let mut n = 0;
-        let (mut realized, mut unrealized, mut risk) = (0i64, 0i64, 0i64);
-        for (i, p) in self.positions.iter().enumerate() {
-            realized += p.realized.0;
-            unrealized += p.unrealized().0;
-            risk += p.open_risk().0;
-            if p.is_open() && n < MAX_POSITIONS {
-                let inst = self.master.by_index(i);
-                let r = &mut b.positions[n];
-                r.token = inst.token.0;
-                r.strategy = p.strategy.unwrap_or(StrategyId::Risk).code();
-                r.symbol = symbol_bytes(inst.tradingsymbol.as_str());
-                r.qty = p.qty;
-                r.avg_price = p.avg_price.0;
-                r.ltp = p.ltp.0;
-                r.realized_paise = p.realized.0;
-                r.unrealized_paise = p.unrealized().0;
-                r.stop = p.stop.0;
-                r.target = p.target.0;
-                r.divisor = p.divisor;
-                n += 1;
-            }
-        }
-        b.positions_count = n as u32;
-        b.realized_paise = realized - self.day_realized_base.0;
-        b.unrealized_paise = unrealized;
-        b.open_risk_paise = risk;
-        let total = self.oms.len();
-        let start = total.saturating_sub(MAX_ORDERS);
-        for (slot, o) in self.oms.iter().skip(start).enumerate() {
-            let inst = self.master.get(o.intent.token);
-            let r = &mut b.orders[slot];
-            r.id = o.intent.id.0;
-            r.token = o.intent.token.0;
-            r.status = o.status.as_u8();
-            r.side = (o.intent.side == Side::Sell) as u8;
-            r.order_type = (o.intent.order_type == OrderType::Limit) as u8;
-            r.purpose = o.intent.purpose as u8;
-            r.symbol = symbol_bytes(inst.map(|i| i.tradingsymbol.as_str()).unwrap_or(""));
-            r.qty = o.intent.qty.0;
-            r.filled = o.filled.0;
-            r.price = o.intent.price.0;
-            r.avg_fill = o.avg_fill.0;
-            r.divisor = inst.map(|i| i.divisor()).unwrap_or(100);
-            r.ts = o.intent.ts;
-        }
-        b.orders_count = (total - start) as u32;
-        use std::sync::atomic::Ordering::Relaxed;
-        self.metrics.positions_open.store(n as u64, Relaxed);
-        self.metrics
-            .realized_pnl_paise
-            .store((realized - self.day_realized_base.0) as u64, Relaxed);
-        self.metrics
-            .unrealized_pnl_paise
-            .store(unrealized as u64, Relaxed);
-        Metrics::add(&self.metrics.snapshot_publishes_total, 1);
-        if let Some(w) = &mut self.snapshot {
-            w.publish(b);
-        }
-    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::clock::{ist_epoch, TimeOfDay};
-    use crate::domain::{OrderUpdate, TickMode};
-
-    const INFY: Token = Token(408_065);
-
-    fn stage() -> RiskStage {
-        let csv = format!(
-            "{}\n408065,1594,INFY,\"INFOSYS\",1550.0,,0.0,0.1,1,EQ,NSE,NSE\n",
-            crate::domain::INSTRUMENTS_HEADER
-        );
-        let master = Arc::new(InstrumentMaster::parse_csv(&csv, "t.csv").unwrap());
-        let cfg = AppConfig::default();
-        let t = |s: &str| TimeOfDay::parse(s).unwrap();
-        let calendar = SessionCalendar {
-            pre_open: t("09:00"),
-            open: t("09:15"),
-            close: t("15:30"),
-            squareoff: t("15:20"),
-            squareoff_enabled: true,
-            holidays: Default::default(),
-        };
-        RiskStage::new(
-            RiskParams::from_config(&cfg),
-            calendar,
-            master,
-            Arc::new(Metrics::default()),
-        )
-    }
-
-    fn ts(date: u32, hm: &str) -> u32 {
-        ist_epoch(Date(date), TimeOfDay::parse(hm).unwrap()) as u32
-    }
-
-    /// Runs one event through the stage and returns the order intents it emitted.
-    fn feed(r: &mut RiskStage, ev: Event) -> Vec<OrderIntent> {
-        let mut out = Vec::new();
-        r.on_slot(&Slot { ev, recv_ns: 0 }, &mut |s| {
-            if let Event::Intent(i) = s.ev {
-                out.push(i)
-            }
-        });
-        out
-    }
-
-    fn tick(at: u32, paise: i32) -> Event {
-        Event::Tick(Tick {
-            token: INFY,
-            mode: TickMode::Ltp,
-            last_price: paise,
-            exchange_timestamp: at,
-            ..Tick::default()
-        })
-    }
-
-    fn fill(r: &mut RiskStage, i: &OrderIntent, paise: i64) -> Vec<OrderIntent> {
-        feed(
-            r,
-            Event::Order(OrderUpdate {
-                id: i.id,
-                token: i.token,
-                kind: OrderUpdateKind::Fill {
-                    qty: i.qty,
-                    price: Price(paise),
-                },
-                ts: i.ts,
-            }),
-        )
-    }
-
-    /// An ORB long on INFY at 1550.00, stop 1540.00, target 1570.00.
-    fn long_infy(at: u32) -> Signal {
-        Signal {
-            token: INFY,
-            strategy: StrategyId::Orb,
-            side: Side::Buy,
-            entry: Price(155_000),
-            stop: Price(154_000),
-            target: Price(157_000),
-            ts: at,
-            score: SignalScore::default(),
-        }
-    }
-
-    /// Day one: a long entry stopped out. Day two starts with daily P&L, trade count and
-    /// win rate at zero while the realized total carries over.
-    #[test]
-    fn daily_pnl_and_trade_count_restart_each_day() {
-        let mut r = stage();
-        let d1 = 20261125;
-        feed(&mut r, tick(ts(d1, "09:31"), 155_000));
-        let sig = long_infy(ts(d1, "09:31"));
-        let entry = feed(&mut r, Event::Signal(sig));
-        assert_eq!(entry.len(), 1, "the signal should size to an entry");
-        assert!(entry[0].qty.0 > 0);
-        fill(&mut r, &entry[0], 155_000);
-        let exit = feed(&mut r, tick(ts(d1, "09:40"), 153_900));
-        assert_eq!(exit.len(), 1, "the stop should send an exit");
-        assert_eq!(exit[0].purpose, OrderPurpose::StopLoss);
-        fill(&mut r, &exit[0], 153_900);
-        let loss = r.daily_pnl();
-        assert!(loss.0 < 0, "{loss:?}");
-        assert_eq!(r.trades_today().len(), 1);
-
-        let d2 = 20261126;
-        feed(&mut r, tick(ts(d2, "09:15"), 154_000));
-        assert_eq!(r.daily_pnl(), Paise(0));
-        assert_eq!(r.trades_today().len(), 0);
-        assert_eq!(r.trades().len(), 1);
-        assert_eq!(r.realized(), loss);
-    }
-
-    /// A loss beyond the daily limit halts the day; the next day trades again.
-    #[test]
-    fn daily_loss_halt_lifts_next_day() {
-        let mut r = stage();
-        r.params.daily_loss_limit_paise = -1;
-        let d1 = 20261125;
-        feed(&mut r, tick(ts(d1, "09:31"), 155_000));
-        let sig = long_infy(ts(d1, "09:31"));
-        let entry = feed(&mut r, Event::Signal(sig));
-        fill(&mut r, &entry[0], 155_000);
-        let exit = feed(&mut r, tick(ts(d1, "09:32"), 154_900));
-        assert_eq!(exit.len(), 1);
-        assert_eq!(exit[0].purpose, OrderPurpose::DailyLossStop);
-        assert_eq!(r.state(), TradingState::Halted);
-        fill(&mut r, &exit[0], 154_900);
-        assert!(feed(
-            &mut r,
-            Event::Signal(Signal {
-                ts: ts(d1, "10:00"),
-                ..sig
-            })
-        )
-        .is_empty());
-
-        let d2 = 20261126;
-        feed(&mut r, tick(ts(d2, "09:30"), 155_000));
-        assert_eq!(r.state(), TradingState::Active);
-        let again = feed(
-            &mut r,
-            Event::Signal(Signal {
-                ts: ts(d2, "09:31"),
-                ..sig
-            }),
-        );
-        assert_eq!(again.len(), 1);
-        assert_eq!(again[0].qty, entry[0].qty);
-    }
-}
+mod tests;

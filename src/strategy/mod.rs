@@ -6,6 +6,7 @@
 
 pub mod bars;
 pub mod indicators;
+pub mod options;
 pub mod orb;
 pub mod ranking;
 pub mod trend_pullback;
@@ -20,6 +21,7 @@ use crate::telemetry::hot_log::{HotEvent, HotLog};
 use bars::{BarSeries, VolumeDelta};
 use crossbeam_channel::{Receiver, Sender};
 use indicators::{IndicatorPeriods, IndicatorSet};
+use options::OptionsRanker;
 use orb::Orb;
 use ranking::{Quote, SignalRanker};
 use std::sync::Arc;
@@ -68,17 +70,20 @@ pub struct StrategySettings {
     pub windows: Vec<u32>,
     pub bar_history: usize,
     pub open: TimeOfDay,
+    /// The session close: option expiries are at this time on their day.
+    pub close: TimeOfDay,
     pub indicators: IndicatorPeriods,
     pub strategies: StrategiesConfig,
     pub ranking: RankingConfig,
 }
 
 impl StrategySettings {
-    pub fn from_config(cfg: &AppConfig, open: TimeOfDay) -> StrategySettings {
+    pub fn from_config(cfg: &AppConfig, open: TimeOfDay, close: TimeOfDay) -> StrategySettings {
         StrategySettings {
             windows: cfg.websocket.aggregation_windows.clone(),
             bar_history: cfg.websocket.bar_history as usize,
             open,
+            close,
             indicators: IndicatorPeriods::from(&cfg.indicators),
             strategies: cfg.strategies.clone(),
             ranking: cfg.ranking.clone(),
@@ -86,13 +91,15 @@ impl StrategySettings {
     }
 }
 
-/// Which instruments each strategy may trade: the universe, narrowed by its `instruments`.
+/// Which instruments a bar strategy may trade: the universe's futures and equities (options
+/// are OptionsRanker's), narrowed by its `instruments`.
 fn allowed(master: &InstrumentMaster, universe: &[bool], filter: &[String]) -> Vec<bool> {
     master
         .iter()
         .zip(universe)
         .map(|(i, &u)| {
-            u && (filter.is_empty() || filter.iter().any(|s| s == i.tradingsymbol.as_str()))
+            u && !i.instrument_type.is_option()
+                && (filter.is_empty() || filter.iter().any(|s| s == i.tradingsymbol.as_str()))
         })
         .collect()
 }
@@ -119,10 +126,14 @@ pub struct StrategyStage {
     vwap_w: usize,
     trend: TrendPullback,
     vwap: VwapReversion,
+    options: OptionsRanker,
+    options_w: usize,
     ranker: SignalRanker,
     /// Bar-close signals waiting to be ranked; allocated once.
     batch: Vec<Signal>,
     orb_skip_noted: u32,
+    /// Replaying past candles: bars and indicators only; ORB, options and signals are off.
+    warming: bool,
     reloads: Option<(Receiver<StrategyUpdate>, Sender<ReloadAck>)>,
     hot: Option<HotLog>,
 }
@@ -138,6 +149,7 @@ impl StrategyStage {
             windows,
             bar_history,
             open,
+            close,
             indicators: periods,
             strategies: s,
             ranking,
@@ -162,6 +174,13 @@ impl StrategyStage {
             orb: Orb::new(s.orb, open, n),
             trend: TrendPullback::new(s.trend_pullback, n),
             vwap: VwapReversion::new(s.vwap_reversion, n),
+            options: OptionsRanker::new(
+                s.options_ranker,
+                &master,
+                close,
+                Arc::new(crate::telemetry::Metrics::default()),
+            ),
+            options_w: 0,
             ranker: SignalRanker::new(ranking),
             batch: Vec::with_capacity(3 * n + 8),
             orb_w: windows.iter().position(|&w| w == orb_minutes).unwrap_or(0),
@@ -175,6 +194,7 @@ impl StrategyStage {
             volume: vec![VolumeDelta::default(); n],
             quotes: vec![Quote::default(); n],
             orb_skip_noted: 0,
+            warming: false,
             reloads: None,
             hot: None,
         };
@@ -198,16 +218,41 @@ impl StrategyStage {
             .master
             .iter()
             .zip(&self.universe)
-            .map(|(i, &u)| u || i.instrument_type == InstrumentType::Index)
+            .map(|(i, &u)| {
+                (u && !i.instrument_type.is_option()) || i.instrument_type == InstrumentType::Index
+            })
             .collect();
+        self.options.set_universe(&self.universe);
         self.trend_w = self.window_index(trend.timeframe_min);
         self.vwap_w = self.window_index(vwap.timeframe_min);
+        self.options_w = self.window_index(self.options.config().timeframe_min);
     }
 
     /// Connects the reload channel from the control thread and the acknowledgement back.
     pub fn with_reloads(mut self, rx: Receiver<StrategyUpdate>, ack: Sender<ReloadAck>) -> Self {
         self.reloads = Some((rx, ack));
         self
+    }
+
+    /// Where OptionsRanker counts the quotes it skips.
+    pub fn with_metrics(mut self, metrics: Arc<crate::telemetry::Metrics>) -> Self {
+        self.options.set_metrics(metrics);
+        self
+    }
+
+    /// Seeds OptionsRanker's IV history of one underlying (daily closing ATM IVs, oldest
+    /// first).
+    pub fn seed_iv_history(&mut self, underlying: &str, days: &[f64]) {
+        self.options.seed_history(underlying, days);
+    }
+
+    pub fn iv_history_len(&self, underlying: &str) -> usize {
+        self.options.history_len(underlying)
+    }
+
+    /// The chains OptionsRanker found, by underlying, with their expiries.
+    pub fn option_chains(&self) -> &[options::chain::OptionChain] {
+        self.options.chains()
     }
 
     /// Log lines for signals' score breakdowns and strategy notes.
@@ -225,7 +270,7 @@ impl StrategyStage {
             self.orb.config().enabled,
             self.trend.config().enabled,
             self.vwap.config().enabled,
-            false,
+            self.options.config().enabled,
         ]
     }
 
@@ -250,6 +295,8 @@ impl StrategyStage {
                 self.orb.set_config(strategies.orb.clone());
                 self.trend.set_config(strategies.trend_pullback.clone());
                 self.vwap.set_config(strategies.vwap_reversion.clone());
+                self.options
+                    .set_config(strategies.options_ranker.clone(), &self.master);
                 self.ranker.set_config(*ranking);
                 self.apply_settings();
             }
@@ -299,6 +346,9 @@ impl StrategyStage {
         let Some(idx) = self.master.index_of(t.token) else {
             return;
         };
+        if self.options.watches(idx) {
+            self.options.on_quote(idx, t);
+        }
         let ts = t.exchange_timestamp;
         if ts == 0 || !self.tracked[idx] {
             return;
@@ -340,6 +390,51 @@ impl StrategyStage {
         }
     }
 
+    /// Feeds finished one-minute candles of past sessions (oldest first) through the bars,
+    /// the indicators and the bar strategies, so EMAs, ADX and swings are warm at the open
+    /// instead of a day or two later. Nothing it produces is a signal. Each candle is four
+    /// prints (open, high, low, close) inside its minute; bars of every window form from them
+    /// exactly as from ticks. Returns the candles used (0 for an untracked instrument).
+    pub fn warm_up(
+        &mut self,
+        token: crate::domain::Token,
+        candles: &[crate::domain::Candle],
+    ) -> usize {
+        let Some(idx) = self.master.index_of(token) else {
+            return 0;
+        };
+        if !self.tracked[idx] || candles.is_empty() {
+            return 0;
+        }
+        self.warming = true;
+        let nw = self.windows.len();
+        for c in candles {
+            for (k, (dt, px)) in [(0, c.open), (15, c.high), (30, c.low), (59, c.close)]
+                .into_iter()
+                .enumerate()
+            {
+                let ts = c.start + dt;
+                let vol = if k == 0 { c.volume } else { 0 };
+                for w in 0..nw {
+                    let i = idx * nw + w;
+                    if let Some(bar) = self.series[i].close_due(ts) {
+                        self.on_bar_closed(idx, w, &bar);
+                    }
+                    self.series[i].on_print(ts, px, vol, 0);
+                }
+            }
+        }
+        let end = candles[candles.len() - 1].start + 60;
+        for w in 0..nw {
+            if let Some(bar) = self.series[idx * nw + w].close_due(end) {
+                self.on_bar_closed(idx, w, &bar);
+            }
+        }
+        self.batch.clear();
+        self.warming = false;
+        candles.len()
+    }
+
     /// Says how many instruments ORB has no range for today (started inside the opening
     /// window; PAPER has no historical candles to rebuild it from), on the clock, when the
     /// count has grown since it last said.
@@ -364,13 +459,13 @@ impl StrategyStage {
         let nw = self.windows.len();
         let i = idx * nw + w;
         let values = self.indicators[i].update(&bar.candle);
-        if w == self.orb_w {
+        if w == self.orb_w && !self.warming {
             self.orb.on_bar(idx, bar);
         }
         let inst = self.master.by_index(idx);
         let tick = inst.tick_size.0.max(1);
         let token = inst.token;
-        let [_, trend_on, vwap_on, _] = self.enabled();
+        let [_, trend_on, vwap_on, options_on] = self.enabled();
         let history = self.series[i].history();
         let mut fired = [None, None];
         // Both run on every bar of their size so their state stays warm while disabled; only
@@ -391,6 +486,25 @@ impl StrategyStage {
             sig.score = self.ranker.score(&sig, &values, history, &self.quotes[idx]);
             if self.batch.len() < self.batch.capacity() {
                 self.batch.push(sig);
+            }
+        }
+        if w == self.options_w && options_on && !self.warming && self.options.is_chain_index(idx) {
+            let future_mid = self.options.future_of(idx).and_then(|f| {
+                let q = self.quotes[f];
+                (q.bid > 0 && q.ask > q.bid).then(|| (q.bid + q.ask) as f64 / 2.0)
+            });
+            let master = &self.master;
+            if let Some(o) = self
+                .options
+                .on_index_bar(idx, bar, &values, future_mid, |k| master.by_index(k).token)
+            {
+                let mut sig = o.signal;
+                sig.score = self
+                    .ranker
+                    .compose(o.components, &values, self.series[i].history());
+                if self.batch.len() < self.batch.capacity() {
+                    self.batch.push(sig);
+                }
             }
         }
     }

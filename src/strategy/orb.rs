@@ -191,6 +191,7 @@ impl Orb {
             target: Price(target),
             ts,
             score: Default::default(),
+            spread: None,
         })
     }
 }

@@ -37,6 +37,20 @@ fn bp(x: f64) -> u16 {
     (unit(x) * 10_000.0).round() as u16
 }
 
+/// What a strategy measured for the score beside the underlying's indicators.
+#[derive(Clone, Copy, Debug)]
+pub struct Components {
+    pub strategy: StrategyId,
+    /// The market direction the trade wants (a bought put is a Sell direction).
+    pub direction: crate::domain::Side,
+    /// 0..1.
+    pub liquidity: f64,
+    pub illiquid: bool,
+    pub far_from_vwap: bool,
+    /// Reward over risk.
+    pub rr: f64,
+}
+
 #[derive(Clone, Debug)]
 pub struct SignalRanker {
     cfg: RankingConfig,
@@ -70,8 +84,45 @@ impl SignalRanker {
         quote: &Quote,
     ) -> SignalScore {
         let c = &self.cfg;
-        let sign = s.side.sign() as f64;
+        let spread_bps = if quote.bid > 0 && quote.ask > quote.bid {
+            (quote.ask - quote.bid) as f64 / ((quote.ask + quote.bid) as f64 / 2.0) * 10_000.0
+        } else {
+            f64::INFINITY
+        };
+        let depth = if quote.last_qty > 0 {
+            quote.depth_qty as f64 / (20.0 * quote.last_qty as f64)
+        } else {
+            0.0
+        };
+        let liquidity = 0.5 * unit(1.0 - spread_bps / c.max_spread_bps) + 0.5 * unit(depth);
         let entry = s.entry.0 as f64;
+        let risk = (entry - s.stop.0 as f64).abs();
+        let reward = (s.target.0 as f64 - entry).abs();
+        let rr = if risk > 0.0 { reward / risk } else { 0.0 };
+        let far = s.strategy != StrategyId::VwapReversion
+            && ind.vwap.is_some_and(|v| {
+                v.std_dev > 0.0 && (entry - v.vwap).abs() > c.far_from_vwap_sigma * v.std_dev
+            });
+        self.compose(
+            Components {
+                strategy: s.strategy,
+                direction: s.side,
+                liquidity,
+                illiquid: spread_bps > c.max_spread_bps,
+                far_from_vwap: far,
+                rr,
+            },
+            ind,
+            history,
+        )
+    }
+
+    /// The score from what the signal's strategy measured itself (OptionsRanker: the
+    /// underlying's indicators and bars for momentum, trend and regime; liquidity and rr of
+    /// the legs).
+    pub fn compose(&self, k: Components, ind: &IndicatorValues, history: &BarRing) -> SignalScore {
+        let c = &self.cfg;
+        let sign = k.direction.sign() as f64;
         let atr = ind.atr.unwrap_or(0.0);
         let momentum = match (history.ago(0), history.ago(c.momentum_bars as usize)) {
             (Some(now), Some(then)) if atr > 0.0 => {
@@ -85,46 +136,29 @@ impl SignalRanker {
             _ => true,
         };
         let trend = adx / 50.0 * if aligned { 1.0 } else { 0.5 };
-        let spread_bps = if quote.bid > 0 && quote.ask > quote.bid {
-            (quote.ask - quote.bid) as f64 / ((quote.ask + quote.bid) as f64 / 2.0) * 10_000.0
-        } else {
-            f64::INFINITY
-        };
-        let depth = if quote.last_qty > 0 {
-            quote.depth_qty as f64 / (20.0 * quote.last_qty as f64)
-        } else {
-            0.0
-        };
-        let liquidity = 0.5 * unit(1.0 - spread_bps / c.max_spread_bps) + 0.5 * unit(depth);
-        let regime = match s.strategy {
+        let regime = match k.strategy {
             StrategyId::VwapReversion => 1.0 - adx / 40.0,
             _ => adx / 40.0,
         };
-        let risk = (entry - s.stop.0 as f64).abs();
-        let reward = (s.target.0 as f64 - entry).abs();
-        let rr = if risk > 0.0 { reward / risk / 3.0 } else { 0.0 };
+        let rr = k.rr / 3.0;
         let mut penalty = 0.0;
-        if spread_bps > c.max_spread_bps {
+        if k.illiquid {
             penalty += c.penalties.illiquid;
         }
-        if s.strategy != StrategyId::VwapReversion {
-            if let Some(v) = ind.vwap {
-                if v.std_dev > 0.0 && (entry - v.vwap).abs() > c.far_from_vwap_sigma * v.std_dev {
-                    penalty += c.penalties.far_from_vwap;
-                }
-            }
+        if k.far_from_vwap {
+            penalty += c.penalties.far_from_vwap;
         }
         let w = &c.weights;
         let total = w.momentum * unit(momentum)
             + w.trend * unit(trend)
-            + w.liquidity * unit(liquidity)
+            + w.liquidity * unit(k.liquidity)
             + w.regime * unit(regime)
             + w.rr * unit(rr)
             - penalty;
         SignalScore {
             momentum: bp(momentum),
             trend: bp(trend),
-            liquidity: bp(liquidity),
+            liquidity: bp(k.liquidity),
             regime: bp(regime),
             rr: bp(rr),
             penalty: bp(penalty),
@@ -178,6 +212,7 @@ mod tests {
             target: Price(target),
             ts: 600,
             score: SignalScore::default(),
+            spread: None,
         }
     }
 

@@ -125,6 +125,7 @@ impl TrendPullback {
             target: Price(target),
             ts: bar.end(),
             score: Default::default(),
+            spread: None,
         })
     }
 }

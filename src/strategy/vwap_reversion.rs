@@ -118,6 +118,7 @@ impl VwapReversion {
             target: Price(target),
             ts: bar.end(),
             score: Default::default(),
+            spread: None,
         })
     }
 }

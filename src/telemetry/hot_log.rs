@@ -4,7 +4,7 @@
 use super::Metrics;
 use crate::domain::{
     CodecError, OrderId, OrderPurpose, OrderType, Paise, Price, Qty, RejectReason, Side, Signal,
-    SignalScore, StrategyId, Token,
+    StrategyId, Token,
 };
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::sync::atomic::AtomicU64;
@@ -13,14 +13,9 @@ use std::sync::Arc;
 /// What hot threads report; the logger thread turns each into one structured log line.
 #[derive(Clone, Copy, Debug)]
 pub enum HotEvent {
+    /// A signal reached risk; the line shows its score breakdown (and a spread's legs).
     Signal {
-        token: Token,
-        strategy: StrategyId,
-        side: Side,
-        entry: Price,
-        stop: Price,
-        target: Price,
-        score: SignalScore,
+        signal: Signal,
     },
     /// Scored but outside the bar's `ranking.top_n`: not sent to risk.
     SignalRanked {
@@ -32,6 +27,13 @@ pub enum HotEvent {
         strategy: StrategyId,
         count: u32,
         note: &'static str,
+    },
+    /// Both legs of a spread are flat (or it never filled).
+    SpreadClosed {
+        id: u32,
+        buy: Token,
+        sell: Token,
+        purpose: OrderPurpose,
     },
     SignalRefused {
         token: Token,
@@ -54,6 +56,8 @@ pub enum HotEvent {
         qty: Qty,
         price: Price,
         purpose: OrderPurpose,
+        /// Whose order: the entry's strategy, or risk for exits.
+        strategy: StrategyId,
     },
     OrderRejected {
         id: OrderId,

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 
 pub const MAGIC: u64 = 0x4149_5452_4150_5031; // "AITRAPP1"
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 pub const MAX_POSITIONS: usize = 128;
 pub const MAX_ORDERS: usize = 256;
 
@@ -27,7 +27,17 @@ pub struct PositionRecord {
     pub stop: i64,
     pub target: i64,
     pub divisor: i64,
+    /// Position delta in units of the underlying x 1000 (options by Black-76 from the LTP's
+    /// implied volatility and the future; futures and shares: the quantity).
+    /// `DELTA_UNKNOWN` when no IV could be read.
+    pub delta_milli: i64,
+    /// The spread this position is a leg of; 0 for none.
+    pub spread: u32,
+    pub _pad2: u32,
 }
+
+/// `PositionRecord::delta_milli` when the delta could not be computed.
+pub const DELTA_UNKNOWN: i64 = i64::MIN;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -313,6 +323,8 @@ pub fn positions_json(b: &SnapshotBody) -> serde_json::Value {
                     "unrealized_pnl": rupees(p.unrealized_paise, 100),
                     "realized_pnl": rupees(p.realized_paise, 100),
                     "strategy": crate::domain::StrategyId::from_code(p.strategy).as_str(),
+                    "delta": if p.delta_milli == DELTA_UNKNOWN { serde_json::Value::Null } else { serde_json::json!(p.delta_milli as f64 / 1000.0) },
+                    "spread_id": if p.spread == 0 { serde_json::Value::Null } else { serde_json::json!(p.spread) },
                 })
             })
             .collect(),

@@ -7,20 +7,30 @@ use crate::config::AppConfig;
 use crate::domain::{InstrumentMaster, InstrumentType, TickMode};
 use std::path::Path;
 
+pub mod ban_list;
+pub use ban_list::BanList;
+
 /// Which instruments the strategies may trade, by master index.
 pub fn build_universe(master: &InstrumentMaster, cfg: &AppConfig, banned: &[String]) -> Vec<bool> {
+    // A banned underlying gets no new positions: its derivatives leave the universe.
     let u = &cfg.universe;
+    let o = &cfg.strategies.options_ranker;
+    // OptionsRanker's chains are in the universe while it is enabled: it trades them.
+    let ranker_chain = |i: &crate::domain::Instrument| {
+        o.enabled && o.underlyings.iter().any(|x| x == i.name.as_str())
+    };
     master
         .iter()
         .map(|i| {
             let kind_ok = match i.instrument_type {
                 InstrumentType::Future => u.include_futures,
                 InstrumentType::Equity => u.include_equities,
-                InstrumentType::Call | InstrumentType::Put => u.include_options,
+                InstrumentType::Call | InstrumentType::Put => u.include_options || ranker_chain(i),
                 InstrumentType::Index => false,
             };
-            let listed =
-                u.symbols.is_empty() || u.symbols.iter().any(|s| s == i.tradingsymbol.as_str());
+            let listed = u.symbols.is_empty()
+                || u.symbols.iter().any(|s| s == i.tradingsymbol.as_str())
+                || (i.instrument_type.is_option() && ranker_chain(i));
             let underlying = if i.is_derivative() {
                 i.name.as_str()
             } else {
@@ -32,20 +42,50 @@ pub fn build_universe(master: &InstrumentMaster, cfg: &AppConfig, banned: &[Stri
         .collect()
 }
 
-/// The F&O ban list: one underlying per line, `#` comments. A missing file means no bans.
-pub fn read_ban_list(path: &Path) -> Result<Vec<String>, String> {
-    match std::fs::read_to_string(path) {
-        Ok(t) => Ok(t
-            .lines()
-            .map(|l| l.split('#').next().unwrap_or("").trim().to_string())
-            .filter(|l| !l.is_empty())
-            .collect()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(format!("cannot read ban list {}: {e}", path.display())),
-    }
+pub mod turnover;
+
+/// The F&O ban list file (`universe.ban_list_file`); a missing file means no bans.
+pub fn read_ban_list(path: &Path) -> Result<BanList, String> {
+    BanList::read(path)
 }
 
-/// The ticker's subscriptions: the trading universe plus the indices, in `websocket.mode`.
+/// OptionsRanker's options: its underlyings' contracts expiring by `max_dte` days from today
+/// (the chain it may trade), when it is enabled. Kite allows 3000 tokens per connection, so
+/// only the first 2000 by expiry are kept (a warning says so).
+fn ranker_options(cfg: &AppConfig, master: &InstrumentMaster) -> Vec<bool> {
+    let o = &cfg.strategies.options_ranker;
+    let mut keep = vec![false; master.len()];
+    if !o.enabled {
+        return keep;
+    }
+    let (y, m, d) = crate::clock::today_ist().ymd();
+    let last = crate::clock::days_from_civil(y, m, d) + o.max_dte as i64;
+    let mut chosen: Vec<(crate::domain::Date, usize)> = master
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| {
+            i.instrument_type.is_option() && o.underlyings.iter().any(|u| u == i.name.as_str())
+        })
+        .filter_map(|(k, i)| {
+            let e = i.expiry?;
+            let (y, m, d) = e.ymd();
+            (crate::clock::days_from_civil(y, m, d) <= last).then_some((e, k))
+        })
+        .collect();
+    chosen.sort();
+    if chosen.len() > 2000 {
+        log::warn!(target: "universe", options = chosen.len();
+            "OptionsRanker: {} options in its expiry window; subscribing the nearest 2000", chosen.len());
+        chosen.truncate(2000);
+    }
+    for (_, k) in chosen {
+        keep[k] = true;
+    }
+    keep
+}
+
+/// The ticker's subscriptions: the trading universe, the indices and OptionsRanker's chains,
+/// in `websocket.mode`.
 pub fn ticker_tokens(
     cfg: &AppConfig,
     master: &InstrumentMaster,
@@ -56,10 +96,60 @@ pub fn ticker_tokens(
         "quote" => TickMode::Quote,
         _ => TickMode::Full,
     };
+    let options = ranker_options(cfg, master);
     master
         .iter()
         .enumerate()
-        .filter(|(i, inst)| universe[*i] || inst.instrument_type == InstrumentType::Index)
+        .filter(|(i, inst)| {
+            let chain = inst.instrument_type.is_option() && options[*i];
+            (universe[*i] && (chain || !inst.instrument_type.is_option()))
+                || inst.instrument_type == InstrumentType::Index
+        })
         .map(|(_, inst)| (inst.token.0, mode))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{SessionCalendar, TimeOfDay};
+
+    #[test]
+    fn the_ranker_chains_stream_and_a_ban_takes_them_out() {
+        let file = InstrumentMaster::load(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/configs/instruments.csv"
+        )))
+        .unwrap();
+        let cal = SessionCalendar {
+            pre_open: TimeOfDay::hm(9, 0),
+            open: TimeOfDay::hm(9, 15),
+            close: TimeOfDay::hm(15, 30),
+            squareoff: TimeOfDay::hm(15, 25),
+            squareoff_enabled: true,
+            holidays: Default::default(),
+        };
+        let today = crate::clock::today_ist();
+        let m = crate::feed::listing::list_contracts(&file, today, &cal, 2, 10);
+        let cfg = AppConfig::default();
+        let all = ticker_tokens(&cfg, &m, &build_universe(&m, &cfg, &[]));
+        let options = |t: &[(u32, TickMode)], name: &str| {
+            t.iter()
+                .filter(|(tok, _)| {
+                    let i = m.get(crate::domain::Token(*tok)).unwrap();
+                    i.instrument_type.is_option() && i.name.as_str() == name
+                })
+                .count()
+        };
+        // NIFTY's two weeklies are always inside 30 days.
+        assert_eq!(options(&all, "NIFTY"), 2 * 21 * 2);
+        assert!(options(&all, "BANKNIFTY") >= 42);
+        let banned = ticker_tokens(&cfg, &m, &build_universe(&m, &cfg, &["BANKNIFTY".into()]));
+        assert_eq!(options(&banned, "BANKNIFTY"), 0);
+        assert_eq!(options(&banned, "NIFTY"), 2 * 21 * 2);
+        let mut off = cfg.clone();
+        off.strategies.options_ranker.enabled = false;
+        let none = ticker_tokens(&off, &m, &build_universe(&m, &off, &[]));
+        assert_eq!(options(&none, "NIFTY"), 0);
+    }
 }

@@ -4,6 +4,7 @@
 
 pub mod checksum;
 pub mod envelope;
+pub mod history;
 pub mod login;
 pub mod rate_limit;
 pub mod rest;

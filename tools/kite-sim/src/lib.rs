@@ -155,7 +155,11 @@ pub fn start(cfg: SimConfig) -> anyhow::Result<SimHandle> {
     } else {
         None
     };
-    let market = Arc::new(SimMarket::new(&cfg.app, &cfg.base_dir)?);
+    let market = Arc::new(SimMarket::new(
+        &cfg.app,
+        &cfg.base_dir,
+        cfg.replay.is_none(),
+    )?);
     let mut threads = Vec::new();
     threads.push(market::spawn(
         market.clone(),

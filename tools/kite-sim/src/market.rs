@@ -47,11 +47,21 @@ pub struct MinuteCandle {
 }
 
 impl SimMarket {
-    pub fn new(cfg: &AppConfig, base: &Path) -> anyhow::Result<SimMarket> {
+    /// `listed`: the synthetic market's contracts for its session date (option chains, live
+    /// futures) as aitrapp's PAPER run lists them; a replay serves the file as it is.
+    pub fn new(cfg: &AppConfig, base: &Path, listed: bool) -> anyhow::Result<SimMarket> {
         let path = aitrapp::config::resolve_path(base, &cfg.universe.instruments_file);
-        let instruments_csv = std::fs::read_to_string(&path)
+        let file_csv = std::fs::read_to_string(&path)
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-        let master = InstrumentMaster::parse_csv(&instruments_csv, &path.display().to_string())?;
+        let file = InstrumentMaster::parse_csv(&file_csv, &path.display().to_string())?;
+        let (master, instruments_csv) = if listed {
+            let calendar = aitrapp::app::session_calendar(cfg, base)?;
+            let m = aitrapp::app::synthetic_listing(cfg, &file, &calendar)?;
+            let csv = m.to_csv();
+            (m, csv)
+        } else {
+            (file, file_csv)
+        };
         let n = master.len();
         let master = Arc::new(master);
         Ok(SimMarket {
