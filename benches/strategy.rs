@@ -34,10 +34,10 @@ fn main() {
     let cal = app::session_calendar(&cfg, &root).unwrap();
     let date = Date::parse(&cfg.feed.synthetic.date).unwrap();
     let file = InstrumentMaster::load(&root.join(&cfg.universe.instruments_file)).unwrap();
-    // 35 more equities beside the file's 13 and 2 futures: 50 tradable instruments.
+    // 37 more equities beside the file's 11 and 2 futures: 50 tradable instruments.
     let mut list: Vec<Instrument> = file.iter().copied().collect();
     let model = *file.find("NSE", "INFY").unwrap();
-    for n in 0..35u32 {
+    for n in 0..37u32 {
         let et = 700_000 + n;
         list.push(Instrument {
             token: Token((et << 8) | 1),
@@ -48,7 +48,7 @@ fn main() {
             ..model
         });
     }
-    let master = Arc::new(aitrapp::feed::listing::list_contracts(
+    let master = Arc::new(aitrapp::universe::listing::list_contracts(
         &InstrumentMaster::from_instruments(list),
         date,
         &cal,
@@ -88,7 +88,7 @@ fn main() {
     );
     let seed = app::iv_seed(&cfg, &root, &master, Some(&m), &cal).unwrap();
     app::apply_iv_seed(&cfg, &seed, &mut stage);
-    app::apply_warmup(&cfg, &m.history_candles(3), &mut stage);
+    app::apply_warmup(&cfg, &m.history_candles(3), &mut stage, date);
     println!(
         "{tradable} tradable instruments, {options} options in {} chains, {} instruments streamed",
         stage.option_chains().len(),
@@ -160,7 +160,7 @@ fn main() {
         StrategySettings::from_config(&cfg, cal.open, cal.close),
     );
     app::apply_iv_seed(&cfg, &seed, &mut stage2);
-    app::apply_warmup(&cfg, &m2.history_candles(3), &mut stage2);
+    app::apply_warmup(&cfg, &m2.history_candles(3), &mut stage2, date);
     let mut frames: Vec<Vec<Tick>> = Vec::new();
     while m2.step(&mut buf) != SourcePoll::End {
         let mut v = Vec::new();

@@ -220,7 +220,7 @@ pub fn synthetic_listing(
 ) -> Result<InstrumentMaster, AppError> {
     let s = &cfg.feed.synthetic;
     let date = synthetic_date(cfg, calendar)?;
-    Ok(crate::feed::listing::list_contracts(
+    Ok(crate::universe::listing::list_contracts(
         file,
         date,
         calendar,
@@ -304,6 +304,17 @@ pub fn kite_history(
         }
     };
     let sessions = calendar.previous_sessions(today, (cfg.indicators.warmup_days as usize).max(1));
+    // Started after today's open: today's candles so far too (ORB's range, today's bars).
+    let now = crate::clock::now_epoch();
+    let to =
+        if calendar.is_trading_day(today) && now > crate::clock::ist_epoch(today, calendar.open) {
+            now.min(crate::clock::ist_epoch(today, calendar.close))
+        } else {
+            sessions
+                .last()
+                .map(|d| crate::clock::ist_epoch(*d, calendar.close))
+                .unwrap_or(now)
+        };
     let wanted: Vec<usize> = master
         .iter()
         .enumerate()
@@ -313,14 +324,7 @@ pub fn kite_history(
         })
         .map(|(k, _)| k)
         .collect();
-    crate::exec::kite::history::minute_history(
-        &rest,
-        master,
-        &wanted,
-        &sessions,
-        calendar.open,
-        calendar.close,
-    )
+    crate::exec::kite::history::minute_history(&rest, master, &wanted, &sessions, calendar.open, to)
 }
 
 /// Rupees each instrument traded on the last session in `history`, by master index.
@@ -374,11 +378,13 @@ pub fn apply_turnover_cut(
         cfg.universe.fo_stocks_liquidity_rank_top_n, cut.outside_top_n);
 }
 
-/// Replays the warm-up candles through the strategy stage and says how much it took.
+/// Replays the warm-up candles through the strategy stage and says how much it took
+/// (and whether today's candles gave ORB its opening range).
 pub fn apply_warmup(
     cfg: &AppConfig,
     history: &[(crate::domain::Token, Vec<crate::domain::Candle>)],
     stage: &mut StrategyStage,
+    today: Date,
 ) {
     if history.is_empty() {
         return;
@@ -386,12 +392,21 @@ pub fn apply_warmup(
     let mut instruments = 0;
     let mut candles = 0;
     for (token, c) in history {
-        let used = stage.warm_up(*token, c);
+        let used = stage.warm_up(*token, c, today);
         instruments += (used > 0) as usize;
         candles += used;
     }
     log::info!(target: "strategy", instruments = instruments, candles = candles, days = cfg.indicators.warmup_days;
         "Warmed up {instruments} instruments on {} sessions of history ({candles} one-minute candles)", cfg.indicators.warmup_days);
+    let open = crate::clock::ist_epoch(today, TimeOfDay::hm(0, 0)) as u32;
+    let of_today = history
+        .iter()
+        .filter(|(_, c)| c.last().is_some_and(|c| c.start >= open))
+        .count();
+    if of_today > 0 {
+        log::info!(target: "strategy", instruments = of_today;
+            "ORB: today's opening range from historical candles ({of_today} instruments), not skipped");
+    }
 }
 
 /// Gives the strategy stage its IV history and says what each chain has.
@@ -650,7 +665,7 @@ pub fn build_offline(
     let date = Date::parse(&s.date).unwrap_or(Date(20261125));
     let file = InstrumentMaster::load(&resolve_path(base, &cfg.universe.instruments_file))
         .map_err(startup)?;
-    let master = Arc::new(crate::feed::listing::list_contracts(
+    let master = Arc::new(crate::universe::listing::list_contracts(
         &file,
         date,
         &calendar,
@@ -684,6 +699,7 @@ pub fn build_offline(
         cfg,
         &market.history_candles(cfg.indicators.warmup_days as usize),
         &mut strategy,
+        date,
     );
     let stages = Stages {
         strategy,
@@ -916,7 +932,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     .with_hot_log(hot.clone())
     .with_metrics(metrics.clone());
     apply_iv_seed(cfg, &iv_seed, &mut strategy);
-    apply_warmup(cfg, &warmup, &mut strategy);
+    apply_warmup(cfg, &warmup, &mut strategy, session_day);
     drop(warmup);
     let stages = Stages {
         strategy,

@@ -114,14 +114,50 @@ fn run_serves_the_api_and_sigterm_exits_cleanly() {
         "banning NIFTY derivatives should shrink the universe: {body}"
     );
     let good = std::fs::read_to_string(dir.join("configs/app.yaml")).unwrap();
+    // Every problem across the strategy sections is listed, and nothing changes.
     std::fs::write(
         dir.join("configs/app.yaml"),
-        format!("{good}strategies:\n  orb:\n    max_positions: three\n"),
+        format!("{good}strategies:\n  orb:\n    max_positions: three\n  trend_pullback:\n    ema_fastt: 8\n  vwap_reversion:\n    vwap_band_mult: 9\n  options_ranker:\n    ivp_max: 150\n    strategy_type: STRADDLE\n"),
     )
     .unwrap();
     let (code, body) = http(port, "POST", "/strategies/reload").unwrap();
     assert_eq!(code, 400, "{body}");
-    assert!(body.contains("strategies.orb.max_positions"), "{body}");
+    for path in [
+        "strategies.orb.max_positions",
+        "strategies.trend_pullback.ema_fastt",
+        "strategies.options_ranker.strategy_type",
+    ] {
+        assert!(body.contains(path), "{path} not listed: {body}");
+    }
+    // Range checks run once the types parse: the two out-of-range values together.
+    std::fs::write(
+        dir.join("configs/app.yaml"),
+        format!("{good}strategies:\n  vwap_reversion:\n    vwap_band_mult: 9\n  options_ranker:\n    ivp_max: 150\n"),
+    )
+    .unwrap();
+    let (code, body) = http(port, "POST", "/strategies/reload").unwrap();
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body.contains("strategies.vwap_reversion.vwap_band_mult")
+            && body.contains("strategies.options_ranker.ivp_max"),
+        "{body}"
+    );
+    // The running strategies are as before: a good reload of the original config reports
+    // the same settings and tradable count it did before the refusals.
+    std::fs::write(dir.join("configs/app.yaml"), &good).unwrap();
+    std::fs::write(dir.join("configs/fo_secban.csv"), "").unwrap();
+    let (code, body) = http(port, "POST", "/strategies/reload").unwrap();
+    assert_eq!(code, 200, "{body}");
+    let again: serde_json::Value = serde_json::from_str(&body).unwrap();
+    for k in [
+        "orb",
+        "trend_pullback",
+        "vwap_reversion",
+        "options_ranker",
+        "ranking",
+    ] {
+        assert_eq!(again[k], before[k], "{k}: {body}");
+    }
     assert_eq!(http(port, "GET", "/universe/reload").unwrap().0, 405);
     // The dashboard serves its page and the same JSON views, read-only.
     let (code, page) = http(dash, "GET", "/").unwrap();

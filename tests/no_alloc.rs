@@ -71,6 +71,14 @@ fn steady_state_ticks_do_not_allocate() {
             COUNTING.store(true, Ordering::SeqCst);
         }
         market.step(&mut frame);
+        // The session clock, once per exchange second before its ticks, as the sequencer
+        // sends it: bar closes, the strategies, OptionsRanker's IVs and the ranking run here.
+        tx.publish(Slot {
+            ev: Event::Clock {
+                ts: market.sim_epoch_secs() as u32,
+            },
+            recv_ns: 0,
+        });
         let s = decode_frame(&frame, |t| {
             tx.publish(Slot {
                 ev: Event::Tick(*t),
@@ -99,5 +107,17 @@ fn steady_state_ticks_do_not_allocate() {
     let allocs = ALLOCS.load(Ordering::SeqCst);
     assert!(ticks > 500_000, "measured {ticks} ticks");
     assert!(orders_seen > 0, "the window should include order traffic");
+    // The stages measured are the whole set: every strategy, OptionsRanker's spreads
+    // included, traded on this day.
+    let strategies: std::collections::BTreeSet<&str> = st
+        .risk
+        .oms()
+        .iter()
+        .filter(|o| o.intent.purpose == aitrapp::domain::OrderPurpose::Entry)
+        .map(|o| o.intent.strategy.as_str())
+        .collect();
+    for s in ["orb", "trend_pullback", "vwap_reversion", "options_ranker"] {
+        assert!(strategies.contains(s), "{s} did not trade: {strategies:?}");
+    }
     assert_eq!(allocs, 0, "{allocs} allocations over {ticks} ticks");
 }

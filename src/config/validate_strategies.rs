@@ -285,16 +285,18 @@ fn validate_options_ranker(c: &AppConfig, p: &mut Vec<Problem>) {
     );
     check(
         p,
-        o.ivp_min.is_finite()
-            && o.ivp_max.is_finite()
-            && 0.0 <= o.ivp_min
-            && o.ivp_min < o.ivp_max
-            && o.ivp_max <= 100.0,
+        o.ivp_max.is_finite() && o.ivp_max > 0.0 && o.ivp_max <= 100.0,
+        &format!("{op}.ivp_max"),
+        || format!("must be > 0 and <= 100 percent (got {})", o.ivp_max),
+    );
+    check(
+        p,
+        o.ivp_min.is_finite() && o.ivp_min >= 0.0 && o.ivp_min < o.ivp_max,
         &format!("{op}.ivp_min"),
         || {
             format!(
-                "ivp_min..ivp_max must be a range inside 0..=100 (got {}..{})",
-                o.ivp_min, o.ivp_max
+                "must be >= 0 and below ivp_max {} (got {})",
+                o.ivp_max, o.ivp_min
             )
         },
     );

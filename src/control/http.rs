@@ -49,6 +49,27 @@ pub struct Reloader {
 
 type Reply = (u16, serde_json::Value);
 
+/// Notices the exchange date changing under a running engine (not the first date seen).
+#[derive(Clone, Copy, Debug, Default)]
+struct DayWatch {
+    day: Option<crate::domain::Date>,
+}
+
+impl DayWatch {
+    /// The new date when `exchange_ts` (epoch seconds, 0 = none yet) starts a later day.
+    fn rolled(&mut self, exchange_ts: u32) -> Option<crate::domain::Date> {
+        if exchange_ts == 0 {
+            return None;
+        }
+        let d = crate::clock::ist_date(exchange_ts as i64);
+        let prev = self.day.replace(d);
+        match prev {
+            Some(p) if p < d => Some(d),
+            _ => None,
+        }
+    }
+}
+
 /// The engine's reply to one request, skipping stale replies to earlier requests that timed
 /// out; None when nothing matching arrives within `limit`.
 fn reply_for<T>(rx: &Receiver<T>, limit: Duration, is_ours: impl Fn(&T) -> bool) -> Option<T> {
@@ -99,9 +120,24 @@ impl ControlApi {
         self
     }
 
-    /// Serves until `stop` is set. Polls so shutdown is prompt.
+    /// Serves until `stop` is set. Polls so shutdown is prompt. Once a second it looks at
+    /// the engine's exchange date: when the trading day rolls over, the universe is rebuilt
+    /// as `POST /universe/reload` would (ban list re-read, subscriptions moved).
     pub fn serve(mut self, server: Server, stop: Arc<AtomicBool>) {
+        let mut day = DayWatch::default();
+        let mut looked = Instant::now();
         while !stop.load(Ordering::Relaxed) {
+            if looked.elapsed() >= Duration::from_secs(1) {
+                looked = Instant::now();
+                let ts = self.snapshot.read().map(|b| b.exchange_ts).unwrap_or(0);
+                if let Some(d) = day.rolled(ts) {
+                    if self.reloader.is_some() {
+                        let (code, body) = self.reload("/universe/reload", Instant::now());
+                        log::info!(target: "control", date = d.to_string().as_str(), status = code;
+                            "Daily rollover to {d}: universe rebuilt ({code}) {body}");
+                    }
+                }
+            }
             match server.recv_timeout(Duration::from_millis(100)) {
                 Ok(Some(req)) => self.handle(req),
                 Ok(None) => {}
@@ -390,6 +426,13 @@ impl ControlApi {
                     "enabled": st.vwap_reversion.enabled,
                     "max_positions": st.vwap_reversion.max_positions,
                 },
+                "options_ranker": {
+                    "enabled": st.options_ranker.enabled,
+                    "strategy_type": format!("{:?}", st.options_ranker.strategy_type),
+                    "ivp_min": st.options_ranker.ivp_min,
+                    "ivp_max": st.options_ranker.ivp_max,
+                    "max_positions": st.options_ranker.max_positions,
+                },
                 "ranking": {"enabled": cfg.ranking.enabled, "top_n": cfg.ranking.top_n},
             });
             (
@@ -481,5 +524,27 @@ impl ControlApi {
             b.extend(d.clone());
         }
         (200, body)
+    }
+}
+
+#[cfg(test)]
+mod rollover_tests {
+    use super::DayWatch;
+    use crate::clock::{ist_epoch, TimeOfDay};
+    use crate::domain::Date;
+
+    #[test]
+    fn only_a_later_day_is_a_rollover() {
+        let at = |d: u32, h: u32| ist_epoch(Date(d), TimeOfDay::hm(h, 0)) as u32;
+        let mut w = DayWatch::default();
+        assert_eq!(w.rolled(0), None);
+        assert_eq!(
+            w.rolled(at(20261202, 9)),
+            None,
+            "the first date seen is not a rollover"
+        );
+        assert_eq!(w.rolled(at(20261202, 15)), None);
+        assert_eq!(w.rolled(at(20261203, 9)), Some(Date(20261203)));
+        assert_eq!(w.rolled(at(20261203, 10)), None);
     }
 }

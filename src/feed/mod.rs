@@ -4,7 +4,6 @@
 
 pub mod codec;
 pub mod kite_ws;
-pub mod listing;
 pub mod record;
 pub mod replay;
 pub mod synthetic;

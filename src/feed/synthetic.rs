@@ -714,7 +714,7 @@ mod tests {
             squareoff_enabled: true,
             holidays: Default::default(),
         };
-        let master = crate::feed::listing::list_contracts(&file, Date(20261125), &cal, 2, 10);
+        let master = crate::universe::listing::list_contracts(&file, Date(20261125), &cal, 2, 10);
         let m = SyntheticMarket::new(
             &master,
             &[],

@@ -167,7 +167,7 @@ fn chain_stage() -> (RiskStage, Arc<InstrumentMaster>) {
         squareoff_enabled: true,
         holidays: Default::default(),
     };
-    let master = Arc::new(crate::feed::listing::list_contracts(
+    let master = Arc::new(crate::universe::listing::list_contracts(
         &file,
         Date(20261202),
         &calendar,

@@ -132,8 +132,10 @@ pub struct StrategyStage {
     /// Bar-close signals waiting to be ranked; allocated once.
     batch: Vec<Signal>,
     orb_skip_noted: u32,
-    /// Replaying past candles: bars and indicators only; ORB, options and signals are off.
+    /// Replaying past candles: bars and indicators only; options and signals are off, and
+    /// ORB sees only the bars of `warm_today` (today's range from historical candles).
     warming: bool,
+    warm_today: crate::domain::Date,
     reloads: Option<(Receiver<StrategyUpdate>, Sender<ReloadAck>)>,
     hot: Option<HotLog>,
 }
@@ -195,6 +197,7 @@ impl StrategyStage {
             quotes: vec![Quote::default(); n],
             orb_skip_noted: 0,
             warming: false,
+            warm_today: crate::domain::Date(0),
             reloads: None,
             hot: None,
         };
@@ -394,11 +397,14 @@ impl StrategyStage {
     /// the indicators and the bar strategies, so EMAs, ADX and swings are warm at the open
     /// instead of a day or two later. Nothing it produces is a signal. Each candle is four
     /// prints (open, high, low, close) inside its minute; bars of every window form from them
-    /// exactly as from ticks. Returns the candles used (0 for an untracked instrument).
+    /// exactly as from ticks. Candles of `today` (LIVE started after the open) also build
+    /// ORB's opening range, so a late start trades the day's range instead of skipping it.
+    /// Returns the candles used (0 for an untracked instrument).
     pub fn warm_up(
         &mut self,
         token: crate::domain::Token,
         candles: &[crate::domain::Candle],
+        today: crate::domain::Date,
     ) -> usize {
         let Some(idx) = self.master.index_of(token) else {
             return 0;
@@ -407,6 +413,7 @@ impl StrategyStage {
             return 0;
         }
         self.warming = true;
+        self.warm_today = today;
         let nw = self.windows.len();
         for c in candles {
             for (k, (dt, px)) in [(0, c.open), (15, c.high), (30, c.low), (59, c.close)]
@@ -446,7 +453,7 @@ impl StrategyStage {
                 h.emit(HotEvent::StrategyNote {
                     strategy: StrategyId::Orb,
                     count: skipped,
-                    note: "started inside the opening window: no opening range today (it is never built from part of the window)",
+                    note: "started after the open with no historical candles of today: no opening range today (it is never built from part of the window)",
                 });
             }
         } else if skipped < self.orb_skip_noted {
@@ -459,7 +466,9 @@ impl StrategyStage {
         let nw = self.windows.len();
         let i = idx * nw + w;
         let values = self.indicators[i].update(&bar.candle);
-        if w == self.orb_w && !self.warming {
+        if w == self.orb_w
+            && (!self.warming || crate::clock::ist_date(bar.candle.start as i64) == self.warm_today)
+        {
             self.orb.on_bar(idx, bar);
         }
         let inst = self.master.by_index(idx);
@@ -535,5 +544,84 @@ impl StrategyStage {
                 top_n: self.ranker.config().top_n,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{ist_epoch, TimeOfDay};
+    use crate::domain::{Candle, Date, TickMode};
+
+    /// LIVE started at 09:40: today's minute candles from 09:15 give ORB its range, and the
+    /// first ticks above it fire; without them the day is skipped.
+    #[test]
+    fn a_late_start_takes_the_range_from_todays_candles() {
+        let master = Arc::new(
+            InstrumentMaster::load(std::path::Path::new(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/configs/instruments.csv"
+            )))
+            .unwrap(),
+        );
+        let cfg = AppConfig::default();
+        let universe = crate::universe::build_universe(&master, &cfg, &[]);
+        let settings =
+            StrategySettings::from_config(&cfg, TimeOfDay::hm(9, 15), TimeOfDay::hm(15, 30));
+        let today = Date(20261202);
+        let infy = master.find("NSE", "INFY").unwrap().token;
+        let open = ist_epoch(today, TimeOfDay::hm(9, 15)) as u32;
+        let candles: Vec<Candle> = (0..25)
+            .map(|m| Candle {
+                start: open + 60 * m,
+                open: 155_000,
+                high: 155_500,
+                low: 154_500,
+                close: 155_000,
+                volume: 1000,
+            })
+            .collect();
+        let tick = |ts: u32, px: i32| {
+            Event::Tick(Tick {
+                token: infy,
+                mode: TickMode::Full,
+                last_price: px,
+                exchange_timestamp: ts,
+                volume_traded: 100_000,
+                ..Tick::default()
+            })
+        };
+        let run = |warm: bool| {
+            let mut stage = StrategyStage::new(master.clone(), universe.clone(), settings.clone());
+            if warm {
+                assert_eq!(stage.warm_up(infy, &candles, today), 25);
+            }
+            let mut signals = Vec::new();
+            let t0 = open + 25 * 60;
+            for k in 0..5 {
+                stage.on_slot(
+                    &Slot {
+                        ev: tick(t0 + k, 156_000),
+                        recv_ns: 0,
+                    },
+                    &mut |s| {
+                        if let Event::Signal(sig) = s.ev {
+                            signals.push(sig);
+                        }
+                    },
+                );
+            }
+            signals
+        };
+        let warm = run(true);
+        assert_eq!(warm.len(), 1, "{warm:?}");
+        assert_eq!(
+            (warm[0].strategy, warm[0].side, warm[0].stop.0),
+            (StrategyId::Orb, crate::domain::Side::Buy, 154_500)
+        );
+        assert!(
+            run(false).is_empty(),
+            "no candles of today: no range, no ORB trade"
+        );
     }
 }

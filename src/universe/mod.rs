@@ -8,6 +8,7 @@ use crate::domain::{InstrumentMaster, InstrumentType, TickMode};
 use std::path::Path;
 
 pub mod ban_list;
+pub mod listing;
 pub use ban_list::BanList;
 
 /// Which instruments the strategies may trade, by master index.
@@ -130,7 +131,7 @@ mod tests {
             holidays: Default::default(),
         };
         let today = crate::clock::today_ist();
-        let m = crate::feed::listing::list_contracts(&file, today, &cal, 2, 10);
+        let m = crate::universe::listing::list_contracts(&file, today, &cal, 2, 10);
         let cfg = AppConfig::default();
         let all = ticker_tokens(&cfg, &m, &build_universe(&m, &cfg, &[]));
         let options = |t: &[(u32, TickMode)], name: &str| {

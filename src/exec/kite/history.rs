@@ -21,21 +21,21 @@ fn native(c: &super::rest::Candle, divisor: i64) -> Option<Candle> {
     })
 }
 
-/// Minute candles of `sessions` (oldest first) for the instruments at `wanted` master
-/// indices, with a progress line every 10 s.
+/// Minute candles from the first of `sessions` (oldest first) to `to` (epoch seconds) for
+/// the instruments at `wanted` master indices, with a progress line every 10 s.
 pub fn minute_history(
     rest: &KiteRest,
     master: &InstrumentMaster,
     wanted: &[usize],
     sessions: &[Date],
     open: TimeOfDay,
-    close: TimeOfDay,
+    to: i64,
 ) -> Vec<(Token, Vec<Candle>)> {
-    let (Some(first), Some(last)) = (sessions.first(), sessions.last()) else {
+    let Some(first) = sessions.first() else {
         return Vec::new();
     };
     let from = kite_time(ist_epoch(*first, open)).replace('T', " ");
-    let to = kite_time(ist_epoch(*last, close)).replace('T', " ");
+    let to = kite_time(to).replace('T', " ");
     let (from, to) = (&from[..19], &to[..19]);
     let started = std::time::Instant::now();
     let mut said = started;

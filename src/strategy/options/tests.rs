@@ -5,8 +5,8 @@ use super::*;
 use crate::clock::{ist_epoch, SessionCalendar, TimeOfDay};
 use crate::config::OptionsRankerConfig;
 use crate::domain::{Candle, DepthLevel, InstrumentType};
-use crate::feed::listing::list_contracts;
 use crate::strategy::indicators::SupertrendValue;
+use crate::universe::listing::list_contracts;
 
 const TODAY: Date = Date(20261202);
 

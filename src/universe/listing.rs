@@ -1,5 +1,5 @@
-//! The synthetic market's contract listing for a session date. A static instruments file goes
-//! stale the day its options expire, so for PAPER on the synthetic market the index futures
+//! The contract listing for a session date, which the synthetic market and kite-sim trade. A
+//! static instruments file goes stale the day its options expire, so for PAPER the index futures
 //! and option chains are listed the way NSE lists them (india-market-facts.md §3): NIFTY
 //! weekly every Tuesday, BANKNIFTY monthly on the last Tuesday, each moved to the previous
 //! trading day on a holiday; monthly futures on the last Tuesday. Expired derivatives in the
