@@ -172,22 +172,10 @@ fn run_serves_the_api_and_sigterm_exits_cleanly() {
     assert!(metrics.contains("aitrapp_feed_ticks_total"));
 
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline + Duration::from_secs(10) {
-            let _ = child.kill();
-            panic!("no exit after SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let left = (deadline + Duration::from_secs(10)).saturating_duration_since(Instant::now());
+    let status = common::wait_exit(&mut child, left, "no exit after SIGTERM");
     assert_eq!(status.code(), Some(0));
-    let log = std::fs::read_to_string(dir.join("logs/aitrapp.log")).unwrap();
-    let lines: Vec<serde_json::Value> = log
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("every log line is JSON"))
-        .collect();
+    let lines = common::json_log(&dir);
     let messages: Vec<&str> = lines.iter().filter_map(|v| v["message"].as_str()).collect();
     let order = [
         "Starting AITRAPP",

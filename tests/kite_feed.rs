@@ -25,6 +25,13 @@ fn ticker_survives_drops_stalls_and_bad_frames() {
         log.contains("Downloaded 183 instruments from Kite"),
         "no instrument sync"
     );
+    // The warm-up and the turnover cut asked Kite's historical API (through the limiter) for
+    // the futures, equities and indices; the simulator has no earlier sessions, so nothing
+    // failed and the candles are today's so far.
+    assert!(
+        log.contains("Historical candles for 15 instruments (0 failed)"),
+        "no historical fetch"
+    );
     assert!(app.dir.join("run").read_dir().unwrap().any(|e| e
         .unwrap()
         .file_name()

@@ -6,7 +6,7 @@ mod common;
 
 use common::{aitrapp_run, free_port, temp_project};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn every_enabled_strategy_trades_on_a_synthetic_day() {
@@ -24,23 +24,13 @@ fn every_enabled_strategy_trades_on_a_synthetic_day() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the synthetic day did not end in 300 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = common::wait_exit(
+        &mut child,
+        Duration::from_secs(300),
+        "the synthetic day did not end in 300 s",
+    );
     assert_eq!(status.code(), Some(0));
-    let log = std::fs::read_to_string(dir.join("logs/aitrapp.log")).unwrap();
-    let lines: Vec<serde_json::Value> = log
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("every log line is JSON"))
-        .collect();
+    let lines = common::json_log(&dir);
     let msg = |v: &serde_json::Value| v["message"].as_str().unwrap_or("").to_string();
     let entries: Vec<&serde_json::Value> = lines
         .iter()

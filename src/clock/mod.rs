@@ -121,6 +121,18 @@ pub struct SessionCalendar {
 }
 
 impl SessionCalendar {
+    /// NSE's continuous session (pre-open 09:00, open 09:15, close 15:30) with the square-off
+    /// at 15:25 and no holidays: the config's defaults, for tools and tests.
+    pub fn nse_hours() -> SessionCalendar {
+        SessionCalendar {
+            pre_open: TimeOfDay::hm(9, 0),
+            open: TimeOfDay::hm(9, 15),
+            close: TimeOfDay::hm(15, 30),
+            squareoff: TimeOfDay::hm(15, 25),
+            squareoff_enabled: true,
+            holidays: BTreeSet::new(),
+        }
+    }
     pub fn is_trading_day(&self, date: Date) -> bool {
         weekday(date) < 5 && !self.holidays.contains(&date)
     }
@@ -205,12 +217,8 @@ mod tests {
         assert_eq!(weekday(Date(20261125)), 2); // Wednesday
         assert_eq!(weekday(Date(20261201)), 1); // Tuesday
         let cal = SessionCalendar {
-            pre_open: TimeOfDay::hm(9, 0),
-            open: TimeOfDay::hm(9, 15),
-            close: TimeOfDay::hm(15, 30),
-            squareoff: TimeOfDay::hm(15, 25),
-            squareoff_enabled: true,
             holidays: parse_holidays("2026-11-24 # test\n", "h").unwrap(),
+            ..SessionCalendar::nse_hours()
         };
         let d = Date(20261125);
         assert!(cal.is_market_open(ist_epoch(d, TimeOfDay::hm(9, 15))));

@@ -706,14 +706,7 @@ mod tests {
             "/configs/instruments.csv"
         )))
         .unwrap();
-        let cal = SessionCalendar {
-            pre_open: TimeOfDay::hm(9, 0),
-            open: TimeOfDay::hm(9, 15),
-            close: TimeOfDay::hm(15, 30),
-            squareoff: TimeOfDay::hm(15, 25),
-            squareoff_enabled: true,
-            holidays: Default::default(),
-        };
+        let cal = SessionCalendar::nse_hours();
         let master = crate::universe::listing::list_contracts(&file, Date(20261125), &cal, 2, 10);
         let m = SyntheticMarket::new(
             &master,

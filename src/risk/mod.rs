@@ -441,10 +441,7 @@ impl RiskStage {
         if self.heat_paise() + new_risk > self.params.heat_limit_paise {
             return self.refuse(s, "portfolio heat limit (risk.max_portfolio_heat_pct)");
         }
-        let (order_type, price) = match self.params.entry_order_type {
-            EntryOrderType::Market => (OrderType::Market, Price(0)),
-            EntryOrderType::Limit => (OrderType::Limit, inst.round_to_tick(s.entry)),
-        };
+        let (order_type, price) = self.entry_order(&inst, s.entry);
         let id = self.send(
             s.token,
             s.side,

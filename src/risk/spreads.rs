@@ -165,7 +165,7 @@ impl RiskStage {
         if self.heat_paise() + new_risk > self.params.heat_limit_paise {
             return self.refuse(s, "portfolio heat limit (risk.max_portfolio_heat_pct)");
         }
-        let (order_type, price) = self.leg_order(&bi, sp.buy_price);
+        let (order_type, price) = self.entry_order(&bi, sp.buy_price);
         let id = self.send(
             s.token,
             Side::Buy,
@@ -213,7 +213,9 @@ impl RiskStage {
         book.leg_of[sell] = Some(at);
     }
 
-    fn leg_order(&self, inst: &Instrument, price: Price) -> (OrderType, Price) {
+    /// An entry's order type and price (`execution.entry_order_type`): MARKET, or LIMIT at
+    /// `price` on the tick grid.
+    pub(super) fn entry_order(&self, inst: &Instrument, price: Price) -> (OrderType, Price) {
         match self.params.entry_order_type {
             EntryOrderType::Market => (OrderType::Market, Price(0)),
             EntryOrderType::Limit => (OrderType::Limit, inst.round_to_tick(price)),
@@ -239,7 +241,7 @@ impl RiskStage {
             SpreadAction::SendSellLeg(qty) => {
                 let inst = *self.master.by_index(sp.sell);
                 // MARKET, or LIMIT at the bid the signal priced the short leg at.
-                let (order_type, price) = self.leg_order(&inst, sp.sell_price);
+                let (order_type, price) = self.entry_order(&inst, sp.sell_price);
                 let id = self.send(
                     inst.token,
                     Side::Sell,

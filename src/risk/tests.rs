@@ -6,6 +6,14 @@ use crate::domain::{OrderUpdate, TickMode};
 
 const INFY: Token = Token(408_065);
 
+/// NSE hours with the square-off at 15:20.
+fn calendar() -> SessionCalendar {
+    SessionCalendar {
+        squareoff: TimeOfDay::hm(15, 20),
+        ..SessionCalendar::nse_hours()
+    }
+}
+
 fn stage() -> RiskStage {
     let csv = format!(
         "{}\n408065,1594,INFY,\"INFOSYS\",1550.0,,0.0,0.1,1,EQ,NSE,NSE\n",
@@ -13,15 +21,7 @@ fn stage() -> RiskStage {
     );
     let master = Arc::new(InstrumentMaster::parse_csv(&csv, "t.csv").unwrap());
     let cfg = AppConfig::default();
-    let t = |s: &str| TimeOfDay::parse(s).unwrap();
-    let calendar = SessionCalendar {
-        pre_open: t("09:00"),
-        open: t("09:15"),
-        close: t("15:30"),
-        squareoff: t("15:20"),
-        squareoff_enabled: true,
-        holidays: Default::default(),
-    };
+    let calendar = calendar();
     RiskStage::new(
         RiskParams::from_config(&cfg),
         calendar,
@@ -158,15 +158,7 @@ fn chain_stage() -> (RiskStage, Arc<InstrumentMaster>) {
         "/configs/instruments.csv"
     )))
     .unwrap();
-    let t = |s: &str| TimeOfDay::parse(s).unwrap();
-    let calendar = SessionCalendar {
-        pre_open: t("09:00"),
-        open: t("09:15"),
-        close: t("15:30"),
-        squareoff: t("15:20"),
-        squareoff_enabled: true,
-        holidays: Default::default(),
-    };
+    let calendar = calendar();
     let master = Arc::new(crate::universe::listing::list_contracts(
         &file,
         Date(20261202),

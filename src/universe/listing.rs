@@ -238,16 +238,11 @@ pub fn list_contracts(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::TimeOfDay;
 
     fn cal(holidays: &[u32]) -> SessionCalendar {
         SessionCalendar {
-            pre_open: TimeOfDay::hm(9, 0),
-            open: TimeOfDay::hm(9, 15),
-            close: TimeOfDay::hm(15, 30),
-            squareoff: TimeOfDay::hm(15, 25),
-            squareoff_enabled: true,
             holidays: holidays.iter().map(|&d| Date(d)).collect(),
+            ..SessionCalendar::nse_hours()
         }
     }
 

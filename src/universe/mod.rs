@@ -113,7 +113,7 @@ pub fn ticker_tokens(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::{SessionCalendar, TimeOfDay};
+    use crate::clock::SessionCalendar;
 
     #[test]
     fn the_ranker_chains_stream_and_a_ban_takes_them_out() {
@@ -122,14 +122,7 @@ mod tests {
             "/configs/instruments.csv"
         )))
         .unwrap();
-        let cal = SessionCalendar {
-            pre_open: TimeOfDay::hm(9, 0),
-            open: TimeOfDay::hm(9, 15),
-            close: TimeOfDay::hm(15, 30),
-            squareoff: TimeOfDay::hm(15, 25),
-            squareoff_enabled: true,
-            holidays: Default::default(),
-        };
+        let cal = SessionCalendar::nse_hours();
         let today = crate::clock::today_ist();
         let m = crate::universe::listing::list_contracts(&file, today, &cal, 2, 10);
         let cfg = AppConfig::default();

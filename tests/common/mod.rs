@@ -237,3 +237,27 @@ pub fn kite_rest_client(
     )
     .unwrap()
 }
+
+/// Waits up to `limit` for `child` to exit (killing it and failing with `what` after that).
+pub fn wait_exit(child: &mut Child, limit: Duration, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{what}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Every line of a JSON log, parsed (a line that is not JSON fails the test).
+pub fn json_log(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("logs/aitrapp.log"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every log line is JSON"))
+        .collect()
+}

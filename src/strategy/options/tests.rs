@@ -11,14 +11,7 @@ use crate::universe::listing::list_contracts;
 const TODAY: Date = Date(20261202);
 
 fn calendar() -> SessionCalendar {
-    SessionCalendar {
-        pre_open: TimeOfDay::hm(9, 0),
-        open: TimeOfDay::hm(9, 15),
-        close: TimeOfDay::hm(15, 30),
-        squareoff: TimeOfDay::hm(15, 25),
-        squareoff_enabled: true,
-        holidays: Default::default(),
-    }
+    SessionCalendar::nse_hours()
 }
 
 fn master() -> InstrumentMaster {
@@ -244,6 +237,22 @@ fn ivp_outside_the_range_or_no_history_stays_quiet() {
     assert_eq!(bare.ranker.last_look(), Look::NoHistory);
 }
 
+/// A one-lot book with this bid and ask (paise), nothing else.
+fn touch(bid: i32, ask: i32) -> Tick {
+    let mut t = Tick::default();
+    t.buy[0] = DepthLevel {
+        quantity: 65,
+        price: bid,
+        orders: 1,
+    };
+    t.sell[0] = DepthLevel {
+        quantity: 65,
+        price: ask,
+        orders: 1,
+    };
+    t
+}
+
 #[test]
 fn broken_quotes_are_counted_and_never_give_an_iv() {
     let mut s = setup(OptionsRankerConfig::default());
@@ -261,18 +270,7 @@ fn broken_quotes_are_counted_and_never_give_an_iv() {
             .unwrap()
     };
     let (c, p) = (atm(InstrumentType::Call), atm(InstrumentType::Put));
-    let mut crossed = Tick::default();
-    crossed.buy[0] = DepthLevel {
-        quantity: 65,
-        price: 20_000,
-        orders: 1,
-    };
-    crossed.sell[0] = DepthLevel {
-        quantity: 65,
-        price: 19_000,
-        orders: 1,
-    };
-    s.ranker.on_quote(c, &crossed);
+    s.ranker.on_quote(c, &touch(20_000, 19_000));
     s.ranker.on_quote(p, &Tick::default());
     assert!(look(&mut s, true, 25_990.0).is_none());
     assert_eq!(s.ranker.last_look(), Look::NoForward);
@@ -283,18 +281,7 @@ fn broken_quotes_are_counted_and_never_give_an_iv() {
     // 25,900 takes parity from the 25,900 strike, which is intact.
     let mut s = setup(OptionsRankerConfig::default());
     quote_chain(&mut s, 26_010.0);
-    let mut below = Tick::default();
-    below.buy[0] = DepthLevel {
-        quantity: 65,
-        price: 5,
-        orders: 1,
-    };
-    below.sell[0] = DepthLevel {
-        quantity: 65,
-        price: 10,
-        orders: 1,
-    };
-    s.ranker.on_quote(c, &below);
+    s.ranker.on_quote(c, &touch(5, 10));
     let got = look(&mut s, true, 25_900.0).expect("the put alone gives the IV");
     assert_eq!(Metrics::get(&s.metrics.options_iv_failed_total), 1);
     assert!((got.atm_iv - 0.13).abs() < 0.005);
