@@ -732,9 +732,10 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     let st = &cfg.strategies;
     let on = |b: bool| if b { "enabled" } else { "disabled" };
     log::info!(target: "app", orb = st.orb.enabled, trend_pullback = st.trend_pullback.enabled, vwap_reversion = st.vwap_reversion.enabled,
+        options_ranker = st.options_ranker.enabled,
         bar_minutes = format!("{:?}", cfg.websocket.aggregation_windows).as_str(), ranking_top_n = cfg.ranking.top_n;
-        "Strategies: orb={}, trend_pullback={}, vwap_reversion={}; bars {:?} min; ranking top {}",
-        on(st.orb.enabled), on(st.trend_pullback.enabled), on(st.vwap_reversion.enabled),
+        "Strategies: orb={}, trend_pullback={}, vwap_reversion={}, options_ranker={}; bars {:?} min; ranking top {}",
+        on(st.orb.enabled), on(st.trend_pullback.enabled), on(st.vwap_reversion.enabled), on(st.options_ranker.enabled),
         cfg.websocket.aggregation_windows, cfg.ranking.top_n);
 
     // Source selection.
