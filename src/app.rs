@@ -820,6 +820,30 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
         None => Vec::new(),
     };
     let turnover = previous_day_turnover(&master, &history);
+    // LIVE: a new trading day measures the day before it afresh (control's rollover).
+    let turnover_source: Option<crate::control::http::TurnoverSource> =
+        if source_kind == FeedSource::Kite && opts.secrets.has_kite_credentials() {
+            let (c, b, sec, lim, m, cal) = (
+                cfg.clone(),
+                base.to_path_buf(),
+                opts.secrets.clone(),
+                limiter.clone(),
+                master.clone(),
+                calendar.clone(),
+            );
+            Some(Arc::new(move |day: Date| {
+                let banned = read_ban_list(&resolve_path(&b, &c.universe.ban_list_file))
+                    .map(|l| l.symbols)
+                    .unwrap_or_default();
+                let universe = build_universe(&m, &c, &banned);
+                let mut one = c.clone();
+                one.indicators.warmup_days = 1;
+                let h = kite_history(&one, &b, &sec, lim.clone(), &m, &universe, &cal, day);
+                previous_day_turnover(&m, &h)
+            }))
+        } else {
+            None
+        };
     apply_turnover_cut(cfg, &master, &turnover, &mut universe);
     let tradable = universe.iter().filter(|&&u| u).count();
     log::info!(target: "app", instruments = tradable, banned = banned.symbols.len(); "Universe: {tradable} tradable instruments ({} banned)", banned.symbols.len());
@@ -1024,6 +1048,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
             acks: reload_ack_rx,
             subscriptions: live_feed.then(|| subs_tx.clone()),
             turnover: Arc::new(turnover.clone()),
+            turnover_source: turnover_source.clone(),
             fixed: (
                 cfg.websocket.aggregation_windows.clone(),
                 cfg.websocket.bar_history,

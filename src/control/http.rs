@@ -45,7 +45,14 @@ pub struct Reloader {
     pub fixed: (Vec<u32>, u32, crate::config::IndicatorsConfig),
     /// Previous-day turnover by master index (rupees), for the liquidity cut on reload.
     pub turnover: Arc<Vec<Option<f64>>>,
+    /// Measures the previous day's turnover afresh for a new trading day (LIVE: Kite's
+    /// historical candles through the rate limiter; it takes a while, so it runs on its own
+    /// thread). None: the turnover from the start is kept.
+    pub turnover_source: Option<TurnoverSource>,
 }
+
+/// A new day's date in, that day's previous-session turnover by master index out.
+pub type TurnoverSource = Arc<dyn Fn(crate::domain::Date) -> Vec<Option<f64>> + Send + Sync>;
 
 type Reply = (u16, serde_json::Value);
 
@@ -126,17 +133,38 @@ impl ControlApi {
     pub fn serve(mut self, server: Server, stop: Arc<AtomicBool>) {
         let mut day = DayWatch::default();
         let mut looked = Instant::now();
+        let (fresh_tx, fresh_rx) =
+            crossbeam_channel::bounded::<(crate::domain::Date, Vec<Option<f64>>)>(2);
         while !stop.load(Ordering::Relaxed) {
             if looked.elapsed() >= Duration::from_secs(1) {
                 looked = Instant::now();
                 let ts = self.snapshot.read().map(|b| b.exchange_ts).unwrap_or(0);
                 if let Some(d) = day.rolled(ts) {
-                    if self.reloader.is_some() {
-                        let (code, body) = self.reload("/universe/reload", Instant::now());
-                        log::info!(target: "control", date = d.to_string().as_str(), status = code;
-                            "Daily rollover to {d}: universe rebuilt ({code}) {body}");
+                    match self
+                        .reloader
+                        .as_ref()
+                        .and_then(|r| r.turnover_source.clone())
+                    {
+                        Some(source) => {
+                            log::info!(target: "control", date = d.to_string().as_str();
+                                "Daily rollover to {d}: measuring the previous day's turnover before the universe is rebuilt");
+                            let tx = fresh_tx.clone();
+                            let _ = std::thread::Builder::new()
+                                .name("aitrapp-turnover".into())
+                                .spawn(move || {
+                                    let _ = tx.send((d, source(d)));
+                                });
+                        }
+                        None if self.reloader.is_some() => self.rollover(d),
+                        None => {}
                     }
                 }
+            }
+            if let Ok((d, turnover)) = fresh_rx.try_recv() {
+                if let Some(r) = &mut self.reloader {
+                    r.turnover = Arc::new(turnover);
+                }
+                self.rollover(d);
             }
             match server.recv_timeout(Duration::from_millis(100)) {
                 Ok(Some(req)) => self.handle(req),
@@ -147,6 +175,13 @@ impl ControlApi {
                 }
             }
         }
+    }
+
+    /// The universe rebuilt for a new trading day, as `POST /universe/reload`.
+    fn rollover(&mut self, d: crate::domain::Date) {
+        let (code, body) = self.reload("/universe/reload", Instant::now());
+        log::info!(target: "control", date = d.to_string().as_str(), status = code;
+            "Daily rollover to {d}: universe rebuilt ({code}) {body}");
     }
 
     fn handle(&mut self, req: Request) {
