@@ -135,7 +135,7 @@ pub fn record(opts: RecordOptions) -> Result<RecordSummary, AppError> {
     }
     let metrics = Arc::new(Metrics::default());
     let (hot, hot_rx) = HotLog::new(cfg.logging.hot_queue, metrics.clone());
-    let logger = logging::spawn_logger_thread(hot_rx, Arc::new(master)).map_err(startup)?;
+    let logger = logging::spawn_logger_thread(hot_rx, Arc::new(master), None).map_err(startup)?;
     let (inbox_tx, _inbox_rx) = crossbeam_channel::bounded::<InboxMsg>(16);
     let n_tokens = tokens.len();
     let mut ticker = kite_ticker(
@@ -920,7 +920,12 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     log::info!(target: "pipeline", topology = format!("{:?}", cfg.pipeline.topology).as_str(), wait = plan.wait.name().as_str(),
         ring_size = cfg.pipeline.ring_size; "Pipeline: {:?} topology, wait {}", cfg.pipeline.topology, plan.wait.name());
 
-    let logger = logging::spawn_logger_thread(hot_rx, master.clone()).map_err(startup)?;
+    // LIVE keeps its IV history: each day's closing ATM IV goes to iv_history_file.
+    let iv_file = &cfg.strategies.options_ranker.iv_history_file;
+    let iv_history =
+        (cfg.mode == Mode::Live && !iv_file.is_empty()).then(|| resolve_path(base, iv_file));
+    let logger =
+        logging::spawn_logger_thread(hot_rx, master.clone(), iv_history).map_err(startup)?;
 
     let snapshot_path = resolve_path(base, &cfg.control.snapshot_path);
     let writer = SnapshotWriter::create(&snapshot_path).map_err(startup)?;

@@ -73,6 +73,16 @@ fn every_enabled_strategy_trades_on_a_synthetic_day() {
         "a spread closed as one"
     );
     assert!(lines.iter().any(|v| msg(v).starts_with("Warmed up")));
+    // The day's closing ATM IV of each chain is logged (LIVE also appends it to
+    // iv_history_file for the next start).
+    for u in ["NIFTY", "BANKNIFTY"] {
+        let close = lines
+            .iter()
+            .find(|v| msg(v).starts_with(&format!("OptionsRanker: {u} closing ATM IV")))
+            .unwrap_or_else(|| panic!("no closing IV for {u}"));
+        let iv = close["atm_iv"].as_f64().unwrap();
+        assert!((0.05..0.5).contains(&iv), "{u} {iv}");
+    }
     // Flat at the end.
     assert!(lines.iter().any(|v| msg(v).starts_with("EOD square")));
 }

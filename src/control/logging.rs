@@ -311,6 +311,14 @@ pub fn write_hot_event(master: &InstrumentMaster, ev: &HotEvent) {
             log::warn!(target: "strategy", strategy = strategy.as_str(), instruments = count;
                 "{}: {note} ({count} instruments)", strategy.as_str());
         }
+        HotEvent::IvClose {
+            underlying,
+            date,
+            atm_iv,
+        } => {
+            log::info!(target: "strategy", underlying = underlying.as_str(), date = date.to_string().as_str(), atm_iv = atm_iv;
+                "OptionsRanker: {} closing ATM IV {:.2}% on {date}", underlying.as_str(), atm_iv * 100.0);
+        }
         HotEvent::SpreadClosed {
             id,
             buy,
@@ -446,25 +454,95 @@ pub fn write_hot_event(master: &InstrumentMaster, ev: &HotEvent) {
 
 /// The logger thread: drains hot events until every sender is gone.
 /// Starts the logger thread that writes what hot threads hand it.
+/// The logger thread. With `iv_history`, each day's closing ATM IV is also appended there
+/// (`date,underlying,atm_iv`, the file OptionsRanker seeds from), so LIVE keeps its own
+/// history from one restart to the next.
 pub fn spawn_logger_thread(
     rx: Receiver<HotEvent>,
     master: Arc<InstrumentMaster>,
+    iv_history: Option<std::path::PathBuf>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("aitrapp-logger".into())
-        .spawn(move || run_logger_thread(rx, master))
+        .spawn(move || run_logger_thread(rx, master, iv_history))
 }
 
-fn run_logger_thread(rx: Receiver<HotEvent>, master: Arc<InstrumentMaster>) {
+fn run_logger_thread(
+    rx: Receiver<HotEvent>,
+    master: Arc<InstrumentMaster>,
+    iv_history: Option<std::path::PathBuf>,
+) {
     while let Ok(ev) = rx.recv() {
         write_hot_event(&master, &ev);
+        if let (
+            HotEvent::IvClose {
+                underlying,
+                date,
+                atm_iv,
+            },
+            Some(path),
+        ) = (&ev, &iv_history)
+        {
+            if let Err(e) = append_iv_close(path, underlying.as_str(), *date, *atm_iv) {
+                log::error!(target: "strategy", file = path.display().to_string().as_str();
+                    "Cannot append the closing IV to {}: {e}", path.display());
+            }
+        }
     }
     log::logger().flush();
+}
+
+/// Appends one `date,underlying,atm_iv` row, writing the header first into a new file; a
+/// day already in the file is not written twice.
+pub fn append_iv_close(
+    path: &std::path::Path,
+    underlying: &str,
+    date: crate::domain::Date,
+    iv: f64,
+) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let existing = std::fs::read_to_string(path).unwrap_or_default();
+    let key = format!("{date},{underlying},");
+    if existing.lines().any(|l| l.starts_with(&key)) {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    if existing.is_empty() {
+        writeln!(f, "date,underlying,atm_iv")?;
+    } else if !existing.ends_with('\n') {
+        writeln!(f)?;
+    }
+    writeln!(f, "{date},{underlying},{iv:.6}")?;
+    f.sync_data()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn closing_ivs_append_once_a_day_and_read_back() {
+        let dir = std::env::temp_dir().join(format!("aitrapp-ivh-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("iv_history.csv");
+        let d = crate::domain::Date(20261202);
+        append_iv_close(&path, "NIFTY", d, 0.1321).unwrap();
+        append_iv_close(&path, "NIFTY", d, 0.1400).unwrap();
+        append_iv_close(&path, "BANKNIFTY", d, 0.1512).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let rows = crate::strategy::options::iv_history::parse_iv_history(&text, "f").unwrap();
+        assert_eq!(
+            rows,
+            vec![("NIFTY".into(), 0.1321), ("BANKNIFTY".into(), 0.1512)]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn rotation_keeps_backups() {

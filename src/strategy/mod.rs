@@ -503,10 +503,17 @@ impl StrategyStage {
                 (q.bid > 0 && q.ask > q.bid).then(|| (q.bid + q.ask) as f64 / 2.0)
             });
             let master = &self.master;
-            if let Some(o) = self
+            let fired = self
                 .options
-                .on_index_bar(idx, bar, &values, future_mid, |k| master.by_index(k).token)
-            {
+                .on_index_bar(idx, bar, &values, future_mid, |k| master.by_index(k).token);
+            if let (Some((c, date, iv)), Some(h)) = (self.options.take_close(), &self.hot) {
+                h.emit(HotEvent::IvClose {
+                    underlying: crate::domain::Symbol::new(&self.options.chains()[c].underlying),
+                    date,
+                    atm_iv: iv,
+                });
+            }
+            if let Some(o) = fired {
                 let mut sig = o.signal;
                 sig.score = self
                     .ranker

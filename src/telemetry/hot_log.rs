@@ -28,6 +28,12 @@ pub enum HotEvent {
         count: u32,
         note: &'static str,
     },
+    /// OptionsRanker's closing ATM IV of the day (the IV history's next row).
+    IvClose {
+        underlying: crate::domain::Symbol,
+        date: crate::domain::Date,
+        atm_iv: f64,
+    },
     /// Both legs of a spread are flat (or it never filled).
     SpreadClosed {
         id: u32,

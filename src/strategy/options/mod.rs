@@ -82,6 +82,10 @@ pub struct OptionsRanker {
     tick_size: Vec<i64>,
     metrics: Arc<Metrics>,
     last_look: Look,
+    /// The session close: the bar ending there gives the day's closing ATM IV.
+    close: TimeOfDay,
+    closed: Vec<Date>,
+    close_note: Option<(usize, Date, f64)>,
 }
 
 fn allowed_options(master: &InstrumentMaster, cfg: &OptionsRankerConfig) -> Vec<bool> {
@@ -125,6 +129,7 @@ impl OptionsRanker {
             }
         }
         let lookback = cfg.iv_lookback_days as usize;
+        let n_chains = chains.len();
         OptionsRanker {
             history: chains.iter().map(|_| IvHistory::new(lookback)).collect(),
             last_iv: vec![None; chains.len()],
@@ -141,6 +146,9 @@ impl OptionsRanker {
             cfg,
             metrics,
             last_look: Look::Idle,
+            close,
+            closed: vec![Date(0); n_chains],
+            close_note: None,
         }
     }
 
@@ -213,6 +221,12 @@ impl OptionsRanker {
         self.chain_of_index[idx].is_some()
     }
 
+    /// The day's closing ATM IV of a chain, once, when the bar ending at the close has
+    /// been read: (chain, date, IV).
+    pub fn take_close(&mut self) -> Option<(usize, Date, f64)> {
+        self.close_note.take()
+    }
+
     /// The nearest future of the chain whose index is `idx`.
     pub fn future_of(&self, idx: usize) -> Option<usize> {
         self.chains[self.chain_of_index[idx]? as usize].future
@@ -267,6 +281,15 @@ impl OptionsRanker {
             self.cooldown[c] = 0;
         }
         let look = self.look(c, bar, values, future_mid, today, &token_of);
+        // The day's closing ATM IV, once a day: from the bar ending one bar before the close
+        // (15:25 for 5-minute bars), which closes even when the feed stops at 15:30.
+        let close_ts = crate::clock::ist_epoch(today, self.close) - bar.window as i64;
+        if ts as i64 >= close_ts && self.closed[c] != today {
+            if let Some(iv) = self.last_iv[c] {
+                self.closed[c] = today;
+                self.close_note = Some((c, today, iv));
+            }
+        }
         self.last_look = match look {
             Ok(s) => {
                 self.cooldown[c] = self.cfg.cooldown_bars;
