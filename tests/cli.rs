@@ -348,3 +348,30 @@ fn indicators_prints_one_object_per_candle_and_names_a_bad_line() {
     assert!(String::from_utf8_lossy(&out.stderr)
         .contains("bad.csv: line 3: close `oops` is not a number"));
 }
+
+/// A start with bad strategy sections is refused before anything runs, every problem named.
+#[test]
+fn run_refuses_bad_strategy_sections_at_start() {
+    let dir = temp_project("bad-strategies");
+    std::fs::write(
+        dir.join("configs/app.yaml"),
+        "strategies:\n  trend_pullback:\n    ema_fast: 100\n    ema_slow: 50\n  vwap_reversion:\n    max_adx: 0\n  options_ranker:\n    min_dte: 40\n    max_dte: 10\n    options_filters:\n      max_spread_mid_pct: 0\nlogging:\n  stderr: true\n",
+    )
+    .unwrap();
+    let out = common::aitrapp_run(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stderr);
+    for path in [
+        "strategies.trend_pullback.ema_fast",
+        "strategies.vwap_reversion.max_adx",
+        "strategies.options_ranker.max_dte",
+        "strategies.options_ranker.options_filters.max_spread_mid_pct",
+    ] {
+        assert!(text.contains(path), "{path} not named: {text}");
+    }
+    assert!(!text.contains("AITRAPP started"), "{text}");
+}
