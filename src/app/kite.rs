@@ -1,0 +1,203 @@
+//! The Kite pieces of a run: the ticker, the day's instrument dump, the REST client and the
+//! LIVE order router, each built from `kite.*`, `websocket.*` and the credentials.
+
+use super::*;
+
+/// The Kite ticker from `websocket.*` and the credentials, over `tokens`.
+pub fn kite_ticker(
+    cfg: &AppConfig,
+    base: &Path,
+    secrets: &Secrets,
+    tokens: Vec<(u32, TickMode)>,
+    metrics: Arc<Metrics>,
+    hot: HotLog,
+    inbox: crossbeam_channel::Sender<InboxMsg>,
+) -> Result<KiteTicker, AppError> {
+    let (Some(api_key), Some(access_token)) = (&secrets.kite_api_key, &secrets.kite_access_token)
+    else {
+        return Err(startup(
+            "feed.source: kite needs KITE_API_KEY and KITE_ACCESS_TOKEN (in .env or the environment; `aitrapp login` writes the token)",
+        ));
+    };
+    let w = &cfg.websocket;
+    let tls = if w.ws_root.starts_with("wss://") {
+        let ca = w.ca_file.as_deref().map(|p| resolve_path(base, p));
+        Some(
+            kite_ws::tls_config(ca.as_deref())
+                .map_err(|e| startup(format!("websocket TLS: {e}")))?,
+        )
+    } else {
+        None
+    };
+    KiteTicker::new(
+        TickerConfig {
+            ws_root: w.ws_root.clone(),
+            api_key: api_key.clone(),
+            access_token: access_token.clone(),
+            tokens,
+            stale_after: Duration::from_millis(w.stale_after_ms),
+            max_reconnect_attempts: w.max_reconnect_attempts,
+            connect_timeout: Duration::from_millis(w.connect_timeout_ms),
+            backoff_base: Duration::from_millis(w.reconnect_backoff_base_ms),
+            backoff_max: Duration::from_millis(w.reconnect_backoff_max_ms),
+            tls,
+        },
+        metrics,
+        hot,
+        inbox,
+    )
+    .map_err(|e| match e {
+        kite_ws::TickerError::TooManyTokens { tokens, .. } => startup(format!(
+            "the ticker would stream {tokens} instruments (the universe plus the indices), over Kite's 9000 (3 connections x 3000): narrow universe.symbols or the universe.include_* flags"
+        )),
+        other => startup(other),
+    })
+}
+
+/// Today's instrument dump from Kite, downloaded once per day into the cache directory
+/// (written whole then renamed, so a crash never leaves half a file) and checked by parsing.
+pub fn sync_instruments(
+    cfg: &AppConfig,
+    base: &Path,
+    secrets: &Secrets,
+    limiter: Arc<RateLimiter>,
+) -> Result<PathBuf, AppError> {
+    let dir = resolve_path(base, &cfg.kite.instruments_cache_dir);
+    let path = dir.join(format!("instruments-{}.csv", today_ist().0));
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        if InstrumentMaster::parse_csv(&text, &path.display().to_string()).is_ok() {
+            log::info!(target: "app", file = path.display().to_string().as_str(); "Using today's cached instrument dump {}", path.display());
+            return Ok(path);
+        }
+    }
+    let (Some(key), Some(token)) = (&secrets.kite_api_key, &secrets.kite_access_token) else {
+        return Err(startup(
+            "instrument sync needs KITE_API_KEY and KITE_ACCESS_TOKEN",
+        ));
+    };
+    let rest = kite_rest(cfg, base, key, token, limiter)?;
+    let started = std::time::Instant::now();
+    let csv = rest.instruments_csv().map_err(|e| {
+        startup(format!(
+            "downloading instruments from {}: {e}",
+            cfg.kite.api_root
+        ))
+    })?;
+    // A broken row fails here with its line number, before anything is cached.
+    let parsed = InstrumentMaster::parse_csv(&csv, "Kite instrument dump").map_err(startup)?;
+    std::fs::create_dir_all(&dir).map_err(|e| startup(format!("{}: {e}", dir.display())))?;
+    let tmp = path.with_extension("csv.part");
+    std::fs::write(&tmp, &csv)
+        .and_then(|_| std::fs::rename(&tmp, &path))
+        .map_err(|e| startup(format!("caching instruments at {}: {e}", path.display())))?;
+    log::info!(target: "app", count = parsed.len(), ms = started.elapsed().as_millis() as u64, file = path.display().to_string().as_str();
+        "Downloaded {} instruments from Kite in {} ms (cached at {})", parsed.len(), started.elapsed().as_millis(), path.display());
+    Ok(path)
+}
+
+/// A REST client from `kite.*` (root, timeout, CA file) with these credentials.
+pub fn kite_rest(
+    cfg: &AppConfig,
+    base: &Path,
+    api_key: &str,
+    access_token: &str,
+    limiter: Arc<RateLimiter>,
+) -> Result<KiteRest, AppError> {
+    let k = &cfg.kite;
+    let ca_pem = match &k.ca_file {
+        Some(p) => {
+            let path = resolve_path(base, p);
+            Some(
+                std::fs::read(&path)
+                    .map_err(|e| startup(format!("kite.ca_file {}: {e}", path.display())))?,
+            )
+        }
+        None => None,
+    };
+    KiteRest::new(
+        RestConfig {
+            api_root: k.api_root.clone(),
+            api_key: api_key.to_string(),
+            access_token: access_token.to_string(),
+            timeout: Duration::from_millis(k.request_timeout_ms),
+            ca_pem,
+        },
+        limiter,
+    )
+    .map_err(startup)
+}
+
+/// The LIVE order path: one rate limiter, the REST client, a session check, the router.
+pub(super) fn kite_router(
+    cfg: &AppConfig,
+    base: &Path,
+    secrets: &Secrets,
+    limiter: Arc<RateLimiter>,
+    inbox: crossbeam_channel::Sender<InboxMsg>,
+    updates: Receiver<KiteOrder>,
+    stop: Arc<AtomicBool>,
+) -> Result<(KiteRouter, Vec<std::thread::JoinHandle<()>>), AppError> {
+    let (Some(api_key), Some(access_token)) = (&secrets.kite_api_key, &secrets.kite_access_token)
+    else {
+        return Err(startup(
+            "LIVE mode needs KITE_API_KEY and KITE_ACCESS_TOKEN",
+        ));
+    };
+    let k = &cfg.kite;
+    let rest = kite_rest(cfg, base, api_key, access_token, limiter)?;
+    log::info!(target: "order", api_root = k.api_root.as_str(); "Checking the Kite session at {}...", k.api_root);
+    match rest.profile() {
+        Ok(user) => {
+            log::info!(target: "order", user_id = user.as_str(); "Kite session valid for user {user}")
+        }
+        Err(e) if e.is_token() => {
+            return Err(startup(format!(
+                "LIVE mode refused: Kite rejected the access token ({e}); run `aitrapp login`"
+            )))
+        }
+        Err(e) => {
+            return Err(startup(format!(
+                "LIVE mode refused: cannot reach Kite REST at {}: {e}",
+                k.api_root
+            )))
+        }
+    }
+    router::start(
+        Arc::new(rest),
+        inbox,
+        updates,
+        RouterSettings {
+            workers: k.io_workers,
+            max_retries: cfg.execution.max_order_retries,
+            backoff: Duration::from_millis(cfg.execution.retry_backoff_ms),
+            poll_every: Duration::from_millis(k.order_poll_ms),
+        },
+        stop,
+    )
+    .map_err(startup)
+}
+
+/// Startup waits (up to the connect timeout) for the first ticker connection, so "WebSocket
+/// connected" comes before "AITRAPP started successfully" as the runbook shows. A feed that is
+/// not up by then keeps retrying in the background, and the log says so.
+pub(super) fn wait_for_ticker(
+    metrics: &Metrics,
+    cfg: &AppConfig,
+    description: &str,
+    stop: &AtomicBool,
+) {
+    let deadline =
+        std::time::Instant::now() + Duration::from_millis(cfg.websocket.connect_timeout_ms);
+    while Metrics::get(&metrics.ws_connections_open) == 0
+        && std::time::Instant::now() < deadline
+        && !stop.load(Ordering::Relaxed)
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    if Metrics::get(&metrics.ws_connections_open) > 0 {
+        log::info!(target: "feed", source = description; "WebSocket connected ({description})");
+    } else {
+        log::warn!(target: "feed", source = description;
+            "WebSocket not connected after {} ms ({description}); still retrying in the background", cfg.websocket.connect_timeout_ms);
+    }
+}
