@@ -213,10 +213,10 @@ pub fn apply_warmup(
     }
     log::info!(target: "strategy", instruments = instruments, candles = candles, days = cfg.indicators.warmup_days;
         "Warmed up {instruments} instruments on {} sessions of history ({candles} one-minute candles)", cfg.indicators.warmup_days);
-    let open = crate::clock::ist_epoch(today, TimeOfDay::hm(0, 0)) as u32;
+    let midnight = crate::clock::ist_epoch(today, TimeOfDay::hm(0, 0)) as u32;
     let of_today = history
         .iter()
-        .filter(|(_, c)| c.last().is_some_and(|c| c.start >= open))
+        .filter(|(_, c)| c.last().is_some_and(|c| c.start >= midnight))
         .count();
     if of_today > 0 {
         log::info!(target: "strategy", instruments = of_today;

@@ -316,8 +316,7 @@ impl RiskStage {
         let quiet = |p: &super::portfolio::Position| {
             !p.is_open() && p.pending_entry.is_none() && p.pending_exit.is_none()
         };
-        if sp.state.is_live()
-            && matches!(sp.state, SpreadState::Open | SpreadState::Exiting)
+        if matches!(sp.state, SpreadState::Open | SpreadState::Exiting)
             && quiet(&self.positions[sp.buy])
             && quiet(&self.positions[sp.sell])
         {

@@ -19,7 +19,7 @@ use super::indicators::IndicatorValues;
 use super::ranking::Components;
 use crate::clock::{ist_date, TimeOfDay};
 use crate::config::{OptionsRankerConfig, OptionsStrategyType};
-use crate::domain::black76::{years_between, Black76, IvError, OptionKind};
+use crate::domain::black76::{years_between, Black76, OptionKind};
 use crate::domain::{
     Date, InstrumentMaster, Price, Side, Signal, SignalScore, SpreadKind, SpreadSpec, StrategyId,
     Tick,
@@ -250,8 +250,7 @@ impl OptionsRanker {
     fn iv(&self, model: Black76, premium: f64) -> Option<f64> {
         match model.implied_vol(premium) {
             Ok(v) => Some(v),
-            Err(IvError::BadInput | IvError::BelowIntrinsic | IvError::AboveMaximum)
-            | Err(IvError::NoConvergence) => {
+            Err(_) => {
                 Metrics::add(&self.metrics.options_iv_failed_total, 1);
                 None
             }
@@ -371,7 +370,7 @@ impl OptionsRanker {
         let st = values.supertrend.ok_or(Look::NoTrend)?;
         let direction = if st.up { Side::Buy } else { Side::Sell };
         let best = self
-            .best_candidate(c, atm, direction)
+            .best_candidate(c, e, atm, direction)
             .ok_or(Look::NoCandidate { ivp })?;
         let mut s = self.signal(best, direction, ts, token_of);
         s.ivp = ivp;
@@ -380,11 +379,15 @@ impl OptionsRanker {
     }
 
     /// Every allowed trade around the money in `direction`; the best by rank.
-    fn best_candidate(&self, c: usize, atm: usize, direction: Side) -> Option<Candidate> {
+    fn best_candidate(
+        &self,
+        c: usize,
+        e: &chain::ExpiryChain,
+        atm: usize,
+        direction: Side,
+    ) -> Option<Candidate> {
         let cfg = &self.cfg;
         let ch = &self.chains[c];
-        let today = self.day[c];
-        let e = ch.expiry_for(today, cfg.min_dte, cfg.max_dte)?;
         let n = cfg.strikes_from_atm as i64;
         let lo = (atm as i64 - n).max(0) as usize;
         let hi = ((atm as i64 + n) as usize).min(e.strikes.len() - 1);
