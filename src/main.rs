@@ -90,6 +90,31 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Charges of one intraday round trip (buy then sell `qty`) by the dated tables of
+    /// configs/charges.yaml, in rupees: a table, or one JSON object with --json.
+    Charges {
+        #[arg(long, value_parser = ["intraday", "futures", "options"])]
+        segment: String,
+        /// Buy price in rupees (up to 2 decimals).
+        #[arg(long)]
+        buy: String,
+        /// Sell price in rupees (up to 2 decimals).
+        #[arg(long)]
+        sell: String,
+        /// Quantity in units (shares, or lots x lot size).
+        #[arg(long)]
+        qty: i64,
+        /// Trade date (yyyy-mm-dd); default today (IST). Picks the table in force then.
+        #[arg(long)]
+        date: Option<String>,
+        #[arg(long)]
+        json: bool,
+        /// The charges file; default risk.charges_file of --config.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        #[arg(long, default_value = "configs/app.yaml")]
+        config: PathBuf,
+    },
     /// Print the running system's memory-mapped snapshot as JSON (works from any process).
     Snapshot {
         #[arg(long, default_value = "configs/app.yaml")]
@@ -239,6 +264,116 @@ fn cmd_run(
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// Rupees as written ("1000", "135.5", "0.05") to paise, exactly; more than 2 decimals is an error.
+fn parse_rupees(s: &str) -> Option<i64> {
+    let (whole, frac) = s.trim().split_once('.').unwrap_or((s.trim(), ""));
+    if whole.is_empty() || frac.len() > 2 || !whole.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let w: i64 = whole.parse().ok()?;
+    let f: i64 = format!("{frac:0<2}").parse().ok()?;
+    w.checked_mul(100)?.checked_add(f)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn cmd_charges(
+    segment: &str,
+    buy: &str,
+    sell: &str,
+    qty: i64,
+    date: Option<String>,
+    json: bool,
+    file: Option<PathBuf>,
+    config_path: &Path,
+) -> Result<ExitCode> {
+    use aitrapp::domain::{format_rupees, Date, Price, Qty};
+    use aitrapp::risk::charges::{ChargeSchedule, ChargeSegment};
+    let bad = |m: String| {
+        eprintln!("error: {m}");
+        Ok(ExitCode::from(2))
+    };
+    let Some(seg) = ChargeSegment::parse(segment) else {
+        return bad(format!(
+            "--segment must be intraday, futures or options (got `{segment}`)"
+        ));
+    };
+    let (Some(b), Some(s)) = (parse_rupees(buy), parse_rupees(sell)) else {
+        return bad(format!(
+            "--buy and --sell must be rupees with at most 2 decimals (got `{buy}`, `{sell}`)"
+        ));
+    };
+    if qty <= 0 {
+        return bad(format!(
+            "--qty must be a positive number of units (got {qty})"
+        ));
+    }
+    let day = match date.as_deref() {
+        None => aitrapp::clock::today_ist(),
+        Some(d) => match Date::parse(d) {
+            Some(d) => d,
+            None => return bad(format!("--date must be yyyy-mm-dd (got `{d}`)")),
+        },
+    };
+    let path = match file {
+        Some(f) => f,
+        None => {
+            let cfg = if config_path.exists() {
+                match load_config(config_path, &Environment::default()) {
+                    Ok(c) => c,
+                    Err(code) => return Ok(code),
+                }
+            } else {
+                config::AppConfig::default()
+            };
+            config::resolve_path(&base_dir(config_path), &cfg.risk.charges_file)
+        }
+    };
+    let sched = match ChargeSchedule::load(&path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprint!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let Some(t) = sched.round_trip(seg, Price(b), Price(s), Qty(qty), day) else {
+        return bad(format!("{}: no rate table covers {day}", path.display()));
+    };
+    let total = t.charges.total();
+    let mut rows: Vec<(&str, i64)> = t.charges.lines().iter().map(|(k, v)| (*k, v.0)).collect();
+    rows.push(("total", total.0));
+    rows.push(("gross_pnl", t.gross_pnl.0));
+    rows.push(("net_pnl", t.net_pnl.0));
+    rows.push(("points_to_breakeven", t.points_to_breakeven.0));
+    let from = sched
+        .table_for(day)
+        .map(|t| t.from.to_string())
+        .unwrap_or_default();
+    if json {
+        let mut m = serde_json::Map::new();
+        for (k, v) in &rows {
+            m.insert((*k).into(), serde_json::json!(*v as f64 / 100.0));
+        }
+        m.insert("segment".into(), serde_json::json!(seg.as_str()));
+        m.insert("date".into(), serde_json::json!(day.to_string()));
+        m.insert("rate_table_from".into(), serde_json::json!(from));
+        println!("{}", serde_json::Value::Object(m));
+    } else {
+        println!(
+            "{} round trip: buy {} sell {} qty {qty} on {day} (rates from {from})",
+            seg.as_str(),
+            format_rupees(b, 100),
+            format_rupees(s, 100)
+        );
+        for (k, v) in rows {
+            println!("{k:<20} {:>14}", format_rupees(v, 100));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn cmd_decode(file: &Path) -> Result<ExitCode> {
@@ -448,9 +583,17 @@ fn main() -> ExitCode {
         Command::CheckConfig { path } => {
             let env = Environment::from_process(&base_dir(&path).join(".env"));
             match config::load(&path, &env) {
-                Ok(_) => {
-                    println!("OK: {}", path.display());
-                    Ok(ExitCode::SUCCESS)
+                Ok(cfg) => {
+                    let problems = app::check_files(&cfg, &base_dir(&path));
+                    if problems.is_empty() {
+                        println!("OK: {}", path.display());
+                        Ok(ExitCode::SUCCESS)
+                    } else {
+                        for p in problems {
+                            println!("{p}");
+                        }
+                        Ok(ExitCode::from(2))
+                    }
                 }
                 Err(e) => {
                     print!("{e}");
@@ -459,6 +602,16 @@ fn main() -> ExitCode {
             }
         }
         Command::Decode { file } => cmd_decode(&file),
+        Command::Charges {
+            segment,
+            buy,
+            sell,
+            qty,
+            date,
+            json,
+            file,
+            config,
+        } => cmd_charges(&segment, &buy, &sell, qty, date, json, file, &config),
         Command::Indicators { candles, config } => cmd_indicators(&candles, &config),
         Command::Snapshot { config, path } => cmd_snapshot(&config, path),
         Command::Record {

@@ -375,3 +375,103 @@ fn run_refuses_bad_strategy_sections_at_start() {
     }
     assert!(!text.contains("AITRAPP started"), "{text}");
 }
+
+/// `aitrapp charges` prints the round trip's lines in rupees; the table in force on the date
+/// decides (2026 STT on futures is 0.05%, 2025's 0.02%).
+#[test]
+fn charges_command_prints_the_breakdown() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let run = |args: &[&str]| {
+        let out = Command::new(bin())
+            .current_dir(root)
+            .arg("charges")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, out, _) = run(&[
+        "--segment",
+        "futures",
+        "--buy",
+        "25000",
+        "--sell",
+        "25100",
+        "--qty",
+        "65",
+        "--date",
+        "2026-06-01",
+    ]);
+    assert_eq!(code, Some(0));
+    for line in [
+        "brokerage                     40.00",
+        "stt                          816.00",
+        "exchange_txn                  59.59",
+        "sebi_fee                       3.26",
+        "stamp_duty                    32.50",
+        "gst                           18.51",
+        "total                        969.86",
+        "gross_pnl                   6500.00",
+        "net_pnl                     5530.14",
+        "points_to_breakeven           14.92",
+    ] {
+        assert!(out.contains(line), "missing `{line}` in\n{out}");
+    }
+    let (code, out, _) = run(&[
+        "--segment",
+        "futures",
+        "--buy",
+        "25000",
+        "--sell",
+        "25100",
+        "--qty",
+        "65",
+        "--date",
+        "2025-06-02",
+        "--json",
+    ]);
+    assert_eq!(code, Some(0));
+    let j: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(j["stt"], 326.0);
+    assert_eq!(j["total"], 479.86);
+    assert_eq!(j["rate_table_from"], "2024-10-01");
+    let (code, _, err) = run(&[
+        "--segment",
+        "options",
+        "--buy",
+        "1.005",
+        "--sell",
+        "2",
+        "--qty",
+        "65",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("at most 2 decimals"), "{err}");
+}
+
+/// check-config reads the charges file the config names and lists its problems.
+#[test]
+fn check_config_refuses_a_bad_charges_table() {
+    let dir = temp_project("charges");
+    let cfg = dir.join("configs/app.yaml");
+    std::fs::write(&cfg, "mode: PAPER\n").unwrap();
+    let seg = "{brokerage_flat: 20, stt_sell_pct: 0.1, exchange_txn_pct: 0.03553, sebi_per_crore: 10, stamp_buy_pct: 0.003}";
+    std::fs::write(
+        dir.join("configs/charges.yaml"),
+        format!("tables:\n- {{from: 2024-01-01, to: 2024-12-31, gst_pct: 18, intraday: {seg}, futures: {seg}, options: {seg}}}\n- {{from: 2024-06-01, gst_pct: 18, intraday: {seg}, futures: {seg}}}\n"),
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .args(["check-config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("charges.yaml"), "{text}");
+    assert!(text.contains("missing segment `options`"), "{text}");
+}

@@ -17,6 +17,7 @@ use crate::feed::synthetic::{SyntheticMarket, SyntheticParams};
 use crate::feed::{FrameSource, SourcePoll};
 use crate::pipeline::sequencer::{ClockSource, Sequencer};
 use crate::pipeline::{self, affinity, Stages, WaitStrategy};
+use crate::risk::charges::ChargeSchedule;
 use crate::risk::portfolio::TradeRecord;
 use crate::risk::{RiskParams, RiskStage};
 use crate::strategy::{ReloadAck, StrategySettings, StrategyStage, StrategyUpdate};
@@ -59,6 +60,8 @@ pub struct SessionReport {
     pub open_positions: usize,
     pub orders: usize,
     pub realized: Paise,
+    /// Charges of every fill of the run (closed trades and open positions' fills).
+    pub charges: Paise,
     pub ticks: u64,
     pub malformed_frames: u64,
     pub latency_p50_ns: u64,
@@ -100,6 +103,28 @@ pub fn session_calendar(cfg: &AppConfig, base: &Path) -> Result<SessionCalendar,
         squareoff_enabled: m.eod_squareoff_enabled,
         holidays,
     })
+}
+
+/// What `check-config` checks beyond the config itself: the files it names (charge tables,
+/// holidays) parse. Each problem is one line naming the file.
+pub fn check_files(cfg: &AppConfig, base: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Err(e) = load_charges(cfg, base) {
+        out.push(e.to_string());
+    }
+    if let Err(e) = session_calendar(cfg, base) {
+        out.push(e.to_string());
+    }
+    out
+}
+
+/// The dated charge tables of `risk.charges_file`; a bad table refuses the start, every
+/// problem listed.
+pub fn load_charges(cfg: &AppConfig, base: &Path) -> Result<Arc<ChargeSchedule>, AppError> {
+    let path = resolve_path(base, &cfg.risk.charges_file);
+    ChargeSchedule::load(&path)
+        .map(Arc::new)
+        .map_err(|e| startup(e.to_string().trim_end()))
 }
 
 /// The synthetic market from `feed.synthetic`, on its date (today when empty) moved forward
@@ -185,7 +210,8 @@ pub fn build_offline(
             calendar,
             master.clone(),
             metrics.clone(),
-        ),
+        )
+        .with_charges(load_charges(cfg, base)?),
         order: OrderStage::new(
             master,
             cfg.execution.slippage_bps,
@@ -206,6 +232,14 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
 
     log::info!(target: "app", "Loading strategies...");
     let calendar = session_calendar(cfg, base)?;
+    let charges = load_charges(cfg, base)?;
+    {
+        let today = today_ist();
+        let t = charges.table_or_oldest(today);
+        log::info!(target: "app", file = cfg.risk.charges_file.as_str(), table_from = t.from.to_string().as_str();
+            "Charges: {} dated table(s) from {}; today's fills charged by the table from {}",
+            charges.tables.len(), cfg.risk.charges_file, t.from);
+    }
     let st = &cfg.strategies;
     let on = |b: bool| if b { "enabled" } else { "disabled" };
     log::info!(target: "app", orb = st.orb.enabled, trend_pullback = st.trend_pullback.enabled, vwap_reversion = st.vwap_reversion.enabled,
@@ -449,6 +483,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
             master.clone(),
             metrics.clone(),
         )
+        .with_charges(charges)
         .with_first_order_id(if cfg.mode == Mode::Live {
             // Milliseconds since the epoch: unique across restarts, tags stay <= 11 chars.
             std::time::SystemTime::now()
@@ -632,6 +667,15 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
         open_positions: stages.risk.open_positions(),
         orders: stages.risk.oms().len(),
         realized: stages.risk.realized(),
+        charges: Paise(
+            stages
+                .risk
+                .trades()
+                .iter()
+                .map(|t| t.charges.total().0)
+                .sum::<i64>()
+                + stages.risk.open_trip_charges().0,
+        ),
         ticks: Metrics::get(&metrics.feed_ticks_total),
         malformed_frames: Metrics::get(&metrics.feed_malformed_frames_total),
         latency_p50_ns: stages.order.latency().value_at_quantile(0.5),
@@ -641,11 +685,14 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     drop(stages);
     drop(hot);
     let _ = logger.join();
-    let wins = report.trades.iter().filter(|t| t.pnl.0 > 0).count();
+    let wins = report.trades.iter().filter(|t| t.net_pnl().0 > 0).count();
+    let net = Paise(report.realized.0 - report.charges.0);
     log::info!(target: "app", trades = report.trades.len(), wins = wins, realized_pnl = format_rupees(report.realized.0, 100).as_str(),
+        charges = format_rupees(report.charges.0, 100).as_str(), realized_pnl_net = format_rupees(net.0, 100).as_str(),
         open_positions = report.open_positions, ticks = report.ticks;
-        "Session summary: {} trades ({} winners), realized P&L {}, {} open position(s), {} ticks",
-        report.trades.len(), wins, format_rupees(report.realized.0, 100), report.open_positions, report.ticks);
+        "Session summary: {} trades ({} winners after charges), realized P&L {} gross, {} net of {} charges, {} open position(s), {} ticks",
+        report.trades.len(), wins, format_rupees(report.realized.0, 100), format_rupees(net.0, 100),
+        format_rupees(report.charges.0, 100), report.open_positions, report.ticks);
     log::info!(target: "app", "AITRAPP stopped");
     log::logger().flush();
     std::thread::sleep(Duration::from_millis(1));

@@ -87,6 +87,8 @@ pub struct RiskConfig {
     /// For cash equities (a lot is one share): largest position notional, percent of capital.
     pub max_position_notional_pct: f64,
     pub max_positions: u32,
+    /// Dated Indian charge tables (brokerage, STT, exchange, SEBI, stamp, GST).
+    pub charges_file: String,
 }
 
 impl Default for RiskConfig {
@@ -99,6 +101,7 @@ impl Default for RiskConfig {
             max_position_size_multiplier: 3,
             max_position_notional_pct: 20.0,
             max_positions: 5,
+            charges_file: "configs/charges.yaml".into(),
         }
     }
 }

@@ -382,12 +382,17 @@ pub fn write_hot_event(master: &InstrumentMaster, ev: &HotEvent) {
             entry,
             exit,
             pnl,
+            charges,
             purpose,
         } => {
             let (s, d) = sym(master, token);
+            let net = crate::domain::Paise(pnl.0 - charges.0);
             log::info!(target: "risk", symbol = s.as_str(), qty = qty.0, entry = format_rupees(entry.0, d).as_str(),
-                exit = format_rupees(exit.0, d).as_str(), pnl = format_rupees(pnl.0, 100).as_str(), exit_reason = purpose.as_str();
-                "Position closed {s} ({}): P&L {}", purpose.as_str(), format_rupees(pnl.0, 100));
+                exit = format_rupees(exit.0, d).as_str(), pnl = format_rupees(pnl.0, 100).as_str(),
+                charges = format_rupees(charges.0, 100).as_str(), net_pnl = format_rupees(net.0, 100).as_str(),
+                exit_reason = purpose.as_str();
+                "Position closed {s} ({}): P&L {} gross, {} net of {} charges", purpose.as_str(),
+                format_rupees(pnl.0, 100), format_rupees(net.0, 100), format_rupees(charges.0, 100));
         }
         HotEvent::StateChanged { from, to, reason } => {
             log::warn!(target: "risk", from = from, to = to, reason = reason; "Trading state {from} -> {to}: {reason}");

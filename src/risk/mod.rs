@@ -2,6 +2,7 @@
 //! state. It sizes and approves strategy signals, runs stop/target exits, the EOD square-off,
 //! the daily loss stop and the kill switch, and publishes the snapshot the control API reads.
 
+pub mod charges;
 pub mod oms;
 pub mod portfolio;
 mod publish;
@@ -14,6 +15,7 @@ use crate::domain::*;
 use crate::telemetry::hot_log::{HotEvent, HotLog};
 use crate::telemetry::snapshot::{SnapshotBody, SnapshotWriter};
 use crate::telemetry::Metrics;
+use charges::{ChargeSchedule, ChargeSegment, Charges, TripCosts};
 use crossbeam_channel::Sender;
 use oms::{Oms, OrderStatus, Transition};
 use portfolio::{Position, TradeRecord};
@@ -121,6 +123,13 @@ pub struct RiskStage {
     spreads: spreads::SpreadBook,
     /// Master index of each option's nearest future (its forward for delta).
     future_of: Vec<Option<u32>>,
+    charges: Arc<ChargeSchedule>,
+    /// Per instrument: the charge column, the round trip in progress and its charges so far.
+    charge_seg: Vec<ChargeSegment>,
+    trips: Vec<TripCosts>,
+    trip_charges: Vec<Charges>,
+    /// Charges of the day's fills: closed trips plus the open trips' so far.
+    charges_today: Charges,
 }
 
 impl RiskStage {
@@ -153,7 +162,15 @@ impl RiskStage {
                     .map(|(k, _)| k as u32)
             })
             .collect();
+        let charge_seg = (0..n)
+            .map(|i| ChargeSegment::of(master.by_index(i).instrument_type))
+            .collect();
         RiskStage {
+            charges: Arc::new(ChargeSchedule::shipped()),
+            charge_seg,
+            trips: vec![TripCosts::default(); n],
+            trip_charges: vec![Charges::default(); n],
+            charges_today: Charges::default(),
             params,
             calendar,
             master,
@@ -185,6 +202,12 @@ impl RiskStage {
     /// restart never reuses a tag already in today's Kite order book.
     pub fn with_first_order_id(mut self, first: u64) -> Self {
         self.oms = Oms::with_capacity(4096, first.max(1));
+        self
+    }
+
+    /// The dated charge tables fills are charged by (default: the shipped tables).
+    pub fn with_charges(mut self, c: Arc<ChargeSchedule>) -> Self {
+        self.charges = c;
         self
     }
 
@@ -231,6 +254,40 @@ impl RiskStage {
     }
     pub fn unrealized(&self) -> Paise {
         Paise(self.positions.iter().map(|p| p.unrealized().0).sum())
+    }
+    /// Charges of today's fills (closed trips and the open ones' fills so far).
+    pub fn charges_today(&self) -> Charges {
+        self.charges_today
+    }
+    /// Charges so far of the positions still open.
+    pub fn open_trip_charges(&self) -> Paise {
+        Paise(self.trip_charges.iter().map(|c| c.total().0).sum())
+    }
+    /// Today's P&L after charges: what the daily loss stop acts on.
+    pub fn daily_pnl_net(&self) -> Paise {
+        Paise(self.daily_pnl().0 - self.charges_today.total().0)
+    }
+
+    /// Charges a fill to its instrument's round trip; the day's charges move with it.
+    fn charge_fill(&mut self, idx: usize, side: Side, qty: Qty, price: Price, value_before: i128) {
+        let date = ist_date(self.now_ts as i64);
+        let seg = self.charge_seg[idx];
+        let divisor = self.positions[idx].divisor.max(1);
+        let trip = &mut self.trips[idx];
+        let table = self
+            .charges
+            .table_or_oldest(if trip.date.0 == 0 { date } else { trip.date });
+        trip.on_fill(table, seg, side, qty, price, value_before, divisor, date);
+        let now = trip.charges(&self.charges, table, seg, divisor);
+        let before = std::mem::replace(&mut self.trip_charges[idx], now);
+        let t = &mut self.charges_today;
+        t.add(&now);
+        t.brokerage.0 -= before.brokerage.0;
+        t.stt.0 -= before.stt.0;
+        t.exchange_txn.0 -= before.exchange_txn.0;
+        t.sebi_fee.0 -= before.sebi_fee.0;
+        t.stamp_duty.0 -= before.stamp_duty.0;
+        t.gst.0 -= before.gst.0;
     }
 
     fn log(&self, ev: HotEvent) {
@@ -333,6 +390,11 @@ impl RiskStage {
             self.day_first_trade = self.trades.len();
             self.wins = 0;
             self.losses = 0;
+            // A trip still open at midnight (none should be: intraday) keeps its charges.
+            self.charges_today = Charges::default();
+            for c in &self.trip_charges {
+                self.charges_today.add(c);
+            }
         }
         self.day = Some(today);
         if self.state == TradingState::Halted {
@@ -342,7 +404,7 @@ impl RiskStage {
 
     /// Halts and closes everything when the day's P&L reaches the loss limit. True if it did.
     fn check_daily_loss(&mut self, emit: &mut impl FnMut(Event)) -> bool {
-        let pnl = self.daily_pnl();
+        let pnl = self.daily_pnl_net();
         if pnl.0 > self.params.daily_loss_limit_paise || self.state == TradingState::Halted {
             return false;
         }
@@ -608,6 +670,7 @@ impl RiskStage {
     }
 
     fn on_order_update(&mut self, u: &OrderUpdate, emit: &mut impl FnMut(Event)) {
+        let value_before = self.oms.get(u.id).map_or(0, |r| r.filled_value);
         let Some((rec, t)) = self.oms.apply(u.id, u.kind) else {
             return;
         };
@@ -652,11 +715,15 @@ impl RiskStage {
                 self.realized_at_open[idx] = self.positions[idx].realized;
             }
             let entry_side = self.positions[idx].side();
+            self.charge_fill(idx, rec.intent.side, filled, price, value_before);
             self.positions[idx].apply_fill(rec.intent.side, filled, price);
             let p = self.positions[idx];
             if was_open && !p.is_open() {
                 let pnl = Paise(p.realized.0 - self.realized_at_open[idx].0);
+                let charges = std::mem::take(&mut self.trip_charges[idx]);
+                self.trips[idx] = TripCosts::default();
                 let trade = TradeRecord {
+                    charges,
                     token: rec.intent.token.0,
                     side: entry_side.unwrap_or(Side::Buy),
                     qty: p.entry_qty,
@@ -668,10 +735,11 @@ impl RiskStage {
                 };
                 self.trades.push(trade);
                 Metrics::add(&self.metrics.trades_closed_total, 1);
-                if pnl.0 > 0 {
-                    self.wins += 1;
-                } else {
-                    self.losses += 1;
+                // Won or lost after charges; a trade that nets exactly zero is neither.
+                match trade.net_pnl().0.signum() {
+                    1 => self.wins += 1,
+                    -1 => self.losses += 1,
+                    _ => {}
                 }
                 self.log(HotEvent::PositionClosed {
                     token: rec.intent.token,
@@ -679,6 +747,7 @@ impl RiskStage {
                     entry: p.entry_avg,
                     exit: price,
                     pnl,
+                    charges: charges.total(),
                     purpose,
                 });
                 let p = &mut self.positions[idx];

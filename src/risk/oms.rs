@@ -78,6 +78,9 @@ pub struct OrderRecord {
     pub filled: Qty,
     /// Volume-weighted fill price, native units.
     pub avg_fill: Price,
+    /// Sum of price x qty over the fills, native units: the order's value, exact (brokerage
+    /// is charged on it per executed order).
+    pub filled_value: i128,
 }
 
 /// Orders of the day by id (ids are dense, so a Vec indexed by id).
@@ -104,6 +107,7 @@ impl Oms {
             status: OrderStatus::PendingNew,
             filled: Qty(0),
             avg_fill: Price(0),
+            filled_value: 0,
         });
     }
     pub fn get(&self, id: OrderId) -> Option<&OrderRecord> {
@@ -125,6 +129,7 @@ impl Oms {
                     + price.0 as i128 * filled.0 as i128;
                 rec.avg_fill = Price((notional / total.max(1) as i128) as i64);
                 rec.filled = Qty(total);
+                rec.filled_value += price.0 as i128 * filled.0 as i128;
             }
             rec.status = to;
         }

@@ -111,6 +111,15 @@ pub struct TradeRecord {
     pub pnl: Paise,
     pub exit_purpose: crate::domain::OrderPurpose,
     pub closed_ts: u32,
+    /// Every charge of the round trip (both sides, each executed order's brokerage).
+    pub charges: super::charges::Charges,
+}
+
+impl TradeRecord {
+    /// P&L after charges.
+    pub fn net_pnl(&self) -> Paise {
+        Paise(self.pnl.0 - self.charges.total().0)
+    }
 }
 
 #[cfg(test)]

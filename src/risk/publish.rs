@@ -57,6 +57,8 @@ impl RiskStage {
         b.losses = self.losses;
         b.capital_paise = self.params.sizing.capital_paise;
         b.daily_loss_limit_paise = self.params.daily_loss_limit_paise;
+        b.heat_limit_paise = self.params.heat_limit_paise;
+        b.charges_today_paise = self.charges_today.total().0;
         b.ticks_seen = self.ticks_seen;
         let mut n = 0;
         let (mut realized, mut unrealized, mut risk) = (0i64, 0i64, 0i64);
@@ -79,6 +81,8 @@ impl RiskStage {
                 r.target = p.target.0;
                 r.divisor = p.divisor;
                 r.delta_milli = deltas[n];
+                r.trip_realized_paise = p.realized.0 - self.realized_at_open[i].0;
+                r.charges_paise = self.trip_charges[i].total().0;
                 r.spread = self
                     .spreads
                     .of_leg(i)

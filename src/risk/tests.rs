@@ -117,12 +117,13 @@ fn daily_pnl_and_trade_count_restart_each_day() {
 #[test]
 fn daily_loss_halt_lifts_next_day() {
     let mut r = stage();
-    r.params.daily_loss_limit_paise = -1;
     let d1 = 20261125;
     feed(&mut r, tick(ts(d1, "09:31"), 155_000));
     let sig = long_infy(ts(d1, "09:31"));
     let entry = feed(&mut r, Event::Signal(sig));
     fill(&mut r, &entry[0], 155_000);
+    // Just inside the limit after the entry's charges: the next paisa down halts.
+    r.params.daily_loss_limit_paise = r.daily_pnl_net().0 - 1;
     let exit = feed(&mut r, tick(ts(d1, "09:32"), 154_900));
     assert_eq!(exit.len(), 1);
     assert_eq!(exit[0].purpose, OrderPurpose::DailyLossStop);
@@ -338,4 +339,64 @@ fn square_off_closes_a_spread_as_a_spread() {
         (out[1].side, out[1].purpose),
         (Side::Sell, OrderPurpose::SquareOff)
     );
+}
+
+/// A round trip through the stage is charged exactly as the calculator charges the same
+/// buy and sell (one order each side), the trade keeps its charges, and /state's net P&L
+/// is gross less them.
+#[test]
+fn fills_are_charged_by_the_dated_table() {
+    let mut r = stage();
+    let d = 20261125;
+    feed(&mut r, tick(ts(d, "09:31"), 155_000));
+    let entry = feed(&mut r, Event::Signal(long_infy(ts(d, "09:31"))));
+    let qty = entry[0].qty;
+    fill(&mut r, &entry[0], 155_000);
+    // The entry leg alone: brokerage, exchange, SEBI, stamp and GST, no STT yet.
+    let open = r.charges_today();
+    assert!(
+        open.brokerage.0 > 0 && open.stamp_duty.0 > 0 && open.stt.0 == 0,
+        "{open:?}"
+    );
+    let exit = feed(&mut r, tick(ts(d, "09:40"), 153_900));
+    fill(&mut r, &exit[0], 153_900);
+    let want = charges::ChargeSchedule::shipped()
+        .round_trip(
+            charges::ChargeSegment::Intraday,
+            Price(155_000),
+            Price(153_900),
+            qty,
+            Date(d),
+        )
+        .unwrap();
+    let t = r.trades_today()[0];
+    assert_eq!(t.charges, want.charges);
+    assert_eq!(t.pnl, want.gross_pnl);
+    assert_eq!(t.net_pnl(), want.net_pnl);
+    assert_eq!(r.charges_today(), want.charges);
+    assert_eq!(r.daily_pnl_net(), want.net_pnl);
+    assert_eq!(r.open_trip_charges(), Paise(0));
+}
+
+/// The daily loss stop acts on P&L net of charges: a gross loss just inside the limit,
+/// pushed past it by the charges, halts.
+#[test]
+fn daily_loss_stop_counts_charges() {
+    let mut r = stage();
+    let d = 20261125;
+    feed(&mut r, tick(ts(d, "09:31"), 155_000));
+    let entry = feed(&mut r, Event::Signal(long_infy(ts(d, "09:31"))));
+    let qty = entry[0].qty.0;
+    fill(&mut r, &entry[0], 155_000);
+    // Gross loss of 10 paise a share at 1549.90; the limit sits 1 paisa below it.
+    r.params.daily_loss_limit_paise = -(10 * qty) - 1;
+    let out = feed(&mut r, tick(ts(d, "09:32"), 154_990));
+    assert_eq!(r.daily_pnl(), Paise(-10 * qty));
+    assert_eq!(
+        out.len(),
+        1,
+        "net of the entry's charges the loss is past the limit"
+    );
+    assert_eq!(out[0].purpose, OrderPurpose::DailyLossStop);
+    assert_eq!(r.state(), TradingState::Halted);
 }

@@ -79,7 +79,10 @@ pub enum HotEvent {
         qty: Qty,
         entry: Price,
         exit: Price,
+        /// Gross P&L of the round trip.
         pnl: Paise,
+        /// Its charges (net = pnl - charges).
+        charges: Paise,
         purpose: OrderPurpose,
     },
     StateChanged {

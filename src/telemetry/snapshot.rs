@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 
 pub const MAGIC: u64 = 0x4149_5452_4150_5031; // "AITRAPP1"
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 pub const MAX_POSITIONS: usize = 128;
 pub const MAX_ORDERS: usize = 256;
 
@@ -34,6 +34,10 @@ pub struct PositionRecord {
     /// The spread this position is a leg of; 0 for none.
     pub spread: u32,
     pub _pad2: u32,
+    /// P&L realized by partial exits of the round trip in progress.
+    pub trip_realized_paise: i64,
+    /// Charges of the round trip's fills so far.
+    pub charges_paise: i64,
 }
 
 /// `PositionRecord::delta_milli` when the delta could not be computed.
@@ -80,6 +84,10 @@ pub struct SnapshotBody {
     pub open_risk_paise: i64,
     pub daily_loss_limit_paise: i64,
     pub ticks_seen: u64,
+    /// Charges of the day's fills (the daily loss stop acts on P&L net of them).
+    pub charges_today_paise: i64,
+    /// risk.max_portfolio_heat_pct of capital.
+    pub heat_limit_paise: i64,
     pub positions: [PositionRecord; MAX_POSITIONS],
     pub orders: [OrderRecord; MAX_ORDERS],
 }
@@ -105,6 +113,8 @@ impl Default for SnapshotBody {
             open_risk_paise: 0,
             daily_loss_limit_paise: 0,
             ticks_seen: 0,
+            charges_today_paise: 0,
+            heat_limit_paise: 0,
             positions: [PositionRecord::default(); MAX_POSITIONS],
             orders: [OrderRecord::default(); MAX_ORDERS],
         }
@@ -297,6 +307,8 @@ pub fn state_json(b: &SnapshotBody) -> serde_json::Value {
         "win_rate": if decided > 0 { b.wins as f64 / decided as f64 } else { 0.0 },
         "daily_pnl": rupees(daily, 100),
         "daily_pnl_pct": if b.capital_paise > 0 { daily as f64 * 100.0 / b.capital_paise as f64 } else { 0.0 },
+        "daily_pnl_net": rupees(daily - b.charges_today_paise, 100),
+        "charges_today": rupees(b.charges_today_paise, 100),
         "realized_pnl": rupees(b.realized_paise, 100),
         "unrealized_pnl": rupees(b.unrealized_paise, 100),
         "portfolio_heat_pct": if b.capital_paise > 0 { b.open_risk_paise as f64 * 100.0 / b.capital_paise as f64 } else { 0.0 },
@@ -322,6 +334,9 @@ pub fn positions_json(b: &SnapshotBody) -> serde_json::Value {
                     "target": rupees(p.target, p.divisor),
                     "unrealized_pnl": rupees(p.unrealized_paise, 100),
                     "realized_pnl": rupees(p.realized_paise, 100),
+                    "pnl": rupees(p.trip_realized_paise + p.unrealized_paise, 100),
+                    "charges": rupees(p.charges_paise, 100),
+                    "net_pnl": rupees(p.trip_realized_paise + p.unrealized_paise - p.charges_paise, 100),
                     "strategy": crate::domain::StrategyId::from_code(p.strategy).as_str(),
                     "delta": if p.delta_milli == DELTA_UNKNOWN { serde_json::Value::Null } else { serde_json::json!(p.delta_milli as f64 / 1000.0) },
                     "spread_id": if p.spread == 0 { serde_json::Value::Null } else { serde_json::json!(p.spread) },
@@ -372,8 +387,11 @@ pub fn risk_json(b: &SnapshotBody) -> serde_json::Value {
         "open_risk": rupees(b.open_risk_paise, 100),
         "portfolio_heat_pct": if b.capital_paise > 0 { b.open_risk_paise as f64 * 100.0 / b.capital_paise as f64 } else { 0.0 },
         "daily_pnl": rupees(daily, 100),
+        "daily_pnl_net": rupees(daily - b.charges_today_paise, 100),
+        "charges_today": rupees(b.charges_today_paise, 100),
         "daily_loss_limit": rupees(b.daily_loss_limit_paise, 100),
-        "distance_to_daily_loss_limit": rupees(daily - b.daily_loss_limit_paise, 100),
+        "portfolio_heat_limit_pct": if b.capital_paise > 0 { b.heat_limit_paise as f64 * 100.0 / b.capital_paise as f64 } else { 0.0 },
+        "distance_to_daily_loss_limit": rupees(daily - b.charges_today_paise - b.daily_loss_limit_paise, 100),
         "state": state_name(b.trading_state),
     })
 }

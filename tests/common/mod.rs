@@ -20,7 +20,12 @@ pub fn temp_project(tag: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("configs")).unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for f in ["instruments.csv", "holidays_nse.txt", "fo_secban.csv"] {
+    for f in [
+        "instruments.csv",
+        "holidays_nse.txt",
+        "fo_secban.csv",
+        "charges.yaml",
+    ] {
         std::fs::copy(root.join("configs").join(f), dir.join("configs").join(f)).unwrap();
     }
     dir
