@@ -33,7 +33,7 @@ enum Command {
     Run {
         #[arg(long, default_value = "configs/app.yaml")]
         config: PathBuf,
-        /// Override the config's mode.
+        /// PAPER downgrades a LIVE config; LIVE must match `mode: LIVE` in the config.
         #[arg(long, value_parser = ["PAPER", "LIVE"])]
         mode: Option<String>,
         /// For unattended LIVE starts: must be exactly "CONFIRM LIVE TRADING".
@@ -221,10 +221,18 @@ fn cmd_run(
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
-    if let Some(m) = mode {
-        cfg.mode = if m == "LIVE" { Mode::Live } else { Mode::Paper };
+    // LIVE needs both the config and the command line: --mode LIVE alone never turns a
+    // PAPER config into real orders. --mode PAPER always downgrades.
+    let live_flag_on_paper_config = mode.as_deref() == Some("LIVE") && cfg.mode != Mode::Live;
+    if mode.as_deref() == Some("PAPER") {
+        cfg.mode = Mode::Paper;
     }
     init_logging(&cfg, &base, &cfg.logging.file, cfg.logging.stderr)?;
+    if live_flag_on_paper_config {
+        log::error!(target: "app", config = config_path.display().to_string().as_str();
+            "LIVE mode refused: --mode LIVE needs `mode: LIVE` in {} as well", config_path.display());
+        return Ok(ExitCode::from(2));
+    }
     let secrets = env.secrets();
     if cfg.mode == Mode::Live {
         if !secrets.has_kite_credentials() {

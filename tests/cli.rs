@@ -226,6 +226,35 @@ fn live_without_credentials_refuses() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("LIVE mode refused"));
 }
 
+/// `--mode LIVE` on a PAPER config is refused even with credentials: LIVE needs both.
+#[test]
+fn live_flag_on_a_paper_config_refuses() {
+    let dir = temp_project("live-flag");
+    std::fs::write(
+        dir.join("configs/app.yaml"),
+        "mode: PAPER\nlogging:\n  stderr: true\n",
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .current_dir(&dir)
+        .args([
+            "run",
+            "--mode",
+            "LIVE",
+            "--confirm-live",
+            "CONFIRM LIVE TRADING",
+        ])
+        .env("KITE_API_KEY", "k")
+        .env("KITE_ACCESS_TOKEN", "t")
+        .env_remove("APP_MODE")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--mode LIVE needs `mode: LIVE`"), "{err}");
+}
+
 #[test]
 fn decode_prints_kite_field_names() {
     let dir = temp_project("decode");

@@ -290,3 +290,27 @@ fn a_late_answer_is_a_typed_timeout() {
     }
     assert!(rest.orders().is_ok());
 }
+
+/// Kite answers quotes at any time of day: before the simulated session's first tick the
+/// simulator serves the previous close, stamped at that close, and its `timestamp` and
+/// `last_trade_time` are `yyyy-mm-dd hh:mm:ss` strings as the official client expects.
+#[test]
+fn quotes_before_the_open_carry_the_previous_close_as_kite_strings() {
+    let sim = start_sim("08:00", 1.0);
+    let k = client(&sim);
+    let ltp = k.ltp(&["NSE:INFY", "NFO:NOSUCH"]).unwrap();
+    assert_eq!(ltp.len(), 1, "{ltp:?}");
+    assert!(ltp[0].1 > 0.0);
+    let q = k.quote(&["NSE:INFY"]).unwrap();
+    let infy = &q["NSE:INFY"];
+    for field in ["timestamp", "last_trade_time"] {
+        let s = infy[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("{field}: {infy}"));
+        assert_eq!(s.len(), 19, "{field}: {s}");
+        // The previous trading day's close.
+        assert!(s.ends_with(" 15:30:00"), "{field}: {s}");
+        assert!(aitrapp::domain::Date::parse(&s[..10]).is_some(), "{s}");
+    }
+    assert_eq!(infy["last_price"], infy["ohlc"]["close"]);
+}

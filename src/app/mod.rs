@@ -1,6 +1,6 @@
 //! Wiring: config -> instruments -> stages -> rings and threads -> control API -> shutdown.
 
-use crate::clock::{parse_holidays, today_ist, SessionCalendar, TimeOfDay};
+use crate::clock::{parse_holidays, today_ist, weekday, SessionCalendar, TimeOfDay};
 use crate::config::{resolve_path, AppConfig, FeedSource, Mode, Secrets};
 use crate::control::dashboard::Dashboard;
 use crate::control::http::{ControlApi, Reloader};
@@ -87,7 +87,7 @@ pub fn session_calendar(cfg: &AppConfig, base: &Path) -> Result<SessionCalendar,
     let m = &cfg.market;
     let t = |s: &str| TimeOfDay::parse(s).ok_or_else(|| startup(format!("bad time `{s}`")));
     let holidays_path = resolve_path(base, &m.holidays_file);
-    let holidays = match std::fs::read_to_string(&holidays_path) {
+    let holidays: std::collections::BTreeSet<Date> = match std::fs::read_to_string(&holidays_path) {
         Ok(text) => parse_holidays(&text, &holidays_path.display().to_string()).map_err(startup)?,
         Err(e) => {
             log::warn!(target: "app", file = holidays_path.display().to_string().as_str();
@@ -100,7 +100,10 @@ pub fn session_calendar(cfg: &AppConfig, base: &Path) -> Result<SessionCalendar,
         open: t(&m.open_time)?,
         close: t(&m.close_time)?,
         squareoff: t(&m.eod_squareoff_time)?,
+        squareoff_fo: t(&m.fo_squareoff_time)?,
         squareoff_enabled: m.eod_squareoff_enabled,
+        no_entries_before_squareoff_min: m.no_entries_before_squareoff_min,
+        holiday_years: holidays.iter().map(|d| d.ymd().0).collect(),
         holidays,
     })
 }
@@ -302,6 +305,20 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     } else {
         today_ist()
     };
+    if weekday(session_day) < 5 && !calendar.covers(session_day) {
+        let why = format!(
+            "{}: no holidays listed for {} (the file covers {:?}): cannot tell whether {session_day} is a trading day",
+            cfg.market.holidays_file,
+            session_day.ymd().0,
+            calendar.holiday_years
+        );
+        if cfg.mode == Mode::Live {
+            return Err(startup(format!(
+                "LIVE refused: {why}; add NSE's holiday list for that year"
+            )));
+        }
+        log::warn!(target: "app", file = cfg.market.holidays_file.as_str(); "{why}");
+    }
     if let Some(why) = banned.staleness(session_day) {
         if cfg.mode == Mode::Live {
             log::warn!(target: "universe", "{why}");

@@ -1,6 +1,9 @@
 //! IST session calendar and time arithmetic. Exchange timestamps are epoch seconds; India has
 //! no daylight saving, so IST is a fixed +05:30 and needs no tz database.
 
+pub mod phase;
+pub use phase::SessionPhase;
+
 use crate::domain::Date;
 use std::collections::BTreeSet;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -98,6 +101,13 @@ pub fn kite_time(epoch_secs: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{t}+0530")
 }
 
+/// Epoch seconds as Kite writes JSON datetimes: `2026-11-25 09:15:00` (IST, no zone).
+pub fn kite_datetime(epoch_secs: i64) -> String {
+    let (y, m, d) = civil_from_days((epoch_secs + IST_OFFSET_SECS).div_euclid(86_400));
+    let t = ist_time_of_day(epoch_secs);
+    format!("{y:04}-{m:02}-{d:02} {t}")
+}
+
 pub fn now_epoch() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -115,23 +125,46 @@ pub struct SessionCalendar {
     pub pre_open: TimeOfDay,
     pub open: TimeOfDay,
     pub close: TimeOfDay,
+    /// The engine's square-off of equity (cash MIS) positions: before the broker's 15:20.
     pub squareoff: TimeOfDay,
+    /// The engine's square-off of F&O positions: before the broker's 15:25.
+    pub squareoff_fo: TimeOfDay,
     pub squareoff_enabled: bool,
+    /// No new entries in this many minutes before the segment's square-off.
+    pub no_entries_before_squareoff_min: u32,
     pub holidays: BTreeSet<Date>,
+    /// The years the holiday file lists: a trading day outside them has unknown holidays.
+    pub holiday_years: BTreeSet<i32>,
 }
 
 impl SessionCalendar {
-    /// NSE's continuous session (pre-open 09:00, open 09:15, close 15:30) with the square-off
-    /// at 15:25 and no holidays: the config's defaults, for tools and tests.
+    /// NSE's hours (pre-open 09:00, open 09:15, close 15:30) with square-off at 15:25 for
+    /// every segment, no entry buffer and no holidays: for tools and tests.
     pub fn nse_hours() -> SessionCalendar {
         SessionCalendar {
             pre_open: TimeOfDay::hm(9, 0),
             open: TimeOfDay::hm(9, 15),
             close: TimeOfDay::hm(15, 30),
             squareoff: TimeOfDay::hm(15, 25),
+            squareoff_fo: TimeOfDay::hm(15, 25),
             squareoff_enabled: true,
+            no_entries_before_squareoff_min: 0,
             holidays: BTreeSet::new(),
+            holiday_years: BTreeSet::new(),
         }
+    }
+    /// The square-off time of a segment (`fo`: futures and options).
+    pub fn squareoff_for(&self, fo: bool) -> TimeOfDay {
+        if fo {
+            self.squareoff_fo
+        } else {
+            self.squareoff
+        }
+    }
+    /// Whether the holiday file covers `date`'s year (a weekday outside it may be a holiday
+    /// nobody listed).
+    pub fn covers(&self, date: Date) -> bool {
+        self.holiday_years.contains(&date.ymd().0)
     }
     pub fn is_trading_day(&self, date: Date) -> bool {
         weekday(date) < 5 && !self.holidays.contains(&date)
@@ -141,10 +174,16 @@ impl SessionCalendar {
         let t = ist_time_of_day(epoch_secs);
         self.is_trading_day(ist_date(epoch_secs)) && t >= self.open && t < self.close
     }
-    /// New entries are allowed only in the continuous session and before square-off.
-    pub fn entries_allowed(&self, epoch_secs: i64) -> bool {
+    /// New entries in a segment are allowed only in the continuous session and until
+    /// `no_entries_before_squareoff_min` before its square-off.
+    pub fn entries_allowed_for(&self, epoch_secs: i64, fo: bool) -> bool {
         let t = ist_time_of_day(epoch_secs);
-        self.is_market_open(epoch_secs) && !(self.squareoff_enabled && t >= self.squareoff)
+        let last = TimeOfDay(
+            self.squareoff_for(fo)
+                .0
+                .saturating_sub(self.no_entries_before_squareoff_min * 60),
+        );
+        self.is_market_open(epoch_secs) && !(self.squareoff_enabled && t >= last)
     }
     /// The `n` trading days before `today`, oldest first (fewer only for a calendar of
     /// nothing but holidays).
@@ -166,8 +205,9 @@ impl SessionCalendar {
         out.reverse();
         out
     }
-    pub fn is_squareoff_due(&self, epoch_secs: i64) -> bool {
-        self.squareoff_enabled && ist_time_of_day(epoch_secs) >= self.squareoff
+    /// Past the segment's square-off time on a trading day (positions there must close).
+    pub fn is_squareoff_due_for(&self, epoch_secs: i64, fo: bool) -> bool {
+        self.squareoff_enabled && ist_time_of_day(epoch_secs) >= self.squareoff_for(fo)
     }
 }
 
@@ -223,10 +263,31 @@ mod tests {
         let d = Date(20261125);
         assert!(cal.is_market_open(ist_epoch(d, TimeOfDay::hm(9, 15))));
         assert!(!cal.is_market_open(ist_epoch(d, TimeOfDay::hm(9, 14))));
-        assert!(cal.entries_allowed(ist_epoch(d, TimeOfDay::hm(15, 24))));
-        assert!(!cal.entries_allowed(ist_epoch(d, TimeOfDay::hm(15, 25))));
+        assert!(cal.entries_allowed_for(ist_epoch(d, TimeOfDay::hm(15, 24)), false));
+        assert!(!cal.entries_allowed_for(ist_epoch(d, TimeOfDay::hm(15, 25)), false));
+        // Per segment, with a 10-minute buffer: equity 15:15 stops entries at 15:05, F&O
+        // 15:20 at 15:10.
+        let cal = SessionCalendar {
+            squareoff: TimeOfDay::hm(15, 15),
+            squareoff_fo: TimeOfDay::hm(15, 20),
+            no_entries_before_squareoff_min: 10,
+            ..cal
+        };
+        let at = |h, m| ist_epoch(d, TimeOfDay::hm(h, m));
+        assert!(cal.entries_allowed_for(at(15, 4), false));
+        assert!(!cal.entries_allowed_for(at(15, 5), false));
+        assert!(cal.entries_allowed_for(at(15, 9), true));
+        assert!(!cal.entries_allowed_for(at(15, 10), true));
+        assert!(cal.is_squareoff_due_for(at(15, 15), false));
+        assert!(!cal.is_squareoff_due_for(at(15, 15), true));
+        assert!(cal.is_squareoff_due_for(at(15, 20), true));
         assert!(!cal.is_market_open(ist_epoch(Date(20261124), TimeOfDay::hm(10, 0))));
         assert!(!cal.is_market_open(ist_epoch(Date(20261128), TimeOfDay::hm(10, 0))));
+    }
+
+    #[test]
+    fn kite_datetime_is_ist_without_zone() {
+        assert_eq!(kite_datetime(1625461887), "2021-07-05 10:41:27");
     }
 
     #[test]

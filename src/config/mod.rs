@@ -166,10 +166,10 @@ fn path_string(path: &serde_path_to_error::Path) -> String {
 fn short(v: &Value) -> String {
     let s = serde_yaml_ng::to_string(v).unwrap_or_default();
     let s = s.trim();
-    if s.len() > 60 {
-        format!("{}...", &s[..60])
-    } else {
-        s.to_string()
+    // Cut by characters, not bytes: a value in Devanagari (or any non-ASCII) must not split.
+    match s.char_indices().nth(60) {
+        Some((at, _)) => format!("{}...", &s[..at]),
+        None => s.to_string(),
     }
 }
 
@@ -384,6 +384,44 @@ mod tests {
         let s = e.to_string();
         assert!(s.contains("mode") && s.contains("YOLO"), "{s}");
         assert!(s.contains("market.eod_squareoff_time"), "{s}");
+    }
+
+    /// Our square-off must be on the book before the broker's own (Zerodha: equity MIS
+    /// 15:20, F&O 15:25), per segment.
+    #[test]
+    fn square_off_after_the_brokers_cut_off_is_refused() {
+        let e = parse(
+            "market:\n  eod_squareoff_time: \"15:20\"\n  fo_squareoff_time: \"15:26\"\n",
+            "x",
+        )
+        .unwrap_err();
+        let s = e.to_string();
+        assert!(
+            s.contains("market.eod_squareoff_time")
+                && s.contains("before the broker's equity MIS square-off at 15:20:00"),
+            "{s}"
+        );
+        assert!(
+            s.contains("market.fo_squareoff_time")
+                && s.contains("before the broker's F&O square-off at 15:25:00"),
+            "{s}"
+        );
+        let e = parse("market:\n  no_entries_before_squareoff_min: 400\n", "x").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("market.no_entries_before_squareoff_min"),
+            "{e}"
+        );
+        assert!(parse("market:\n  eod_squareoff_time: \"15:19\"\n", "x").is_ok());
+    }
+
+    #[test]
+    fn a_long_non_ascii_value_is_cut_by_characters() {
+        // One ASCII byte first, so byte 60 falls inside a three-byte character.
+        let long = format!("a{}", "निफ्टी".repeat(40));
+        let e = parse(&format!("risk:\n  capital: \"{long}\"\n"), "x").unwrap_err();
+        let s = e.to_string();
+        assert!(s.contains("risk.capital") && s.contains("..."), "{s}");
     }
 
     #[test]

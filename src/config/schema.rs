@@ -162,7 +162,16 @@ pub struct MarketConfig {
     pub open_time: String,
     pub close_time: String,
     pub eod_squareoff_enabled: bool,
+    /// The engine's square-off of equity (cash MIS) positions (the runbook's key).
     pub eod_squareoff_time: String,
+    /// The engine's square-off of futures and options positions.
+    pub fo_squareoff_time: String,
+    /// When the broker squares off MIS itself and charges for it (Zerodha: equity 15:20,
+    /// F&O 15:25); ours must come earlier.
+    pub broker_squareoff_equity: String,
+    pub broker_squareoff_fo: String,
+    /// No new entries this many minutes before the segment's square-off.
+    pub no_entries_before_squareoff_min: u32,
     pub holidays_file: String,
 }
 
@@ -173,7 +182,11 @@ impl Default for MarketConfig {
             open_time: "09:15".into(),
             close_time: "15:30".into(),
             eod_squareoff_enabled: true,
-            eod_squareoff_time: "15:25".into(),
+            eod_squareoff_time: "15:15".into(),
+            fo_squareoff_time: "15:20".into(),
+            broker_squareoff_equity: "15:20".into(),
+            broker_squareoff_fo: "15:25".into(),
+            no_entries_before_squareoff_min: 10,
             holidays_file: "configs/holidays_nse.txt".into(),
         }
     }

@@ -122,12 +122,44 @@ pub fn validate(c: &AppConfig, p: &mut Vec<Problem>) {
             format!("must satisfy pre_open <= open < close (got {pre} / {open} / {close})")
         });
     }
-    if let (Some(open), Some(close), Some(sq)) = (open, close, sq) {
+    let sq_fo = check_time(p, "market.fo_squareoff_time", &m.fo_squareoff_time);
+    let cut_eq = check_time(
+        p,
+        "market.broker_squareoff_equity",
+        &m.broker_squareoff_equity,
+    );
+    let cut_fo = check_time(p, "market.broker_squareoff_fo", &m.broker_squareoff_fo);
+    for (key, sq, cut, seg) in [
+        ("market.eod_squareoff_time", sq, cut_eq, "equity MIS"),
+        ("market.fo_squareoff_time", sq_fo, cut_fo, "F&O"),
+    ] {
+        if let (Some(open), Some(close), Some(sq)) = (open, close, sq) {
+            check(p, open < sq && sq <= close, key, || {
+                format!("must be after open {open} and not after close {close} (got {sq})")
+            });
+        }
+        // The broker squares off itself at its cut-off and charges Rs 50 + GST an order:
+        // ours must be on the book before it.
+        if let (Some(sq), Some(cut)) = (sq, cut) {
+            if m.eod_squareoff_enabled {
+                check(p, sq < cut, key, || {
+                    format!("must be before the broker's {seg} square-off at {cut} (got {sq})")
+                });
+            }
+        }
+    }
+    if let (Some(sq), Some(open)) = (sq.min(sq_fo), open) {
+        let buffer = m.no_entries_before_squareoff_min * 60;
         check(
             p,
-            open < sq && sq <= close,
-            "market.eod_squareoff_time",
-            || format!("must be after open {open} and not after close {close} (got {sq})"),
+            buffer < sq.0.saturating_sub(open.0),
+            "market.no_entries_before_squareoff_min",
+            || {
+                format!(
+                    "leaves no time to enter between the open {open} and square-off {sq} (got {})",
+                    m.no_entries_before_squareoff_min
+                )
+            },
         );
     }
 

@@ -397,8 +397,12 @@ pub fn write_hot_event(master: &InstrumentMaster, ev: &HotEvent) {
         HotEvent::StateChanged { from, to, reason } => {
             log::warn!(target: "risk", from = from, to = to, reason = reason; "Trading state {from} -> {to}: {reason}");
         }
-        HotEvent::SquareOff { positions } => {
-            log::info!(target: "risk", positions = positions; "EOD square-off: closing {positions} position(s)");
+        HotEvent::SquareOff { positions, segment } => {
+            log::info!(target: "risk", positions = positions, segment = segment;
+                "EOD square-off ({segment}): closing {positions} position(s)");
+        }
+        HotEvent::SessionPhase { from, to } => {
+            log::info!(target: "risk", from = from, to = to; "Session phase {from} -> {to}");
         }
         HotEvent::DailyLossStop { pnl } => {
             log::error!(target: "risk", pnl = format_rupees(pnl.0, 100).as_str();

@@ -82,6 +82,8 @@ pub enum Segment {
     Mcx,
     McxSx,
     Indices,
+    /// NSE commodity derivatives (`nco`, added by the official Python client 5.2.2).
+    Nco,
     Unknown(u8),
 }
 
@@ -97,6 +99,7 @@ impl Segment {
             7 => Segment::Mcx,
             8 => Segment::McxSx,
             9 => Segment::Indices,
+            12 => Segment::Nco,
             other => Segment::Unknown(other),
         }
     }
@@ -111,14 +114,16 @@ impl Segment {
             Segment::Mcx => 7,
             Segment::McxSx => 8,
             Segment::Indices => 9,
+            Segment::Nco => 12,
             Segment::Unknown(x) => x,
         }
     }
-    /// Integer units per rupee for prices on the wire (Kite: CDS 1e7, BCD 1e4, else 100).
+    /// Integer units per rupee for prices on the wire (Kite: CDS 1e7, BCD and NCO 1e4,
+    /// else 100).
     pub fn price_divisor(self) -> i64 {
         match self {
             Segment::Cds => 10_000_000,
-            Segment::Bcd => 10_000,
+            Segment::Bcd | Segment::Nco => 10_000,
             _ => 100,
         }
     }
@@ -197,6 +202,10 @@ mod tests {
         assert_eq!(Segment::Cds.price_divisor(), 10_000_000);
         assert_eq!(Segment::Bcd.price_divisor(), 10_000);
         assert_eq!(Segment::NseFo.price_divisor(), 100);
+        // Segment 12 (nco): divided by 10,000 as the official client 5.2.2 does.
+        assert_eq!(Token((77 << 8) | 12).segment(), Segment::Nco);
+        assert_eq!(Segment::Nco.price_divisor(), 10_000);
+        assert_eq!(Segment::from_id(12).id(), 12);
         assert!(!Segment::Indices.tradable());
     }
 

@@ -329,6 +329,14 @@ impl SyntheticMarket {
         m
     }
 
+    /// Each instrument's previous close (the price the session opens from).
+    pub fn previous_closes(&self) -> Vec<(Token, i32)> {
+        self.instruments
+            .iter()
+            .map(|s| (s.inst.token, s.close))
+            .collect()
+    }
+
     pub fn date(&self) -> Date {
         self.date
     }

@@ -57,6 +57,10 @@ impl SessionClock {
             Event::Clock { ts: now }
         })
     }
+    /// The newest second the clock has reached (0 before its first).
+    pub fn now(&self) -> u32 {
+        self.last
+    }
 }
 
 /// Everything the feed thread owns.
@@ -170,7 +174,7 @@ impl Sequencer {
                         }
                         ClockSource::Wall => false,
                     };
-                    let ticks = self.publish_frame(&buf, recv_ns, wall);
+                    let ticks = self.publish_frame(&buf, recv_ns, wall, clock.now());
                     if lockstep && (ticks > 0 || clocked) {
                         self.lockstep_barrier(&mut barrier, recv_ns);
                     }
@@ -186,8 +190,16 @@ impl Sequencer {
     }
 
     /// Records and decodes one frame onto ring A; returns how many ticks it carried. With
-    /// the wall time (a live feed) it also updates the exchange-to-wall lag.
-    fn publish_frame(&mut self, buf: &[u8], recv_ns: u64, wall_ms: Option<u64>) -> u16 {
+    /// the wall time (a live feed) it also updates the exchange-to-wall lag. Ticks without an
+    /// exchange timestamp (Kite's `ltp` and `quote` packets carry none) are stamped with the
+    /// session clock's second, so bars, entries and exits run in every websocket mode.
+    fn publish_frame(
+        &mut self,
+        buf: &[u8],
+        recv_ns: u64,
+        wall_ms: Option<u64>,
+        clock_now: u32,
+    ) -> u16 {
         Metrics::add(&self.metrics.feed_frames_total, 1);
         Metrics::add(&self.metrics.feed_bytes_total, buf.len() as u64);
         if let Some(r) = &mut self.recorder {
@@ -199,8 +211,12 @@ impl Sequencer {
         let ring = &mut self.ring;
         match decode_frame(buf, |t| {
             exchange_ts = exchange_ts.max(t.exchange_timestamp);
+            let mut tick = *t;
+            if tick.exchange_timestamp == 0 {
+                tick.exchange_timestamp = clock_now;
+            }
             ring.publish(Slot {
-                ev: Event::Tick(*t),
+                ev: Event::Tick(tick),
                 recv_ns,
             })
         }) {

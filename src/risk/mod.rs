@@ -9,7 +9,7 @@ mod publish;
 pub mod sizing;
 pub mod spreads;
 
-use crate::clock::{ist_date, SessionCalendar};
+use crate::clock::{ist_date, SessionCalendar, SessionPhase};
 use crate::config::{AppConfig, EntryOrderType, Mode};
 use crate::domain::*;
 use crate::telemetry::hot_log::{HotEvent, HotLog};
@@ -101,7 +101,11 @@ pub struct RiskStage {
     realized_at_open: Vec<Paise>,
     oms: Oms,
     state: TradingState,
-    squared_off: Option<Date>,
+    /// The day each segment (0 equity, 1 F&O) was last squared off.
+    squared_off: [Option<Date>; 2],
+    phase: SessionPhase,
+    /// Per instrument: a derivative (F&O square-off time) or not (equity).
+    is_fo: Vec<bool>,
     day: Option<Date>,
     now_ts: u32,
     trades: Vec<TradeRecord>,
@@ -162,6 +166,7 @@ impl RiskStage {
                     .map(|(k, _)| k as u32)
             })
             .collect();
+        let is_fo = (0..n).map(|i| master.by_index(i).is_derivative()).collect();
         let charge_seg = (0..n)
             .map(|i| ChargeSegment::of(master.by_index(i).instrument_type))
             .collect();
@@ -178,7 +183,9 @@ impl RiskStage {
             realized_at_open: vec![Paise(0); n],
             oms: Oms::with_capacity(4096, 1),
             state: TradingState::Active,
-            squared_off: None,
+            squared_off: [None; 2],
+            phase: SessionPhase::Closed,
+            is_fo,
             day: None,
             now_ts: 0,
             trades: Vec::with_capacity(1024),
@@ -377,9 +384,27 @@ impl RiskStage {
         if self.day != Some(today) {
             self.start_day(today);
         }
-        if self.calendar.is_squareoff_due(self.now_ts as i64) {
-            self.square_off(emit);
+        let phase = self.calendar.phase(self.now_ts as i64);
+        if phase != self.phase {
+            self.log(HotEvent::SessionPhase {
+                from: self.phase.as_str(),
+                to: phase.as_str(),
+            });
+            self.phase = phase;
+            self.metrics
+                .session_phase
+                .store(phase.code() as u64, std::sync::atomic::Ordering::Relaxed);
         }
+        for fo in [false, true] {
+            if self.calendar.is_squareoff_due_for(self.now_ts as i64, fo) {
+                self.square_off(fo, emit);
+            }
+        }
+    }
+
+    /// The session phase the clock last moved the stage into.
+    pub fn phase(&self) -> SessionPhase {
+        self.phase
     }
 
     /// A new trading day: daily P&L, trade count and win rate start again from zero, and a
@@ -390,6 +415,7 @@ impl RiskStage {
             self.day_first_trade = self.trades.len();
             self.wins = 0;
             self.losses = 0;
+            self.oms.roll_day();
             // A trip still open at midnight (none should be: intraday) keeps its charges.
             self.charges_today = Charges::default();
             for c in &self.trip_charges {
@@ -415,26 +441,43 @@ impl RiskStage {
         true
     }
 
-    fn square_off(&mut self, emit: &mut impl FnMut(Event)) {
-        let first = self.squared_off != self.day;
-        self.exit_all_spreads(OrderPurpose::SquareOff, emit);
+    /// Closes a segment's positions (`fo`: futures and options, spreads included) and, the
+    /// first time each day, cancels its working entries.
+    fn square_off(&mut self, fo: bool, emit: &mut impl FnMut(Event)) {
+        let first = self.squared_off[fo as usize] != self.day;
+        if fo {
+            self.exit_all_spreads(OrderPurpose::SquareOff, emit);
+        }
         let mut closing = 0;
         for idx in 0..self.positions.len() {
             let p = &self.positions[idx];
-            if p.is_open() && p.pending_exit.is_none() {
+            if self.is_fo[idx] == fo
+                && p.is_open()
+                && p.pending_exit.is_none()
+                && self.spreads.leg_of[idx].is_none()
+            {
                 closing += 1;
                 self.exit_position(idx, OrderPurpose::SquareOff, emit);
             }
         }
         if first {
-            self.squared_off = self.day;
+            self.squared_off[fo as usize] = self.day;
             let mut cancels = 0;
+            let master = self.master.clone();
             self.cancel_open(
-                |r| r.intent.purpose == OrderPurpose::Entry,
+                |r| {
+                    r.intent.purpose == OrderPurpose::Entry
+                        && master
+                            .get(r.intent.token)
+                            .is_some_and(|i| i.is_derivative() == fo)
+                },
                 emit,
                 &mut cancels,
             );
-            self.log(HotEvent::SquareOff { positions: closing });
+            self.log(HotEvent::SquareOff {
+                positions: closing,
+                segment: if fo { "F&O" } else { "equity" },
+            });
             self.publish();
         }
     }
@@ -456,12 +499,18 @@ impl RiskStage {
             TradingState::Paused => return self.refuse(s, "trading is paused"),
             TradingState::Halted => return self.refuse(s, "halted: daily loss limit hit"),
         }
-        if !self.calendar.entries_allowed(s.ts as i64) {
-            return self.refuse(s, "outside the session or after square-off time");
-        }
         let Some(idx) = self.master.index_of(s.token) else {
             return self.refuse(s, "unknown instrument");
         };
+        if !self
+            .calendar
+            .entries_allowed_for(s.ts as i64, self.is_fo[idx])
+        {
+            return self.refuse(
+                s,
+                "outside the continuous session or within market.no_entries_before_squareoff_min of square-off",
+            );
+        }
         let inst = *self.master.by_index(idx);
         if !inst.tradable() {
             return self.refuse(s, "instrument is not tradable");
@@ -780,10 +829,12 @@ impl RiskStage {
         // Spreads' legs follow the spread's machine, which square-off and flatten drive.
         let p = self.positions[idx];
         if !leg && purpose == OrderPurpose::Entry && p.is_open() && p.pending_exit.is_none() {
-            let allowed = self.state == TradingState::Active
-                && !self.calendar.is_squareoff_due(self.now_ts as i64);
+            let due = self
+                .calendar
+                .is_squareoff_due_for(self.now_ts as i64, self.is_fo[idx]);
+            let allowed = self.state == TradingState::Active && !due;
             if !allowed {
-                let why = if self.calendar.is_squareoff_due(self.now_ts as i64) {
+                let why = if due {
                     OrderPurpose::SquareOff
                 } else {
                     OrderPurpose::Flatten

@@ -135,6 +135,18 @@ impl Oms {
         }
         Some((*rec, t))
     }
+    /// A new trading day: yesterday's orders leave the table (ids go on from where they
+    /// were, so no tag repeats). Kept whole while any order is still working, so a late
+    /// update always finds its order; returns whether the table was cleared.
+    pub fn roll_day(&mut self) -> bool {
+        if self.open_orders().next().is_some() {
+            return false;
+        }
+        self.first_id = self.next_id().0;
+        self.orders.clear();
+        true
+    }
+
     pub fn mark_pending_cancel(&mut self, id: OrderId) -> bool {
         let Some(idx) = id.0.checked_sub(self.first_id) else {
             return false;
@@ -178,6 +190,33 @@ mod tests {
             qty: Qty(q),
             price: Price(100),
         }
+    }
+
+    #[test]
+    fn a_new_day_starts_an_empty_table_with_fresh_ids() {
+        let mut oms = Oms::with_capacity(8, 1);
+        let intent = |id| OrderIntent {
+            id,
+            token: crate::domain::Token(1),
+            side: crate::domain::Side::Buy,
+            qty: Qty(10),
+            order_type: crate::domain::OrderType::Market,
+            price: Price(0),
+            purpose: crate::domain::OrderPurpose::Entry,
+            strategy: crate::domain::StrategyId::Orb,
+            ts: 0,
+        };
+        oms.insert(intent(oms.next_id()));
+        oms.insert(intent(oms.next_id()));
+        oms.apply(OrderId(1), fill(10));
+        assert!(!oms.roll_day(), "order 2 still works: the table stays");
+        oms.apply(OrderId(2), OrderUpdateKind::Cancelled);
+        assert!(oms.roll_day());
+        assert!(oms.is_empty());
+        assert_eq!(oms.next_id(), OrderId(3));
+        assert!(oms.get(OrderId(1)).is_none());
+        oms.insert(intent(oms.next_id()));
+        assert_eq!(oms.get(OrderId(3)).unwrap().status, PendingNew);
     }
 
     #[test]

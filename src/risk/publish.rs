@@ -51,6 +51,7 @@ impl RiskStage {
         b.market_open =
             (self.now_ts != 0 && self.calendar.is_market_open(self.now_ts as i64)) as u8;
         b.feed_connected = (self.ticks_seen > 0) as u8;
+        b.session_phase = self.phase.code();
         b.exchange_ts = self.now_ts;
         b.trades_today = trades_today;
         b.wins = self.wins;
@@ -127,6 +128,9 @@ impl RiskStage {
         self.metrics
             .unrealized_pnl_paise
             .store(unrealized as u64, Relaxed);
+        self.metrics
+            .charges_today_paise
+            .store(self.charges_today.total().0 as u64, Relaxed);
         Metrics::add(&self.metrics.snapshot_publishes_total, 1);
         if let Some(w) = &mut self.snapshot {
             w.publish(b);

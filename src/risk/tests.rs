@@ -1,15 +1,16 @@
 //! Risk stage scenarios: days, limits, exits, spreads.
 
 use super::*;
-use crate::clock::{ist_epoch, TimeOfDay};
+use crate::clock::{ist_epoch, ist_time_of_day, TimeOfDay};
 use crate::domain::{OrderUpdate, TickMode};
 
 const INFY: Token = Token(408_065);
 
-/// NSE hours with the square-off at 15:20.
+/// NSE hours with the square-off at 15:20 for every segment.
 fn calendar() -> SessionCalendar {
     SessionCalendar {
         squareoff: TimeOfDay::hm(15, 20),
+        squareoff_fo: TimeOfDay::hm(15, 20),
         ..SessionCalendar::nse_hours()
     }
 }
@@ -399,4 +400,97 @@ fn daily_loss_stop_counts_charges() {
     );
     assert_eq!(out[0].purpose, OrderPurpose::DailyLossStop);
     assert_eq!(r.state(), TradingState::Halted);
+}
+
+/// With the feed silent from 15:00, clock events alone square off each segment at its own
+/// time (equity 15:15, F&O 15:20), move the session phase, and no entry is taken inside the
+/// buffer before square-off.
+#[test]
+fn square_off_per_segment_with_the_feed_stopped() {
+    let file = InstrumentMaster::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/configs/instruments.csv"
+    )))
+    .unwrap();
+    let master = Arc::new(file);
+    let cal = SessionCalendar {
+        squareoff: TimeOfDay::hm(15, 15),
+        squareoff_fo: TimeOfDay::hm(15, 20),
+        no_entries_before_squareoff_min: 10,
+        ..SessionCalendar::nse_hours()
+    };
+    let mut r = RiskStage::new(
+        RiskParams::from_config(&AppConfig::default()),
+        cal,
+        master.clone(),
+        Arc::new(Metrics::default()),
+    );
+    let d = 20261125;
+    let eq = master.find("NSE", "INFY").unwrap().token;
+    let fut = master
+        .iter()
+        .find(|i| i.instrument_type == InstrumentType::Future && i.name.as_str() == "NIFTY")
+        .unwrap()
+        .token;
+    let px = |t: Token| master.get(t).unwrap().last_price;
+    let price_tick = |t: Token, at: u32| {
+        Event::Tick(Tick {
+            token: t,
+            mode: TickMode::Ltp,
+            last_price: px(t).0 as i32,
+            exchange_timestamp: at,
+            ..Tick::default()
+        })
+    };
+    let open = |r: &mut RiskStage, t: Token, at: u32| {
+        feed(r, price_tick(t, at));
+        let p = px(t).0;
+        let sig = Signal {
+            token: t,
+            strategy: StrategyId::Orb,
+            side: Side::Buy,
+            entry: Price(p),
+            stop: Price(p - p / 1000),
+            target: Price(p + p / 500),
+            ts: at,
+            score: SignalScore::default(),
+            spread: None,
+        };
+        let e = feed(r, Event::Signal(sig));
+        assert_eq!(e.len(), 1, "entry for {t:?}");
+        fill(r, &e[0], p);
+    };
+    open(&mut r, eq, ts(d, "10:00"));
+    open(&mut r, fut, ts(d, "10:00"));
+    assert_eq!(r.phase(), crate::clock::SessionPhase::Continuous);
+    // 15:06: inside the equity buffer (15:05), not the F&O one (15:10).
+    let late = |t: Token, at: u32| Signal {
+        token: t,
+        strategy: StrategyId::TrendPullback,
+        side: Side::Sell,
+        entry: px(t),
+        stop: Price(px(t).0 + px(t).0 / 100),
+        target: Price(px(t).0 - px(t).0 / 50),
+        ts: at,
+        score: SignalScore::default(),
+        spread: None,
+    };
+    let other_eq = master.find("NSE", "TCS").unwrap().token;
+    feed(&mut r, price_tick(other_eq, ts(d, "15:00")));
+    assert!(feed(&mut r, Event::Signal(late(other_eq, ts(d, "15:06")))).is_empty());
+    // The feed stops at 15:00; only the clock moves.
+    let mut exits = Vec::new();
+    for s in (ts(d, "15:00")..=ts(d, "15:31")).step_by(1) {
+        for i in feed(&mut r, Event::Clock { ts: s }) {
+            exits.push((ist_time_of_day(s as i64), i.token, i.purpose));
+        }
+    }
+    assert_eq!(
+        exits,
+        vec![
+            (TimeOfDay::hm(15, 15), eq, OrderPurpose::SquareOff),
+            (TimeOfDay::hm(15, 20), fut, OrderPurpose::SquareOff),
+        ]
+    );
+    assert_eq!(r.phase(), crate::clock::SessionPhase::Closing);
 }

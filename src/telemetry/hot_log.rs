@@ -92,6 +92,12 @@ pub enum HotEvent {
     },
     SquareOff {
         positions: u32,
+        /// "equity" or "F&O".
+        segment: &'static str,
+    },
+    SessionPhase {
+        from: &'static str,
+        to: &'static str,
     },
     DailyLossStop {
         pnl: Paise,

@@ -65,6 +65,8 @@ metrics! {
     tick_to_intent_p99_ns: "Tick-to-order-intent latency p99, ns",
     tick_to_intent_max_ns: "Tick-to-order-intent latency max, ns",
     trading_state: "0 active, 1 paused, 2 halted",
+    session_phase: "0 closed, 1 pre-open, 2 pre-open limit only, 3 pre-open random close, 4 pre-open matching, 5 continuous, 6 closing",
+    charges_today_paise: "Charges of today's fills (brokerage, STT, exchange, SEBI, stamp, GST), paise",
 }
 
 impl Metrics {

@@ -143,6 +143,36 @@ impl SimMarket {
         out
     }
 
+    /// Quotes before the session's first tick: each instrument at its previous close, stamped
+    /// at that close, as Kite answers at any time of day. Later ticks replace them.
+    pub fn seed_previous_closes(&self, closes: &[(Token, i32)], ts: u32) {
+        let Ok(mut books) = self.books.write() else {
+            return;
+        };
+        for &(token, close) in closes {
+            if let Some(i) = self.master.index_of(token) {
+                if books[i].is_none() && close > 0 {
+                    books[i] = Some(Tick {
+                        token,
+                        mode: aitrapp::domain::TickMode::Quote,
+                        is_index: self.master.by_index(i).instrument_type
+                            == aitrapp::domain::InstrumentType::Index,
+                        last_price: close,
+                        ohlc: aitrapp::domain::Ohlc {
+                            open: close,
+                            high: close,
+                            low: close,
+                            close,
+                        },
+                        last_trade_time: ts,
+                        exchange_timestamp: ts,
+                        ..Tick::default()
+                    });
+                }
+            }
+        }
+    }
+
     pub fn last_tick(&self, token: Token) -> Option<Tick> {
         let idx = self.master.index_of(token)?;
         self.books.read().ok()?.get(idx).copied().flatten()
@@ -219,11 +249,14 @@ pub fn spawn(
                 c.feed.synthetic.speed = 1.0;
             }
             c.feed.synthetic.exit_at_close = false;
-            Box::new(aitrapp::app::synthetic_market(
-                &c,
-                &market.master,
-                &calendar,
-            )?)
+            let m = aitrapp::app::synthetic_market(&c, &market.master, &calendar)?;
+            let prev = calendar.previous_sessions(m.date(), 1);
+            let close_ts = prev
+                .first()
+                .map(|d| aitrapp::clock::ist_epoch(*d, calendar.close) as u32)
+                .unwrap_or(0);
+            market.seed_previous_closes(&m.previous_closes(), close_ts);
+            Box::new(m)
         }
     };
     Ok(std::thread::Builder::new()

@@ -443,8 +443,16 @@ impl Api {
             data.insert(
                 key.clone(),
                 json!({
-                    "instrument_token": inst.token.0, "timestamp": t.exchange_timestamp,
-                    "last_trade_time": t.last_trade_time, "last_price": r(t.last_price),
+                    // Kite writes both as `yyyy-mm-dd hh:mm:ss` strings (IST); the official
+                    // client parses 19-character strings and fails on integers.
+                    "instrument_token": inst.token.0,
+                    "timestamp": aitrapp::clock::kite_datetime(t.exchange_timestamp as i64),
+                    "last_trade_time": if t.last_trade_time > 0 {
+                        Value::String(aitrapp::clock::kite_datetime(t.last_trade_time as i64))
+                    } else {
+                        Value::Null
+                    },
+                    "last_price": r(t.last_price),
                     "last_quantity": t.last_traded_quantity, "buy_quantity": t.total_buy_quantity,
                     "sell_quantity": t.total_sell_quantity, "volume": t.volume_traded,
                     "average_price": r(t.average_traded_price), "oi": t.oi,
