@@ -74,6 +74,9 @@ fn run_serves_the_api_and_sigterm_exits_cleanly() {
             "trades_today",
             "win_rate",
             "daily_pnl",
+            "daily_pnl_net",
+            "charges_today",
+            "session_phase",
         ] {
             assert!(v.get(k).is_some(), "state lacks {k}: {body}");
         }
@@ -99,6 +102,14 @@ fn run_serves_the_api_and_sigterm_exits_cleanly() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert!(v["elapsed_ms"].as_f64().is_some(), "{body}");
     assert!(v["positions_remaining"] == 0, "{body}");
+    // Closing a position that is not open says so.
+    let (code, body) = http(port, "POST", "/positions/408065/close").unwrap();
+    assert_eq!(code, 404, "{body}");
+    assert!(
+        body.contains("no open position in instrument 408065"),
+        "{body}"
+    );
+    assert_eq!(http(port, "GET", "/positions/408065/close").unwrap().0, 405);
     // Reloads re-read the config and the ban list; a bad config changes nothing and says why.
     let (code, body) = http(port, "POST", "/strategies/reload").unwrap();
     assert_eq!(code, 200, "{body}");

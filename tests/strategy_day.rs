@@ -34,7 +34,7 @@ fn every_enabled_strategy_trades_on_a_synthetic_day() {
     let msg = |v: &serde_json::Value| v["message"].as_str().unwrap_or("").to_string();
     let entries: Vec<&serde_json::Value> = lines
         .iter()
-        .filter(|v| msg(v).starts_with("Order filled") && v["purpose"] == "entry")
+        .filter(|v| msg(v).starts_with("Order filled") && v["purpose"] == "ENTRY")
         .collect();
     for strategy in ["orb", "trend_pullback", "vwap_reversion", "options_ranker"] {
         assert!(
@@ -85,4 +85,52 @@ fn every_enabled_strategy_trades_on_a_synthetic_day() {
     }
     // Flat at the end.
     assert!(lines.iter().any(|v| msg(v).starts_with("EOD square")));
+    // Every exit rule on at its default: the day's closes carry their reasons, several of
+    // them, and each close its charges and net P&L (gross less charges, to the paisa).
+    let closes: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|v| msg(v).starts_with("Position closed"))
+        .collect();
+    let reasons: std::collections::BTreeSet<String> = closes
+        .iter()
+        .map(|v| v["exit_reason"].as_str().unwrap_or("").to_string())
+        .collect();
+    let known = [
+        "STOP_LOSS",
+        "TRAILING_STOP",
+        "TAKE_PROFIT_1",
+        "TAKE_PROFIT_2",
+        "TIME_STOP",
+        "VOLATILITY_STOP",
+        "MAE_STOP",
+        "EOD_SQUAREOFF",
+        "DAILY_LOSS_LIMIT",
+        "KILL_SWITCH",
+        "MANUAL",
+    ];
+    assert!(
+        reasons.iter().all(|r| known.contains(&r.as_str())),
+        "{reasons:?}"
+    );
+    assert!(reasons.len() >= 3, "only {reasons:?}");
+    let paise = |v: &serde_json::Value, k: &str| -> i64 {
+        let s = v[k].as_str().unwrap_or_else(|| panic!("{k} missing: {v}"));
+        (s.parse::<f64>().unwrap() * 100.0).round() as i64
+    };
+    for c in &closes {
+        assert_eq!(
+            paise(c, "pnl") - paise(c, "charges"),
+            paise(c, "net_pnl"),
+            "{c}"
+        );
+        assert!(paise(c, "charges") > 0, "{c}");
+    }
+    let summary = lines
+        .iter()
+        .find(|v| msg(v).starts_with("Session summary"))
+        .expect("a session summary");
+    assert_eq!(
+        paise(summary, "realized_pnl") - paise(summary, "charges"),
+        paise(summary, "realized_pnl_net")
+    );
 }

@@ -143,7 +143,28 @@ impl Default for UniverseConfig {
 #[serde(default)]
 pub struct ExitsConfig {
     pub stop_loss_enabled: bool,
+    /// TP1 and TP2 on (off: only stops, time, volatility, MAE and the day's end close).
     pub take_profit_enabled: bool,
+    /// ATR trailing stop: `trail_atr_mult` ATRs behind the best price since entry; it only
+    /// ever moves in the position's favour.
+    pub trail_enabled: bool,
+    pub trail_atr_mult: f64,
+    /// First target at `tp1_rr` times the initial risk: close `tp1_partial_pct` percent.
+    pub tp1_rr: f64,
+    pub tp1_partial_pct: f64,
+    /// Second target: close `tp2_partial_pct` percent of the entry quantity (100: the rest).
+    pub tp2_rr: f64,
+    pub tp2_partial_pct: f64,
+    pub move_to_be_after_tp1: bool,
+    /// Close a position still without profit after `time_stop_min` minutes.
+    pub time_stop_enabled: bool,
+    pub time_stop_min: u32,
+    /// Close when a bar's range exceeds `vol_spike_mult` ATRs and it closes against us.
+    pub vol_stop_enabled: bool,
+    pub vol_spike_mult: f64,
+    /// Close when price moves `mae_stop_pct` percent of entry against the position.
+    pub mae_stop_enabled: bool,
+    pub mae_stop_pct: f64,
 }
 
 impl Default for ExitsConfig {
@@ -151,6 +172,19 @@ impl Default for ExitsConfig {
         ExitsConfig {
             stop_loss_enabled: true,
             take_profit_enabled: true,
+            trail_enabled: true,
+            trail_atr_mult: 2.0,
+            tp1_rr: 1.0,
+            tp1_partial_pct: 50.0,
+            tp2_rr: 2.0,
+            tp2_partial_pct: 100.0,
+            move_to_be_after_tp1: true,
+            time_stop_enabled: true,
+            time_stop_min: 60,
+            vol_stop_enabled: true,
+            vol_spike_mult: 4.0,
+            mae_stop_enabled: false,
+            mae_stop_pct: 1.5,
         }
     }
 }

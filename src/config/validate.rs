@@ -163,6 +163,32 @@ pub fn validate(c: &AppConfig, p: &mut Vec<Problem>) {
         );
     }
 
+    let x = &c.exits;
+    for (key, v, lo, hi) in [
+        ("exits.trail_atr_mult", x.trail_atr_mult, 0.1, 20.0),
+        ("exits.tp1_rr", x.tp1_rr, 0.1, 50.0),
+        ("exits.tp2_rr", x.tp2_rr, 0.1, 50.0),
+        ("exits.tp1_partial_pct", x.tp1_partial_pct, 1.0, 100.0),
+        ("exits.tp2_partial_pct", x.tp2_partial_pct, 1.0, 100.0),
+        ("exits.vol_spike_mult", x.vol_spike_mult, 1.0, 50.0),
+        ("exits.mae_stop_pct", x.mae_stop_pct, 0.01, 50.0),
+    ] {
+        check(p, v.is_finite() && (lo..=hi).contains(&v), key, || {
+            format!("must be {lo}..={hi} (got {v})")
+        });
+    }
+    if x.take_profit_enabled {
+        check(p, x.tp2_rr > x.tp1_rr, "exits.tp2_rr", || {
+            format!("must be above tp1_rr {} (got {})", x.tp1_rr, x.tp2_rr)
+        });
+    }
+    check(
+        p,
+        !x.time_stop_enabled || (1..=375).contains(&x.time_stop_min),
+        "exits.time_stop_min",
+        || format!("must be 1..=375 minutes (got {})", x.time_stop_min),
+    );
+
     let e = &c.execution;
     check(
         p,

@@ -232,7 +232,7 @@ impl ControlApi {
             "/universe/reload",
         ];
         let known_get = GETS.contains(&path);
-        let known_post = POSTS.contains(&path);
+        let known_post = POSTS.contains(&path) || close_position_token(path).is_some();
         match (method, known_get, known_post) {
             (Method::Get, true, _) => self.get(path),
             (Method::Post, _, true) if !key_ok => {
@@ -398,8 +398,49 @@ impl ControlApi {
                 )
             }
             "/strategies/reload" | "/universe/reload" => self.reload(path, t0),
-            _ => (404, json!({"error": format!("no such endpoint: {path}")})),
+            _ => match close_position_token(path) {
+                Some(token) => self.close_position(token, t0),
+                None => (404, json!({"error": format!("no such endpoint: {path}")})),
+            },
         }
+    }
+
+    /// `POST /positions/{instrument_token}/close`: the operator closes one position at market
+    /// (a spread's leg closes the whole spread); the exit's reason is MANUAL.
+    fn close_position(&mut self, token: u32, t0: Instant) -> Reply {
+        let b = match self.read() {
+            Ok(b) => b,
+            Err(r) => return r,
+        };
+        let n = (b.positions_count as usize).min(b.positions.len());
+        let Some(pos) = b.positions[..n].iter().find(|p| p.token == token) else {
+            return (
+                404,
+                json!({"error": format!("no open position in instrument {token}"), "instrument_token": token}),
+            );
+        };
+        let symbol = snapshot::symbol_str(&pos.symbol).to_string();
+        log::warn!(target: "control", instrument_token = token, symbol = symbol.as_str(); "Manual close of {symbol} requested");
+        if let Err(r) = self.submit(ControlCommand::ClosePosition {
+            token: crate::domain::Token(token),
+        }) {
+            return r;
+        }
+        let gone = |b: &snapshot::SnapshotBody| {
+            let n = (b.positions_count as usize).min(b.positions.len());
+            !b.positions[..n].iter().any(|p| p.token == token)
+        };
+        let closed = self.wait_for(Duration::from_secs(5), gone).is_some();
+        (
+            200,
+            json!({
+                "status": if closed { "closed" } else { "closing" },
+                "instrument_token": token,
+                "tradingsymbol": symbol,
+                "exit_reason": "MANUAL",
+                "elapsed_ms": t0.elapsed().as_secs_f64() * 1000.0,
+            }),
+        )
     }
 
     /// Re-reads the config file (and for the universe the F&O ban list), refuses it whole with
@@ -560,6 +601,14 @@ impl ControlApi {
         }
         (200, body)
     }
+}
+
+/// The token of a `/positions/{token}/close` path.
+fn close_position_token(path: &str) -> Option<u32> {
+    path.strip_prefix("/positions/")?
+        .strip_suffix("/close")?
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]

@@ -116,24 +116,86 @@ impl OrderType {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum OrderPurpose {
     Entry,
+    /// The hard stop (or the breakeven stop after TP1).
     StopLoss,
-    Target,
+    /// The ATR trailing stop, once it has moved past the initial stop.
+    TrailingStop,
+    /// The first partial target (exits.tp1_rr).
+    TakeProfit1,
+    /// The second target (exits.tp2_rr); a spread's target.
+    TakeProfit2,
+    /// exits.time_stop_min in the trade with no profit.
+    TimeStop,
+    /// A bar's range beyond exits.vol_spike_mult ATRs, closing against the position.
+    VolatilityStop,
+    /// Maximum adverse excursion beyond exits.mae_stop_pct of entry.
+    MaeStop,
+    /// End of day, per segment.
     SquareOff,
+    /// The kill switch (POST /flatten) or a pause closing what filled after it.
     Flatten,
     DailyLossStop,
+    /// An operator closing one position.
+    Manual,
 }
 
 impl OrderPurpose {
+    pub const ALL: [OrderPurpose; 12] = [
+        OrderPurpose::Entry,
+        OrderPurpose::StopLoss,
+        OrderPurpose::TrailingStop,
+        OrderPurpose::TakeProfit1,
+        OrderPurpose::TakeProfit2,
+        OrderPurpose::TimeStop,
+        OrderPurpose::VolatilityStop,
+        OrderPurpose::MaeStop,
+        OrderPurpose::SquareOff,
+        OrderPurpose::Flatten,
+        OrderPurpose::DailyLossStop,
+        OrderPurpose::Manual,
+    ];
+    /// The reason as logs, trade records and /orders name it.
     pub fn as_str(self) -> &'static str {
         match self {
-            OrderPurpose::Entry => "entry",
-            OrderPurpose::StopLoss => "stop_loss",
-            OrderPurpose::Target => "target",
-            OrderPurpose::SquareOff => "square_off",
-            OrderPurpose::Flatten => "flatten",
-            OrderPurpose::DailyLossStop => "daily_loss_stop",
+            OrderPurpose::Entry => "ENTRY",
+            OrderPurpose::StopLoss => "STOP_LOSS",
+            OrderPurpose::TrailingStop => "TRAILING_STOP",
+            OrderPurpose::TakeProfit1 => "TAKE_PROFIT_1",
+            OrderPurpose::TakeProfit2 => "TAKE_PROFIT_2",
+            OrderPurpose::TimeStop => "TIME_STOP",
+            OrderPurpose::VolatilityStop => "VOLATILITY_STOP",
+            OrderPurpose::MaeStop => "MAE_STOP",
+            OrderPurpose::SquareOff => "EOD_SQUAREOFF",
+            OrderPurpose::Flatten => "KILL_SWITCH",
+            OrderPurpose::DailyLossStop => "DAILY_LOSS_LIMIT",
+            OrderPurpose::Manual => "MANUAL",
         }
     }
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+    pub fn from_code(c: u8) -> Option<OrderPurpose> {
+        OrderPurpose::ALL.get(c as usize).copied()
+    }
+    /// A bit per purpose, for the set of exits a round trip took.
+    pub fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+}
+
+/// One finished bar of an instrument, from the strategy stage to risk: what the volatility
+/// stop and the ATR trailing stop read (risk keeps no bars of its own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BarStat {
+    pub token: Token,
+    pub minutes: u16,
+    pub high: Price,
+    pub low: Price,
+    pub close: Price,
+    /// ATR (indicators.atr_period) before this bar, native units; 0 until warm.
+    pub atr: Price,
+    /// Exchange time the bar ended.
+    pub end_ts: u32,
 }
 
 /// A strategy's wish to enter; risk decides whether and how much.
@@ -273,6 +335,10 @@ pub enum ControlCommand {
     ReloadUniverse {
         request: u64,
     },
+    /// The operator closes one position (POST /positions/{token}/close): exit reason MANUAL.
+    ClosePosition {
+        token: Token,
+    },
     /// Something outside the pipeline makes new entries unsafe (exits still run): risk pauses.
     HaltEntries {
         reason: HaltReason,
@@ -322,6 +388,8 @@ pub enum Event {
         ts: u32,
     },
     Intent(OrderIntent),
+    /// A finished bar (the smallest aggregation window) with its ATR.
+    Bar(BarStat),
     Cancel {
         id: OrderId,
         token: Token,

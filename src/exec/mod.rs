@@ -177,7 +177,11 @@ impl OrderStage {
             }
             Event::Barrier { id } => self.barrier_done.store(*id, Ordering::Release),
             Event::Clock { ts } => self.now_ts = self.now_ts.max(*ts),
-            Event::Signal(_) | Event::Control(_) | Event::Order(_) | Event::Empty => {}
+            Event::Signal(_)
+            | Event::Control(_)
+            | Event::Order(_)
+            | Event::Bar(_)
+            | Event::Empty => {}
         }
     }
 

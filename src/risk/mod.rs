@@ -3,6 +3,9 @@
 //! the daily loss stop and the kill switch, and publishes the snapshot the control API reads.
 
 pub mod charges;
+mod exits;
+mod fills;
+mod kill_switch;
 pub mod oms;
 pub mod portfolio;
 mod publish;
@@ -58,8 +61,7 @@ pub struct RiskParams {
     pub max_positions: u32,
     /// Position caps per strategy, by `StrategyId::index` (0: the strategy may not trade).
     pub strategy_max_positions: [u32; STRATEGY_COUNT],
-    pub stop_loss_enabled: bool,
-    pub take_profit_enabled: bool,
+    pub exits: exits::ExitRules,
     pub entry_order_type: EntryOrderType,
     pub live: bool,
     pub snapshot_interval: Duration,
@@ -82,8 +84,7 @@ impl RiskParams {
             daily_loss_limit_paise: (capital as f64 * c.risk.daily_loss_stop_pct / 100.0) as i64,
             max_positions: c.risk.max_positions,
             strategy_max_positions: c.strategies.max_positions(),
-            stop_loss_enabled: c.exits.stop_loss_enabled,
-            take_profit_enabled: c.exits.take_profit_enabled,
+            exits: exits::ExitRules::from_config(&c.exits),
             entry_order_type: c.execution.entry_order_type,
             live: c.mode == Mode::Live,
             snapshot_interval: Duration::from_millis(c.monitoring.snapshot_interval_ms),
@@ -134,6 +135,9 @@ pub struct RiskStage {
     trip_charges: Vec<Charges>,
     /// Charges of the day's fills: closed trips plus the open trips' so far.
     charges_today: Charges,
+    /// Per instrument: the exit rules' memory of the trip, and the last bar's ATR.
+    exit_state: Vec<exits::ExitState>,
+    atr: Vec<i64>,
 }
 
 impl RiskStage {
@@ -176,6 +180,8 @@ impl RiskStage {
             trips: vec![TripCosts::default(); n],
             trip_charges: vec![Charges::default(); n],
             charges_today: Charges::default(),
+            exit_state: vec![exits::ExitState::default(); n],
+            atr: vec![0; n],
             params,
             calendar,
             master,
@@ -275,28 +281,6 @@ impl RiskStage {
         Paise(self.daily_pnl().0 - self.charges_today.total().0)
     }
 
-    /// Charges a fill to its instrument's round trip; the day's charges move with it.
-    fn charge_fill(&mut self, idx: usize, side: Side, qty: Qty, price: Price, value_before: i128) {
-        let date = ist_date(self.now_ts as i64);
-        let seg = self.charge_seg[idx];
-        let divisor = self.positions[idx].divisor.max(1);
-        let trip = &mut self.trips[idx];
-        let table = self
-            .charges
-            .table_or_oldest(if trip.date.0 == 0 { date } else { trip.date });
-        trip.on_fill(table, seg, side, qty, price, value_before, divisor, date);
-        let now = trip.charges(&self.charges, table, seg, divisor);
-        let before = std::mem::replace(&mut self.trip_charges[idx], now);
-        let t = &mut self.charges_today;
-        t.add(&now);
-        t.brokerage.0 -= before.brokerage.0;
-        t.stt.0 -= before.stt.0;
-        t.exchange_txn.0 -= before.exchange_txn.0;
-        t.sebi_fee.0 -= before.sebi_fee.0;
-        t.stamp_duty.0 -= before.stamp_duty.0;
-        t.gst.0 -= before.gst.0;
-    }
-
     fn log(&self, ev: HotEvent) {
         if let Some(h) = &self.hot {
             h.emit(ev);
@@ -328,6 +312,7 @@ impl RiskStage {
             Event::Order(u) => self.on_order_update(u, &mut emit),
             Event::Control(c) => self.on_control(*c, &mut emit),
             Event::Clock { ts } => self.on_time(*ts, &mut emit),
+            Event::Bar(b) => self.on_bar(b, &mut emit),
             Event::Intent(_) | Event::Cancel { .. } | Event::Empty | Event::Barrier { .. } => {}
         }
     }
@@ -348,24 +333,8 @@ impl RiskStage {
         }
         if self.spreads.leg_of[idx].is_some() {
             self.check_spread_exit(idx, emit);
-        } else if p.pending_exit.is_none() {
-            let long = p.qty > 0;
-            let ltp = p.ltp;
-            let stop_hit = self.params.stop_loss_enabled
-                && p.stop.0 != 0
-                && (if long { ltp <= p.stop } else { ltp >= p.stop });
-            let target_hit = self.params.take_profit_enabled
-                && p.target.0 != 0
-                && (if long {
-                    ltp >= p.target
-                } else {
-                    ltp <= p.target
-                });
-            if stop_hit {
-                self.exit_position(idx, OrderPurpose::StopLoss, emit);
-            } else if target_hit {
-                self.exit_position(idx, OrderPurpose::Target, emit);
-            }
+        } else {
+            self.check_exits(idx, emit);
         }
         if self.check_daily_loss(emit) {
             return;
@@ -400,6 +369,12 @@ impl RiskStage {
                 self.square_off(fo, emit);
             }
         }
+        // Time-driven exits (the time stop) run each second with or without ticks.
+        for idx in 0..self.positions.len() {
+            if self.positions[idx].is_open() {
+                self.check_exits(idx, emit);
+            }
+        }
     }
 
     /// The session phase the clock last moved the stage into.
@@ -425,60 +400,6 @@ impl RiskStage {
         self.day = Some(today);
         if self.state == TradingState::Halted {
             self.set_state(TradingState::Active, "new trading day");
-        }
-    }
-
-    /// Halts and closes everything when the day's P&L reaches the loss limit. True if it did.
-    fn check_daily_loss(&mut self, emit: &mut impl FnMut(Event)) -> bool {
-        let pnl = self.daily_pnl_net();
-        if pnl.0 > self.params.daily_loss_limit_paise || self.state == TradingState::Halted {
-            return false;
-        }
-        self.log(HotEvent::DailyLossStop { pnl });
-        self.close_everything(OrderPurpose::DailyLossStop, emit);
-        self.set_state(TradingState::Halted, "daily loss limit hit");
-        self.publish();
-        true
-    }
-
-    /// Closes a segment's positions (`fo`: futures and options, spreads included) and, the
-    /// first time each day, cancels its working entries.
-    fn square_off(&mut self, fo: bool, emit: &mut impl FnMut(Event)) {
-        let first = self.squared_off[fo as usize] != self.day;
-        if fo {
-            self.exit_all_spreads(OrderPurpose::SquareOff, emit);
-        }
-        let mut closing = 0;
-        for idx in 0..self.positions.len() {
-            let p = &self.positions[idx];
-            if self.is_fo[idx] == fo
-                && p.is_open()
-                && p.pending_exit.is_none()
-                && self.spreads.leg_of[idx].is_none()
-            {
-                closing += 1;
-                self.exit_position(idx, OrderPurpose::SquareOff, emit);
-            }
-        }
-        if first {
-            self.squared_off[fo as usize] = self.day;
-            let mut cancels = 0;
-            let master = self.master.clone();
-            self.cancel_open(
-                |r| {
-                    r.intent.purpose == OrderPurpose::Entry
-                        && master
-                            .get(r.intent.token)
-                            .is_some_and(|i| i.is_derivative() == fo)
-                },
-                emit,
-                &mut cancels,
-            );
-            self.log(HotEvent::SquareOff {
-                positions: closing,
-                segment: if fo { "F&O" } else { "equity" },
-            });
-            self.publish();
         }
     }
 
@@ -595,6 +516,11 @@ impl RiskStage {
             ts: self.now_ts,
         };
         self.oms.insert(intent);
+        if purpose != OrderPurpose::Entry {
+            if let Some(idx) = self.master.index_of(token) {
+                self.positions[idx].exit_working += qty.0;
+            }
+        }
         Metrics::add(&self.metrics.orders_sent_total, 1);
         self.log(HotEvent::OrderSent {
             id: intent.id,
@@ -607,76 +533,6 @@ impl RiskStage {
         });
         emit(Event::Intent(intent));
         intent.id
-    }
-
-    fn exit_position(&mut self, idx: usize, purpose: OrderPurpose, emit: &mut impl FnMut(Event)) {
-        let p = self.positions[idx];
-        let Some(side) = p.side() else { return };
-        let token = self.master.by_index(idx).token;
-        let id = self.send(
-            token,
-            side.opposite(),
-            Qty(p.qty.abs()),
-            OrderType::Market,
-            Price(0),
-            purpose,
-            StrategyId::Risk,
-            emit,
-        );
-        self.positions[idx].pending_exit = Some(id);
-    }
-
-    fn cancel_open(
-        &mut self,
-        pred: impl Fn(&oms::OrderRecord) -> bool,
-        emit: &mut impl FnMut(Event),
-        count: &mut u32,
-    ) {
-        let ids: Vec<(OrderId, Token)> = self
-            .oms
-            .open_orders()
-            .filter(|r| r.status != OrderStatus::PendingCancel && pred(r))
-            .map(|r| (r.intent.id, r.intent.token))
-            .collect();
-        for (id, token) in ids {
-            // Market orders fill at once on the paper broker; only resting orders need a cancel.
-            if self.oms.get(id).map(|r| r.intent.order_type) == Some(OrderType::Limit)
-                && self.oms.mark_pending_cancel(id)
-            {
-                *count += 1;
-                emit(Event::Cancel { id, token });
-            }
-        }
-    }
-
-    /// Cancels resting orders and closes every position at market. Returns (cancelled, closed).
-    fn close_everything(
-        &mut self,
-        purpose: OrderPurpose,
-        emit: &mut impl FnMut(Event),
-    ) -> (u32, u32, Paise) {
-        let mut cancelled = 0;
-        self.cancel_open(|_| true, emit, &mut cancelled);
-        self.exit_all_spreads(purpose, emit);
-        let mut closed = 0;
-        let mut exposure = 0i64;
-        for idx in 0..self.positions.len() {
-            let p = self.positions[idx];
-            if !p.is_open() {
-                continue;
-            }
-            closed += 1;
-            exposure += portfolio::pnl_paise(Price(0), p.ltp, p.qty.abs(), p.divisor.max(1)).0;
-            let exit_is_market = p
-                .pending_exit
-                .and_then(|id| self.oms.get(id))
-                .map(|r| r.intent.order_type == OrderType::Market && !r.status.is_terminal())
-                .unwrap_or(false);
-            if !exit_is_market {
-                self.exit_position(idx, purpose, emit);
-            }
-        }
-        (cancelled, closed, Paise(exposure))
     }
 
     fn on_control(&mut self, c: ControlCommand, emit: &mut impl FnMut(Event)) {
@@ -709,141 +565,12 @@ impl RiskStage {
                 self.params.strategy_max_positions = max_positions
             }
             ControlCommand::ReloadUniverse { .. } => {}
+            ControlCommand::ClosePosition { token } => self.close_manually(token, emit),
             ControlCommand::HaltEntries { reason } => {
                 if self.state == TradingState::Active {
                     self.set_state(TradingState::Paused, reason.as_str());
                 }
             }
-        }
-        self.publish();
-    }
-
-    fn on_order_update(&mut self, u: &OrderUpdate, emit: &mut impl FnMut(Event)) {
-        let value_before = self.oms.get(u.id).map_or(0, |r| r.filled_value);
-        let Some((rec, t)) = self.oms.apply(u.id, u.kind) else {
-            return;
-        };
-        let Transition::Moved { to, filled, price } = t else {
-            return;
-        };
-        let Some(idx) = self.master.index_of(rec.intent.token) else {
-            return;
-        };
-        let purpose = rec.intent.purpose;
-        match u.kind {
-            OrderUpdateKind::Fill { .. } => Metrics::add(&self.metrics.orders_filled_total, 1),
-            OrderUpdateKind::Rejected(reason) => {
-                Metrics::add(&self.metrics.orders_rejected_total, 1);
-                self.log(HotEvent::OrderRejected {
-                    id: u.id,
-                    token: u.token,
-                    reason,
-                });
-            }
-            OrderUpdateKind::Cancelled => {
-                Metrics::add(&self.metrics.orders_cancelled_total, 1);
-                self.log(HotEvent::OrderCancelled {
-                    id: u.id,
-                    token: u.token,
-                });
-            }
-            OrderUpdateKind::Open => {}
-        }
-        if filled.0 > 0 {
-            self.log(HotEvent::OrderFilled {
-                id: u.id,
-                token: u.token,
-                side: rec.intent.side,
-                qty: filled,
-                price,
-                purpose,
-                strategy: rec.intent.strategy,
-            });
-            let was_open = self.positions[idx].is_open();
-            if !was_open {
-                self.realized_at_open[idx] = self.positions[idx].realized;
-            }
-            let entry_side = self.positions[idx].side();
-            self.charge_fill(idx, rec.intent.side, filled, price, value_before);
-            self.positions[idx].apply_fill(rec.intent.side, filled, price);
-            let p = self.positions[idx];
-            if was_open && !p.is_open() {
-                let pnl = Paise(p.realized.0 - self.realized_at_open[idx].0);
-                let charges = std::mem::take(&mut self.trip_charges[idx]);
-                self.trips[idx] = TripCosts::default();
-                let trade = TradeRecord {
-                    charges,
-                    token: rec.intent.token.0,
-                    side: entry_side.unwrap_or(Side::Buy),
-                    qty: p.entry_qty,
-                    entry: p.entry_avg,
-                    exit: price,
-                    pnl,
-                    exit_purpose: purpose,
-                    closed_ts: self.now_ts,
-                };
-                self.trades.push(trade);
-                Metrics::add(&self.metrics.trades_closed_total, 1);
-                // Won or lost after charges; a trade that nets exactly zero is neither.
-                match trade.net_pnl().0.signum() {
-                    1 => self.wins += 1,
-                    -1 => self.losses += 1,
-                    _ => {}
-                }
-                self.log(HotEvent::PositionClosed {
-                    token: rec.intent.token,
-                    qty: Qty(p.entry_qty),
-                    entry: p.entry_avg,
-                    exit: price,
-                    pnl,
-                    charges: charges.total(),
-                    purpose,
-                });
-                let p = &mut self.positions[idx];
-                p.stop = Price(0);
-                p.target = Price(0);
-                p.strategy = None;
-            }
-        }
-        if to.is_terminal() {
-            let p = &mut self.positions[idx];
-            if p.pending_entry == Some(u.id) {
-                p.pending_entry = None;
-                p.pending_risk = Paise(0);
-                if !p.is_open() {
-                    p.stop = Price(0);
-                    p.target = Price(0);
-                    p.strategy = None;
-                }
-            }
-            if p.pending_exit == Some(u.id) {
-                p.pending_exit = None;
-            }
-        }
-        // An entry that fills while we may not hold positions (paused by the kill switch,
-        // halted, or past square-off) is closed at once.
-        let leg = self.spreads.leg_of[idx].is_some();
-        if leg {
-            self.on_leg_update(idx, u.id, to.is_terminal(), emit);
-        }
-        // Spreads' legs follow the spread's machine, which square-off and flatten drive.
-        let p = self.positions[idx];
-        if !leg && purpose == OrderPurpose::Entry && p.is_open() && p.pending_exit.is_none() {
-            let due = self
-                .calendar
-                .is_squareoff_due_for(self.now_ts as i64, self.is_fo[idx]);
-            let allowed = self.state == TradingState::Active && !due;
-            if !allowed {
-                let why = if due {
-                    OrderPurpose::SquareOff
-                } else {
-                    OrderPurpose::Flatten
-                };
-                self.exit_position(idx, why, emit);
-            }
-        }
-        if matches!(u.kind, OrderUpdateKind::Fill { .. }) && self.check_daily_loss(emit) {
-            return;
         }
         self.publish();
     }

@@ -22,8 +22,10 @@ pub struct Position {
     /// What the pending entry risks if it fills whole and the stop is hit (counted in heat
     /// until the entry is done, so signals before their fills cannot all pass).
     pub pending_risk: Paise,
-    /// Exit order sent and not yet done.
+    /// Exit order sent and not yet done (the latest, when several work).
     pub pending_exit: Option<OrderId>,
+    /// Units the working exit orders still have to close.
+    pub exit_working: i64,
     pub divisor: i64,
     /// Entry price of the round trip in progress (for the trade record).
     pub entry_avg: Price,
@@ -109,7 +111,13 @@ pub struct TradeRecord {
     pub entry: Price,
     pub exit: Price,
     pub pnl: Paise,
+    /// The exit that closed it.
     pub exit_purpose: crate::domain::OrderPurpose,
+    /// Every exit purpose that filled on the way (`OrderPurpose::bit`): TP1 then a trailing
+    /// stop shows both.
+    pub exit_reasons: u16,
+    pub strategy: crate::domain::StrategyId,
+    pub opened_ts: u32,
     pub closed_ts: u32,
     /// Every charge of the round trip (both sides, each executed order's brokerage).
     pub charges: super::charges::Charges,

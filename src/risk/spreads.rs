@@ -338,10 +338,10 @@ impl RiskStage {
             return;
         }
         let value = Price(b.0 - s.0);
-        if self.params.stop_loss_enabled && value <= sp.stop {
+        if self.params.exits.stop_loss && value <= sp.stop {
             self.spread_event(k, SpreadEvent::Exit, OrderPurpose::StopLoss, emit);
-        } else if self.params.take_profit_enabled && value >= sp.target {
-            self.spread_event(k, SpreadEvent::Exit, OrderPurpose::Target, emit);
+        } else if self.params.exits.take_profit && value >= sp.target {
+            self.spread_event(k, SpreadEvent::Exit, OrderPurpose::TakeProfit2, emit);
         }
     }
 

@@ -131,6 +131,10 @@ pub struct StrategyStage {
     ranker: SignalRanker,
     /// Bar-close signals waiting to be ranked; allocated once.
     batch: Vec<Signal>,
+    /// Finished bars of the smallest window for risk's exit rules (ATR, volatility stop);
+    /// allocated once, sent before the bar's signals.
+    bars_out: Vec<crate::domain::BarStat>,
+    exit_w: usize,
     orb_skip_noted: u32,
     /// Replaying past candles: bars and indicators only; options and signals are off, and
     /// ORB sees only the bars of `warm_today` (today's range from historical candles).
@@ -185,6 +189,12 @@ impl StrategyStage {
             options_w: 0,
             ranker: SignalRanker::new(ranking),
             batch: Vec::with_capacity(3 * n + 8),
+            bars_out: Vec::with_capacity(n + 8),
+            exit_w: windows
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, w)| **w)
+                .map_or(0, |(i, _)| i),
             orb_w: windows.iter().position(|&w| w == orb_minutes).unwrap_or(0),
             trend_w: 0,
             vwap_w: 0,
@@ -375,7 +385,7 @@ impl StrategyStage {
             }
             self.series[i].on_print(ts, ltp, vol, t.oi);
         }
-        if !self.batch.is_empty() {
+        if !self.batch.is_empty() || !self.bars_out.is_empty() {
             self.flush(recv_ns, out);
         }
         if !self.allowed[0][idx] || !self.orb.config().enabled {
@@ -465,6 +475,19 @@ impl StrategyStage {
     fn on_bar_closed(&mut self, idx: usize, w: usize, bar: &bars::Bar) {
         let nw = self.windows.len();
         let i = idx * nw + w;
+        if w == self.exit_w && !self.warming && self.bars_out.len() < self.bars_out.capacity() {
+            let atr = self.indicators[i].values().atr.unwrap_or(0.0);
+            let c = &bar.candle;
+            self.bars_out.push(crate::domain::BarStat {
+                token: self.master.by_index(idx).token,
+                minutes: (bar.window / 60) as u16,
+                high: crate::domain::Price(c.high),
+                low: crate::domain::Price(c.low),
+                close: crate::domain::Price(c.close),
+                atr: crate::domain::Price(atr.round() as i64),
+                end_ts: c.start + bar.window,
+            });
+        }
         let values = self.indicators[i].update(&bar.candle);
         if w == self.orb_w
             && (!self.warming || crate::clock::ist_date(bar.candle.start as i64) == self.warm_today)
@@ -527,6 +550,13 @@ impl StrategyStage {
 
     /// Ranks the waiting bar-close signals and passes the best on.
     fn flush(&mut self, recv_ns: u64, out: &mut impl FnMut(&Slot)) {
+        for k in 0..self.bars_out.len() {
+            out(&Slot {
+                ev: Event::Bar(self.bars_out[k]),
+                recv_ns,
+            });
+        }
+        self.bars_out.clear();
         if self.batch.is_empty() {
             return;
         }

@@ -379,9 +379,7 @@ pub fn orders_json(b: &SnapshotBody) -> serde_json::Value {
 }
 
 pub fn purpose_name(p: u8) -> &'static str {
-    use crate::domain::OrderPurpose::*;
-    [Entry, StopLoss, Target, SquareOff, Flatten, DailyLossStop]
-        .get(p as usize)
+    crate::domain::OrderPurpose::from_code(p)
         .map(|p| p.as_str())
         .unwrap_or("unknown")
 }

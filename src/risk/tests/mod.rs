@@ -425,6 +425,8 @@ fn square_off_per_segment_with_the_feed_stopped() {
         master.clone(),
         Arc::new(Metrics::default()),
     );
+    // Only the square-off here: no time stop on positions held since 10:00 without profit.
+    r.params.exits.time_stop_secs = 0;
     let d = 20261125;
     let eq = master.find("NSE", "INFY").unwrap().token;
     let fut = master
@@ -494,3 +496,5 @@ fn square_off_per_segment_with_the_feed_stopped() {
     );
     assert_eq!(r.phase(), crate::clock::SessionPhase::Closing);
 }
+
+mod exit_rules;

@@ -1,0 +1,198 @@
+//! Fills and order updates: the OMS moves the order, the position takes the fill, the round
+//! trip is charged, and a finished round trip becomes a trade record.
+
+use super::*;
+
+impl RiskStage {
+    /// Charges a fill to its instrument's round trip; the day's charges move with it.
+    pub(super) fn charge_fill(
+        &mut self,
+        idx: usize,
+        side: Side,
+        qty: Qty,
+        price: Price,
+        value_before: i128,
+    ) {
+        let date = ist_date(self.now_ts as i64);
+        let seg = self.charge_seg[idx];
+        let divisor = self.positions[idx].divisor.max(1);
+        let trip = &mut self.trips[idx];
+        let table = self
+            .charges
+            .table_or_oldest(if trip.date.0 == 0 { date } else { trip.date });
+        trip.on_fill(table, seg, side, qty, price, value_before, divisor, date);
+        let now = trip.charges(&self.charges, table, seg, divisor);
+        let before = std::mem::replace(&mut self.trip_charges[idx], now);
+        let t = &mut self.charges_today;
+        t.add(&now);
+        t.brokerage.0 -= before.brokerage.0;
+        t.stt.0 -= before.stt.0;
+        t.exchange_txn.0 -= before.exchange_txn.0;
+        t.sebi_fee.0 -= before.sebi_fee.0;
+        t.stamp_duty.0 -= before.stamp_duty.0;
+        t.gst.0 -= before.gst.0;
+    }
+
+    pub(super) fn on_order_update(&mut self, u: &OrderUpdate, emit: &mut impl FnMut(Event)) {
+        let value_before = self.oms.get(u.id).map_or(0, |r| r.filled_value);
+        let Some((rec, t)) = self.oms.apply(u.id, u.kind) else {
+            return;
+        };
+        let Transition::Moved { to, filled, price } = t else {
+            return;
+        };
+        let Some(idx) = self.master.index_of(rec.intent.token) else {
+            return;
+        };
+        let purpose = rec.intent.purpose;
+        match u.kind {
+            OrderUpdateKind::Fill { .. } => Metrics::add(&self.metrics.orders_filled_total, 1),
+            OrderUpdateKind::Rejected(reason) => {
+                Metrics::add(&self.metrics.orders_rejected_total, 1);
+                self.log(HotEvent::OrderRejected {
+                    id: u.id,
+                    token: u.token,
+                    reason,
+                });
+            }
+            OrderUpdateKind::Cancelled => {
+                Metrics::add(&self.metrics.orders_cancelled_total, 1);
+                self.log(HotEvent::OrderCancelled {
+                    id: u.id,
+                    token: u.token,
+                });
+            }
+            OrderUpdateKind::Open => {}
+        }
+        if filled.0 > 0 {
+            self.log(HotEvent::OrderFilled {
+                id: u.id,
+                token: u.token,
+                side: rec.intent.side,
+                qty: filled,
+                price,
+                purpose,
+                strategy: rec.intent.strategy,
+            });
+            let was_open = self.positions[idx].is_open();
+            if !was_open {
+                self.realized_at_open[idx] = self.positions[idx].realized;
+            }
+            let entry_side = self.positions[idx].side();
+            self.charge_fill(idx, rec.intent.side, filled, price, value_before);
+            self.positions[idx].apply_fill(rec.intent.side, filled, price);
+            let p = self.positions[idx];
+            let xs = &mut self.exit_state[idx];
+            if purpose == OrderPurpose::Entry {
+                if !was_open && p.is_open() {
+                    *xs = exits::ExitState {
+                        initial_stop: p.stop,
+                        opened_ts: self.now_ts,
+                        best: price,
+                        entry_qty: p.qty.abs(),
+                        ..Default::default()
+                    };
+                }
+                xs.entry_qty = xs.entry_qty.max(p.qty.abs());
+            } else {
+                xs.reasons |= purpose.bit();
+                xs.exit_value += price.0 as i128 * filled.0 as i128;
+                xs.exit_qty += filled.0;
+                let w = &mut self.positions[idx].exit_working;
+                *w = (*w - filled.0).max(0);
+            }
+            if was_open && !p.is_open() {
+                let xs = std::mem::take(&mut self.exit_state[idx]);
+                let pnl = Paise(p.realized.0 - self.realized_at_open[idx].0);
+                let charges = std::mem::take(&mut self.trip_charges[idx]);
+                self.trips[idx] = TripCosts::default();
+                let trade = TradeRecord {
+                    charges,
+                    token: rec.intent.token.0,
+                    side: entry_side.unwrap_or(Side::Buy),
+                    qty: p.entry_qty,
+                    entry: p.entry_avg,
+                    // The volume-weighted price of every exit fill of the trip.
+                    exit: if xs.exit_qty > 0 {
+                        Price((xs.exit_value / xs.exit_qty as i128) as i64)
+                    } else {
+                        price
+                    },
+                    pnl,
+                    exit_purpose: purpose,
+                    exit_reasons: xs.reasons,
+                    strategy: p.strategy.unwrap_or(StrategyId::Risk),
+                    opened_ts: xs.opened_ts,
+                    closed_ts: self.now_ts,
+                };
+                self.trades.push(trade);
+                Metrics::add(&self.metrics.trades_closed_total, 1);
+                // Won or lost after charges; a trade that nets exactly zero is neither.
+                match trade.net_pnl().0.signum() {
+                    1 => self.wins += 1,
+                    -1 => self.losses += 1,
+                    _ => {}
+                }
+                self.log(HotEvent::PositionClosed {
+                    token: rec.intent.token,
+                    qty: Qty(p.entry_qty),
+                    entry: p.entry_avg,
+                    exit: price,
+                    pnl,
+                    charges: charges.total(),
+                    purpose,
+                });
+                let p = &mut self.positions[idx];
+                p.stop = Price(0);
+                p.target = Price(0);
+                p.strategy = None;
+            }
+        }
+        if to.is_terminal() {
+            let p = &mut self.positions[idx];
+            if purpose != OrderPurpose::Entry {
+                // What a cancelled or rejected exit did not close is no longer being closed.
+                let unfilled = rec.intent.qty.0 - rec.filled.0;
+                p.exit_working = (p.exit_working - unfilled).max(0);
+            }
+            if p.pending_entry == Some(u.id) {
+                p.pending_entry = None;
+                p.pending_risk = Paise(0);
+                if !p.is_open() {
+                    p.stop = Price(0);
+                    p.target = Price(0);
+                    p.strategy = None;
+                }
+            }
+            if p.pending_exit == Some(u.id) {
+                p.pending_exit = None;
+            }
+        }
+        // An entry that fills while we may not hold positions (paused by the kill switch,
+        // halted, or past square-off) is closed at once.
+        let leg = self.spreads.leg_of[idx].is_some();
+        if leg {
+            self.on_leg_update(idx, u.id, to.is_terminal(), emit);
+        }
+        // Spreads' legs follow the spread's machine, which square-off and flatten drive.
+        let p = self.positions[idx];
+        if !leg && purpose == OrderPurpose::Entry && p.is_open() && p.pending_exit.is_none() {
+            let due = self
+                .calendar
+                .is_squareoff_due_for(self.now_ts as i64, self.is_fo[idx]);
+            let allowed = self.state == TradingState::Active && !due;
+            if !allowed {
+                let why = if due {
+                    OrderPurpose::SquareOff
+                } else {
+                    OrderPurpose::Flatten
+                };
+                self.exit_position(idx, why, emit);
+            }
+        }
+        if matches!(u.kind, OrderUpdateKind::Fill { .. }) && self.check_daily_loss(emit) {
+            return;
+        }
+        self.publish();
+    }
+}
