@@ -34,6 +34,7 @@ fn start_router(
             max_retries: 2,
             backoff: Duration::from_millis(100),
             poll_every: Duration::from_millis(200),
+            metrics: Arc::new(aitrapp::telemetry::Metrics::default()),
         },
         stop.clone(),
     )
@@ -82,7 +83,7 @@ fn a_5xx_place_is_looked_up_then_placed_once() {
     let mut filled = 0;
     wait_until("the fill", 15, || {
         while let Ok(InboxMsg::Order(u)) = inbox.try_recv() {
-            if let OrderUpdateKind::Fill { qty, .. } = u.kind {
+            if let OrderUpdateKind::Fill { last_qty: qty, .. } = u.kind {
                 filled += qty.0;
             }
         }

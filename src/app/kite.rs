@@ -128,6 +128,7 @@ pub fn kite_rest(
 }
 
 /// The LIVE order path: one rate limiter, the REST client, a session check, the router.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn kite_router(
     cfg: &AppConfig,
     base: &Path,
@@ -136,6 +137,7 @@ pub(super) fn kite_router(
     inbox: crossbeam_channel::Sender<InboxMsg>,
     updates: Receiver<KiteOrder>,
     stop: Arc<AtomicBool>,
+    metrics: Arc<Metrics>,
 ) -> Result<(KiteRouter, Vec<std::thread::JoinHandle<()>>), AppError> {
     let (Some(api_key), Some(access_token)) = (&secrets.kite_api_key, &secrets.kite_access_token)
     else {
@@ -171,6 +173,7 @@ pub(super) fn kite_router(
             max_retries: cfg.execution.max_order_retries,
             backoff: Duration::from_millis(cfg.execution.retry_backoff_ms),
             poll_every: Duration::from_millis(k.order_poll_ms),
+            metrics,
         },
         stop,
     )

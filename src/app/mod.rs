@@ -471,6 +471,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
             inbox_tx.clone(),
             kite_updates_rx,
             router_stop.clone(),
+            metrics.clone(),
         )?;
         (Some(router), threads)
     } else {

@@ -401,6 +401,11 @@ pub fn write_hot_event(master: &InstrumentMaster, ev: &HotEvent) {
             log::info!(target: "risk", positions = positions, segment = segment;
                 "EOD square-off ({segment}): closing {positions} position(s)");
         }
+        HotEvent::UnknownOrderUpdate { id, token } => {
+            let (s, _) = sym(master, token);
+            log::warn!(target: "risk", order_id = id.0, tag = id.tag().as_str(), symbol = s.as_str();
+                "Order update for unknown order {} ({s}): ignored", id.tag().as_str());
+        }
         HotEvent::SessionPhase { from, to } => {
             log::info!(target: "risk", from = from, to = to; "Session phase {from} -> {to}");
         }

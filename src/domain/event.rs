@@ -296,14 +296,60 @@ impl RejectReason {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OrderUpdateKind {
-    /// Resting at the broker (limit orders not immediately marketable).
-    Open,
+    /// A status with no new fill in it.
+    Status(BrokerStatus),
+    /// The order's fills so far: `cum_qty` in all, the newest `last_qty` at `last_price`.
+    /// Cumulative, so a repeated or stale update adds nothing and a lost one is made up by
+    /// the next.
     Fill {
-        qty: Qty,
-        price: Price,
+        cum_qty: Qty,
+        last_qty: Qty,
+        last_price: Price,
     },
     Cancelled,
     Rejected(RejectReason),
+}
+
+/// A broker's non-terminal order statuses (Kite's, kite-protocol §4.2 and
+/// india-market-facts §5); the terminal ones are `Fill` to the full quantity, `Cancelled`
+/// and `Rejected`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BrokerStatus {
+    /// PUT ORDER REQ RECEIVED, VALIDATION PENDING, AMO REQ RECEIVED: not at the exchange yet.
+    Received,
+    /// OPEN PENDING: pending registration at the exchange (live exposure all the same).
+    OpenPending,
+    Open,
+    /// TRIGGER PENDING: an SL or SL-M order waiting for its trigger.
+    TriggerPending,
+    /// MODIFY VALIDATION PENDING, MODIFY PENDING.
+    ModifyPending,
+    Modified,
+    /// A modification was refused; the order works on unchanged.
+    NotModified,
+    /// CANCEL PENDING: not final; fills may still come.
+    CancelPending,
+    /// A cancel was refused (UNCONFIRMED for Kite); the order works on.
+    NotCancelled,
+    /// A status string nobody documented: logged, counted, treated as working.
+    Unknown,
+}
+
+impl BrokerStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BrokerStatus::Received => "RECEIVED",
+            BrokerStatus::OpenPending => "OPEN PENDING",
+            BrokerStatus::Open => "OPEN",
+            BrokerStatus::TriggerPending => "TRIGGER PENDING",
+            BrokerStatus::ModifyPending => "MODIFY PENDING",
+            BrokerStatus::Modified => "MODIFIED",
+            BrokerStatus::NotModified => "NOT MODIFIED",
+            BrokerStatus::CancelPending => "CANCEL PENDING",
+            BrokerStatus::NotCancelled => "NOT CANCELLED",
+            BrokerStatus::Unknown => "UNKNOWN",
+        }
+    }
 }
 
 /// What the broker says happened to an order; enters through the sequencer inbox.

@@ -107,8 +107,9 @@ impl<M: FillModel> PaperBroker<M> {
                     id: r.intent.id,
                     token: r.intent.token,
                     kind: OrderUpdateKind::Fill {
-                        qty: r.intent.qty,
-                        price: r.intent.price,
+                        cum_qty: r.intent.qty,
+                        last_qty: r.intent.qty,
+                        last_price: r.intent.price,
                     },
                     ts: t.exchange_timestamp,
                 });
@@ -141,8 +142,9 @@ impl<M: FillModel> PaperBroker<M> {
             id: o.id,
             token: o.token,
             kind: OrderUpdateKind::Fill {
-                qty: o.qty,
-                price: Price(price),
+                cum_qty: o.qty,
+                last_qty: o.qty,
+                last_price: Price(price),
             },
             ts: book.exchange_timestamp.max(o.ts),
         };
@@ -170,7 +172,7 @@ impl<M: FillModel> PaperBroker<M> {
                     report(OrderUpdate {
                         id: o.id,
                         token: o.token,
-                        kind: OrderUpdateKind::Open,
+                        kind: OrderUpdateKind::Status(BrokerStatus::Open),
                         ts: o.ts,
                     });
                 }
@@ -253,8 +255,9 @@ mod tests {
         assert_eq!(
             got[0].kind,
             OrderUpdateKind::Fill {
-                qty: Qty(10),
-                price: Price(150_040)
+                cum_qty: Qty(10),
+                last_qty: Qty(10),
+                last_price: Price(150_040)
             }
         );
         got.clear();
@@ -264,8 +267,9 @@ mod tests {
         assert_eq!(
             got[0].kind,
             OrderUpdateKind::Fill {
-                qty: Qty(10),
-                price: Price(149_970)
+                cum_qty: Qty(10),
+                last_qty: Qty(10),
+                last_price: Price(149_970)
             }
         );
     }
@@ -294,7 +298,7 @@ mod tests {
             &intent(Side::Buy, OrderType::Limit, 149_900),
             |u| got.push(u),
         );
-        assert_eq!(got[0].kind, OrderUpdateKind::Open);
+        assert_eq!(got[0].kind, OrderUpdateKind::Status(BrokerStatus::Open));
         got.clear();
         // Trades at the limit: not through, no fill.
         b.on_tick(0, &book(149_900, 149_905), |u| got.push(u));
@@ -303,8 +307,9 @@ mod tests {
         assert_eq!(
             got[0].kind,
             OrderUpdateKind::Fill {
-                qty: Qty(10),
-                price: Price(149_900)
+                cum_qty: Qty(10),
+                last_qty: Qty(10),
+                last_price: Price(149_900)
             }
         );
         got.clear();
@@ -327,8 +332,9 @@ mod tests {
         assert_eq!(
             got[0].kind,
             OrderUpdateKind::Fill {
-                qty: Qty(10),
-                price: Price(149_900)
+                cum_qty: Qty(10),
+                last_qty: Qty(10),
+                last_price: Price(149_900)
             }
         );
     }

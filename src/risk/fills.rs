@@ -36,6 +36,12 @@ impl RiskStage {
     pub(super) fn on_order_update(&mut self, u: &OrderUpdate, emit: &mut impl FnMut(Event)) {
         let value_before = self.oms.get(u.id).map_or(0, |r| r.filled_value);
         let Some((rec, t)) = self.oms.apply(u.id, u.kind) else {
+            // Not ours, or from before the day's rollover: counted and logged, never applied.
+            Metrics::add(&self.metrics.orders_unknown_updates_total, 1);
+            self.log(HotEvent::UnknownOrderUpdate {
+                id: u.id,
+                token: u.token,
+            });
             return;
         };
         let Transition::Moved { to, filled, price } = t else {
@@ -62,7 +68,7 @@ impl RiskStage {
                     token: u.token,
                 });
             }
-            OrderUpdateKind::Open => {}
+            OrderUpdateKind::Status(_) => {}
         }
         if filled.0 > 0 {
             self.log(HotEvent::OrderFilled {

@@ -2,7 +2,7 @@
 //! transition table. Owned by the risk thread.
 
 pub use crate::domain::OrderStatus;
-use crate::domain::{OrderId, OrderIntent, OrderUpdateKind, Price, Qty};
+use crate::domain::{BrokerStatus, OrderId, OrderIntent, OrderUpdateKind, Price, Qty};
 
 /// What the OMS wants the caller to know about an applied update.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,24 +17,43 @@ pub enum Transition {
     Ignored,
 }
 
-/// One table for every (status, update) pair, including the late and duplicated ones.
+/// One table for every (status, update) pair, including the late and duplicated ones. Fills
+/// are cumulative (`cum_qty`), so a repeated or stale fill adds nothing and a dropped one is
+/// made up by the next.
 pub fn transition(
     status: OrderStatus,
     qty: Qty,
     filled: Qty,
     update: OrderUpdateKind,
 ) -> Transition {
+    use BrokerStatus as B;
     use OrderStatus::*;
     use OrderUpdateKind as U;
+    let moved = |to| Transition::Moved {
+        to,
+        filled: Qty(0),
+        price: Price(0),
+    };
     match (status, update) {
-        (PendingNew | Open | PartiallyFilled | PendingCancel, U::Fill { qty: q, price }) => {
-            let add = Qty(q.0.min(qty.0 - filled.0).max(0));
-            if add.0 == 0 {
+        // Terminal stays terminal: late fills, acks and statuses change nothing.
+        (Filled | Cancelled | Rejected, _) => Transition::Ignored,
+        (
+            PendingNew | Open | PartiallyFilled | PendingCancel,
+            U::Fill {
+                cum_qty,
+                last_qty,
+                last_price,
+            },
+        ) => {
+            let add = Qty(cum_qty.0.min(qty.0) - filled.0);
+            if add.0 <= 0 {
                 return Transition::Ignored;
             }
+            let _ = last_qty;
             let to = if filled.0 + add.0 >= qty.0 {
                 Filled
             } else if status == PendingCancel {
+                // A fill racing our cancel is applied; the cancel is still pending.
                 PendingCancel
             } else {
                 PartiallyFilled
@@ -42,32 +61,64 @@ pub fn transition(
             Transition::Moved {
                 to,
                 filled: add,
-                price,
+                price: last_price,
             }
         }
-        (PendingNew, U::Open) => Transition::Moved {
-            to: Open,
-            filled: Qty(0),
-            price: Price(0),
-        },
-        (Open | PartiallyFilled | PendingCancel, U::Open) => Transition::Ignored,
-        (PendingNew | Open | PartiallyFilled | PendingCancel, U::Cancelled) => Transition::Moved {
-            to: Cancelled,
-            filled: Qty(0),
-            price: Price(0),
-        },
-        (PendingNew | Open | PendingCancel, U::Rejected(_)) => Transition::Moved {
-            to: Rejected,
-            filled: Qty(0),
-            price: Price(0),
-        },
+        // Resting at the exchange.
+        (PendingNew, U::Status(B::Open | B::TriggerPending)) => moved(Open),
+        // Not at the exchange yet: live exposure all the same (an SL-M stuck in OPEN PENDING
+        // has executed an hour later).
+        (
+            PendingNew,
+            U::Status(
+                B::Received
+                | B::OpenPending
+                | B::ModifyPending
+                | B::Modified
+                | B::NotModified
+                | B::NotCancelled
+                | B::Unknown,
+            ),
+        ) => Transition::Ignored,
+        (
+            Open | PartiallyFilled,
+            U::Status(
+                B::Received
+                | B::OpenPending
+                | B::Open
+                | B::TriggerPending
+                | B::ModifyPending
+                | B::Modified
+                | B::NotModified
+                | B::NotCancelled
+                | B::Unknown,
+            ),
+        ) => Transition::Ignored,
+        // A cancel pending at the broker (ours, or one made in Kite's own screens).
+        (PendingNew | Open | PartiallyFilled, U::Status(B::CancelPending)) => moved(PendingCancel),
+        // The cancel was refused: the order works on.
+        (PendingCancel, U::Status(B::NotCancelled)) => {
+            moved(if filled.0 > 0 { PartiallyFilled } else { Open })
+        }
+        (
+            PendingCancel,
+            U::Status(
+                B::Received
+                | B::OpenPending
+                | B::Open
+                | B::TriggerPending
+                | B::ModifyPending
+                | B::Modified
+                | B::NotModified
+                | B::CancelPending
+                | B::Unknown,
+            ),
+        ) => Transition::Ignored,
+        (PendingNew | Open | PartiallyFilled | PendingCancel, U::Cancelled) => moved(Cancelled),
         // A reject after a partial fill keeps what filled; the rest is gone.
-        (PartiallyFilled, U::Rejected(_)) => Transition::Moved {
-            to: Cancelled,
-            filled: Qty(0),
-            price: Price(0),
-        },
-        (Filled | Cancelled | Rejected, _) => Transition::Ignored,
+        (PendingNew | Open | PartiallyFilled | PendingCancel, U::Rejected(_)) => {
+            moved(if filled.0 > 0 { Cancelled } else { Rejected })
+        }
     }
 }
 
@@ -181,33 +232,62 @@ impl Oms {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::RejectReason;
+    use crate::domain::{OrderPurpose, OrderType, RejectReason, Side, StrategyId, Token};
     use proptest::prelude::*;
     use OrderStatus::*;
 
-    fn fill(q: i64) -> OrderUpdateKind {
+    /// A cumulative fill to `cum` units at 100.
+    fn fill(cum: i64) -> OrderUpdateKind {
         OrderUpdateKind::Fill {
-            qty: Qty(q),
-            price: Price(100),
+            cum_qty: Qty(cum),
+            last_qty: Qty(cum),
+            last_price: Price(100),
+        }
+    }
+    fn status(s: BrokerStatus) -> OrderUpdateKind {
+        OrderUpdateKind::Status(s)
+    }
+    const ALL_STATUSES: [BrokerStatus; 10] = [
+        BrokerStatus::Received,
+        BrokerStatus::OpenPending,
+        BrokerStatus::Open,
+        BrokerStatus::TriggerPending,
+        BrokerStatus::ModifyPending,
+        BrokerStatus::Modified,
+        BrokerStatus::NotModified,
+        BrokerStatus::CancelPending,
+        BrokerStatus::NotCancelled,
+        BrokerStatus::Unknown,
+    ];
+    const ALL_ORDER: [OrderStatus; 7] = [
+        PendingNew,
+        Open,
+        PartiallyFilled,
+        Filled,
+        PendingCancel,
+        Cancelled,
+        Rejected,
+    ];
+
+    fn intent(id: u64) -> OrderIntent {
+        OrderIntent {
+            id: OrderId(id),
+            token: Token(1),
+            side: Side::Buy,
+            qty: Qty(10),
+            order_type: OrderType::Market,
+            price: Price(0),
+            purpose: OrderPurpose::Entry,
+            strategy: StrategyId::Orb,
+            ts: 0,
         }
     }
 
     #[test]
     fn a_new_day_starts_an_empty_table_with_fresh_ids() {
         let mut oms = Oms::with_capacity(8, 1);
-        let intent = |id| OrderIntent {
-            id,
-            token: crate::domain::Token(1),
-            side: crate::domain::Side::Buy,
-            qty: Qty(10),
-            order_type: crate::domain::OrderType::Market,
-            price: Price(0),
-            purpose: crate::domain::OrderPurpose::Entry,
-            strategy: crate::domain::StrategyId::Orb,
-            ts: 0,
-        };
-        oms.insert(intent(oms.next_id()));
-        oms.insert(intent(oms.next_id()));
+        oms.insert(intent(1));
+        oms.insert(intent(2));
         oms.apply(OrderId(1), fill(10));
         assert!(!oms.roll_day(), "order 2 still works: the table stays");
         oms.apply(OrderId(2), OrderUpdateKind::Cancelled);
@@ -215,8 +295,10 @@ mod tests {
         assert!(oms.is_empty());
         assert_eq!(oms.next_id(), OrderId(3));
         assert!(oms.get(OrderId(1)).is_none());
-        oms.insert(intent(oms.next_id()));
+        oms.insert(intent(3));
         assert_eq!(oms.get(OrderId(3)).unwrap().status, PendingNew);
+        // An update for an order the table does not hold is not applied (risk counts it).
+        assert!(oms.apply(OrderId(99), fill(1)).is_none());
     }
 
     #[test]
@@ -233,12 +315,17 @@ mod tests {
         );
         // Over-fill is clipped to the order quantity.
         assert_eq!(
-            transition(Open, Qty(10), Qty(6), fill(10)),
+            transition(Open, Qty(10), Qty(6), fill(12)),
             Transition::Moved {
                 to: Filled,
                 filled: Qty(4),
                 price: Price(100)
             }
+        );
+        // A repeated fill adds nothing.
+        assert_eq!(
+            transition(PartiallyFilled, Qty(10), Qty(6), fill(6)),
+            Transition::Ignored
         );
         assert!(matches!(
             transition(
@@ -251,34 +338,147 @@ mod tests {
         ));
     }
 
-    fn any_update() -> impl Strategy<Value = OrderUpdateKind> {
+    /// Every Kite status against every order status: terminal stays terminal, OPEN PENDING
+    /// and the other not-yet-at-the-exchange statuses keep the order live, CANCEL PENDING is
+    /// live until a terminal answer, NOT CANCELLED puts the order back to work, an unknown
+    /// status changes nothing (working).
+    #[test]
+    fn every_broker_status_in_every_order_status() {
+        for from in ALL_ORDER {
+            for s in ALL_STATUSES {
+                let filled = if from == PartiallyFilled {
+                    Qty(4)
+                } else {
+                    Qty(0)
+                };
+                let t = transition(from, Qty(10), filled, status(s));
+                let to = match t {
+                    Transition::Moved { to, filled, .. } => {
+                        assert_eq!(filled, Qty(0), "a status fills nothing");
+                        to
+                    }
+                    Transition::Ignored => from,
+                };
+                if from.is_terminal() {
+                    assert_eq!(to, from, "{from:?} + {s:?}");
+                    continue;
+                }
+                assert!(
+                    !to.is_terminal(),
+                    "{from:?} + {s:?} -> {to:?}: statuses never end an order"
+                );
+                match s {
+                    BrokerStatus::Open | BrokerStatus::TriggerPending if from == PendingNew => {
+                        assert_eq!(to, Open)
+                    }
+                    BrokerStatus::CancelPending => assert_eq!(to, PendingCancel, "{from:?}"),
+                    BrokerStatus::NotCancelled if from == PendingCancel => assert_eq!(to, Open),
+                    _ => assert_eq!(to, from, "{from:?} + {s:?}"),
+                }
+            }
+        }
+    }
+
+    #[derive(Clone, Copy, Debug)]
+    enum Step {
+        Fill(i64),
+        Status(usize),
+        CancelRequest,
+        Cancelled,
+        Rejected,
+    }
+
+    fn any_step() -> impl Strategy<Value = Step> {
         prop_oneof![
-            (1i64..20).prop_map(fill),
-            Just(OrderUpdateKind::Open),
-            Just(OrderUpdateKind::Cancelled),
-            Just(OrderUpdateKind::Rejected(RejectReason::Broker)),
+            4 => (1i64..=10).prop_map(Step::Fill),
+            2 => (0usize..10).prop_map(Step::Status),
+            1 => Just(Step::CancelRequest),
+            1 => Just(Step::Cancelled),
+            1 => Just(Step::Rejected),
         ]
     }
 
-    proptest! {
-        #[test]
-        fn filled_never_exceeds_qty_and_terminal_is_final(updates in proptest::collection::vec(any_update(), 0..30)) {
-            let mut status = PendingNew;
-            let mut filled = Qty(0);
-            let qty = Qty(10);
-            for u in updates {
-                let was_terminal = status.is_terminal();
-                match transition(status, qty, filled, u) {
-                    Transition::Moved { to, filled: add, .. } => {
-                        prop_assert!(!was_terminal);
-                        filled = Qty(filled.0 + add.0);
-                        status = to;
-                    }
-                    Transition::Ignored => {}
+    /// Runs updates through one order; returns (final status, filled, sum of fill deltas).
+    fn run(steps: &[Step]) -> (OrderStatus, i64, i64) {
+        let mut oms = Oms::with_capacity(4, 1);
+        oms.insert(intent(1));
+        let mut sum = 0;
+        let mut terminal_at: Option<OrderStatus> = None;
+        for s in steps {
+            let kind = match *s {
+                Step::Fill(c) => fill(c),
+                Step::Status(k) => status(ALL_STATUSES[k]),
+                Step::CancelRequest => {
+                    oms.mark_pending_cancel(OrderId(1));
+                    continue;
                 }
-                prop_assert!(filled.0 <= qty.0);
-                prop_assert_eq!(status == Filled, filled == qty);
+                Step::Cancelled => OrderUpdateKind::Cancelled,
+                Step::Rejected => OrderUpdateKind::Rejected(RejectReason::Broker),
+            };
+            let (rec, t) = oms.apply(OrderId(1), kind).unwrap();
+            if let Transition::Moved { filled, .. } = t {
+                sum += filled.0;
             }
+            if let Some(done) = terminal_at {
+                assert_eq!(rec.status, done, "a terminal order stays terminal");
+            }
+            if rec.status.is_terminal() {
+                terminal_at = Some(rec.status);
+            }
+            assert_eq!(rec.filled.0, sum, "position is the sum of fills");
+            assert!(rec.filled.0 <= 10);
+        }
+        let r = oms.get(OrderId(1)).unwrap();
+        (r.status, r.filled.0, sum)
+    }
+
+    proptest! {
+        /// The broker's fills of one order (cumulative 1..=10), sent duplicated, reordered
+        /// and with some dropped, end in the same position as the clean stream as long as the
+        /// last cumulative fill arrives: it never counts a fill twice.
+        #[test]
+        fn duplicated_reordered_and_dropped_fills_keep_the_position(
+            cums in proptest::collection::vec(1i64..=10, 1..12),
+            order in proptest::collection::vec(0usize..100, 0..40),
+        ) {
+            let mut cums = cums;
+            cums.sort();
+            let last = *cums.last().unwrap();
+            let clean: Vec<Step> = cums.iter().map(|&c| Step::Fill(c)).collect();
+            // Any multiset of the clean fills (dups, drops, shuffles), then the last one.
+            let mut noisy: Vec<Step> = order.iter().map(|&k| clean[k % clean.len()]).collect();
+            noisy.push(Step::Fill(last));
+            let (_, a, _) = run(&clean);
+            let (_, b, sum) = run(&noisy);
+            prop_assert_eq!(a, last);
+            prop_assert_eq!(b, last);
+            prop_assert_eq!(sum, last);
+        }
+
+        /// Any stream of fills, statuses, cancels and rejects: filled never exceeds the
+        /// quantity, equals the sum of what was applied, terminal is final (`run` checks),
+        /// and Filled means filled to the quantity.
+        #[test]
+        fn any_stream_keeps_the_invariants(steps in proptest::collection::vec(any_step(), 0..40)) {
+            let (status, filled, sum) = run(&steps);
+            prop_assert_eq!(filled, sum);
+            prop_assert_eq!(status == Filled, filled == 10);
+        }
+
+        /// A fill that arrives after our cancel request (and before the broker's answer) is
+        /// always applied.
+        #[test]
+        fn a_fill_after_a_cancel_request_is_applied(before in 0i64..9, more in 1i64..=10) {
+            let mut steps = vec![];
+            if before > 0 {
+                steps.push(Step::Fill(before));
+            }
+            steps.push(Step::CancelRequest);
+            let cum = (before + more).min(10);
+            steps.push(Step::Fill(cum));
+            let (status, filled, _) = run(&steps);
+            prop_assert_eq!(filled, cum);
+            prop_assert!(status == PendingCancel || status == Filled);
         }
     }
 }

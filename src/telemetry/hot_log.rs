@@ -99,6 +99,10 @@ pub enum HotEvent {
         from: &'static str,
         to: &'static str,
     },
+    UnknownOrderUpdate {
+        id: OrderId,
+        token: Token,
+    },
     DailyLossStop {
         pnl: Paise,
     },

@@ -55,6 +55,8 @@ metrics! {
     orders_filled_total: "Order fills",
     orders_rejected_total: "Orders rejected",
     orders_cancelled_total: "Orders cancelled",
+    orders_unknown_updates_total: "Order updates for an order the OMS does not know (logged, ignored)",
+    kite_unknown_status_total: "Kite order states with an undocumented status (treated as working)",
     positions_open: "Open positions",
     trades_closed_total: "Round trips closed",
     realized_pnl_paise: "Realized P&L today, paise",

@@ -9,6 +9,7 @@ pub mod login;
 pub mod rate_limit;
 pub mod rest;
 pub mod router;
+pub mod status;
 
 pub use envelope::{parse_envelope, KiteError};
 pub use rate_limit::{EndpointClass, RateLimiter, RateLimits};

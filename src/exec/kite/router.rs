@@ -10,11 +10,14 @@
 
 use super::envelope::KiteError;
 use super::rest::{KiteOrder, KiteRest, PlaceOrder};
+use super::status::KiteStatus;
+use crate::domain::BrokerStatus;
 use crate::domain::{
     ControlCommand, HaltReason, OrderId, OrderUpdate, OrderUpdateKind, Price, Qty, RejectReason,
     Token,
 };
 use crate::exec::InboxMsg;
+use crate::telemetry::Metrics;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,7 +51,8 @@ struct Tracked {
     /// Filled quantity and value (native units x qty) already reported to risk.
     filled: i64,
     filled_value: i128,
-    opened: bool,
+    /// The last non-terminal status sent to risk (each change is sent once).
+    status: Option<BrokerStatus>,
     done: bool,
     /// A cancel came before Kite's order id: it goes as soon as the id is known.
     cancel_wanted: bool,
@@ -109,6 +113,7 @@ pub struct RouterSettings {
     pub backoff: Duration,
     /// How often the tracker polls the order book while an order is unsettled.
     pub poll_every: Duration,
+    pub metrics: Arc<Metrics>,
 }
 
 struct Shared {
@@ -182,30 +187,38 @@ impl Shared {
                 let px = ((value_now - t.filled_value) / qty as i128) as i64;
                 t.filled = o.filled_quantity;
                 t.filled_value = value_now;
-                t.opened = true;
                 updates.push(OrderUpdateKind::Fill {
-                    qty: Qty(qty),
-                    price: Price(px),
+                    cum_qty: Qty(o.filled_quantity),
+                    last_qty: Qty(qty),
+                    last_price: Price(px),
                 });
             }
-            match o.status.as_str() {
-                "COMPLETE" => t.done = true,
-                "CANCELLED" | "CANCELLED AMO" => {
+            match KiteStatus::parse(&o.status) {
+                KiteStatus::Complete => t.done = true,
+                KiteStatus::Cancelled => {
                     t.done = true;
                     updates.push(OrderUpdateKind::Cancelled);
                 }
-                "REJECTED" => {
+                KiteStatus::Rejected => {
                     t.done = true;
                     log::warn!(target: "order", tag = tag, order_id = o.order_id.as_str(),
                         reason = o.status_message.as_deref().unwrap_or("");
                         "Kite rejected order {tag}: {}", o.status_message.as_deref().unwrap_or("no reason given"));
                     updates.push(OrderUpdateKind::Rejected(RejectReason::Broker));
                 }
-                "OPEN" | "TRIGGER PENDING" if !t.opened => {
-                    t.opened = true;
-                    updates.push(OrderUpdateKind::Open);
+                // A postback's modification or partial fill: the fill above says it all.
+                KiteStatus::Update => {}
+                KiteStatus::Working(s) => {
+                    if s == BrokerStatus::Unknown {
+                        Metrics::add(&self.settings.metrics.kite_unknown_status_total, 1);
+                        log::warn!(target: "order", tag = tag, order_id = o.order_id.as_str(), status = o.status.as_str();
+                            "Order {tag} has a status nobody documented (`{}`): treated as working", o.status);
+                    }
+                    if t.status != Some(s) {
+                        t.status = Some(s);
+                        updates.push(OrderUpdateKind::Status(s));
+                    }
                 }
-                _ => {}
             }
             let (id, token, ts) = (t.id, t.token, t.ts);
             for kind in updates.drain(..) {
@@ -268,7 +281,7 @@ impl Shared {
                     kite_id: None,
                     filled: 0,
                     filled_value: 0,
-                    opened: false,
+                    status: None,
                     done: false,
                     cancel_wanted: false,
                     ts,

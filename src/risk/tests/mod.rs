@@ -63,8 +63,9 @@ fn fill(r: &mut RiskStage, i: &OrderIntent, paise: i64) -> Vec<OrderIntent> {
             id: i.id,
             token: i.token,
             kind: OrderUpdateKind::Fill {
-                qty: i.qty,
-                price: Price(paise),
+                cum_qty: i.qty,
+                last_qty: i.qty,
+                last_price: Price(paise),
             },
             ts: i.ts,
         }),
