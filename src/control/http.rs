@@ -369,10 +369,19 @@ impl ControlApi {
                     );
                 };
                 let acknowledged_ms = t0.elapsed().as_secs_f64() * 1000.0;
-                let flat = self.wait_for(Duration::from_secs(5), |b| b.positions_count == 0);
+                // Flat means no position and no working order (cancels and closes answered).
+                let flat = self.wait_for(Duration::from_secs(5), |b| {
+                    b.positions_count == 0 && working_orders(b) == 0
+                });
                 let elapsed_ms = t0.elapsed().as_secs_f64() * 1000.0;
-                let nothing = report.orders_cancelled == 0 && report.positions_closed == 0;
-                let remaining = self.snapshot.read().map(|b| b.positions_count).unwrap_or(0);
+                let nothing = report.orders_cancelled == 0
+                    && report.positions_closed == 0
+                    && report.orders_working == 0;
+                let (remaining, working) = self
+                    .snapshot
+                    .read()
+                    .map(|b| (b.positions_count, working_orders(&b)))
+                    .unwrap_or((0, 0));
                 let status = if nothing {
                     "nothing to do"
                 } else if flat.is_some() {
@@ -391,6 +400,7 @@ impl ControlApi {
                         "positions_closed": report.positions_closed,
                         "exposure_closed": report.exposure_closed.rupees(),
                         "positions_remaining": remaining,
+                        "orders_working": working,
                         "paused": true,
                         "acknowledged_ms": acknowledged_ms,
                         "elapsed_ms": elapsed_ms,
@@ -601,6 +611,15 @@ impl ControlApi {
         }
         (200, body)
     }
+}
+
+/// Orders in the snapshot not yet terminal.
+fn working_orders(b: &snapshot::SnapshotBody) -> u32 {
+    let n = (b.orders_count as usize).min(b.orders.len());
+    b.orders[..n]
+        .iter()
+        .filter(|o| crate::domain::OrderStatus::from_u8(o.status).is_some_and(|s| !s.is_terminal()))
+        .count() as u32
 }
 
 /// The token of a `/positions/{token}/close` path.

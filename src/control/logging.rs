@@ -401,6 +401,19 @@ pub fn write_hot_event(master: &InstrumentMaster, ev: &HotEvent) {
             log::info!(target: "risk", positions = positions, segment = segment;
                 "EOD square-off ({segment}): closing {positions} position(s)");
         }
+        HotEvent::ExitRejected {
+            id,
+            token,
+            purpose,
+            attempt,
+            retry_in_s,
+        } => {
+            let (s, _) = sym(master, token);
+            log::error!(target: "risk", order_id = id.0, tag = id.tag().as_str(), symbol = s.as_str(),
+                exit_reason = purpose.as_str(), attempt = attempt, retry_in_s = retry_in_s;
+                "ALERT: exit of {s} ({}) rejected (attempt {attempt}); retrying in {retry_in_s} s",
+                purpose.as_str());
+        }
         HotEvent::UnknownOrderUpdate { id, token } => {
             let (s, _) = sym(master, token);
             log::warn!(target: "risk", order_id = id.0, tag = id.tag().as_str(), symbol = s.as_str();

@@ -417,6 +417,8 @@ pub struct FlattenReport {
     pub orders_cancelled: u32,
     pub positions_closed: u32,
     pub exposure_closed: Paise,
+    /// Orders still working once it acted (cancels and closes not yet answered).
+    pub orders_working: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

@@ -188,7 +188,11 @@ impl RiskStage {
     /// One engine exit in flight at a time; spreads run their own stop and target.
     pub(super) fn check_exits(&mut self, idx: usize, emit: &mut impl FnMut(Event)) {
         let p = self.positions[idx];
-        if !p.is_open() || self.spreads.leg_of[idx].is_some() || p.exit_working > 0 {
+        if !p.is_open()
+            || self.spreads.leg_of[idx].is_some()
+            || p.exit_working > 0
+            || self.now_ts < self.exit_retry_at[idx]
+        {
             return;
         }
         let inst = self.master.by_index(idx);
@@ -322,8 +326,23 @@ impl RiskStage {
     ) {
         let p = self.positions[idx];
         let Some(side) = p.side() else { return };
-        if qty <= 0 {
+        // After a rejected exit: wait out the backoff (the clock retries each second).
+        if qty <= 0 || self.now_ts < self.exit_retry_at[idx] {
             return;
+        }
+        // A partly filled entry still working: its remainder is cancelled first, so the
+        // position being closed cannot grow behind the exit.
+        if let Some(entry) = p.pending_entry {
+            let live = self
+                .oms
+                .get(entry)
+                .is_some_and(|r| !r.status.is_terminal() && r.status != OrderStatus::PendingCancel);
+            if live && self.oms.mark_pending_cancel(entry) {
+                emit(Event::Cancel {
+                    id: entry,
+                    token: self.master.by_index(idx).token,
+                });
+            }
         }
         let token = self.master.by_index(idx).token;
         let id = self.send(

@@ -60,6 +60,22 @@ impl RiskStage {
                     token: u.token,
                     reason,
                 });
+                if purpose != OrderPurpose::Entry {
+                    // Never re-sent on every tick: back off 1, 2, 4 .. 30 s and raise an alert.
+                    let n = self.exit_rejects[idx].saturating_add(1);
+                    self.exit_rejects[idx] = n;
+                    let wait = 1u32 << (n - 1).min(5);
+                    let wait = wait.min(30);
+                    self.exit_retry_at[idx] = self.now_ts.saturating_add(wait);
+                    Metrics::add(&self.metrics.exits_rejected_total, 1);
+                    self.log(HotEvent::ExitRejected {
+                        id: u.id,
+                        token: u.token,
+                        purpose,
+                        attempt: n as u32,
+                        retry_in_s: wait,
+                    });
+                }
             }
             OrderUpdateKind::Cancelled => {
                 Metrics::add(&self.metrics.orders_cancelled_total, 1);
@@ -101,6 +117,7 @@ impl RiskStage {
                 }
                 xs.entry_qty = xs.entry_qty.max(p.qty.abs());
             } else {
+                self.exit_rejects[idx] = 0;
                 xs.reasons |= purpose.bit();
                 xs.exit_value += price.0 as i128 * filled.0 as i128;
                 xs.exit_qty += filled.0;
@@ -195,6 +212,11 @@ impl RiskStage {
                 };
                 self.exit_position(idx, why, emit);
             }
+        }
+        if self.flattening.is_some() && to.is_terminal() {
+            // An exit that ended unfilled (cancelled for the kill switch, rejected) is
+            // replaced now, not a second later.
+            self.continue_flatten(emit);
         }
         if matches!(u.kind, OrderUpdateKind::Fill { .. }) && self.check_daily_loss(emit) {
             return;

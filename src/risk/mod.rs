@@ -138,6 +138,12 @@ pub struct RiskStage {
     /// Per instrument: the exit rules' memory of the trip, and the last bar's ATR.
     exit_state: Vec<exits::ExitState>,
     atr: Vec<i64>,
+    /// The kill switch or the daily loss stop is closing the book (with that reason).
+    flattening: Option<OrderPurpose>,
+    /// Per instrument: rejected exits in a row, and the exchange second before which no exit
+    /// is re-sent (backoff 1, 2, 4 .. 30 s).
+    exit_rejects: Vec<u8>,
+    exit_retry_at: Vec<u32>,
 }
 
 impl RiskStage {
@@ -182,6 +188,9 @@ impl RiskStage {
             charges_today: Charges::default(),
             exit_state: vec![exits::ExitState::default(); n],
             atr: vec![0; n],
+            flattening: None,
+            exit_rejects: vec![0; n],
+            exit_retry_at: vec![0; n],
             params,
             calendar,
             master,
@@ -369,6 +378,7 @@ impl RiskStage {
                 self.square_off(fo, emit);
             }
         }
+        self.continue_flatten(emit);
         // Time-driven exits (the time stop) run each second with or without ticks.
         for idx in 0..self.positions.len() {
             if self.positions[idx].is_open() {
@@ -558,6 +568,7 @@ impl RiskStage {
                         orders_cancelled: cancelled,
                         positions_closed: closed,
                         exposure_closed: exposure,
+                        orders_working: self.working_orders(),
                     });
                 }
             }

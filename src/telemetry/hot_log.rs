@@ -103,6 +103,13 @@ pub enum HotEvent {
         id: OrderId,
         token: Token,
     },
+    ExitRejected {
+        id: OrderId,
+        token: Token,
+        purpose: OrderPurpose,
+        attempt: u32,
+        retry_in_s: u32,
+    },
     DailyLossStop {
         pnl: Paise,
     },

@@ -499,3 +499,4 @@ fn square_off_per_segment_with_the_feed_stopped() {
 }
 
 mod exit_rules;
+mod kill_switch;
