@@ -134,17 +134,22 @@ fn load_config(path: &Path, env: &Environment) -> Result<config::AppConfig, Exit
     })
 }
 
+/// A tool's config: the file when it exists (a bad one is refused, exit 2), else defaults.
+fn config_or_default(path: &Path) -> Result<config::AppConfig, ExitCode> {
+    if path.exists() {
+        load_config(path, &Environment::default())
+    } else {
+        Ok(config::AppConfig::default())
+    }
+}
+
 /// `aitrapp indicators`: every candle with its indicator values, rupees, one JSON line each.
 fn cmd_indicators(candles: &Path, config_path: &Path) -> Result<ExitCode> {
     use aitrapp::domain::candle::parse_candles;
     use aitrapp::strategy::indicators::{IndicatorPeriods, IndicatorSet};
-    let cfg = if config_path.exists() {
-        match load_config(config_path, &Environment::default()) {
-            Ok(c) => c,
-            Err(code) => return Ok(code),
-        }
-    } else {
-        config::AppConfig::default()
+    let cfg = match config_or_default(config_path) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
     };
     let text = std::fs::read_to_string(candles)
         .with_context(|| format!("reading {}", candles.display()))?;
@@ -330,13 +335,9 @@ fn cmd_charges(
     let path = match file {
         Some(f) => f,
         None => {
-            let cfg = if config_path.exists() {
-                match load_config(config_path, &Environment::default()) {
-                    Ok(c) => c,
-                    Err(code) => return Ok(code),
-                }
-            } else {
-                config::AppConfig::default()
+            let cfg = match config_or_default(config_path) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
             };
             config::resolve_path(&base_dir(config_path), &cfg.risk.charges_file)
         }

@@ -434,18 +434,26 @@ fn charges_command_prints_the_breakdown() {
             String::from_utf8_lossy(&out.stderr).to_string(),
         )
     };
-    let (code, out, _) = run(&[
-        "--segment",
-        "futures",
-        "--buy",
-        "25000",
-        "--sell",
-        "25100",
-        "--qty",
-        "65",
-        "--date",
-        "2026-06-01",
-    ]);
+    // One NIFTY futures lot bought at 25,000 and sold at 25,100 on `date`.
+    let nifty_lot = |date: &str, json: bool| {
+        let mut args = vec![
+            "--segment",
+            "futures",
+            "--buy",
+            "25000",
+            "--sell",
+            "25100",
+            "--qty",
+            "65",
+            "--date",
+        ];
+        args.push(date);
+        if json {
+            args.push("--json");
+        }
+        run(&args)
+    };
+    let (code, out, _) = nifty_lot("2026-06-01", false);
     assert_eq!(code, Some(0));
     for line in [
         "brokerage                     40.00",
@@ -461,19 +469,7 @@ fn charges_command_prints_the_breakdown() {
     ] {
         assert!(out.contains(line), "missing `{line}` in\n{out}");
     }
-    let (code, out, _) = run(&[
-        "--segment",
-        "futures",
-        "--buy",
-        "25000",
-        "--sell",
-        "25100",
-        "--qty",
-        "65",
-        "--date",
-        "2025-06-02",
-        "--json",
-    ]);
+    let (code, out, _) = nifty_lot("2025-06-02", true);
     assert_eq!(code, Some(0));
     let j: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(j["stt"], 326.0);

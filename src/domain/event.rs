@@ -336,6 +336,18 @@ pub enum BrokerStatus {
 }
 
 impl BrokerStatus {
+    pub const ALL: [BrokerStatus; 10] = [
+        BrokerStatus::Received,
+        BrokerStatus::OpenPending,
+        BrokerStatus::Open,
+        BrokerStatus::TriggerPending,
+        BrokerStatus::ModifyPending,
+        BrokerStatus::Modified,
+        BrokerStatus::NotModified,
+        BrokerStatus::CancelPending,
+        BrokerStatus::NotCancelled,
+        BrokerStatus::Unknown,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             BrokerStatus::Received => "RECEIVED",
@@ -474,6 +486,16 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
+    /// Every status, in code order.
+    pub const ALL: [OrderStatus; 7] = [
+        OrderStatus::PendingNew,
+        OrderStatus::Open,
+        OrderStatus::PartiallyFilled,
+        OrderStatus::Filled,
+        OrderStatus::PendingCancel,
+        OrderStatus::Cancelled,
+        OrderStatus::Rejected,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             OrderStatus::PendingNew => "PENDING",
@@ -489,18 +511,7 @@ impl OrderStatus {
         self as u8
     }
     pub fn from_u8(v: u8) -> Option<OrderStatus> {
-        use OrderStatus::*;
-        [
-            PendingNew,
-            Open,
-            PartiallyFilled,
-            Filled,
-            PendingCancel,
-            Cancelled,
-            Rejected,
-        ]
-        .get(v as usize)
-        .copied()
+        OrderStatus::ALL.get(v as usize).copied()
     }
     pub fn is_terminal(self) -> bool {
         matches!(

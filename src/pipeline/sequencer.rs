@@ -211,12 +211,8 @@ impl Sequencer {
         let ring = &mut self.ring;
         match decode_frame(buf, |t| {
             exchange_ts = exchange_ts.max(t.exchange_timestamp);
-            let mut tick = *t;
-            if tick.exchange_timestamp == 0 {
-                tick.exchange_timestamp = clock_now;
-            }
             ring.publish(Slot {
-                ev: Event::Tick(tick),
+                ev: Event::Tick(stamped(t, clock_now)),
                 recv_ns,
             })
         }) {
@@ -242,9 +238,41 @@ impl Sequencer {
     }
 }
 
+/// A tick as the stages see it: one without an exchange timestamp (`ltp` and `quote`
+/// packets) takes the session clock's second.
+fn stamped(t: &crate::domain::Tick, clock_now: u32) -> crate::domain::Tick {
+    let mut tick = *t;
+    if tick.exchange_timestamp == 0 {
+        tick.exchange_timestamp = clock_now;
+    }
+    tick
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `websocket.mode: ltp` / `quote` packets carry no exchange time: bars, entries and
+    /// square-off must still see one, the clock's; a full packet keeps its own.
+    #[test]
+    fn ticks_without_exchange_time_take_the_clock() {
+        let ltp = crate::domain::Tick {
+            last_price: 100,
+            ..Default::default()
+        };
+        assert_eq!(
+            stamped(&ltp, 1_764_650_000).exchange_timestamp,
+            1_764_650_000
+        );
+        let full = crate::domain::Tick {
+            exchange_timestamp: 1_764_649_999,
+            ..ltp
+        };
+        assert_eq!(
+            stamped(&full, 1_764_650_000).exchange_timestamp,
+            1_764_649_999
+        );
+    }
 
     #[test]
     fn clock_emits_each_new_second_once_and_never_goes_back() {

@@ -247,27 +247,8 @@ mod tests {
     fn status(s: BrokerStatus) -> OrderUpdateKind {
         OrderUpdateKind::Status(s)
     }
-    const ALL_STATUSES: [BrokerStatus; 10] = [
-        BrokerStatus::Received,
-        BrokerStatus::OpenPending,
-        BrokerStatus::Open,
-        BrokerStatus::TriggerPending,
-        BrokerStatus::ModifyPending,
-        BrokerStatus::Modified,
-        BrokerStatus::NotModified,
-        BrokerStatus::CancelPending,
-        BrokerStatus::NotCancelled,
-        BrokerStatus::Unknown,
-    ];
-    const ALL_ORDER: [OrderStatus; 7] = [
-        PendingNew,
-        Open,
-        PartiallyFilled,
-        Filled,
-        PendingCancel,
-        Cancelled,
-        Rejected,
-    ];
+    const ALL_STATUSES: [BrokerStatus; 10] = BrokerStatus::ALL;
+    const ALL_ORDER: [OrderStatus; 7] = OrderStatus::ALL;
 
     fn intent(id: u64) -> OrderIntent {
         OrderIntent {
