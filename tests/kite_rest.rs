@@ -34,6 +34,7 @@ fn order(
         validity: "DAY",
         market_protection: (kind == "MARKET" || kind == "SL-M").then_some(-1.0),
         tag: tag.into(),
+        algo_id: None,
     }
 }
 

@@ -64,6 +64,7 @@ fn buy_at(id: u64, price: Option<String>) -> IoJob {
             trigger_price: None,
             validity: "DAY",
             tag: OrderId(id).tag().as_str().to_string(),
+            algo_id: None,
         }),
         ts: 0,
     }

@@ -41,7 +41,7 @@ fn live_session_against_kite_sim() {
     let app = start_aitrapp(
         "live",
         &sim,
-        "mode: LIVE\npipeline:\n  topology: collapsed\nexecution:\n  retry_backoff_ms: 200\nkite:\n  api_root: REST\n  request_timeout_ms: 1000\n",
+        "mode: LIVE\npipeline:\n  topology: collapsed\nexecution:\n  retry_backoff_ms: 200\n  exchange_algo_id: ALGO42\nkite:\n  api_root: REST\n  request_timeout_ms: 1000\n",
         &["--confirm-live", "CONFIRM LIVE TRADING"],
     );
     let port = app.port;
@@ -70,6 +70,10 @@ fn live_session_against_kite_sim() {
     let tags: Vec<&str> = orders.iter().filter_map(|o| o["tag"].as_str()).collect();
     let unique: HashSet<&&str> = tags.iter().collect();
     assert_eq!(tags.len(), orders.len(), "an order without our tag");
+    assert!(
+        orders.iter().all(|o| o["algo_id"] == "ALGO42"),
+        "every order carries execution.exchange_algo_id"
+    );
     assert_eq!(
         unique.len(),
         tags.len(),

@@ -523,9 +523,12 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
                 barrier_done.clone(),
             );
             match live_router {
-                Some(r) => {
-                    stage.with_kite(r, &cfg.execution.product, cfg.execution.market_protection)
-                }
+                Some(r) => stage.with_kite(
+                    r,
+                    &cfg.execution.product,
+                    cfg.execution.market_protection,
+                    &cfg.execution.exchange_algo_id,
+                ),
                 None => stage,
             }
         },

@@ -247,6 +247,9 @@ pub struct ExecutionConfig {
     /// Sent with every MARKET and SL-M order: -1 lets Kite choose, 0 < p <= 100 is a
     /// percentage. Kite rejects API MARKET/SL-M orders without it since 1 April 2026.
     pub market_protection: f64,
+    /// The exchange-issued algo ID sent as Kite's `algo_id` on every order (empty: none).
+    /// Its semantics are UNCONFIRMED (the official client 5.2.2 sends it; no docs yet).
+    pub exchange_algo_id: String,
 }
 
 impl Default for ExecutionConfig {
@@ -259,6 +262,7 @@ impl Default for ExecutionConfig {
             limit_chase_ticks: 2,
             product: "MIS".into(),
             market_protection: -1.0,
+            exchange_algo_id: String::new(),
         }
     }
 }

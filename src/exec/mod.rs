@@ -26,6 +26,7 @@ pub enum Broker {
         router: KiteRouter,
         product: String,
         market_protection: f64,
+        algo_id: Option<String>,
     },
 }
 
@@ -61,12 +62,20 @@ impl OrderStage {
         }
     }
 
-    /// LIVE: intents go to Kite through the router's io workers.
-    pub fn with_kite(mut self, router: KiteRouter, product: &str, market_protection: f64) -> Self {
+    /// LIVE: intents go to Kite through the router's io workers, each with the exchange's
+    /// algo ID when one is configured.
+    pub fn with_kite(
+        mut self,
+        router: KiteRouter,
+        product: &str,
+        market_protection: f64,
+        algo_id: &str,
+    ) -> Self {
         self.broker = Broker::Kite {
             router,
             product: product.to_string(),
             market_protection,
+            algo_id: (!algo_id.is_empty()).then(|| algo_id.to_string()),
         };
         self
     }
@@ -131,6 +140,7 @@ impl OrderStage {
                         router,
                         product,
                         market_protection,
+                        algo_id,
                     } => {
                         let job = IoJob::Place {
                             id: o.id,
@@ -150,6 +160,7 @@ impl OrderStage {
                                 market_protection: (o.order_type == OrderType::Market)
                                     .then_some(*market_protection),
                                 tag: o.id.tag().as_str().to_string(),
+                                algo_id: algo_id.clone(),
                             }),
                             ts: o.ts,
                         };

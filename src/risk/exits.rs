@@ -192,6 +192,7 @@ impl RiskStage {
             || self.spreads.leg_of[idx].is_some()
             || p.exit_working > 0
             || self.now_ts < self.exit_retry_at[idx]
+            || !self.phase.accepts(OrderType::Market)
         {
             return;
         }
@@ -328,6 +329,12 @@ impl RiskStage {
         let Some(side) = p.side() else { return };
         // After a rejected exit: wait out the backoff (the clock retries each second).
         if qty <= 0 || self.now_ts < self.exit_retry_at[idx] {
+            return;
+        }
+        // The exchange takes no MARKET order in this phase (pre-open after 09:05, matching,
+        // closing): held, and sent by the clock's next pass once it does.
+        if !self.phase.accepts(OrderType::Market) {
+            Metrics::add(&self.metrics.exits_held_total, 1);
             return;
         }
         // A partly filled entry still working: its remainder is cancelled first, so the

@@ -55,6 +55,7 @@ metrics! {
     orders_filled_total: "Order fills",
     orders_rejected_total: "Orders rejected",
     orders_cancelled_total: "Orders cancelled",
+    exits_held_total: "Exits held because the session phase takes no MARKET orders (sent when it does)",
     exits_rejected_total: "Exit orders the broker rejected (each retried with backoff and an alert)",
     orders_unknown_updates_total: "Order updates for an order the OMS does not know (logged, ignored)",
     kite_unknown_status_total: "Kite order states with an undocumented status (treated as working)",

@@ -52,6 +52,8 @@ pub struct PlaceOrder {
     /// API MARKET and SL-M orders sent without it (or with 0).
     pub market_protection: Option<f64>,
     pub tag: String,
+    /// `execution.exchange_algo_id`, when configured.
+    pub algo_id: Option<String>,
 }
 
 /// A trade (fill) from `/trades` or `/orders/{id}/trades`.
@@ -246,6 +248,9 @@ impl KiteRest {
         }
         if let Some(mp) = p.market_protection {
             form.push(("market_protection", mp.to_string()));
+        }
+        if let Some(a) = &p.algo_id {
+            form.push(("algo_id", a.clone()));
         }
         let data = self.call(EndpointClass::Order, "POST", "/orders/regular", &form)?;
         data.get("order_id")

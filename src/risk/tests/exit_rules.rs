@@ -241,3 +241,28 @@ fn manual_close_of_one_position() {
         "a manual close does not pause"
     );
 }
+
+/// An exit falls due in a phase that takes no MARKET order (here the closing session after
+/// 15:30): it is held and counted, not sent to be rejected.
+#[test]
+fn exits_wait_for_a_phase_that_takes_market_orders() {
+    let mut r = bare();
+    r.calendar.squareoff_enabled = false;
+    let qty = open_long(&mut r);
+    assert!(feed(&mut r, Event::Clock { ts: ts(D, "15:31") }).is_empty());
+    assert_eq!(r.phase(), crate::clock::SessionPhase::Closing);
+    assert!(
+        feed(&mut r, tick(ts(D, "15:32"), 153_000)).is_empty(),
+        "stop due but held"
+    );
+    assert!(
+        Metrics::get(&r.metrics.exits_held_total) == 0,
+        "held before evaluating"
+    );
+    // The next session's continuous phase sends it.
+    let out = feed(&mut r, tick(ts(20261126, "09:15"), 153_000));
+    assert_eq!(
+        (out[0].purpose, out[0].qty.0),
+        (OrderPurpose::StopLoss, qty)
+    );
+}

@@ -271,6 +271,7 @@ fn a_spread_is_sized_by_max_loss_bought_first_and_exited_short_first() {
 fn a_short_leg_that_fails_closes_the_long() {
     let (mut r, m) = chain_stage();
     let at = ts(20261202, "11:00");
+    feed(&mut r, Event::Clock { ts: at });
     let sig = call_debit_spread(&m, at);
     let first = feed(&mut r, Event::Signal(sig));
     let second = fill(&mut r, &first[0], 12_000);

@@ -42,6 +42,8 @@ impl Kind {
 pub struct SimOrder {
     pub order_id: String,
     pub tag: Option<String>,
+    /// The `algo_id` form field, kept so tests can see what a client sent.
+    pub algo_id: Option<String>,
     pub inst: Instrument,
     pub side: Side,
     pub kind: Kind,
@@ -90,7 +92,7 @@ impl SimOrder {
             "trigger_price": self.trigger as f64 / d, "average_price": avg,
             "filled_quantity": self.filled, "pending_quantity": if self.is_terminal() { 0 } else { self.pending() },
             "cancelled_quantity": if self.status == "CANCELLED" { self.pending() } else { 0 },
-            "market_protection": 0, "meta": {}, "tag": self.tag,
+            "market_protection": 0, "meta": {}, "tag": self.tag, "algo_id": self.algo_id,
             "tags": self.tag.as_ref().map(|t| vec![t.clone()]).unwrap_or_default(), "guid": null,
         })
     }
@@ -253,6 +255,7 @@ impl Exchange {
         let mut o = SimOrder {
             order_id: format!("2611250{:08}", self.next_id),
             tag,
+            algo_id: get("algo_id").filter(|a| !a.is_empty()).map(str::to_string),
             inst,
             side,
             kind,
