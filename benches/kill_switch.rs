@@ -72,9 +72,8 @@ fn main() {
     );
     let day = Date(20261125);
     let mut now = ist_epoch(day, TimeOfDay::hm(10, 0)) as u32;
-    // Runs one event through risk then the order stage, and the broker's answers back in.
-    let step = |risk: &mut RiskStage, order: &mut OrderStage, ev: Event| {
-        risk.on_slot(&Slot { ev, recv_ns: 0 }, &mut |s| order.on_slot(s));
+    // The broker's answers back into risk (and the order stage after it).
+    let drain = |risk: &mut RiskStage, order: &mut OrderStage| {
         while let Ok(InboxMsg::Order(u)) = inbox.try_recv() {
             risk.on_slot(
                 &Slot {
@@ -84,6 +83,11 @@ fn main() {
                 &mut |s| order.on_slot(s),
             );
         }
+    };
+    // Runs one event through risk then the order stage, and the answers back in.
+    let step = |risk: &mut RiskStage, order: &mut OrderStage, ev: Event| {
+        risk.on_slot(&Slot { ev, recv_ns: 0 }, &mut |s| order.on_slot(s));
+        drain(risk, order);
     };
     let mut hist = Histogram::<u64>::new_with_bounds(1, 10_000_000_000, 3).unwrap();
     let mut closes = 0usize;
@@ -142,15 +146,7 @@ fn main() {
         closes += risk.oms().len() - before;
         let _ = hist.record(dt.max(1));
         // The fills come back outside the timed region.
-        while let Ok(InboxMsg::Order(u)) = inbox.try_recv() {
-            risk.on_slot(
-                &Slot {
-                    ev: Event::Order(u),
-                    recv_ns: 0,
-                },
-                &mut |s| order.on_slot(s),
-            );
-        }
+        drain(&mut risk, &mut order);
         assert_eq!(risk.open_positions(), 0, "flat after round {round}");
         if risk.oms().len() > 3000 {
             // A new day now and then keeps the order table at a day's size.
