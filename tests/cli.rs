@@ -237,6 +237,40 @@ fn live_without_credentials_refuses() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("LIVE mode refused"));
 }
 
+/// LIVE on a weekday of a year the holiday file does not list is refused before anything
+/// touches the network (the file here lists only 2025).
+#[test]
+fn live_refuses_a_year_the_holiday_file_does_not_cover() {
+    let dir = temp_project("live-holidays");
+    std::fs::write(dir.join("configs/holidays_nse.txt"), "2025-12-25\n").unwrap();
+    std::fs::write(
+        dir.join("configs/app.yaml"),
+        "mode: LIVE\nkite:\n  api_root: http://127.0.0.1:9\nlogging:\n  stderr: true\n",
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .current_dir(&dir)
+        .args(["run", "--confirm-live", "CONFIRM LIVE TRADING"])
+        .env("KITE_API_KEY", "k")
+        .env("KITE_ACCESS_TOKEN", "t")
+        .env_remove("APP_MODE")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let today = aitrapp::clock::today_ist();
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    if aitrapp::clock::weekday(today) < 5 && today.ymd().0 != 2025 {
+        assert!(
+            err.contains("LIVE refused") && err.contains("no holidays listed for"),
+            "{err}"
+        );
+    } else {
+        // A weekend is no trading day: the start fails later (no Kite at 127.0.0.1:9).
+        assert!(!err.contains("no holidays listed"), "{err}");
+    }
+}
+
 /// `--mode LIVE` on a PAPER config is refused even with credentials: LIVE needs both.
 #[test]
 fn live_flag_on_a_paper_config_refuses() {

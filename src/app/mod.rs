@@ -108,6 +108,24 @@ pub fn session_calendar(cfg: &AppConfig, base: &Path) -> Result<SessionCalendar,
     })
 }
 
+/// A weekday in a year the holiday file does not list may be a holiday nobody wrote down.
+fn refuse_uncovered_year(
+    cfg: &AppConfig,
+    calendar: &SessionCalendar,
+    day: Date,
+) -> Result<(), AppError> {
+    if weekday(day) >= 5 || calendar.covers(day) {
+        return Ok(());
+    }
+    Err(startup(format!(
+        "{}{}: no holidays listed for {} (the file covers {:?}): cannot tell whether {day} is a trading day; add NSE's holiday list for that year",
+        if cfg.mode == Mode::Live { "LIVE refused: " } else { "" },
+        cfg.market.holidays_file,
+        day.ymd().0,
+        calendar.holiday_years
+    )))
+}
+
 /// What `check-config` checks beyond the config itself: the files it names (charge tables,
 /// holidays) parse. Each problem is one line naming the file.
 pub fn check_files(cfg: &AppConfig, base: &Path) -> Vec<String> {
@@ -235,6 +253,11 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
 
     log::info!(target: "app", "Loading strategies...");
     let calendar = session_calendar(cfg, base)?;
+    // LIVE trades today: refuse before anything touches the network when the holiday file
+    // cannot say whether today is a trading day.
+    if cfg.mode == Mode::Live {
+        refuse_uncovered_year(cfg, &calendar, today_ist())?;
+    }
     let charges = load_charges(cfg, base)?;
     {
         let today = today_ist();
@@ -305,18 +328,8 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     } else {
         today_ist()
     };
-    if weekday(session_day) < 5 && !calendar.covers(session_day) {
-        let why = format!(
-            "{}: no holidays listed for {} (the file covers {:?}): cannot tell whether {session_day} is a trading day",
-            cfg.market.holidays_file,
-            session_day.ymd().0,
-            calendar.holiday_years
-        );
-        if cfg.mode == Mode::Live {
-            return Err(startup(format!(
-                "LIVE refused: {why}; add NSE's holiday list for that year"
-            )));
-        }
+    // PAPER (LIVE was checked above): the session day may be outside the file's years.
+    if let Err(why) = refuse_uncovered_year(cfg, &calendar, session_day) {
         log::warn!(target: "app", file = cfg.market.holidays_file.as_str(); "{why}");
     }
     if let Some(why) = banned.staleness(session_day) {
