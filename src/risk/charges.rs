@@ -147,12 +147,18 @@ impl Charges {
         )
     }
     pub fn add(&mut self, o: &Charges) {
-        self.brokerage.0 += o.brokerage.0;
-        self.stt.0 += o.stt.0;
-        self.exchange_txn.0 += o.exchange_txn.0;
-        self.sebi_fee.0 += o.sebi_fee.0;
-        self.stamp_duty.0 += o.stamp_duty.0;
-        self.gst.0 += o.gst.0;
+        self.add_signed(o, 1);
+    }
+    pub fn sub(&mut self, o: &Charges) {
+        self.add_signed(o, -1);
+    }
+    fn add_signed(&mut self, o: &Charges, sign: i64) {
+        self.brokerage.0 += sign * o.brokerage.0;
+        self.stt.0 += sign * o.stt.0;
+        self.exchange_txn.0 += sign * o.exchange_txn.0;
+        self.sebi_fee.0 += sign * o.sebi_fee.0;
+        self.stamp_duty.0 += sign * o.stamp_duty.0;
+        self.gst.0 += sign * o.gst.0;
     }
     /// The lines in the order `aitrapp charges` and the trade export print them.
     pub fn lines(&self) -> [(&'static str, Paise); 6] {
@@ -234,6 +240,9 @@ impl TripCosts {
     ) -> Charges {
         let r = table.rates(seg);
         let turnover = self.buy_value + self.sell_value;
+        if turnover == 0 {
+            return Charges::default();
+        }
         let brokerage = self.brokerage;
         let stt = paise_of(self.sell_value, divisor, r.stt_sell, Rounding::Rupee);
         let exchange_txn = paise_of(turnover, divisor, r.exchange_txn, Rounding::Paisa);
@@ -253,9 +262,6 @@ impl TripCosts {
                 )
             }
         };
-        if turnover == 0 {
-            return Charges::default();
-        }
         Charges {
             brokerage: Paise(brokerage),
             stt: Paise(stt),

@@ -23,14 +23,8 @@ impl RiskStage {
         trip.on_fill(table, seg, side, qty, price, value_before, divisor, date);
         let now = trip.charges(&self.charges, table, seg, divisor);
         let before = std::mem::replace(&mut self.trip_charges[idx], now);
-        let t = &mut self.charges_today;
-        t.add(&now);
-        t.brokerage.0 -= before.brokerage.0;
-        t.stt.0 -= before.stt.0;
-        t.exchange_txn.0 -= before.exchange_txn.0;
-        t.sebi_fee.0 -= before.sebi_fee.0;
-        t.stamp_duty.0 -= before.stamp_duty.0;
-        t.gst.0 -= before.gst.0;
+        self.charges_today.add(&now);
+        self.charges_today.sub(&before);
     }
 
     pub(super) fn on_order_update(&mut self, u: &OrderUpdate, emit: &mut impl FnMut(Event)) {
