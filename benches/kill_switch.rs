@@ -65,7 +65,7 @@ fn main() {
     );
     let mut order = OrderStage::new(
         master.clone(),
-        0.0,
+        aitrapp::exec::paper::PaperRules::default(),
         inbox_tx,
         metrics,
         Arc::new(AtomicU64::new(0)),

@@ -3,7 +3,7 @@
 //! ever answering 429.
 
 mod common;
-use aitrapp::exec::kite::rest::{KiteRest, PlaceOrder};
+use aitrapp::exec::kite::rest::{KiteRest, ModifyOrder, PlaceOrder};
 use aitrapp::exec::kite::KiteError;
 use common::{start_sim, wait_until};
 use std::sync::atomic::Ordering;
@@ -59,7 +59,16 @@ fn rest_endpoints_orders_and_rejections() {
         .place(&order("INFY", "NSE", "BUY", "LIMIT", 10, Some(&low), "T1"))
         .unwrap();
     let lower = format!("{:.1}", (infy * 0.85 * 10.0).round() / 10.0);
-    k.modify(&id, 20, Some(&lower), "LIMIT").unwrap();
+    k.modify(
+        &id,
+        &ModifyOrder {
+            quantity: Some(20),
+            order_type: Some("LIMIT"),
+            price: Some(lower.clone()),
+            trigger_price: None,
+        },
+    )
+    .unwrap();
     k.cancel(&id).unwrap();
     let history = k.order_history(&id).unwrap();
     let statuses: Vec<&str> = history.iter().map(|o| o.status.as_str()).collect();
@@ -172,7 +181,7 @@ fn rest_endpoints_orders_and_rejections() {
         .status_message
         .as_deref()
         .unwrap_or("")
-        .contains("price band"));
+        .contains("circuit limit"));
 
     // Historical candles from what the simulator has streamed (one sim minute a second).
     std::thread::sleep(Duration::from_millis(2500));

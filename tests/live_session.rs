@@ -58,6 +58,19 @@ fn live_session_against_kite_sim() {
         orders_placed() > placed
     });
 
+    // The held acknowledgement times out (1 s) and the order is found by its tag.
+    wait_until("the lost ack to be looked up by tag", 20, || {
+        log_text(&app.dir).contains("not re-sending")
+    });
+    // Every order aitrapp sent is on the simulator, except protective stops cancelled
+    // before a worker sent them (resized at once), which never reach it.
+    wait_until("order counts to agree", 30, || {
+        let unsent = log_text(&app.dir)
+            .matches("was cancelled before it was sent")
+            .count() as u64;
+        let theirs = sim_get(&sim, "/orders").as_array().map_or(0, |a| a.len()) as u64;
+        metric(port, "orders_sent_total").unwrap_or(0) == theirs + unsent
+    });
     // Positions agree on both sides once nothing is in flight.
     wait_until("positions to agree", 30, || {
         let ours = our_positions(port);
@@ -87,11 +100,6 @@ fn live_session_against_kite_sim() {
         sim.faults.rate_limited.load(Ordering::SeqCst),
         0,
         "the simulator answered 429"
-    );
-    assert_eq!(
-        metric(port, "orders_sent_total").unwrap_or(0),
-        orders.len() as u64,
-        "aitrapp and the simulator disagree on the number of orders"
     );
     let log = log_text(&app.dir);
     assert!(log.contains("LIVE TRADING confirmed"));
@@ -123,4 +131,74 @@ fn live_session_against_kite_sim() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Our tagged SL-M orders still waiting for their trigger, by token: (side, quantity, id).
+fn resting_stops(sim: &kite_sim::SimHandle) -> BTreeMap<u64, (String, i64, String)> {
+    let orders = sim_get(sim, "/orders");
+    orders
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|o| o["order_type"] == "SL-M" && o["status"] == "TRIGGER PENDING")
+        .filter_map(|o| {
+            Some((
+                o["instrument_token"].as_u64()?,
+                (
+                    o["transaction_type"].as_str()?.to_string(),
+                    o["quantity"].as_i64()? - o["filled_quantity"].as_i64().unwrap_or(0),
+                    o["order_id"].as_str()?.to_string(),
+                ),
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn a_killed_engine_leaves_every_position_its_stop_at_kite() {
+    // From 09:08: the start (a warm-up from history) is over before the opening range.
+    let sim = start_sim("09:08", 30.0);
+    let app = start_aitrapp(
+        "live-kill",
+        &sim,
+        "mode: LIVE\npipeline:\n  topology: collapsed\nkite:\n  api_root: REST\n",
+        &["--confirm-live", "CONFIRM LIVE TRADING"],
+    );
+    // A position at the broker with its protective stop resting beside it.
+    let mut covered = None;
+    wait_until("a position with its SL-M at the simulator", 120, || {
+        let held = net(&sim_get(&sim, "/portfolio/positions")["net"]);
+        let stops = resting_stops(&sim);
+        covered = held.iter().find_map(|(tok, q)| {
+            let (side, qty, id) = stops.get(tok)?;
+            let closes = if *q > 0 { "SELL" } else { "BUY" };
+            (side == closes && *qty == q.abs()).then(|| (*tok, *q, id.clone()))
+        });
+        covered.is_some()
+    });
+    let (token, qty, stop_id) = covered.unwrap();
+    // kill -9: no drain, no summary, nothing sent on the way out.
+    let mut app = app;
+    app.child.kill().unwrap();
+    app.child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        resting_stops(&sim).contains_key(&token),
+        "the stop did not outlive the engine"
+    );
+    // The market falls (or spikes) 10 % through the stop: the exchange closes the position.
+    let bps = if qty > 0 { -1000 } else { 1000 };
+    sim.market.price_shift_bps.store(bps, Ordering::SeqCst);
+    wait_until("the resting stop to close the position", 30, || {
+        let held = net(&sim_get(&sim, "/portfolio/positions")["net"]);
+        !held.contains_key(&token)
+    });
+    let orders = sim_get(&sim, "/orders");
+    let stop = orders
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["order_id"] == stop_id.as_str())
+        .unwrap();
+    assert_eq!(stop["status"], "COMPLETE", "{stop}");
 }

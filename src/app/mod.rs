@@ -6,9 +6,11 @@ use crate::control::dashboard::Dashboard;
 use crate::control::http::{ControlApi, Reloader};
 use crate::control::logging::{self, HotLog};
 use crate::domain::*;
+use crate::exec::freeze::FreezeSchedule;
 use crate::exec::kite::rest::{KiteOrder, KiteRest, RestConfig};
 use crate::exec::kite::router::{self, KiteRouter, RouterSettings};
 use crate::exec::kite::RateLimiter;
+use crate::exec::paper::PaperRules;
 use crate::exec::{mono_ns, InboxMsg, OrderStage};
 use crate::feed::kite_ws::{self, KiteTicker, TickerConfig};
 use crate::feed::record::RecordWriter;
@@ -136,6 +138,9 @@ pub fn check_files(cfg: &AppConfig, base: &Path) -> Vec<String> {
     if let Err(e) = session_calendar(cfg, base) {
         out.push(e.to_string());
     }
+    if let Err(e) = load_freeze(cfg, base) {
+        out.push(e.to_string());
+    }
     out
 }
 
@@ -146,6 +151,26 @@ pub fn load_charges(cfg: &AppConfig, base: &Path) -> Result<Arc<ChargeSchedule>,
     ChargeSchedule::load(&path)
         .map(Arc::new)
         .map_err(|e| startup(e.to_string().trim_end()))
+}
+
+pub fn load_freeze(cfg: &AppConfig, base: &Path) -> Result<FreezeSchedule, AppError> {
+    let path = resolve_path(base, &cfg.execution.freeze_qty_file);
+    FreezeSchedule::load(&path).map_err(|e| startup(e.to_string().trim_end()))
+}
+
+/// The paper exchange's rules from `execution:` (and the freeze file).
+pub fn paper_rules(cfg: &AppConfig, base: &Path) -> Result<PaperRules, AppError> {
+    let e = &cfg.execution;
+    let margin = e.paper_margin_rupees.unwrap_or(cfg.risk.capital);
+    Ok(PaperRules {
+        latency_ns: e.paper_latency_ms * 1_000_000,
+        no_depth_slippage_bps: e.slippage_bps,
+        price_band_pct: e.paper_price_band_pct,
+        margin_paise: (margin * 100.0).round() as i64,
+        margin_bps: (e.margin_pct * 100.0).round() as i64,
+        market_protection: e.market_protection,
+        freeze: Some(load_freeze(cfg, base)?),
+    })
 }
 
 /// The synthetic market from `feed.synthetic`, on its date (today when empty) moved forward
@@ -235,7 +260,7 @@ pub fn build_offline(
         .with_charges(load_charges(cfg, base)?),
         order: OrderStage::new(
             master,
-            cfg.execution.slippage_bps,
+            paper_rules(cfg, base)?,
             inbox,
             metrics,
             barrier_done,
@@ -530,7 +555,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
         order: {
             let stage = OrderStage::new(
                 master.clone(),
-                cfg.execution.slippage_bps,
+                paper_rules(cfg, base)?,
                 inbox_tx.clone(),
                 metrics.clone(),
                 barrier_done.clone(),

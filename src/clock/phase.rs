@@ -72,6 +72,11 @@ impl SessionPhase {
             (SessionPhase::PreOpenEntry, OrderType::Market | OrderType::Limit) => true,
             (SessionPhase::PreOpenLimitOnly, OrderType::Limit) => true,
             (SessionPhase::PreOpenLimitOnly, OrderType::Market) => false,
+            // Stop orders wait for the continuous session.
+            (
+                SessionPhase::PreOpenEntry | SessionPhase::PreOpenLimitOnly,
+                OrderType::StopLimit | OrderType::StopMarket,
+            ) => false,
             (
                 SessionPhase::Closed
                 | SessionPhase::PreOpenRandomClose

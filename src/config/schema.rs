@@ -250,6 +250,30 @@ pub struct ExecutionConfig {
     /// The exchange-issued algo ID sent as Kite's `algo_id` on every order (empty: none).
     /// Its semantics are UNCONFIRMED (the official client 5.2.2 sends it; no docs yet).
     pub exchange_algo_id: String,
+    /// Dated freeze-quantity tables (units per order by underlying).
+    pub freeze_qty_file: String,
+    /// Paper exchange: order-to-book delay in ms of feed time (0: the book it was decided on).
+    pub paper_latency_ms: u64,
+    /// Paper exchange: circuit limits this many percent around the previous close (0: none).
+    /// NSE's real bands differ per stock (2/5/10/20 %); LIVE uses Kite's quote limits.
+    pub paper_price_band_pct: f64,
+    /// Paper exchange: margin the account has in rupees (null: risk.capital).
+    pub paper_margin_rupees: Option<f64>,
+    /// Margin per rupee of notional, percent (MIS intraday: about 20 %).
+    pub margin_pct: f64,
+    /// A stop order rests at the broker for every position (PAPER: at the paper broker).
+    pub protective_stop: bool,
+    /// `SL-M` (market once triggered, under market_protection) or `SL` (a limit).
+    pub protective_stop_order_type: String,
+    /// SL only: the limit this many percent beyond the trigger.
+    pub protective_stop_limit_band_pct: f64,
+    /// Kite allows 25 modifications per order: re-place the stop after this many.
+    pub protective_stop_replace_after: u8,
+    /// At most one trigger move per this many seconds.
+    pub protective_stop_modify_interval_s: u32,
+    /// The engine's stop fired: seconds the broker's stop gets to fill before the engine
+    /// cancels it and closes at market itself.
+    pub protective_stop_grace_s: u32,
 }
 
 impl Default for ExecutionConfig {
@@ -263,6 +287,17 @@ impl Default for ExecutionConfig {
             product: "MIS".into(),
             market_protection: -1.0,
             exchange_algo_id: String::new(),
+            freeze_qty_file: "configs/freeze_qty.yaml".into(),
+            paper_latency_ms: 0,
+            paper_price_band_pct: 20.0,
+            paper_margin_rupees: None,
+            margin_pct: 20.0,
+            protective_stop: true,
+            protective_stop_order_type: "SL-M".into(),
+            protective_stop_limit_band_pct: 0.5,
+            protective_stop_replace_after: 20,
+            protective_stop_modify_interval_s: 1,
+            protective_stop_grace_s: 2,
         }
     }
 }

@@ -198,6 +198,45 @@ pub fn validate(c: &AppConfig, p: &mut Vec<Problem>) {
     );
     check(
         p,
+        ["SL-M", "SL"].contains(&e.protective_stop_order_type.as_str()),
+        "execution.protective_stop_order_type",
+        || {
+            format!(
+                "must be SL-M or SL (got `{}`)",
+                e.protective_stop_order_type
+            )
+        },
+    );
+    check(
+        p,
+        (1..=24).contains(&e.protective_stop_replace_after),
+        "execution.protective_stop_replace_after",
+        || {
+            format!(
+                "must be 1..=24: Kite refuses a 26th modification (got {})",
+                e.protective_stop_replace_after
+            )
+        },
+    );
+    check(
+        p,
+        e.protective_stop_limit_band_pct > 0.0 && e.protective_stop_limit_band_pct <= 20.0,
+        "execution.protective_stop_limit_band_pct",
+        || {
+            format!(
+                "must be in (0, 20] (got {})",
+                e.protective_stop_limit_band_pct
+            )
+        },
+    );
+    check(
+        p,
+        (0.0..=100.0).contains(&e.margin_pct) && e.paper_price_band_pct >= 0.0,
+        "execution.margin_pct",
+        || format!("must be 0..=100 (got {})", e.margin_pct),
+    );
+    check(
+        p,
         ["MIS", "NRML", "CNC"].contains(&e.product.as_str()),
         "execution.product",
         || format!("must be MIS, NRML or CNC (got `{}`)", e.product),

@@ -419,6 +419,22 @@ pub fn write_hot_event(master: &InstrumentMaster, ev: &HotEvent) {
             log::warn!(target: "risk", order_id = id.0, tag = id.tag().as_str(), symbol = s.as_str();
                 "Order update for unknown order {} ({s}): ignored", id.tag().as_str());
         }
+        HotEvent::ProtectiveStop {
+            token,
+            action,
+            qty,
+            trigger,
+        } => {
+            let (s, d) = sym(master, token);
+            let t = format_rupees(trigger.0, d);
+            let what = match action {
+                "place" => "placing",
+                "move" => "moving",
+                _ => "cancelling",
+            };
+            log::info!(target: "risk", symbol = s.as_str(), action = action, qty = qty.0, trigger = t.as_str();
+                "Protective stop for {s}: {what} {} at trigger {t}", qty.0);
+        }
         HotEvent::SessionPhase { from, to } => {
             log::info!(target: "risk", from = from, to = to; "Session phase {from} -> {to}");
         }

@@ -101,6 +101,11 @@ pub struct SignalScore {
 pub enum OrderType {
     Market,
     Limit,
+    /// Kite's SL: a limit order (at `price`) that enters the book when the last price
+    /// touches `trigger`.
+    StopLimit,
+    /// Kite's SL-M: a market order (under market protection) released at `trigger`.
+    StopMarket,
 }
 
 impl OrderType {
@@ -108,6 +113,46 @@ impl OrderType {
         match self {
             OrderType::Market => "MARKET",
             OrderType::Limit => "LIMIT",
+            OrderType::StopLimit => "SL",
+            OrderType::StopMarket => "SL-M",
+        }
+    }
+    pub fn parse(s: &str) -> Option<OrderType> {
+        match s {
+            "MARKET" => Some(OrderType::Market),
+            "LIMIT" => Some(OrderType::Limit),
+            "SL" => Some(OrderType::StopLimit),
+            "SL-M" => Some(OrderType::StopMarket),
+            _ => None,
+        }
+    }
+    /// Carries a limit price (LIMIT, SL).
+    pub fn has_limit(self) -> bool {
+        matches!(self, OrderType::Limit | OrderType::StopLimit)
+    }
+    /// Waits for a trigger price (SL, SL-M).
+    pub fn is_stop(self) -> bool {
+        matches!(self, OrderType::StopLimit | OrderType::StopMarket)
+    }
+    /// Fills at whatever the book offers (MARKET, SL-M): Kite wants market protection.
+    pub fn is_market(self) -> bool {
+        matches!(self, OrderType::Market | OrderType::StopMarket)
+    }
+}
+
+/// How long an order works: the whole day, or only what fills on arrival (IOC).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Validity {
+    #[default]
+    Day,
+    Ioc,
+}
+
+impl Validity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Validity::Day => "DAY",
+            Validity::Ioc => "IOC",
         }
     }
 }
@@ -256,8 +301,11 @@ pub struct OrderIntent {
     pub side: Side,
     pub qty: Qty,
     pub order_type: OrderType,
-    /// Limit price for LIMIT orders; zero for MARKET.
+    /// Limit price for LIMIT and SL orders; zero for MARKET and SL-M.
     pub price: Price,
+    /// Trigger price for SL and SL-M orders; zero otherwise.
+    pub trigger: Price,
+    pub validity: Validity,
     pub purpose: OrderPurpose,
     pub strategy: StrategyId,
     pub ts: u32,
@@ -281,6 +329,18 @@ pub enum RejectReason {
     UnknownInstrument,
     NotTradable,
     Broker,
+    /// Quantity not a multiple of the lot size.
+    LotMultiple,
+    /// Price or trigger not a multiple of the tick size (or missing).
+    TickMultiple,
+    /// Price outside the day's circuit limits.
+    PriceBand,
+    /// More than the exchange's freeze quantity in one order.
+    FreezeQty,
+    /// Not enough margin.
+    Margin,
+    /// MARKET or SL-M without market protection (Kite, from 1 April 2026).
+    NoMarketProtection,
 }
 
 impl RejectReason {
@@ -290,6 +350,12 @@ impl RejectReason {
             RejectReason::UnknownInstrument => "unknown instrument",
             RejectReason::NotTradable => "instrument is not tradable",
             RejectReason::Broker => "rejected by broker",
+            RejectReason::LotMultiple => "quantity is not a multiple of the lot size",
+            RejectReason::TickMultiple => "price is not a multiple of the tick size",
+            RejectReason::PriceBand => "price is outside the circuit limits",
+            RejectReason::FreezeQty => "quantity is above the freeze limit",
+            RejectReason::Margin => "insufficient margin",
+            RejectReason::NoMarketProtection => "market order without market protection",
         }
     }
 }
@@ -453,6 +519,14 @@ pub enum Event {
     Cancel {
         id: OrderId,
         token: Token,
+    },
+    /// Change a working order: its new quantity, limit and trigger (zero keeps the old).
+    Modify {
+        id: OrderId,
+        token: Token,
+        qty: Qty,
+        price: Price,
+        trigger: Price,
     },
     /// Lockstep marker: when the last stage has handled it, everything before it is done.
     Barrier {

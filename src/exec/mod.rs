@@ -2,6 +2,8 @@
 //! rounds prices to the tick, and sends every broker update back through the sequencer inbox.
 //! It also measures tick-to-order-intent latency.
 
+pub mod fill_model;
+pub mod freeze;
 pub mod kite;
 pub mod paper;
 
@@ -11,7 +13,7 @@ use crossbeam_channel::{Sender, TrySendError};
 use hdrhistogram::Histogram;
 use kite::rest::PlaceOrder;
 use kite::router::{IoJob, KiteRouter};
-use paper::{PaperBroker, TouchSlippage};
+use paper::{PaperBroker, PaperRules};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -21,7 +23,7 @@ pub use crate::clock::mono_ns;
 
 /// Where intents go: the in-process paper broker, or Kite through the io workers.
 pub enum Broker {
-    Paper(PaperBroker<TouchSlippage>),
+    Paper(PaperBroker),
     Kite {
         router: KiteRouter,
         product: String,
@@ -43,7 +45,7 @@ pub struct OrderStage {
 impl OrderStage {
     pub fn new(
         master: Arc<InstrumentMaster>,
-        slippage_bps: f64,
+        paper: PaperRules,
         inbox: Sender<InboxMsg>,
         metrics: Arc<Metrics>,
         barrier_done: Arc<AtomicU64>,
@@ -51,7 +53,7 @@ impl OrderStage {
         let n = master.len();
         OrderStage {
             master,
-            broker: Broker::Paper(PaperBroker::new(TouchSlippage { bps: slippage_bps }, n)),
+            broker: Broker::Paper(PaperBroker::new(paper, n)),
             inbox,
             metrics,
             barrier_done,
@@ -110,7 +112,9 @@ impl OrderStage {
                 }
                 if let Broker::Paper(paper) = &mut self.broker {
                     if let Some(idx) = self.master.index_of(t.token) {
-                        paper.on_tick(idx, t, |u| Self::send_update(inbox, metrics, u));
+                        paper.on_tick(idx, t, slot.recv_ns, |u| {
+                            Self::send_update(inbox, metrics, u)
+                        });
                     }
                 }
             }
@@ -129,13 +133,16 @@ impl OrderStage {
                     );
                 };
                 let inst = *self.master.by_index(idx);
-                if o.order_type == OrderType::Limit {
+                if o.order_type.has_limit() {
                     o.price = inst.round_to_tick(o.price);
                 }
+                if o.order_type.is_stop() {
+                    o.trigger = inst.round_to_tick(o.trigger);
+                }
                 match &mut self.broker {
-                    Broker::Paper(paper) => {
-                        paper.place(idx, &inst, &o, |u| Self::send_update(inbox, metrics, u))
-                    }
+                    Broker::Paper(paper) => paper.place(idx, &inst, &o, slot.recv_ns, |u| {
+                        Self::send_update(inbox, metrics, u)
+                    }),
                     Broker::Kite {
                         router,
                         product,
@@ -153,11 +160,18 @@ impl OrderStage {
                                 order_type: o.order_type.as_str(),
                                 quantity: o.qty.0,
                                 product: product.clone(),
-                                price: (o.order_type == OrderType::Limit)
+                                price: o
+                                    .order_type
+                                    .has_limit()
                                     .then(|| format_rupees(o.price.0, inst.divisor())),
-                                trigger_price: None,
-                                validity: "DAY",
-                                market_protection: (o.order_type == OrderType::Market)
+                                trigger_price: o
+                                    .order_type
+                                    .is_stop()
+                                    .then(|| format_rupees(o.trigger.0, inst.divisor())),
+                                validity: o.validity.as_str(),
+                                market_protection: o
+                                    .order_type
+                                    .is_market()
                                     .then_some(*market_protection),
                                 tag: o.id.tag().as_str().to_string(),
                                 algo_id: algo_id.clone(),
@@ -183,6 +197,46 @@ impl OrderStage {
                     }
                     Broker::Kite { router, .. } => {
                         router.submit(IoJob::Cancel { id: *id });
+                    }
+                }
+            }
+            Event::Modify {
+                id,
+                token,
+                qty,
+                price,
+                trigger,
+            } => {
+                let (ts, now) = (self.now_ts, slot.recv_ns);
+                let divisor = self.master.get(*token).map(|i| i.divisor()).unwrap_or(100);
+                match &mut self.broker {
+                    Broker::Paper(paper) => {
+                        paper.modify(*id, *token, *qty, *price, *trigger, ts, now, |u| {
+                            Self::send_update(inbox, metrics, u)
+                        })
+                    }
+                    Broker::Kite { router, .. } => {
+                        let job = IoJob::Modify {
+                            id: *id,
+                            token: *token,
+                            divisor,
+                            qty: *qty,
+                            price: *price,
+                            trigger: *trigger,
+                        };
+                        if !router.submit(job) {
+                            // The io queue is full: the order works on unchanged.
+                            Self::send_update(
+                                inbox,
+                                metrics,
+                                OrderUpdate {
+                                    id: *id,
+                                    token: *token,
+                                    kind: OrderUpdateKind::Status(BrokerStatus::NotModified),
+                                    ts,
+                                },
+                            );
+                        }
                     }
                 }
             }

@@ -1,182 +1,266 @@
-//! The paper broker: fills orders against the live (or synthetic) book it sees in ticks.
-//! MARKET orders fill at the touch moved `slippage_bps` against us, on the tick grid; LIMIT
-//! orders fill at once when marketable, else rest until the market trades through them.
-//! A price of zero or less is never a fill.
+//! The paper broker: the exchange model of `fill_model` run in process. It checks every
+//! order the way Kite and NSE do (lot, tick, trigger, market protection, freeze quantity,
+//! circuit limits, margin), holds it until the configured latency has passed, then fills it
+//! against the 5-level book of the ticks it sees: MARKET and marketable LIMIT walk the depth
+//! with partial fills, resting LIMITs fill when the market trades through, SL and SL-M wait
+//! for their trigger, IOC cancels what arrival cannot fill. kite-sim's exchange runs the same
+//! model, so PAPER and the simulator never disagree about a fill. A price of zero or less is
+//! never a fill.
 
+use super::fill_model::*;
+use super::freeze::FreezeSchedule;
+use crate::clock::ist_date;
 use crate::domain::*;
 
-/// What the paper broker keeps of the last tick per instrument: the touch and the last
-/// trade. 16 bytes instead of the whole ~200-byte `Tick` on every tick of the hot path.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Touch {
-    /// Best bid and ask in feed units; 0 when that side of the book is empty.
-    pub bid: i32,
-    pub ask: i32,
-    pub last_price: i32,
-    pub exchange_timestamp: u32,
+/// The rules the paper exchange applies, from `execution:` in the config.
+#[derive(Clone, Debug)]
+pub struct PaperRules {
+    /// Order to exchange, ns of feed receive time (0: the book the order was decided on).
+    pub latency_ns: u64,
+    /// MARKET with no depth shown fills at the last price moved this far against it.
+    pub no_depth_slippage_bps: f64,
+    /// Circuit limits this far around the previous close (0: not checked).
+    pub price_band_pct: f64,
+    /// Margin the paper account has, paise (0: not checked).
+    pub margin_paise: i64,
+    /// Margin per unit of notional, basis points.
+    pub margin_bps: i64,
+    pub market_protection: f64,
+    pub freeze: Option<FreezeSchedule>,
 }
 
-impl Touch {
-    pub fn of(t: &Tick) -> Touch {
-        Touch {
-            bid: t.best_bid().unwrap_or(0),
-            ask: t.best_ask().unwrap_or(0),
-            last_price: t.last_price,
-            exchange_timestamp: t.exchange_timestamp,
+impl Default for PaperRules {
+    fn default() -> Self {
+        PaperRules {
+            latency_ns: 0,
+            no_depth_slippage_bps: 2.0,
+            price_band_pct: 0.0,
+            margin_paise: 0,
+            margin_bps: 2000,
+            market_protection: -1.0,
+            freeze: None,
         }
     }
-    pub fn best_bid(&self) -> Option<i32> {
-        (self.bid > 0).then_some(self.bid)
-    }
-    pub fn best_ask(&self) -> Option<i32> {
-        (self.ask > 0).then_some(self.ask)
-    }
-}
-
-/// The fill model, one trait so other models can plug in by config later.
-pub trait FillModel {
-    fn market_price(&self, book: &Touch, side: Side, tick_size: i64) -> Option<i64>;
-}
-
-/// Touch plus slippage in basis points, rounded away from us to the tick.
-#[derive(Clone, Copy, Debug)]
-pub struct TouchSlippage {
-    pub bps: f64,
-}
-
-impl FillModel for TouchSlippage {
-    fn market_price(&self, book: &Touch, side: Side, tick: i64) -> Option<i64> {
-        let touch = match side {
-            Side::Buy => book
-                .best_ask()
-                .or((book.last_price > 0).then_some(book.last_price)),
-            Side::Sell => book
-                .best_bid()
-                .or((book.last_price > 0).then_some(book.last_price)),
-        }? as i64;
-        let slip = (touch as f64 * self.bps / 10_000.0).round() as i64;
-        let raw = touch + side.sign() * slip;
-        let t = tick.max(1);
-        let px = match side {
-            Side::Buy => (raw + t - 1).div_euclid(t) * t,
-            Side::Sell => raw.div_euclid(t) * t,
-        };
-        (px > 0).then_some(px)
-    }
 }
 
 #[derive(Clone, Copy, Debug)]
-struct Resting {
+struct PaperOrder {
     intent: OrderIntent,
     idx: usize,
+    divisor: i64,
+    tick: i64,
+    order: WorkingOrder,
+    modifications: u8,
 }
 
-pub struct PaperBroker<M: FillModel> {
+/// Kite refuses a 26th modification of one order.
+pub const MAX_MODIFICATIONS: u8 = 25;
+
+pub struct PaperBroker<M: FillModel = DepthWalk, L: LatencyModel = FixedLatency> {
     model: M,
-    books: Vec<Option<Touch>>,
-    resting: Vec<Resting>,
+    latency: L,
+    rules: PaperRules,
+    books: Vec<Option<Book>>,
+    working: Vec<PaperOrder>,
+    ledger: Ledger,
 }
 
-impl<M: FillModel> PaperBroker<M> {
-    pub fn new(model: M, instruments: usize) -> Self {
+impl PaperBroker {
+    pub fn new(rules: PaperRules, instruments: usize) -> Self {
+        let model = DepthWalk {
+            no_depth_slippage_bps: rules.no_depth_slippage_bps,
+        };
+        let latency = FixedLatency {
+            ns: rules.latency_ns,
+        };
+        PaperBroker::with_models(model, latency, rules, instruments)
+    }
+}
+
+impl<M: FillModel, L: LatencyModel> PaperBroker<M, L> {
+    pub fn with_models(model: M, latency: L, rules: PaperRules, instruments: usize) -> Self {
         PaperBroker {
             model,
+            latency,
+            rules,
             books: vec![None; instruments],
-            resting: Vec::with_capacity(256),
+            working: Vec::with_capacity(256),
+            ledger: Ledger::new(instruments),
         }
     }
 
-    /// Updates the book and fills resting limits the market traded through.
-    pub fn on_tick(&mut self, idx: usize, t: &Tick, mut report: impl FnMut(OrderUpdate)) {
-        self.books[idx] = Some(Touch::of(t));
-        let ltp = t.last_price as i64;
-        if self.resting.is_empty() || ltp <= 0 {
+    /// The paper account's net position in instrument `idx` (units, long > 0).
+    pub fn net(&self, idx: usize) -> i64 {
+        self.ledger.row(idx).net()
+    }
+
+    /// Orders still working at the paper exchange.
+    pub fn working(&self) -> usize {
+        self.working.len()
+    }
+
+    /// Matches working order `i` against its book; reports what changed and drops it when
+    /// done. True when the order left the book.
+    fn run_match(&mut self, i: usize, now_ns: u64, report: &mut impl FnMut(OrderUpdate)) -> bool {
+        let w = &mut self.working[i];
+        let Some(book) = self.books[w.idx] else {
+            return false;
+        };
+        let m = match_order(&self.model, &mut w.order, &book, w.tick, now_ns);
+        if !m.changed() {
+            return false;
+        }
+        let ts = book.ts.max(w.intent.ts);
+        let mut cum = w.order.filled - m.executions.qty();
+        for e in m.executions.as_slice() {
+            cum += e.qty;
+            self.ledger
+                .on_execution(w.idx, w.intent.side, *e, w.divisor);
+            report(OrderUpdate {
+                id: w.intent.id,
+                token: w.intent.token,
+                kind: OrderUpdateKind::Fill {
+                    cum_qty: Qty(cum),
+                    last_qty: Qty(e.qty),
+                    last_price: Price(e.price),
+                },
+                ts,
+            });
+        }
+        let (id, token) = (w.intent.id, w.intent.token);
+        let done = w.order.pending() == 0;
+        if m.expired {
+            report(OrderUpdate {
+                id,
+                token,
+                kind: OrderUpdateKind::Cancelled,
+                ts,
+            });
+        } else if m.triggered && !done && m.executions.is_empty() {
+            report(OrderUpdate {
+                id,
+                token,
+                kind: OrderUpdateKind::Status(BrokerStatus::Open),
+                ts,
+            });
+        }
+        if done || m.expired {
+            self.working.swap_remove(i);
+            return true;
+        }
+        false
+    }
+
+    /// Updates the book and matches the orders working in that instrument.
+    pub fn on_tick(
+        &mut self,
+        idx: usize,
+        t: &Tick,
+        now_ns: u64,
+        mut report: impl FnMut(OrderUpdate),
+    ) {
+        if idx >= self.books.len() {
             return;
         }
+        self.books[idx] = Some(Book::of(t));
         let mut i = 0;
-        while i < self.resting.len() {
-            let r = self.resting[i];
-            let through = r.idx == idx
-                && match r.intent.side {
-                    Side::Buy => ltp < r.intent.price.0,
-                    Side::Sell => ltp > r.intent.price.0,
-                };
-            if through {
-                self.resting.swap_remove(i);
-                report(OrderUpdate {
-                    id: r.intent.id,
-                    token: r.intent.token,
-                    kind: OrderUpdateKind::Fill {
-                        cum_qty: r.intent.qty,
-                        last_qty: r.intent.qty,
-                        last_price: r.intent.price,
-                    },
-                    ts: t.exchange_timestamp,
-                });
-            } else {
-                i += 1;
+        while i < self.working.len() {
+            if self.working[i].idx == idx && self.run_match(i, now_ns, &mut report) {
+                continue;
             }
+            i += 1;
         }
     }
 
+    fn rms_view(&self, idx: usize, inst: &Instrument, o: &OrderIntent) -> RmsView {
+        let tick = inst.tick_size.0.max(1);
+        let last = self.books[idx].map(|b| b.last_price).unwrap_or(0);
+        let margin_free = (self.rules.margin_paise > 0).then(|| {
+            let open: i64 = self
+                .working
+                .iter()
+                .map(|w| {
+                    let px = w
+                        .order
+                        .price
+                        .max(w.order.trigger)
+                        .max(self.books[w.idx].map(|b| b.last_price).unwrap_or(0));
+                    margin_for(w.order.pending(), px, w.divisor, self.rules.margin_bps)
+                })
+                .sum();
+            self.rules.margin_paise - open - self.ledger.held_margin(self.rules.margin_bps)
+        });
+        RmsView {
+            band: PriceBand::around(inst.last_price.0, self.rules.price_band_pct, tick),
+            freeze_qty: self
+                .rules
+                .freeze
+                .as_ref()
+                .and_then(|f| f.max_order_qty(inst, ist_date(o.ts as i64))),
+            margin_free,
+            margin_bps: self.rules.margin_bps,
+            last_price: last,
+            closes: self.ledger.row(idx).closes(o.side, o.qty.0),
+        }
+    }
+
+    /// Accepts or rejects an order; an accepted one is matched at once when there is no
+    /// latency to wait out (`now_ns` is the feed receive time it was decided on).
     pub fn place(
         &mut self,
         idx: usize,
         inst: &Instrument,
         o: &OrderIntent,
+        now_ns: u64,
         mut report: impl FnMut(OrderUpdate),
     ) {
-        let reject = |reason| OrderUpdate {
-            id: o.id,
-            token: o.token,
-            kind: OrderUpdateKind::Rejected(reason),
-            ts: o.ts,
-        };
-        if !inst.tradable() {
-            return report(reject(RejectReason::NotTradable));
+        if idx >= self.books.len() {
+            return report(o.update(OrderUpdateKind::Rejected(RejectReason::UnknownInstrument)));
         }
-        let Some(book) = self.books[idx] else {
-            return report(reject(RejectReason::NoLiquidity));
+        let req = OrderRequest {
+            side: o.side,
+            order_type: o.order_type,
+            qty: o.qty.0,
+            price: o.price.0,
+            trigger: o.trigger.0,
+            market_protection: self.rules.market_protection,
         };
-        let fill = |price: i64| OrderUpdate {
-            id: o.id,
-            token: o.token,
-            kind: OrderUpdateKind::Fill {
-                cum_qty: o.qty,
-                last_qty: o.qty,
-                last_price: Price(price),
-            },
-            ts: book.exchange_timestamp.max(o.ts),
+        if let Err(r) = check_order(inst, &req, &self.rms_view(idx, inst, o)) {
+            return report(o.update(OrderUpdateKind::Rejected(r.reason())));
+        }
+        let tick = inst.tick_size.0.max(1);
+        let mut order = WorkingOrder::new(o.side, o.order_type, o.qty.0, o.price.0, o.trigger.0);
+        order.ioc = o.validity == Validity::Ioc;
+        if o.order_type.is_market() {
+            let reference = if o.order_type.is_stop() {
+                o.trigger.0
+            } else {
+                self.books[idx].map(|b| b.last_price).unwrap_or(0)
+            };
+            order.price = protection_cap(o.side, reference, self.rules.market_protection, tick);
+        }
+        let delay = self.latency.to_exchange_ns();
+        order.at_exchange_ns = if delay == 0 {
+            0
+        } else {
+            now_ns.saturating_add(delay)
         };
-        match o.order_type {
-            OrderType::Market => match self.model.market_price(&book, o.side, inst.tick_size.0) {
-                Some(px) => report(fill(px)),
-                None => report(reject(RejectReason::NoLiquidity)),
-            },
-            OrderType::Limit => {
-                let touch = match o.side {
-                    Side::Buy => book.best_ask(),
-                    Side::Sell => book.best_bid(),
-                };
-                let marketable = match (o.side, touch) {
-                    (Side::Buy, Some(a)) => (a as i64) <= o.price.0,
-                    (Side::Sell, Some(b)) => (b as i64) >= o.price.0,
-                    _ => false,
-                };
-                if marketable && o.price.0 > 0 {
-                    report(fill(touch.unwrap_or(0) as i64));
-                } else if o.price.0 <= 0 {
-                    report(reject(RejectReason::Broker));
-                } else {
-                    self.resting.push(Resting { intent: *o, idx });
-                    report(OrderUpdate {
-                        id: o.id,
-                        token: o.token,
-                        kind: OrderUpdateKind::Status(BrokerStatus::Open),
-                        ts: o.ts,
-                    });
-                }
-            }
+        report(o.update(OrderUpdateKind::Status(if o.order_type.is_stop() {
+            BrokerStatus::TriggerPending
+        } else {
+            BrokerStatus::Open
+        })));
+        self.working.push(PaperOrder {
+            intent: *o,
+            idx,
+            divisor: inst.divisor(),
+            tick,
+            order,
+            modifications: 0,
+        });
+        if delay == 0 {
+            let i = self.working.len() - 1;
+            self.run_match(i, now_ns, &mut report);
         }
     }
 
@@ -187,8 +271,8 @@ impl<M: FillModel> PaperBroker<M> {
         ts: u32,
         mut report: impl FnMut(OrderUpdate),
     ) {
-        if let Some(pos) = self.resting.iter().position(|r| r.intent.id == id) {
-            self.resting.swap_remove(pos);
+        if let Some(pos) = self.working.iter().position(|w| w.intent.id == id) {
+            self.working.swap_remove(pos);
             report(OrderUpdate {
                 id,
                 token,
@@ -196,6 +280,60 @@ impl<M: FillModel> PaperBroker<M> {
                 ts,
             });
         }
+    }
+
+    /// Changes a working order's quantity, price and trigger (zero keeps the old value), at
+    /// most `MAX_MODIFICATIONS` times as on Kite; a refused change answers NOT MODIFIED.
+    #[allow(clippy::too_many_arguments)]
+    pub fn modify(
+        &mut self,
+        id: OrderId,
+        token: Token,
+        qty: Qty,
+        price: Price,
+        trigger: Price,
+        ts: u32,
+        now_ns: u64,
+        mut report: impl FnMut(OrderUpdate),
+    ) {
+        let Some(i) = self.working.iter().position(|w| w.intent.id == id) else {
+            return;
+        };
+        let w = &mut self.working[i];
+        let tick = w.tick;
+        let on_grid = |p: i64| p == 0 || p % tick == 0;
+        let refused = w.modifications >= MAX_MODIFICATIONS
+            || (qty.0 != 0 && qty.0 <= w.order.filled)
+            || !on_grid(price.0)
+            || !on_grid(trigger.0)
+            || (trigger.0 != 0 && w.order.triggered && w.order.order_type.is_stop());
+        let status = |s| OrderUpdate {
+            id,
+            token,
+            kind: OrderUpdateKind::Status(s),
+            ts,
+        };
+        if refused {
+            return report(status(BrokerStatus::NotModified));
+        }
+        w.modifications += 1;
+        if qty.0 != 0 {
+            w.order.qty = qty.0;
+            w.intent.qty = qty;
+        }
+        if price.0 != 0 && w.order.order_type.has_limit() {
+            w.order.price = price.0;
+        }
+        if trigger.0 != 0 {
+            w.order.trigger = trigger.0;
+            w.intent.trigger = trigger;
+            if w.order.order_type == OrderType::StopMarket {
+                let mp = self.rules.market_protection;
+                w.order.price = protection_cap(w.order.side, trigger.0, mp, tick);
+            }
+        }
+        report(status(BrokerStatus::Modified));
+        self.run_match(i, now_ns, &mut report);
     }
 }
 
@@ -205,7 +343,7 @@ mod tests {
 
     fn inst() -> Instrument {
         let csv =
-            format!("{INSTRUMENTS_HEADER}\n408065,1594,INFY,INFOSYS,0,,0,0.05,1,EQ,NSE,NSE\n");
+            format!("{INSTRUMENTS_HEADER}\n408065,1594,INFY,INFOSYS,1500,,0,0.05,1,EQ,NSE,NSE\n");
         *InstrumentMaster::parse_csv(&csv, "t").unwrap().by_index(0)
     }
 
@@ -237,105 +375,223 @@ mod tests {
             qty: Qty(10),
             order_type: ot,
             price: Price(price),
+            trigger: Price(0),
+            validity: Validity::Day,
             purpose: OrderPurpose::Entry,
             strategy: StrategyId::Orb,
             ts: 100,
         }
     }
 
-    #[test]
-    fn market_fills_at_touch_plus_slippage_on_tick_grid() {
-        let mut b = PaperBroker::new(TouchSlippage { bps: 2.0 }, 1);
-        b.on_tick(0, &book(150_000, 150_010), |_| {});
-        let mut got = Vec::new();
-        b.place(0, &inst(), &intent(Side::Buy, OrderType::Market, 0), |u| {
-            got.push(u)
-        });
-        // 150010 + 30 bps-slip = 150040, already on the 5-paise grid.
-        assert_eq!(
-            got[0].kind,
-            OrderUpdateKind::Fill {
-                cum_qty: Qty(10),
-                last_qty: Qty(10),
-                last_price: Price(150_040)
-            }
-        );
-        got.clear();
-        b.place(0, &inst(), &intent(Side::Sell, OrderType::Market, 0), |u| {
-            got.push(u)
-        });
-        assert_eq!(
-            got[0].kind,
-            OrderUpdateKind::Fill {
-                cum_qty: Qty(10),
-                last_qty: Qty(10),
-                last_price: Price(149_970)
-            }
-        );
+    fn fills(got: &[OrderUpdate]) -> Vec<(i64, i64, i64)> {
+        got.iter()
+            .filter_map(|u| match u.kind {
+                OrderUpdateKind::Fill {
+                    cum_qty,
+                    last_qty,
+                    last_price,
+                } => Some((cum_qty.0, last_qty.0, last_price.0)),
+                _ => None,
+            })
+            .collect()
     }
 
     #[test]
-    fn no_book_means_reject_never_a_zero_fill() {
-        let mut b = PaperBroker::new(TouchSlippage { bps: 2.0 }, 1);
+    fn market_walks_the_book_and_finishes_on_the_next_tick() {
+        let mut b = PaperBroker::new(PaperRules::default(), 1);
+        b.on_tick(0, &book(150_000, 150_010), 0, |_| {});
         let mut got = Vec::new();
-        b.place(0, &inst(), &intent(Side::Buy, OrderType::Market, 0), |u| {
-            got.push(u)
-        });
-        assert_eq!(
-            got[0].kind,
-            OrderUpdateKind::Rejected(RejectReason::NoLiquidity)
+        let mut o = intent(Side::Buy, OrderType::Market, 0);
+        o.qty = Qty(15);
+        b.place(0, &inst(), &o, 0, |u| got.push(u));
+        assert_eq!(got[0].kind, OrderUpdateKind::Status(BrokerStatus::Open));
+        assert_eq!(fills(&got), vec![(10, 10, 150_010)]);
+        got.clear();
+        b.on_tick(0, &book(150_005, 150_020), 0, |u| got.push(u));
+        assert_eq!(fills(&got), vec![(15, 5, 150_020)]);
+        assert_eq!(b.working(), 0);
+    }
+
+    #[test]
+    fn no_book_waits_for_one_never_a_zero_fill() {
+        let mut b = PaperBroker::new(PaperRules::default(), 1);
+        let mut got = Vec::new();
+        b.place(
+            0,
+            &inst(),
+            &intent(Side::Buy, OrderType::Market, 0),
+            0,
+            |u| got.push(u),
         );
+        assert!(fills(&got).is_empty());
+        let mut empty = book(0, 0);
+        empty.last_price = 0;
+        b.on_tick(0, &empty, 0, |u| got.push(u));
+        assert!(fills(&got).is_empty());
+        b.on_tick(0, &book(150_000, 150_010), 0, |u| got.push(u));
+        assert_eq!(fills(&got), vec![(10, 10, 150_010)]);
     }
 
     #[test]
     fn limit_rests_until_traded_through_and_cancels() {
-        let mut b = PaperBroker::new(TouchSlippage { bps: 0.0 }, 1);
-        b.on_tick(0, &book(150_000, 150_010), |_| {});
+        let mut b = PaperBroker::new(PaperRules::default(), 1);
+        b.on_tick(0, &book(150_000, 150_010), 0, |_| {});
         let mut got = Vec::new();
         b.place(
             0,
             &inst(),
             &intent(Side::Buy, OrderType::Limit, 149_900),
+            0,
             |u| got.push(u),
         );
-        assert_eq!(got[0].kind, OrderUpdateKind::Status(BrokerStatus::Open));
+        assert_eq!(
+            got,
+            vec![intent(Side::Buy, OrderType::Limit, 0)
+                .update(OrderUpdateKind::Status(BrokerStatus::Open))]
+        );
         got.clear();
         // Trades at the limit: not through, no fill.
-        b.on_tick(0, &book(149_900, 149_905), |u| got.push(u));
+        b.on_tick(0, &book(149_900, 149_905), 0, |u| got.push(u));
         assert!(got.is_empty());
-        b.on_tick(0, &book(149_895, 149_900), |u| got.push(u));
-        assert_eq!(
-            got[0].kind,
-            OrderUpdateKind::Fill {
-                cum_qty: Qty(10),
-                last_qty: Qty(10),
-                last_price: Price(149_900)
-            }
-        );
+        b.on_tick(0, &book(149_895, 149_900), 0, |u| got.push(u));
+        assert_eq!(fills(&got), vec![(10, 10, 149_900)]);
         got.clear();
         b.place(
             0,
             &inst(),
             &intent(Side::Sell, OrderType::Limit, 160_000),
+            0,
             |u| got.push(u),
         );
         b.cancel(OrderId(1), Token(408065), 101, |u| got.push(u));
         assert_eq!(got[1].kind, OrderUpdateKind::Cancelled);
-        // Marketable limit fills at the touch.
+        // A marketable limit fills at the touch.
         got.clear();
         b.place(
             0,
             &inst(),
             &intent(Side::Buy, OrderType::Limit, 150_100),
+            0,
             |u| got.push(u),
         );
+        assert_eq!(fills(&got), vec![(10, 10, 149_900)]);
+    }
+
+    #[test]
+    fn rejections_come_from_the_shared_checks() {
+        let rules = PaperRules {
+            price_band_pct: 20.0,
+            margin_paise: 100_000,
+            ..PaperRules::default()
+        };
+        let mut b = PaperBroker::new(rules, 1);
+        b.on_tick(0, &book(150_000, 150_010), 0, |_| {});
+        let mut got = Vec::new();
+        let reject = |got: &Vec<OrderUpdate>| match got.last().map(|u| u.kind) {
+            Some(OrderUpdateKind::Rejected(r)) => Some(r),
+            _ => None,
+        };
+        b.place(
+            0,
+            &inst(),
+            &intent(Side::Buy, OrderType::Limit, 150_003),
+            0,
+            |u| got.push(u),
+        );
+        assert_eq!(reject(&got), Some(RejectReason::TickMultiple));
+        // 1500 +- 20 %: 1800.05 is outside.
+        b.place(
+            0,
+            &inst(),
+            &intent(Side::Buy, OrderType::Limit, 180_005),
+            0,
+            |u| got.push(u),
+        );
+        assert_eq!(reject(&got), Some(RejectReason::PriceBand));
+        // 10 x 1500 = 15,000 notional needs 3,000 margin; the account has 1,000.
+        b.place(
+            0,
+            &inst(),
+            &intent(Side::Buy, OrderType::Limit, 150_000),
+            0,
+            |u| got.push(u),
+        );
+        assert_eq!(reject(&got), Some(RejectReason::Margin));
+    }
+
+    #[test]
+    fn stop_market_rests_then_triggers_and_modify_moves_it() {
+        let mut b = PaperBroker::new(PaperRules::default(), 1);
+        b.on_tick(0, &book(150_000, 150_010), 0, |_| {});
+        let mut got = Vec::new();
+        let mut sl = intent(Side::Sell, OrderType::StopMarket, 0);
+        sl.trigger = Price(149_000);
+        b.place(0, &inst(), &sl, 0, |u| got.push(u));
         assert_eq!(
             got[0].kind,
-            OrderUpdateKind::Fill {
-                cum_qty: Qty(10),
-                last_qty: Qty(10),
-                last_price: Price(149_900)
-            }
+            OrderUpdateKind::Status(BrokerStatus::TriggerPending)
         );
+        // Trail it up to 1495.
+        b.modify(
+            sl.id,
+            sl.token,
+            Qty(0),
+            Price(0),
+            Price(149_500),
+            100,
+            0,
+            |u| got.push(u),
+        );
+        assert_eq!(got[1].kind, OrderUpdateKind::Status(BrokerStatus::Modified));
+        got.clear();
+        b.on_tick(0, &book(149_600, 149_610), 0, |u| got.push(u));
+        assert!(got.is_empty());
+        b.on_tick(0, &book(149_450, 149_460), 0, |u| got.push(u));
+        assert_eq!(fills(&got), vec![(10, 10, 149_450)]);
+    }
+
+    #[test]
+    fn the_26th_modification_is_refused() {
+        let mut b = PaperBroker::new(PaperRules::default(), 1);
+        b.on_tick(0, &book(150_000, 150_010), 0, |_| {});
+        let mut sl = intent(Side::Sell, OrderType::StopMarket, 0);
+        sl.trigger = Price(100_000);
+        b.place(0, &inst(), &sl, 0, |_| {});
+        let mut got = Vec::new();
+        for k in 0..26 {
+            let trig = Price(100_000 + 5 * (k + 1));
+            b.modify(sl.id, sl.token, Qty(0), Price(0), trig, 100, 0, |u| {
+                got.push(u)
+            });
+        }
+        assert!(got[..25]
+            .iter()
+            .all(|u| u.kind == OrderUpdateKind::Status(BrokerStatus::Modified)));
+        assert_eq!(
+            got[25].kind,
+            OrderUpdateKind::Status(BrokerStatus::NotModified)
+        );
+    }
+
+    #[test]
+    fn latency_holds_the_order_until_a_later_book() {
+        let rules = PaperRules {
+            latency_ns: 50_000_000,
+            ..PaperRules::default()
+        };
+        let mut b = PaperBroker::new(rules, 1);
+        b.on_tick(0, &book(150_000, 150_010), 1_000, |_| {});
+        let mut got = Vec::new();
+        b.place(
+            0,
+            &inst(),
+            &intent(Side::Buy, OrderType::Market, 0),
+            1_000,
+            |u| got.push(u),
+        );
+        b.on_tick(0, &book(150_000, 150_015), 40_000_000, |u| got.push(u));
+        assert!(fills(&got).is_empty());
+        b.on_tick(0, &book(150_000, 150_020), 50_001_000, |u| got.push(u));
+        assert_eq!(fills(&got), vec![(10, 10, 150_020)]);
     }
 }

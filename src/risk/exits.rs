@@ -191,6 +191,7 @@ impl RiskStage {
         if !p.is_open()
             || self.spreads.leg_of[idx].is_some()
             || p.exit_working > 0
+            || self.deferred_exit[idx].is_some()
             || self.now_ts < self.exit_retry_at[idx]
             || !self.phase.accepts(OrderType::Market)
         {
@@ -215,8 +216,18 @@ impl RiskStage {
             &view,
         );
         self.positions[idx].stop = stop;
-        if let Some((purpose, qty)) = out {
-            self.exit_qty(idx, qty, purpose, emit);
+        match out {
+            // The broker's stop is resting at this stop: it gets its grace to fill first.
+            Some((OrderPurpose::StopLoss | OrderPurpose::TrailingStop, _))
+                if self.broker_stop_has_it(idx) => {}
+            Some((purpose, qty)) => self.exit_qty(idx, qty, purpose, emit),
+            None => {
+                self.stops[idx].hit_since = 0;
+                if stop != p.stop {
+                    // Trailed or moved to breakeven: the broker's stop follows.
+                    self.ensure_stop(idx, emit);
+                }
+            }
         }
     }
 
@@ -335,6 +346,11 @@ impl RiskStage {
         // closing): held, and sent by the clock's next pass once it does.
         if !self.phase.accepts(OrderType::Market) {
             Metrics::add(&self.metrics.exits_held_total, 1);
+            return;
+        }
+        // The broker stop and the working exits may never close more than is held: an exit
+        // that does not fit waits for the stop's cancel to be final.
+        if !self.exit_fits(idx, qty, purpose, emit) {
             return;
         }
         // A partly filled entry still working: its remainder is cancelled first, so the

@@ -45,6 +45,7 @@ impl RiskStage {
             return;
         };
         let purpose = rec.intent.purpose;
+        let protective = self.is_protective(idx, u.id);
         match u.kind {
             OrderUpdateKind::Fill { .. } => Metrics::add(&self.metrics.orders_filled_total, 1),
             OrderUpdateKind::Rejected(reason) => {
@@ -54,7 +55,7 @@ impl RiskStage {
                     token: u.token,
                     reason,
                 });
-                if purpose != OrderPurpose::Entry {
+                if purpose != OrderPurpose::Entry && !protective {
                     // Never re-sent on every tick: back off 1, 2, 4 .. 30 s and raise an alert.
                     let n = self.exit_rejects[idx].saturating_add(1);
                     self.exit_rejects[idx] = n;
@@ -99,6 +100,12 @@ impl RiskStage {
             self.positions[idx].apply_fill(rec.intent.side, filled, price);
             let p = self.positions[idx];
             let xs = &mut self.exit_state[idx];
+            // The broker stop fills as STOP_LOSS, or as TRAILING_STOP once trailed.
+            let reason = if protective && xs.trailed && p.stop != p.avg_price {
+                OrderPurpose::TrailingStop
+            } else {
+                purpose
+            };
             if purpose == OrderPurpose::Entry {
                 if !was_open && p.is_open() {
                     *xs = exits::ExitState {
@@ -111,12 +118,14 @@ impl RiskStage {
                 }
                 xs.entry_qty = xs.entry_qty.max(p.qty.abs());
             } else {
-                self.exit_rejects[idx] = 0;
-                xs.reasons |= purpose.bit();
+                xs.reasons |= reason.bit();
                 xs.exit_value += price.0 as i128 * filled.0 as i128;
                 xs.exit_qty += filled.0;
-                let w = &mut self.positions[idx].exit_working;
-                *w = (*w - filled.0).max(0);
+                if !protective {
+                    self.exit_rejects[idx] = 0;
+                    let w = &mut self.positions[idx].exit_working;
+                    *w = (*w - filled.0).max(0);
+                }
             }
             if was_open && !p.is_open() {
                 let xs = std::mem::take(&mut self.exit_state[idx]);
@@ -136,7 +145,7 @@ impl RiskStage {
                         price
                     },
                     pnl,
-                    exit_purpose: purpose,
+                    exit_purpose: reason,
                     exit_reasons: xs.reasons,
                     strategy: p.strategy.unwrap_or(StrategyId::Risk),
                     opened_ts: xs.opened_ts,
@@ -157,7 +166,7 @@ impl RiskStage {
                     exit: price,
                     pnl,
                     charges: charges.total(),
-                    purpose,
+                    purpose: reason,
                 });
                 let p = &mut self.positions[idx];
                 p.stop = Price(0);
@@ -166,8 +175,11 @@ impl RiskStage {
             }
         }
         if to.is_terminal() {
+            if protective {
+                self.on_stop_final(idx, to == OrderStatus::Rejected);
+            }
             let p = &mut self.positions[idx];
-            if purpose != OrderPurpose::Entry {
+            if !protective && purpose != OrderPurpose::Entry {
                 // What a cancelled or rejected exit did not close is no longer being closed.
                 let unfilled = rec.intent.qty.0 - rec.filled.0;
                 p.exit_working = (p.exit_working - unfilled).max(0);
@@ -206,6 +218,12 @@ impl RiskStage {
                 };
                 self.exit_position(idx, why, emit);
             }
+        }
+        if !leg {
+            // A stop's cancel went final: the exit that waited for it goes; then the broker
+            // stop follows the position (placed after an entry fill, resized, re-placed).
+            self.resume_deferred_exit(idx, emit);
+            self.ensure_stop(idx, emit);
         }
         if self.flattening.is_some() && to.is_terminal() {
             // An exit that ended unfilled (cancelled for the kill switch, rejected) is

@@ -8,6 +8,7 @@ mod fills;
 mod kill_switch;
 pub mod oms;
 pub mod portfolio;
+pub mod protective;
 mod publish;
 pub mod sizing;
 pub mod spreads;
@@ -67,6 +68,7 @@ pub struct RiskParams {
     pub snapshot_interval: Duration,
     /// Discount rate for option deltas (strategies.options_ranker.risk_free_rate).
     pub options_rate: f64,
+    pub protective: protective::ProtectiveRules,
 }
 
 impl RiskParams {
@@ -89,6 +91,7 @@ impl RiskParams {
             live: c.mode == Mode::Live,
             snapshot_interval: Duration::from_millis(c.monitoring.snapshot_interval_ms),
             options_rate: c.strategies.options_ranker.risk_free_rate,
+            protective: protective::ProtectiveRules::from_config(&c.execution),
         }
     }
 }
@@ -144,6 +147,10 @@ pub struct RiskStage {
     /// is re-sent (backoff 1, 2, 4 .. 30 s).
     exit_rejects: Vec<u8>,
     exit_retry_at: Vec<u32>,
+    /// Per instrument: the protective stop at the broker, and an engine exit waiting for
+    /// that stop's cancel to be final (its reason and quantity).
+    stops: Vec<protective::ProtectiveStop>,
+    deferred_exit: Vec<Option<(OrderPurpose, i64)>>,
 }
 
 impl RiskStage {
@@ -191,6 +198,8 @@ impl RiskStage {
             flattening: None,
             exit_rejects: vec![0; n],
             exit_retry_at: vec![0; n],
+            stops: vec![protective::ProtectiveStop::default(); n],
+            deferred_exit: vec![None; n],
             params,
             calendar,
             master,
@@ -322,7 +331,11 @@ impl RiskStage {
             Event::Control(c) => self.on_control(*c, &mut emit),
             Event::Clock { ts } => self.on_time(*ts, &mut emit),
             Event::Bar(b) => self.on_bar(b, &mut emit),
-            Event::Intent(_) | Event::Cancel { .. } | Event::Empty | Event::Barrier { .. } => {}
+            Event::Intent(_)
+            | Event::Cancel { .. }
+            | Event::Modify { .. }
+            | Event::Empty
+            | Event::Barrier { .. } => {}
         }
     }
 
@@ -379,10 +392,13 @@ impl RiskStage {
             }
         }
         self.continue_flatten(emit);
-        // Time-driven exits (the time stop) run each second with or without ticks.
+        // Time-driven exits (the time stop) run each second with or without ticks, and the
+        // broker stops catch up (a throttled move, a re-place after a rejection's backoff).
         for idx in 0..self.positions.len() {
             if self.positions[idx].is_open() {
                 self.check_exits(idx, emit);
+                self.resume_deferred_exit(idx, emit);
+                self.ensure_stop(idx, emit);
             }
         }
     }
@@ -521,16 +537,32 @@ impl RiskStage {
             qty,
             order_type,
             price,
+            trigger: Price(0),
+            validity: Validity::Day,
             purpose,
             strategy,
             ts: self.now_ts,
         };
-        self.oms.insert(intent);
         if purpose != OrderPurpose::Entry {
             if let Some(idx) = self.master.index_of(token) {
                 self.positions[idx].exit_working += qty.0;
             }
         }
+        self.dispatch(intent, emit)
+    }
+
+    /// Records an order in the OMS, counts and logs it, and hands it to the order stage.
+    fn dispatch(&mut self, intent: OrderIntent, emit: &mut impl FnMut(Event)) -> OrderId {
+        self.oms.insert(intent);
+        let OrderIntent {
+            token,
+            side,
+            qty,
+            order_type,
+            price,
+            purpose,
+            ..
+        } = intent;
         Metrics::add(&self.metrics.orders_sent_total, 1);
         self.log(HotEvent::OrderSent {
             id: intent.id,

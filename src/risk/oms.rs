@@ -258,6 +258,8 @@ mod tests {
             qty: Qty(10),
             order_type: OrderType::Market,
             price: Price(0),
+            trigger: Price(0),
+            validity: crate::domain::Validity::Day,
             purpose: OrderPurpose::Entry,
             strategy: StrategyId::Orb,
             ts: 0,

@@ -103,6 +103,13 @@ pub enum HotEvent {
         id: OrderId,
         token: Token,
     },
+    /// The protective stop at the broker: "place", "move" or "cancel".
+    ProtectiveStop {
+        token: Token,
+        action: &'static str,
+        qty: Qty,
+        trigger: Price,
+    },
     ExitRejected {
         id: OrderId,
         token: Token,

@@ -25,6 +25,7 @@ pub fn temp_project(tag: &str) -> PathBuf {
         "holidays_nse.txt",
         "fo_secban.csv",
         "charges.yaml",
+        "freeze_qty.yaml",
     ] {
         std::fs::copy(root.join("configs").join(f), dir.join("configs").join(f)).unwrap();
     }

@@ -33,6 +33,15 @@ impl std::fmt::Debug for RestConfig {
 
 pub use crate::domain::KiteOrder;
 
+/// A modification of an open order; None fields stay as they are.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ModifyOrder {
+    pub quantity: Option<i64>,
+    pub order_type: Option<&'static str>,
+    pub price: Option<String>,
+    pub trigger_price: Option<String>,
+}
+
 /// A place-order request (regular variety).
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlaceOrder {
@@ -273,20 +282,21 @@ impl KiteRest {
         .map(|_| ())
     }
 
-    /// `PUT /orders/regular/{id}`: new quantity, price and order type for an open order.
-    pub fn modify(
-        &self,
-        order_id: &str,
-        quantity: i64,
-        price: Option<&str>,
-        order_type: &str,
-    ) -> Result<(), KiteError> {
-        let mut form = vec![
-            ("quantity", quantity.to_string()),
-            ("order_type", order_type.to_string()),
-        ];
-        if let Some(p) = price {
-            form.push(("price", p.to_string()));
+    /// `PUT /orders/regular/{id}`: new quantity, price, trigger or order type for an open
+    /// order (what is None stays as it is).
+    pub fn modify(&self, order_id: &str, m: &ModifyOrder) -> Result<(), KiteError> {
+        let mut form = Vec::new();
+        if let Some(q) = m.quantity {
+            form.push(("quantity", q.to_string()));
+        }
+        if let Some(t) = m.order_type {
+            form.push(("order_type", t.to_string()));
+        }
+        if let Some(p) = &m.price {
+            form.push(("price", p.clone()));
+        }
+        if let Some(p) = &m.trigger_price {
+            form.push(("trigger_price", p.clone()));
         }
         self.call(
             EndpointClass::Order,

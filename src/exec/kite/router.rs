@@ -9,12 +9,12 @@
 //! `max_retries` times, `backoff` apart. One intent never becomes two live orders.
 
 use super::envelope::KiteError;
-use super::rest::{KiteOrder, KiteRest, PlaceOrder};
+use super::rest::{KiteOrder, KiteRest, ModifyOrder, PlaceOrder};
 use super::status::KiteStatus;
 use crate::domain::BrokerStatus;
 use crate::domain::{
-    ControlCommand, HaltReason, OrderId, OrderUpdate, OrderUpdateKind, Price, Qty, RejectReason,
-    Token,
+    format_rupees, ControlCommand, HaltReason, OrderId, OrderUpdate, OrderUpdateKind, Price, Qty,
+    RejectReason, Token,
 };
 use crate::exec::InboxMsg;
 use crate::telemetry::Metrics;
@@ -39,6 +39,15 @@ pub enum IoJob {
     Cancel {
         id: OrderId,
     },
+    /// New quantity, limit and trigger for a working order (zero keeps the old value).
+    Modify {
+        id: OrderId,
+        token: Token,
+        divisor: i64,
+        qty: Qty,
+        price: Price,
+        trigger: Price,
+    },
 }
 
 /// What we know of one of our orders at Kite.
@@ -56,6 +65,9 @@ struct Tracked {
     done: bool,
     /// A cancel came before Kite's order id: it goes as soon as the id is known.
     cancel_wanted: bool,
+    /// The latest modification not yet sent (before Kite's id, or while another is in
+    /// flight): workers always send the newest one, so a late worker never undoes a trail.
+    modify_wanted: Option<ModifyOrder>,
     ts: u32,
 }
 
@@ -247,7 +259,14 @@ impl Shared {
         if let Some(k) = kite_id {
             log::info!(target: "order", tag = tag, order_id = k.as_str();
                 "Order {tag} has its Kite id {k}: sending the cancel that waited for it");
-            self.send_cancel(&k);
+            return self.send_cancel(&k);
+        }
+        let waiting = self.book.lock().ok().and_then(|b| {
+            let t = b.by_tag.get(tag)?;
+            t.modify_wanted.as_ref().map(|_| (t.id, t.token, t.ts))
+        });
+        if let Some((id, token, ts)) = waiting {
+            self.send_modify_if_wanted(tag, id, token, ts);
         }
     }
 
@@ -284,6 +303,7 @@ impl Shared {
                     status: None,
                     done: false,
                     cancel_wanted: false,
+                    modify_wanted: None,
                     ts,
                 },
             );
@@ -411,6 +431,69 @@ impl Shared {
         self.send_cancel(&kite_id);
     }
 
+    /// Records the newest modification of an order and sends it when Kite's id is known.
+    fn modify(
+        &self,
+        id: OrderId,
+        token: Token,
+        divisor: i64,
+        qty: Qty,
+        price: Price,
+        trigger: Price,
+    ) {
+        let tag = id.tag();
+        let m = ModifyOrder {
+            quantity: (qty.0 > 0).then_some(qty.0),
+            order_type: None,
+            price: (price.0 > 0).then(|| format_rupees(price.0, divisor)),
+            trigger_price: (trigger.0 > 0).then(|| format_rupees(trigger.0, divisor)),
+        };
+        let ts = {
+            let Ok(mut b) = self.book.lock() else {
+                return;
+            };
+            match b.by_tag.get_mut(tag.as_str()) {
+                Some(t) if !t.done => {
+                    t.modify_wanted = Some(m);
+                    t.ts
+                }
+                _ => return,
+            }
+        };
+        self.send_modify_if_wanted(tag.as_str(), id, token, ts);
+    }
+
+    fn send_modify_if_wanted(&self, tag: &str, id: OrderId, token: Token, ts: u32) {
+        let job = self.book.lock().ok().and_then(|mut b| {
+            let t = b.by_tag.get_mut(tag)?;
+            if t.done {
+                return None;
+            }
+            let k = t.kite_id.clone()?;
+            Some((k, t.modify_wanted.take()?))
+        });
+        let Some((kite_id, m)) = job else {
+            return;
+        };
+        let status = match self.rest.modify(&kite_id, &m) {
+            Ok(()) => BrokerStatus::Modified,
+            Err(e) => {
+                if e.is_token() {
+                    self.on_token_error(&e);
+                }
+                log::warn!(target: "order", tag = tag, order_id = kite_id.as_str(), error = e.to_string().as_str();
+                    "Modification of order {tag} refused: {e}; it works on unchanged");
+                BrokerStatus::NotModified
+            }
+        };
+        self.send(OrderUpdate {
+            id,
+            token,
+            kind: OrderUpdateKind::Status(status),
+            ts,
+        });
+    }
+
     fn send_cancel(&self, kite_id: &str) {
         match self.rest.cancel(kite_id) {
             Ok(()) => {}
@@ -463,6 +546,14 @@ pub fn start(
                                 ts,
                             })) => s.place(id, token, divisor, *order, ts),
                             Ok(Some(IoJob::Cancel { id })) => s.cancel(id),
+                            Ok(Some(IoJob::Modify {
+                                id,
+                                token,
+                                divisor,
+                                qty,
+                                price,
+                                trigger,
+                            })) => s.modify(id, token, divisor, qty, price, trigger),
                             Ok(None) => {}
                             Err(()) => return,
                         }

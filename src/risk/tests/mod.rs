@@ -15,16 +15,23 @@ fn calendar() -> SessionCalendar {
     }
 }
 
+/// The shipped config without the broker stop: these scenarios are the engine's own exits
+/// (tests/protective.rs has the broker's stop).
+fn engine_params() -> RiskParams {
+    let mut cfg = AppConfig::default();
+    cfg.execution.protective_stop = false;
+    RiskParams::from_config(&cfg)
+}
+
 fn stage() -> RiskStage {
     let csv = format!(
         "{}\n408065,1594,INFY,\"INFOSYS\",1550.0,,0.0,0.1,1,EQ,NSE,NSE\n",
         crate::domain::INSTRUMENTS_HEADER
     );
     let master = Arc::new(InstrumentMaster::parse_csv(&csv, "t.csv").unwrap());
-    let cfg = AppConfig::default();
     let calendar = calendar();
     RiskStage::new(
-        RiskParams::from_config(&cfg),
+        engine_params(),
         calendar,
         master,
         Arc::new(Metrics::default()),
@@ -170,7 +177,7 @@ fn chain_stage() -> (RiskStage, Arc<InstrumentMaster>) {
         10,
     ));
     let r = RiskStage::new(
-        RiskParams::from_config(&AppConfig::default()),
+        engine_params(),
         calendar,
         master.clone(),
         Arc::new(Metrics::default()),
@@ -422,7 +429,7 @@ fn square_off_per_segment_with_the_feed_stopped() {
         ..SessionCalendar::nse_hours()
     };
     let mut r = RiskStage::new(
-        RiskParams::from_config(&AppConfig::default()),
+        engine_params(),
         cal,
         master.clone(),
         Arc::new(Metrics::default()),
@@ -499,5 +506,6 @@ fn square_off_per_segment_with_the_feed_stopped() {
     assert_eq!(r.phase(), crate::clock::SessionPhase::Closing);
 }
 
+mod broker_stop;
 mod exit_rules;
 mod kill_switch;

@@ -10,7 +10,7 @@ use aitrapp::feed::replay::ReplaySource;
 use aitrapp::feed::{FrameSource, SourcePoll};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -31,6 +31,9 @@ pub struct SimMarket {
     order_listeners: Mutex<Vec<Sender<String>>>,
     /// One-minute candles per token from the ticks so far, for the historical endpoint.
     candles: Mutex<std::collections::HashMap<u32, Vec<MinuteCandle>>>,
+    /// Every price from now on moved this many basis points (`POST /__sim/shift_price`): a
+    /// crash or a spike on demand, for tests of stops resting at the exchange.
+    pub price_shift_bps: AtomicI64,
 }
 
 /// A one-minute candle in native price units; `minute` is epoch seconds at its start.
@@ -72,6 +75,7 @@ impl SimMarket {
             instruments_csv,
             books: RwLock::new(vec![None; n]),
             subscribers: Mutex::new(Vec::new()),
+            price_shift_bps: AtomicI64::new(0),
         })
     }
 
@@ -178,7 +182,32 @@ impl SimMarket {
         self.books.read().ok()?.get(idx).copied().flatten()
     }
 
+    /// Moves a tick's prices by the shift, each on its instrument's tick grid.
+    fn shifted(&self, mut t: Tick, bps: i64) -> Tick {
+        let tick = self.master.get(t.token).map_or(5, |i| i.tick_size.0.max(1));
+        let mv = |p: i32| -> i32 {
+            if p <= 0 {
+                return p;
+            }
+            let q = p as i64 + p as i64 * bps / 10_000;
+            ((q / tick * tick).max(tick)) as i32
+        };
+        t.last_price = mv(t.last_price);
+        for l in t.buy.iter_mut().chain(t.sell.iter_mut()) {
+            l.price = mv(l.price);
+        }
+        t.ohlc.high = mv(t.ohlc.high).max(t.last_price);
+        t.ohlc.low = mv(t.ohlc.low).min(t.last_price);
+        t
+    }
+
     fn publish(&self, ticks: Vec<Tick>) {
+        let bps = self.price_shift_bps.load(Ordering::Relaxed);
+        let ticks: Vec<Tick> = if bps == 0 {
+            ticks
+        } else {
+            ticks.into_iter().map(|t| self.shifted(t, bps)).collect()
+        };
         if let Ok(mut books) = self.books.write() {
             for t in &ticks {
                 if let Some(i) = self.master.index_of(t.token) {

@@ -11,6 +11,7 @@
 //!   only after D ms (default 10 s), past the client's timeout
 //! - `POST /__sim/time_out?n=N&delay_ms=D`: the next N API calls (any endpoint) answer only
 //!   after D ms (default 10 s): the client times out
+//! - `POST /__sim/shift_price?bps=N`: every price from now on moved N basis points (-5000..5000)
 //! - `GET /__sim/stats`: counters (ticker connections so far)
 
 use crate::faults::Faults;
@@ -569,6 +570,15 @@ impl Api {
                 f.ack_delay_ms
                     .store(num("delay_ms", 10_000), Ordering::SeqCst);
                 f.lose_order_acks.arm(num("n", 1) as u32)
+            }
+            (Method::Post, "shift_price") => {
+                let bps = q
+                    .iter()
+                    .find(|(n, _)| n == "bps")
+                    .and_then(|(_, v)| v.parse::<i64>().ok())
+                    .unwrap_or(0)
+                    .clamp(-5_000, 5_000);
+                self.market.price_shift_bps.store(bps, Ordering::SeqCst)
             }
             (Method::Post, "time_out") => {
                 f.slow_rest_ms

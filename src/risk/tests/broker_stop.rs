@@ -1,0 +1,413 @@
+//! The protective stop at the broker, run against the paper broker: placed on the entry's
+//! fills, moved by the trail, re-placed before Kite's modification cap, cancelled before an
+//! engine exit, and never able to reverse a position whatever order the messages arrive in.
+
+use super::*;
+use crate::exec::paper::{PaperBroker, PaperRules};
+use proptest::prelude::*;
+use std::collections::VecDeque;
+
+const D: u32 = 20261125;
+
+/// The risk stage and the paper broker with the order stage's queue between them held open,
+/// so a test decides when each message arrives.
+struct Desk {
+    risk: RiskStage,
+    broker: PaperBroker,
+    inst: Instrument,
+    to_broker: VecDeque<Event>,
+    to_risk: VecDeque<OrderUpdate>,
+    now: u32,
+    /// Everything risk sent, in order.
+    sent: Vec<Event>,
+}
+
+impl Desk {
+    fn new(protective: protective::ProtectiveRules) -> Desk {
+        let mut risk = stage();
+        risk.params.protective = protective;
+        risk.params.exits.time_stop_secs = 0;
+        let inst = *risk.master.by_index(0);
+        Desk {
+            risk,
+            broker: PaperBroker::new(PaperRules::default(), 1),
+            inst,
+            to_broker: VecDeque::new(),
+            to_risk: VecDeque::new(),
+            now: ts(D, "10:00"),
+            sent: Vec::new(),
+        }
+    }
+
+    fn risk_in(&mut self, ev: Event) {
+        let (q, sent) = (&mut self.to_broker, &mut self.sent);
+        self.risk.on_slot(&Slot { ev, recv_ns: 0 }, &mut |s| {
+            if matches!(
+                s.ev,
+                Event::Intent(_) | Event::Cancel { .. } | Event::Modify { .. }
+            ) {
+                q.push_back(s.ev);
+                sent.push(s.ev);
+            }
+        });
+    }
+
+    /// A trade at `paise` with 1,000 units a side one tick either way: risk sees it first,
+    /// then the broker (the pipeline's order).
+    fn tick(&mut self, paise: i32) {
+        let mut t = Tick {
+            token: INFY,
+            mode: TickMode::Full,
+            last_price: paise,
+            exchange_timestamp: self.now,
+            ..Tick::default()
+        };
+        t.buy[0] = crate::domain::DepthLevel {
+            quantity: 1000,
+            price: paise - 10,
+            orders: 1,
+        };
+        t.sell[0] = crate::domain::DepthLevel {
+            quantity: 1000,
+            price: paise + 10,
+            orders: 1,
+        };
+        self.risk_in(Event::Tick(t));
+        let q = &mut self.to_risk;
+        self.broker.on_tick(0, &t, 0, |u| q.push_back(u));
+    }
+
+    fn second(&mut self) {
+        self.now += 1;
+        self.risk_in(Event::Clock { ts: self.now });
+    }
+
+    /// Hands the oldest order message to the broker; false when none waits.
+    fn deliver_to_broker(&mut self) -> bool {
+        let Some(ev) = self.to_broker.pop_front() else {
+            return false;
+        };
+        let q = &mut self.to_risk;
+        let mut report = |u| q.push_back(u);
+        match ev {
+            Event::Intent(o) => self.broker.place(0, &self.inst, &o, 0, &mut report),
+            Event::Cancel { id, token } => self.broker.cancel(id, token, self.now, &mut report),
+            Event::Modify {
+                id,
+                token,
+                qty,
+                price,
+                trigger,
+            } => self
+                .broker
+                .modify(id, token, qty, price, trigger, self.now, 0, &mut report),
+            _ => {}
+        }
+        true
+    }
+
+    /// Hands the oldest broker update to risk; false when none waits.
+    fn deliver_to_risk(&mut self) -> bool {
+        let Some(u) = self.to_risk.pop_front() else {
+            return false;
+        };
+        self.risk_in(Event::Order(u));
+        true
+    }
+
+    fn settle(&mut self) {
+        for _ in 0..10_000 {
+            if !self.deliver_to_broker() && !self.deliver_to_risk() {
+                return;
+            }
+        }
+        panic!("messages never settled");
+    }
+
+    fn qty(&self) -> i64 {
+        self.risk.position(INFY).unwrap().qty
+    }
+    fn broker_net(&self) -> i64 {
+        self.broker.net(0)
+    }
+
+    /// The stop orders risk sent (their intents).
+    fn stops(&self) -> Vec<OrderIntent> {
+        self.sent
+            .iter()
+            .filter_map(|e| match e {
+                Event::Intent(i) if i.order_type.is_stop() => Some(*i),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A long INFY from the ORB signal, filled whole at 1550.
+    fn open_long(&mut self) -> i64 {
+        self.tick(155_000);
+        self.risk_in(Event::Signal(long_infy(self.now)));
+        self.settle();
+        self.qty()
+    }
+}
+
+fn rules() -> protective::ProtectiveRules {
+    protective::ProtectiveRules {
+        enabled: true,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn an_entry_fill_puts_an_sl_m_at_the_broker_for_the_filled_quantity() {
+    let mut d = Desk::new(rules());
+    let q = d.open_long();
+    assert!(q > 0);
+    let stops = d.stops();
+    assert_eq!(stops.len(), 1);
+    let s = stops[0];
+    assert_eq!(
+        (s.order_type, s.side, s.qty.0, s.trigger),
+        (OrderType::StopMarket, Side::Sell, q, Price(154_000))
+    );
+    assert_eq!(d.broker.working(), 1, "the stop rests at the broker");
+    // The engine gone quiet, the market falls through the stop: the broker closes it.
+    d.tick(153_900);
+    d.settle();
+    assert_eq!(d.qty(), 0);
+    assert_eq!(d.broker_net(), 0);
+    let t = d.risk.trades()[0];
+    assert_eq!(t.exit_purpose, OrderPurpose::StopLoss);
+}
+
+#[test]
+fn a_partial_entry_fill_is_covered_then_resized() {
+    let mut d = Desk::new(rules());
+    d.tick(155_000);
+    d.risk_in(Event::Signal(long_infy(d.now)));
+    let entry = match d.to_broker.pop_front() {
+        Some(Event::Intent(i)) => i,
+        other => panic!("{other:?}"),
+    };
+    let half = entry.qty.0 / 2;
+    let now = d.now;
+    let part = |cum| OrderUpdate {
+        id: entry.id,
+        token: INFY,
+        kind: OrderUpdateKind::Fill {
+            cum_qty: Qty(cum),
+            last_qty: Qty(half),
+            last_price: Price(155_000),
+        },
+        ts: now,
+    };
+    d.risk_in(Event::Order(part(half)));
+    assert_eq!(d.stops()[0].qty.0, half, "covers what filled");
+    d.deliver_to_broker();
+    d.settle();
+    d.risk_in(Event::Order(part(entry.qty.0)));
+    // Resized by cancel first, then a stop for the whole position.
+    d.settle();
+    let stops = d.stops();
+    assert_eq!(stops.len(), 2);
+    assert_eq!(stops[1].qty, entry.qty);
+    assert_eq!(d.broker.working(), 1);
+}
+
+#[test]
+fn the_trail_moves_the_trigger_and_the_stop_is_replaced_before_kites_cap() {
+    let mut r = rules();
+    r.replace_after = 3;
+    let mut d = Desk::new(r);
+    d.risk.params.exits.take_profit = false;
+    d.open_long();
+    d.risk_in(Event::Bar(BarStat {
+        token: INFY,
+        minutes: 1,
+        high: Price(155_000),
+        low: Price(155_000),
+        close: Price(155_000),
+        atr: Price(200),
+        end_ts: d.now,
+    }));
+    // Each new high a second apart trails the stop (2 ATR = 4.00 below the best).
+    for k in 1..=6 {
+        d.second();
+        d.tick(155_000 + 500 * k);
+        d.settle();
+    }
+    let modifies: Vec<Price> = d
+        .sent
+        .iter()
+        .filter_map(|e| match e {
+            Event::Modify { trigger, .. } => Some(*trigger),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        modifies.len(),
+        3 + 3,
+        "three moves, re-placed, three more: {modifies:?}"
+    );
+    assert!(modifies.windows(2).all(|w| w[1] > w[0]), "only ratchets up");
+    let stops = d.stops();
+    assert_eq!(stops.len(), 2, "re-placed once after three modifications");
+    assert_eq!(d.broker.working(), 1, "never two stops at once");
+    // The broker's trigger is the engine's stop.
+    d.second();
+    d.settle();
+    let p = *d.risk.position(INFY).unwrap();
+    assert_eq!(d.risk.stops[0].trigger, p.stop);
+}
+
+#[test]
+fn an_engine_exit_cancels_the_stop_first_and_a_racing_stop_fill_wins() {
+    let mut d = Desk::new(rules());
+    let q = d.open_long();
+    d.risk_in(Event::Control(ControlCommand::ClosePosition {
+        token: INFY,
+    }));
+    // Only a cancel goes out: the close waits for it to be final.
+    assert!(matches!(d.to_broker.back(), Some(Event::Cancel { .. })));
+    assert_eq!(d.to_broker.len(), 1);
+    // Before the cancel lands, the market falls through the stop and it fills.
+    d.tick(153_900);
+    d.settle();
+    assert_eq!(d.qty(), 0, "the stop closed it");
+    assert_eq!(d.broker_net(), 0, "and no second close reversed it");
+    assert!(d
+        .sent
+        .iter()
+        .all(|e| !matches!(e, Event::Intent(i) if i.purpose == OrderPurpose::Manual)));
+    let _ = q;
+}
+
+#[test]
+fn manual_close_goes_once_the_stop_is_cancelled() {
+    let mut d = Desk::new(rules());
+    let q = d.open_long();
+    d.risk_in(Event::Control(ControlCommand::ClosePosition {
+        token: INFY,
+    }));
+    d.settle();
+    assert_eq!(d.qty(), 0);
+    assert_eq!(d.broker_net(), 0);
+    let closes: Vec<_> = d
+        .sent
+        .iter()
+        .filter_map(|e| match e {
+            Event::Intent(i) if i.purpose == OrderPurpose::Manual => Some(i.qty.0),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(closes, vec![q]);
+}
+
+#[test]
+fn tp1_shrinks_the_stop_to_the_rest_at_breakeven() {
+    let mut d = Desk::new(rules());
+    let q = d.open_long();
+    // 1R above entry (filled at the 1550.10 ask): TP1 takes half, the stop moves to
+    // breakeven.
+    d.tick(156_100);
+    d.settle();
+    let left = d.qty();
+    assert!(left > 0 && left < q, "{left} of {q}: {:?}", d.sent);
+    let stops = d.stops();
+    let last = stops.last().unwrap();
+    assert_eq!((last.qty.0, last.trigger), (left, Price(155_010)));
+    assert_eq!(d.broker.working(), 1);
+}
+
+#[test]
+fn the_kill_switch_cancels_stops_and_closes() {
+    let mut d = Desk::new(rules());
+    d.open_long();
+    d.risk_in(Event::Control(ControlCommand::Flatten { request: 1 }));
+    d.settle();
+    d.second();
+    d.settle();
+    assert_eq!(d.qty(), 0);
+    assert_eq!(d.broker_net(), 0);
+    assert_eq!(d.broker.working(), 0, "no stop left behind");
+    assert_eq!(d.risk.working_orders(), 0);
+}
+
+#[test]
+fn the_engine_gives_the_broker_stop_its_grace_then_takes_over() {
+    let mut d = Desk::new(rules());
+    d.open_long();
+    // The broker never hears of the fall (its tick is lost): the engine sees the stop hit.
+    d.risk_in(tick(d.now, 153_900));
+    assert!(
+        d.to_broker.is_empty(),
+        "within grace: the broker stop has it"
+    );
+    d.second();
+    d.second();
+    // Grace over: cancel the stop, then close at market.
+    assert!(matches!(d.to_broker.front(), Some(Event::Cancel { .. })));
+    d.settle();
+    assert_eq!(d.qty(), 0);
+    assert_eq!(d.risk.trades()[0].exit_purpose, OrderPurpose::StopLoss);
+}
+
+#[derive(Clone, Debug)]
+enum Step {
+    Tick(i32),
+    ToBroker,
+    ToRisk,
+    Second,
+    Close,
+    Flatten,
+    Bar,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        (153_000..158_000i32).prop_map(|p| Step::Tick(p / 10 * 10)),
+        Just(Step::ToBroker),
+        Just(Step::ToBroker),
+        Just(Step::ToRisk),
+        Just(Step::ToRisk),
+        Just(Step::Second),
+        Just(Step::Close),
+        Just(Step::Flatten),
+        Just(Step::Bar),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+    /// Whatever order the stop's fills, the engine's exits, cancels and modifications reach
+    /// each side in, the position is never reversed, at the broker or in the engine, and
+    /// once the messages settle both agree.
+    #[test]
+    fn a_stop_fill_racing_engine_exits_never_reverses_the_position(
+        steps in proptest::collection::vec(step(), 1..80)
+    ) {
+        let mut d = Desk::new(rules());
+        let q = d.open_long();
+        prop_assert!(q > 0);
+        for s in steps {
+            match s {
+                Step::Tick(p) => d.tick(p),
+                Step::ToBroker => { d.deliver_to_broker(); }
+                Step::ToRisk => { d.deliver_to_risk(); }
+                Step::Second => d.second(),
+                Step::Close => d.risk_in(Event::Control(ControlCommand::ClosePosition { token: INFY })),
+                Step::Flatten => d.risk_in(Event::Control(ControlCommand::Flatten { request: 1 })),
+                Step::Bar => d.risk_in(Event::Bar(BarStat {
+                    token: INFY, minutes: 1, high: Price(155_500), low: Price(154_500),
+                    close: Price(155_000), atr: Price(150), end_ts: d.now,
+                })),
+            }
+            prop_assert!(d.broker_net() >= 0 && d.broker_net() <= q, "broker net {}", d.broker_net());
+            prop_assert!(d.qty() >= 0 && d.qty() <= q, "engine qty {}", d.qty());
+        }
+        d.settle();
+        prop_assert_eq!(d.broker_net(), d.qty());
+        // At most one stop at the broker, and only while a position is held.
+        prop_assert!(d.broker.working() <= 2);
+    }
+}
