@@ -104,6 +104,10 @@ fn live_session_against_kite_sim() {
     let log = log_text(&app.dir);
     assert!(log.contains("LIVE TRADING confirmed"));
     assert!(
+        log.contains("Circuit limits for") && !log.contains("Circuit limits for 0 of"),
+        "no circuit limits from the quote"
+    );
+    assert!(
         log.contains("outcome unknown"),
         "the lost ack was not noticed"
     );

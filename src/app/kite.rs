@@ -138,7 +138,8 @@ pub(super) fn kite_router(
     updates: Receiver<KiteOrder>,
     stop: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
-) -> Result<(KiteRouter, Vec<std::thread::JoinHandle<()>>), AppError> {
+    master: &InstrumentMaster,
+) -> Result<LiveOrderPath, AppError> {
     let (Some(api_key), Some(access_token)) = (&secrets.kite_api_key, &secrets.kite_access_token)
     else {
         return Err(startup(
@@ -164,7 +165,8 @@ pub(super) fn kite_router(
             )))
         }
     }
-    router::start(
+    let bands = circuit_limits(&rest, master);
+    let (router, threads) = router::start(
         Arc::new(rest),
         inbox,
         updates,
@@ -177,7 +179,65 @@ pub(super) fn kite_router(
         },
         stop,
     )
-    .map_err(startup)
+    .map_err(startup)?;
+    Ok((router, threads, bands))
+}
+
+/// The router, its threads, and the day's circuit limits by master index.
+pub(super) type LiveOrderPath = (
+    KiteRouter,
+    Vec<std::thread::JoinHandle<()>>,
+    Vec<Option<PriceBand>>,
+);
+
+/// The day's circuit limits of every tradable instrument from Kite's quote (500 a call,
+/// through the rate limiter): orders priced outside them are refused before they are sent.
+/// An instrument Kite gives none for is not checked, and the log says how many.
+fn circuit_limits(rest: &KiteRest, master: &InstrumentMaster) -> Vec<Option<PriceBand>> {
+    let mut bands = vec![None; master.len()];
+    let keys: Vec<(usize, String)> = master
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| i.tradable())
+        .map(|(k, i)| {
+            (
+                k,
+                format!("{}:{}", i.exchange.as_str(), i.tradingsymbol.as_str()),
+            )
+        })
+        .collect();
+    let mut failed = 0usize;
+    for chunk in keys.chunks(500) {
+        let names: Vec<&str> = chunk.iter().map(|(_, k)| k.as_str()).collect();
+        match rest.quote(&names) {
+            Ok(data) => {
+                for (idx, key) in chunk {
+                    let d = master.by_index(*idx).divisor() as f64;
+                    let q = data.get(key.as_str());
+                    let px = |f: &str| {
+                        q.and_then(|v| v[f].as_f64())
+                            .map(|r| (r * d).round() as i64)
+                    };
+                    if let (Some(lower), Some(upper)) =
+                        (px("lower_circuit_limit"), px("upper_circuit_limit"))
+                    {
+                        if lower > 0 && upper >= lower {
+                            bands[*idx] = Some(PriceBand { lower, upper });
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                failed += chunk.len();
+                log::warn!(target: "order", error = e.to_string().as_str();
+                    "Circuit limits for {} instruments not fetched ({e}): their prices are not checked before sending", chunk.len());
+            }
+        }
+    }
+    let known = bands.iter().filter(|b| b.is_some()).count();
+    log::info!(target: "order", instruments = known, missing = keys.len() - known, failed = failed;
+        "Circuit limits for {known} of {} tradable instruments from Kite's quote", keys.len());
+    bands
 }
 
 /// Startup waits (up to the connect timeout) for the first ticker connection, so "WebSocket

@@ -6,7 +6,8 @@ use crate::control::dashboard::Dashboard;
 use crate::control::http::{ControlApi, Reloader};
 use crate::control::logging::{self, HotLog};
 use crate::domain::*;
-use crate::exec::freeze::FreezeSchedule;
+
+use crate::exec::fill_model::PriceBand;
 use crate::exec::kite::rest::{KiteOrder, KiteRest, RestConfig};
 use crate::exec::kite::router::{self, KiteRouter, RouterSettings};
 use crate::exec::kite::RateLimiter;
@@ -257,7 +258,8 @@ pub fn build_offline(
             master.clone(),
             metrics.clone(),
         )
-        .with_charges(load_charges(cfg, base)?),
+        .with_charges(load_charges(cfg, base)?)
+        .with_freeze(Arc::new(load_freeze(cfg, base)?)),
         order: OrderStage::new(
             master,
             paper_rules(cfg, base)?,
@@ -501,7 +503,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     // LIVE: REST client (session checked now, not at the first order), io workers, tracker.
     let router_stop = Arc::new(AtomicBool::new(false));
     let (live_router, io_threads) = if cfg.mode == Mode::Live {
-        let (router, threads) = kite_router(
+        let (router, threads, bands) = kite_router(
             cfg,
             base,
             &opts.secrets,
@@ -510,8 +512,9 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
             kite_updates_rx,
             router_stop.clone(),
             metrics.clone(),
+            &master,
         )?;
-        (Some(router), threads)
+        (Some((router, bands)), threads)
     } else {
         drop(kite_updates_rx);
         (None, Vec::new())
@@ -540,6 +543,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
             metrics.clone(),
         )
         .with_charges(charges)
+        .with_freeze(Arc::new(load_freeze(cfg, base)?))
         .with_first_order_id(if cfg.mode == Mode::Live {
             // Milliseconds since the epoch: unique across restarts, tags stay <= 11 chars.
             std::time::SystemTime::now()
@@ -561,12 +565,14 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
                 barrier_done.clone(),
             );
             match live_router {
-                Some(r) => stage.with_kite(
-                    r,
-                    &cfg.execution.product,
-                    cfg.execution.market_protection,
-                    &cfg.execution.exchange_algo_id,
-                ),
+                Some((r, bands)) => stage
+                    .with_kite(
+                        r,
+                        &cfg.execution.product,
+                        cfg.execution.market_protection,
+                        &cfg.execution.exchange_algo_id,
+                    )
+                    .with_bands(bands),
                 None => stage,
             }
         },

@@ -242,7 +242,15 @@ pub struct ExecutionConfig {
     pub slippage_bps: f64,
     pub max_order_retries: u32,
     pub retry_backoff_ms: u64,
+    /// LIMIT entries: re-priced one tick toward the market every `limit_timeout_sec`, at
+    /// most this many times; then `limit_chase_final` (CANCEL, or MARKET for the rest).
     pub limit_chase_ticks: u32,
+    pub limit_timeout_sec: u32,
+    pub limit_chase_final: String,
+    /// Engine exits as LIMIT IOC `ioc_exit_band_pct` through the last price (what does not
+    /// fill goes again a second later) instead of MARKET under market protection.
+    pub ioc_for_exits: bool,
+    pub ioc_exit_band_pct: f64,
     pub product: String,
     /// Sent with every MARKET and SL-M order: -1 lets Kite choose, 0 < p <= 100 is a
     /// percentage. Kite rejects API MARKET/SL-M orders without it since 1 April 2026.
@@ -284,6 +292,10 @@ impl Default for ExecutionConfig {
             max_order_retries: 3,
             retry_backoff_ms: 500,
             limit_chase_ticks: 2,
+            limit_timeout_sec: 5,
+            limit_chase_final: "CANCEL".into(),
+            ioc_for_exits: false,
+            ioc_exit_band_pct: 0.5,
             product: "MIS".into(),
             market_protection: -1.0,
             exchange_algo_id: String::new(),

@@ -198,6 +198,18 @@ pub fn validate(c: &AppConfig, p: &mut Vec<Problem>) {
     );
     check(
         p,
+        e.ioc_exit_band_pct > 0.0 && e.ioc_exit_band_pct <= 20.0,
+        "execution.ioc_exit_band_pct",
+        || format!("must be in (0, 20] (got {})", e.ioc_exit_band_pct),
+    );
+    check(
+        p,
+        ["CANCEL", "MARKET"].contains(&e.limit_chase_final.as_str()),
+        "execution.limit_chase_final",
+        || format!("must be CANCEL or MARKET (got `{}`)", e.limit_chase_final),
+    );
+    check(
+        p,
         ["SL-M", "SL"].contains(&e.protective_stop_order_type.as_str()),
         "execution.protective_stop_order_type",
         || {

@@ -6,14 +6,36 @@ pub mod black76;
 pub mod broker_order;
 pub mod candle;
 pub mod event;
+pub mod freeze;
 pub mod instrument;
 pub mod tick;
 
 pub use broker_order::KiteOrder;
 pub use candle::{Candle, CandleError};
 pub use event::*;
+pub use freeze::{FreezeQtySlicer, FreezeSchedule};
 pub use instrument::*;
 pub use tick::*;
+
+/// A data file (charges, freeze limits) that does not parse: the file and every problem in
+/// it, not just the first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileProblems {
+    pub file: String,
+    pub problems: Vec<String>,
+}
+
+impl std::fmt::Display for FileProblems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{}: {} problem(s):", self.file, self.problems.len())?;
+        for p in &self.problems {
+            writeln!(f, "  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for FileProblems {}
 
 /// Instrument token as Kite assigns it: `(exchange_token << 8) | segment`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]

@@ -3,13 +3,13 @@
 //! It also measures tick-to-order-intent latency.
 
 pub mod fill_model;
-pub mod freeze;
 pub mod kite;
 pub mod paper;
 
 use crate::domain::*;
 use crate::telemetry::Metrics;
 use crossbeam_channel::{Sender, TrySendError};
+use fill_model::PriceBand;
 use hdrhistogram::Histogram;
 use kite::rest::PlaceOrder;
 use kite::router::{IoJob, KiteRouter};
@@ -40,6 +40,10 @@ pub struct OrderStage {
     barrier_done: Arc<AtomicU64>,
     latency: Histogram<u64>,
     now_ts: u32,
+    /// The day's circuit limits by master index (LIVE: Kite's quote; PAPER: the paper
+    /// exchange's band): an entry priced outside is refused before it is sent, an exit's
+    /// price is pulled inside (the best the exchange would take).
+    bands: Vec<Option<PriceBand>>,
 }
 
 impl OrderStage {
@@ -51,7 +55,14 @@ impl OrderStage {
         barrier_done: Arc<AtomicU64>,
     ) -> OrderStage {
         let n = master.len();
+        let bands = (0..n)
+            .map(|i| {
+                let inst = master.by_index(i);
+                PriceBand::around(inst.last_price.0, paper.price_band_pct, inst.tick_size.0)
+            })
+            .collect();
         OrderStage {
+            bands,
             master,
             broker: Broker::Paper(PaperBroker::new(paper, n)),
             inbox,
@@ -80,6 +91,37 @@ impl OrderStage {
             algo_id: (!algo_id.is_empty()).then(|| algo_id.to_string()),
         };
         self
+    }
+
+    /// LIVE: Kite's circuit limits replace the paper band.
+    pub fn with_bands(mut self, bands: Vec<Option<PriceBand>>) -> Self {
+        if bands.len() == self.bands.len() {
+            self.bands = bands;
+        }
+        self
+    }
+
+    /// The band check before sending: true when the intent may go (an exit's price is
+    /// clamped into the band), false when an entry is refused.
+    fn within_band(&self, idx: usize, o: &mut OrderIntent) -> bool {
+        let Some(b) = self.bands.get(idx).copied().flatten() else {
+            return true;
+        };
+        let out = |p: i64| p > 0 && !b.contains(p);
+        let priced_out = (o.order_type.has_limit() && out(o.price.0))
+            || (o.order_type.is_stop() && out(o.trigger.0));
+        if !priced_out {
+            return true;
+        }
+        if o.purpose == OrderPurpose::Entry {
+            Metrics::add(&self.metrics.orders_band_refused_total, 1);
+            return false;
+        }
+        Metrics::add(&self.metrics.orders_band_clamped_total, 1);
+        let clamp = |p: i64| if p > 0 { p.clamp(b.lower, b.upper) } else { p };
+        o.price = Price(clamp(o.price.0));
+        o.trigger = Price(clamp(o.trigger.0));
+        true
     }
 
     pub fn latency(&self) -> &Histogram<u64> {
@@ -138,6 +180,13 @@ impl OrderStage {
                 }
                 if o.order_type.is_stop() {
                     o.trigger = inst.round_to_tick(o.trigger);
+                }
+                if !self.within_band(idx, &mut o) {
+                    return Self::send_update(
+                        inbox,
+                        metrics,
+                        o.update(OrderUpdateKind::Rejected(RejectReason::PriceBand)),
+                    );
                 }
                 match &mut self.broker {
                     Broker::Paper(paper) => paper.place(idx, &inst, &o, slot.recv_ns, |u| {
@@ -261,5 +310,66 @@ impl OrderStage {
         self.metrics
             .tick_to_intent_max_ns
             .store(h.max(), Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stage() -> (OrderStage, crossbeam_channel::Receiver<InboxMsg>) {
+        let csv =
+            format!("{INSTRUMENTS_HEADER}\n408065,1594,INFY,INFOSYS,1500,,0,0.05,1,EQ,NSE,NSE\n");
+        let master = Arc::new(InstrumentMaster::parse_csv(&csv, "t").unwrap());
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let rules = PaperRules {
+            price_band_pct: 20.0,
+            ..PaperRules::default()
+        };
+        let s = OrderStage::new(
+            master,
+            rules,
+            tx,
+            Arc::new(Metrics::default()),
+            Arc::new(AtomicU64::new(0)),
+        );
+        (s, rx)
+    }
+
+    fn intent(purpose: OrderPurpose, price: i64) -> OrderIntent {
+        OrderIntent {
+            id: OrderId(7),
+            token: Token(408065),
+            side: Side::Sell,
+            qty: Qty(1),
+            order_type: OrderType::Limit,
+            price: Price(price),
+            trigger: Price(0),
+            validity: Validity::Ioc,
+            purpose,
+            strategy: StrategyId::Risk,
+            ts: 1,
+        }
+    }
+
+    #[test]
+    fn an_entry_outside_the_circuit_limits_is_refused_an_exit_pulled_inside() {
+        let (mut s, rx) = stage();
+        // 1500 +- 20 %: 1200.00 .. 1800.00.
+        let slot = |ev| Slot { ev, recv_ns: 0 };
+        s.on_slot(&slot(Event::Intent(intent(OrderPurpose::Entry, 190_000))));
+        match rx.try_recv() {
+            Ok(InboxMsg::Order(u)) => {
+                assert_eq!(u.kind, OrderUpdateKind::Rejected(RejectReason::PriceBand))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(Metrics::get(&s.metrics.orders_band_refused_total), 1);
+        let mut exit = intent(OrderPurpose::StopLoss, 100_000);
+        assert!(s.within_band(0, &mut exit));
+        assert_eq!(exit.price, Price(120_000));
+        assert_eq!(Metrics::get(&s.metrics.orders_band_clamped_total), 1);
+        let mut inside = intent(OrderPurpose::Entry, 150_000);
+        assert!(s.within_band(0, &mut inside));
     }
 }

@@ -8,7 +8,7 @@
 //! never a fill.
 
 use super::fill_model::*;
-use super::freeze::FreezeSchedule;
+
 use crate::clock::ist_date;
 use crate::domain::*;
 

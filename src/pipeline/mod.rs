@@ -232,3 +232,6 @@ pub fn spawn_consumers(
         }
     }
 }
+
+#[cfg(test)]
+mod desk_tests;

@@ -498,23 +498,8 @@ fn rupees_to_paise(r: Option<f64>, at: &str, problems: &mut Vec<String>) -> i64 
     p.round() as i64
 }
 
-#[derive(Debug)]
-pub struct ChargesError {
-    pub file: String,
-    pub problems: Vec<String>,
-}
-
-impl std::fmt::Display for ChargesError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "{}: {} problem(s):", self.file, self.problems.len())?;
-        for p in &self.problems {
-            writeln!(f, "  - {p}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ChargesError {}
+/// A charges file that does not parse, with every problem in it.
+pub type ChargesError = crate::domain::FileProblems;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -368,16 +368,59 @@ impl RiskStage {
             }
         }
         let token = self.master.by_index(idx).token;
-        let id = self.send(
-            token,
-            side.opposite(),
-            Qty(qty),
-            OrderType::Market,
-            Price(0),
-            purpose,
-            StrategyId::Risk,
-            emit,
-        );
-        self.positions[idx].pending_exit = Some(id);
+        // Above the freeze quantity the exchange refuses the order: slices of at most that
+        // many units, each its own order (the broker's rate limiter paces them).
+        let ioc_price = self.ioc_exit_price(idx, side.opposite());
+        for slice in FreezeQtySlicer::new(qty, self.freeze_max[idx]) {
+            let id = match ioc_price {
+                // execution.ioc_for_exits: a LIMIT IOC a band through the last price; what
+                // it cannot fill at once is cancelled and goes again a second later.
+                Some(price) => {
+                    self.positions[idx].exit_working += slice;
+                    let intent = OrderIntent {
+                        id: self.oms.next_id(),
+                        token,
+                        side: side.opposite(),
+                        qty: Qty(slice),
+                        order_type: OrderType::Limit,
+                        price,
+                        trigger: Price(0),
+                        validity: Validity::Ioc,
+                        purpose,
+                        strategy: StrategyId::Risk,
+                        ts: self.now_ts,
+                    };
+                    self.dispatch(intent, emit)
+                }
+                None => self.send(
+                    token,
+                    side.opposite(),
+                    Qty(slice),
+                    OrderType::Market,
+                    Price(0),
+                    purpose,
+                    StrategyId::Risk,
+                    emit,
+                ),
+            };
+            self.positions[idx].pending_exit = Some(id);
+        }
+    }
+
+    /// With `execution.ioc_for_exits`: the IOC exit's limit, `ioc_exit_band_pct` through the
+    /// last price (a sell below it), on the tick grid; None for a protected MARKET exit.
+    fn ioc_exit_price(&self, idx: usize, side: Side) -> Option<Price> {
+        let band_bps = self.params.ioc_exit_band_bps?;
+        let ltp = self.positions[idx].ltp.0;
+        if ltp <= 0 {
+            return None;
+        }
+        let tick = self.master.by_index(idx).tick_size.0.max(1);
+        let raw = ltp + side.sign() * ltp * band_bps / 10_000;
+        let px = match side {
+            Side::Buy => raw.div_euclid(tick) * tick,
+            Side::Sell => (raw + tick - 1).div_euclid(tick) * tick,
+        };
+        Some(Price(px.max(tick)))
     }
 }

@@ -178,13 +178,39 @@ impl RiskStage {
             if protective {
                 self.on_stop_final(idx, to == OrderStatus::Rejected);
             }
+            let converted = if to == OrderStatus::Cancelled && purpose == OrderPurpose::Entry {
+                self.convert_chased(idx, &rec, emit)
+            } else {
+                None
+            };
             let p = &mut self.positions[idx];
             if !protective && purpose != OrderPurpose::Entry {
                 // What a cancelled or rejected exit did not close is no longer being closed.
                 let unfilled = rec.intent.qty.0 - rec.filled.0;
                 p.exit_working = (p.exit_working - unfilled).max(0);
+                // An IOC exit's unfilled rest goes again a second later (targets excepted:
+                // a partial target is a smaller profit taken, not a close to finish).
+                let ioc_rest = rec.intent.validity == Validity::Ioc
+                    && to == OrderStatus::Cancelled
+                    && unfilled > 0
+                    && p.is_open()
+                    && !matches!(
+                        purpose,
+                        OrderPurpose::TakeProfit1 | OrderPurpose::TakeProfit2
+                    );
+                if ioc_rest {
+                    let d = &mut self.deferred_exit[idx];
+                    *d = Some(match *d {
+                        Some((q_p, q)) if q > unfilled => (q_p, q),
+                        _ => (purpose, unfilled),
+                    });
+                    self.exit_retry_at[idx] = self.now_ts.saturating_add(1);
+                }
             }
-            if p.pending_entry == Some(u.id) {
+            if let (Some(new), true) = (converted, p.pending_entry == Some(u.id)) {
+                // The chase ended at market: the same plan, the rest of the quantity.
+                p.pending_entry = Some(new);
+            } else if p.pending_entry == Some(u.id) {
                 p.pending_entry = None;
                 p.pending_risk = Paise(0);
                 if !p.is_open() {

@@ -21,6 +21,11 @@ impl RiskStage {
             .collect();
         for (id, token) in ids {
             if self.oms.mark_pending_cancel(id) {
+                if let Some(idx) = self.master.index_of(token) {
+                    if self.stops[idx].id == Some(id) {
+                        self.stops[idx].cancel_sent_ts = self.now_ts;
+                    }
+                }
                 *count += 1;
                 emit(Event::Cancel { id, token });
             }

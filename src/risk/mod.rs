@@ -3,9 +3,11 @@
 //! the daily loss stop and the kill switch, and publishes the snapshot the control API reads.
 
 pub mod charges;
+mod entries;
 mod exits;
 mod fills;
 mod kill_switch;
+pub mod limit_chase;
 pub mod oms;
 pub mod portfolio;
 pub mod protective;
@@ -69,6 +71,10 @@ pub struct RiskParams {
     /// Discount rate for option deltas (strategies.options_ranker.risk_free_rate).
     pub options_rate: f64,
     pub protective: protective::ProtectiveRules,
+    pub chase: limit_chase::ChaseRules,
+    /// `execution.ioc_for_exits`: engine exits as LIMIT IOC this many bps through the last
+    /// price (None: MARKET under market protection).
+    pub ioc_exit_band_bps: Option<i64>,
 }
 
 impl RiskParams {
@@ -92,6 +98,11 @@ impl RiskParams {
             snapshot_interval: Duration::from_millis(c.monitoring.snapshot_interval_ms),
             options_rate: c.strategies.options_ranker.risk_free_rate,
             protective: protective::ProtectiveRules::from_config(&c.execution),
+            chase: limit_chase::ChaseRules::from_config(&c.execution),
+            ioc_exit_band_bps: c
+                .execution
+                .ioc_for_exits
+                .then(|| (c.execution.ioc_exit_band_pct * 100.0).round() as i64),
         }
     }
 }
@@ -151,6 +162,12 @@ pub struct RiskStage {
     /// that stop's cancel to be final (its reason and quantity).
     stops: Vec<protective::ProtectiveStop>,
     deferred_exit: Vec<Option<(OrderPurpose, i64)>>,
+    /// Dated freeze limits, and per instrument the most units one order may carry today
+    /// (None: no limit): exits go out in slices of it, entries are capped at it.
+    freeze: Arc<FreezeSchedule>,
+    freeze_max: Vec<Option<i64>>,
+    /// Per instrument: the LIMIT entry being chased toward the market.
+    chases: Vec<limit_chase::Chase>,
 }
 
 impl RiskStage {
@@ -200,6 +217,9 @@ impl RiskStage {
             exit_retry_at: vec![0; n],
             stops: vec![protective::ProtectiveStop::default(); n],
             deferred_exit: vec![None; n],
+            freeze: Arc::new(FreezeSchedule::shipped()),
+            freeze_max: vec![None; n],
+            chases: vec![limit_chase::Chase::default(); n],
             params,
             calendar,
             master,
@@ -242,6 +262,21 @@ impl RiskStage {
         self
     }
 
+    /// The dated freeze limits orders are sliced by (default: the shipped tables).
+    pub fn with_freeze(mut self, f: Arc<FreezeSchedule>) -> Self {
+        self.freeze = f;
+        if let Some(d) = self.day {
+            self.set_freeze_limits(d);
+        }
+        self
+    }
+
+    fn set_freeze_limits(&mut self, d: Date) {
+        for (i, m) in self.freeze_max.iter_mut().enumerate() {
+            *m = self.freeze.max_order_qty(self.master.by_index(i), d);
+        }
+    }
+
     pub fn with_snapshot(mut self, w: SnapshotWriter) -> Self {
         self.snapshot = Some(w);
         self.publish();
@@ -267,6 +302,11 @@ impl RiskStage {
     }
     pub fn open_positions(&self) -> usize {
         self.positions.iter().filter(|p| p.is_open()).count()
+    }
+    /// The protective stop the broker holds for `token`'s position, if any is working.
+    pub fn broker_stop(&self, token: Token) -> Option<protective::ProtectiveStop> {
+        let idx = self.master.index_of(token)?;
+        (self.stop_state(idx) != protective::StopOrderState::Absent).then_some(self.stops[idx])
     }
     pub fn position(&self, token: Token) -> Option<&Position> {
         self.master.index_of(token).map(|i| &self.positions[i])
@@ -392,6 +432,7 @@ impl RiskStage {
             }
         }
         self.continue_flatten(emit);
+        self.chase_entries(emit);
         // Time-driven exits (the time stop) run each second with or without ticks, and the
         // broker stops catch up (a throttled move, a re-place after a rejection's backoff).
         for idx in 0..self.positions.len() {
@@ -424,157 +465,10 @@ impl RiskStage {
             }
         }
         self.day = Some(today);
+        self.set_freeze_limits(today);
         if self.state == TradingState::Halted {
             self.set_state(TradingState::Active, "new trading day");
         }
-    }
-
-    fn refuse(&mut self, s: &Signal, reason: &'static str) {
-        Metrics::add(&self.metrics.signals_refused_total, 1);
-        self.log(HotEvent::SignalRefused {
-            token: s.token,
-            strategy: s.strategy,
-            reason,
-        });
-    }
-
-    fn on_signal(&mut self, s: &Signal, emit: &mut impl FnMut(Event)) {
-        Metrics::add(&self.metrics.signals_total, 1);
-        self.log(HotEvent::Signal { signal: *s });
-        match self.state {
-            TradingState::Active => {}
-            TradingState::Paused => return self.refuse(s, "trading is paused"),
-            TradingState::Halted => return self.refuse(s, "halted: daily loss limit hit"),
-        }
-        let Some(idx) = self.master.index_of(s.token) else {
-            return self.refuse(s, "unknown instrument");
-        };
-        if !self
-            .calendar
-            .entries_allowed_for(s.ts as i64, self.is_fo[idx])
-        {
-            return self.refuse(
-                s,
-                "outside the continuous session or within market.no_entries_before_squareoff_min of square-off",
-            );
-        }
-        let inst = *self.master.by_index(idx);
-        if !inst.tradable() {
-            return self.refuse(s, "instrument is not tradable");
-        }
-        let p = &self.positions[idx];
-        if p.is_open() || p.pending_entry.is_some() {
-            return self.refuse(s, "already in a position on this instrument");
-        }
-        if self.positions_held(None) >= self.params.max_positions {
-            return self.refuse(s, "risk.max_positions reached");
-        }
-        let by_strategy = self.positions_held(Some(s.strategy));
-        let cap = s
-            .strategy
-            .index()
-            .map_or(0, |i| self.params.strategy_max_positions[i]);
-        if by_strategy >= cap {
-            return self.refuse(
-                s,
-                match s.strategy {
-                    StrategyId::Orb => "strategies.orb.max_positions reached",
-                    StrategyId::TrendPullback => "strategies.trend_pullback.max_positions reached",
-                    StrategyId::VwapReversion => "strategies.vwap_reversion.max_positions reached",
-                    StrategyId::OptionsRanker => "strategies.options_ranker.max_positions reached",
-                    StrategyId::Risk => "not a trading strategy",
-                },
-            );
-        }
-        if let Some(sp) = s.spread {
-            return self.enter_spread(s, sp, emit);
-        }
-        let qty = match self.params.sizing.size(&inst, s.entry, s.stop) {
-            Ok(q) => q,
-            Err(e) => return self.refuse(s, e.as_str()),
-        };
-        let new_risk = portfolio::pnl_paise(s.entry, s.stop, qty.0 * s.side.sign(), inst.divisor())
-            .0
-            .abs();
-        if self.heat_paise() + new_risk > self.params.heat_limit_paise {
-            return self.refuse(s, "portfolio heat limit (risk.max_portfolio_heat_pct)");
-        }
-        let (order_type, price) = self.entry_order(&inst, s.entry);
-        let id = self.send(
-            s.token,
-            s.side,
-            qty,
-            order_type,
-            price,
-            OrderPurpose::Entry,
-            s.strategy,
-            emit,
-        );
-        let p = &mut self.positions[idx];
-        p.pending_entry = Some(id);
-        p.pending_risk = Paise(new_risk);
-        p.stop = s.stop;
-        p.target = s.target;
-        p.strategy = Some(s.strategy);
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn send(
-        &mut self,
-        token: Token,
-        side: Side,
-        qty: Qty,
-        order_type: OrderType,
-        price: Price,
-        purpose: OrderPurpose,
-        strategy: StrategyId,
-        emit: &mut impl FnMut(Event),
-    ) -> OrderId {
-        let intent = OrderIntent {
-            id: self.oms.next_id(),
-            token,
-            side,
-            qty,
-            order_type,
-            price,
-            trigger: Price(0),
-            validity: Validity::Day,
-            purpose,
-            strategy,
-            ts: self.now_ts,
-        };
-        if purpose != OrderPurpose::Entry {
-            if let Some(idx) = self.master.index_of(token) {
-                self.positions[idx].exit_working += qty.0;
-            }
-        }
-        self.dispatch(intent, emit)
-    }
-
-    /// Records an order in the OMS, counts and logs it, and hands it to the order stage.
-    fn dispatch(&mut self, intent: OrderIntent, emit: &mut impl FnMut(Event)) -> OrderId {
-        self.oms.insert(intent);
-        let OrderIntent {
-            token,
-            side,
-            qty,
-            order_type,
-            price,
-            purpose,
-            ..
-        } = intent;
-        Metrics::add(&self.metrics.orders_sent_total, 1);
-        self.log(HotEvent::OrderSent {
-            id: intent.id,
-            token,
-            side,
-            qty,
-            order_type,
-            price,
-            purpose,
-        });
-        emit(Event::Intent(intent));
-        intent.id
     }
 
     fn on_control(&mut self, c: ControlCommand, emit: &mut impl FnMut(Event)) {

@@ -109,14 +109,18 @@ pub struct ProtectiveStop {
     pub trigger: Price,
     pub modifications: u8,
     pub last_modify_ts: u32,
-    /// When this stop order was placed.
+    /// When this stop order was placed, and when its cancel was last sent.
     pub placed_ts: u32,
+    pub cancel_sent_ts: u32,
     /// When the engine first saw its stop hit with this stop still working (0: not hit).
     pub hit_since: u32,
     /// Rejections in a row, and the second before which it is not placed again.
     pub rejects: u8,
     pub retry_at: u32,
 }
+
+/// Seconds a stop's cancel may stay unanswered before it is sent again.
+pub const CANCEL_RESEND_S: u32 = 5;
 
 /// The decision, one exhaustive match over (state, need).
 pub fn plan(
@@ -160,7 +164,15 @@ pub fn plan(
                 StopAction::ModifyTrigger(trigger)
             }
         }
-        (StopOrderState::Cancelling, _) => StopAction::Wait,
+        // A cancel lost on the way (an io queue refused it, the broker never answered) is
+        // sent again: an exit may be waiting on it.
+        (StopOrderState::Cancelling, _) => {
+            if now >= s.cancel_sent_ts.saturating_add(CANCEL_RESEND_S) {
+                StopAction::Cancel
+            } else {
+                StopAction::Wait
+            }
+        }
     }
 }
 
@@ -228,7 +240,8 @@ impl RiskStage {
     /// An exit that waited for the stop's cancel: sent now if the stop is final, sized to
     /// what the position still holds.
     pub(super) fn resume_deferred_exit(&mut self, idx: usize, emit: &mut impl FnMut(Event)) {
-        if self.stop_state(idx) != StopOrderState::Absent {
+        // An IOC remainder waits a second (exit_retry_at) so a thin book is not hammered.
+        if self.stop_state(idx) != StopOrderState::Absent || self.now_ts < self.exit_retry_at[idx] {
             return;
         }
         let Some((purpose, qty)) = self.deferred_exit[idx].take() else {
@@ -254,7 +267,8 @@ impl RiskStage {
             StopNeed::Nothing
         } else {
             StopNeed::Cover {
-                qty: want,
+                // Entries are capped at the freeze quantity, so one stop order covers them.
+                qty: self.freeze_max[idx].map_or(want, |m| want.min(m)),
                 trigger: p.stop,
                 entry_filling: p.pending_entry.is_some(),
             }
@@ -282,7 +296,9 @@ impl RiskStage {
             }
             StopAction::Cancel => {
                 if let Some(id) = self.stops[idx].id {
-                    if self.oms.mark_pending_cancel(id) {
+                    let again = state == StopOrderState::Cancelling;
+                    if self.oms.mark_pending_cancel(id) || again {
+                        self.stops[idx].cancel_sent_ts = self.now_ts;
                         self.log(HotEvent::ProtectiveStop {
                             token,
                             action: "cancel",

@@ -506,6 +506,62 @@ fn square_off_per_segment_with_the_feed_stopped() {
     assert_eq!(r.phase(), crate::clock::SessionPhase::Closing);
 }
 
-mod broker_stop;
 mod exit_rules;
 mod kill_switch;
+
+/// A NIFTY future: the entry is capped at the freeze quantity (27 lots of 65 = 1755), and a
+/// position above the limit (the limit cut after it opened) closes in freeze-sized slices.
+#[test]
+fn entries_are_capped_and_exits_sliced_at_the_freeze_quantity() {
+    let (mut r, master) = chain_stage();
+    r.params.sizing.capital_paise = 10_000_000_000;
+    r.params.sizing.per_trade_risk_pct = 50.0;
+    r.params.sizing.max_lots = 1000;
+    r.params.sizing.max_notional_paise = i64::MAX / 4;
+    r.params.heat_limit_paise = i64::MAX / 4;
+    let fut = master
+        .iter()
+        .find(|i| i.instrument_type == InstrumentType::Future && i.name.as_str() == "NIFTY")
+        .unwrap();
+    let (tok, lot) = (fut.token, fut.lot_size as i64);
+    let at = ts(20261202, "10:00");
+    let p = fut.last_price.0;
+    feed(&mut r, ltp(tok, at, p as i32));
+    let e = feed(
+        &mut r,
+        Event::Signal(Signal {
+            token: tok,
+            strategy: StrategyId::Orb,
+            side: Side::Buy,
+            entry: Price(p),
+            stop: Price(p - 100),
+            target: Price(p + 500),
+            ts: at,
+            score: SignalScore::default(),
+            spread: None,
+        }),
+    );
+    assert_eq!(e.len(), 1);
+    assert_eq!(
+        e[0].qty.0,
+        1800 / lot * lot,
+        "capped at the freeze quantity"
+    );
+    fill(&mut r, &e[0], p);
+    // NSE cuts NIFTY to 650 (10 lots) while the position is open.
+    let mut cut = (*r.freeze).clone();
+    cut.tables
+        .last_mut()
+        .unwrap()
+        .limits
+        .insert("NIFTY".into(), 650);
+    let mut r = r.with_freeze(Arc::new(cut));
+    let out = feed(
+        &mut r,
+        Event::Control(ControlCommand::ClosePosition { token: tok }),
+    );
+    let sizes: Vec<i64> = out.iter().map(|i| i.qty.0).collect();
+    assert_eq!(sizes, vec![650, 650, e[0].qty.0 - 1300]);
+    assert!(out.iter().all(|i| i.purpose == OrderPurpose::Manual));
+    assert_eq!(r.position(tok).unwrap().exit_working, e[0].qty.0);
+}

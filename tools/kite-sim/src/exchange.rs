@@ -5,12 +5,12 @@
 //! matching are aitrapp's `exec::fill_model`, the same code the paper broker runs, so the
 //! simulator and PAPER never disagree about a fill.
 
+use aitrapp::domain::FreezeSchedule;
 use aitrapp::domain::{Instrument, InstrumentMaster, OrderType, Side, Tick};
 use aitrapp::exec::fill_model::{
     check_order, margin_for, match_order, protection_cap, Book, DepthWalk, Execution, Ledger,
     OrderRequest, PriceBand, RmsView, WorkingOrder,
 };
-use aitrapp::exec::freeze::FreezeSchedule;
 use serde_json::{json, Value};
 use std::sync::Arc;
 

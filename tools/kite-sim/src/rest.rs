@@ -433,9 +433,24 @@ impl Api {
 
     fn quote(&self, q: &[(String, String)]) -> Reply {
         let mut data = serde_json::Map::new();
+        let band_pct = self
+            .market
+            .exchange
+            .lock()
+            .map(|ex| ex.price_band_pct)
+            .unwrap_or(20.0);
         for (key, inst, t) in self.quoted(q) {
             let d = inst.divisor();
             let r = |v: i32| rupees(v as i64, d);
+            // The limits the simulator's exchange enforces (the paper broker's band).
+            let band = aitrapp::exec::fill_model::PriceBand::around(
+                inst.last_price.0,
+                band_pct,
+                inst.tick_size.0,
+            );
+            let limit = |f: fn(&aitrapp::exec::fill_model::PriceBand) -> i64| {
+                band.map_or(0.0, |b| rupees(f(&b), d))
+            };
             let depth = |side: &[aitrapp::domain::DepthLevel; 5]| {
                 side.iter()
                     .map(|l| json!({"price": r(l.price), "quantity": l.quantity, "orders": l.orders}))
@@ -459,7 +474,7 @@ impl Api {
                     "average_price": r(t.average_traded_price), "oi": t.oi,
                     "oi_day_high": t.oi_day_high, "oi_day_low": t.oi_day_low,
                     "net_change": r(t.last_price - t.ohlc.close),
-                    "lower_circuit_limit": r(t.ohlc.close) * 0.8, "upper_circuit_limit": r(t.ohlc.close) * 1.2,
+                    "lower_circuit_limit": limit(|b| b.lower), "upper_circuit_limit": limit(|b| b.upper),
                     "ohlc": {"open": r(t.ohlc.open), "high": r(t.ohlc.high), "low": r(t.ohlc.low), "close": r(t.ohlc.close)},
                     "depth": {"buy": depth(&t.buy), "sell": depth(&t.sell)},
                 }),

@@ -4,7 +4,7 @@
 //! NSE revises the limits monthly by circular and Kite's instrument dump has none
 //! (india-market-facts.md §3.2), so they are config, each table in force from its date.
 
-use crate::domain::{Date, Instrument};
+use super::{Date, Instrument};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -25,23 +25,8 @@ pub struct FreezeSchedule {
     pub tables: Vec<FreezeTable>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FreezeError {
-    pub file: String,
-    pub problems: Vec<String>,
-}
-
-impl std::fmt::Display for FreezeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "{}: {} problem(s):", self.file, self.problems.len())?;
-        for p in &self.problems {
-            writeln!(f, "  - {p}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for FreezeError {}
+/// A freeze file that does not parse, with every problem in it.
+pub type FreezeError = super::FileProblems;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

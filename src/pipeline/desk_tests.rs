@@ -1,13 +1,50 @@
-//! The protective stop at the broker, run against the paper broker: placed on the entry's
-//! fills, moved by the trail, re-placed before Kite's modification cap, cancelled before an
-//! engine exit, and never able to reverse a position whatever order the messages arrive in.
+//! The risk stage wired to the paper broker with the order stage's queue held open, so each
+//! test decides when every message arrives. The protective stop at the broker: placed on
+//! the entry's fills, moved by the trail, re-placed before Kite's modification cap,
+//! cancelled before an engine exit, and never able to reverse a position whatever order the
+//! messages arrive in; limit chase, IOC exits.
 
-use super::*;
+use crate::clock::{ist_epoch, SessionCalendar, TimeOfDay};
+use crate::config::{AppConfig, EntryOrderType};
+use crate::domain::*;
 use crate::exec::paper::{PaperBroker, PaperRules};
+use crate::risk::{limit_chase, protective, RiskParams, RiskStage};
+use crate::telemetry::Metrics;
 use proptest::prelude::*;
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 const D: u32 = 20261125;
+const INFY: Token = Token(408_065);
+
+fn ts(date: u32, hm: &str) -> u32 {
+    ist_epoch(Date(date), TimeOfDay::parse(hm).unwrap()) as u32
+}
+
+fn tick(at: u32, paise: i32) -> Event {
+    Event::Tick(Tick {
+        token: INFY,
+        mode: TickMode::Ltp,
+        last_price: paise,
+        exchange_timestamp: at,
+        ..Tick::default()
+    })
+}
+
+/// An ORB long on INFY at 1550.00, stop 1540.00, target 1570.00.
+fn long_infy(at: u32) -> Signal {
+    Signal {
+        token: INFY,
+        strategy: StrategyId::Orb,
+        side: Side::Buy,
+        entry: Price(155_000),
+        stop: Price(154_000),
+        target: Price(157_000),
+        ts: at,
+        score: SignalScore::default(),
+        spread: None,
+    }
+}
 
 /// The risk stage and the paper broker with the order stage's queue between them held open,
 /// so a test decides when each message arrives.
@@ -23,11 +60,23 @@ struct Desk {
 }
 
 impl Desk {
-    fn new(protective: protective::ProtectiveRules) -> Desk {
-        let mut risk = stage();
-        risk.params.protective = protective;
-        risk.params.exits.time_stop_secs = 0;
-        let inst = *risk.master.by_index(0);
+    /// INFY on the shipped config, the broker stop on, no time stop; `tune` adjusts the rest.
+    fn new(tune: impl FnOnce(&mut RiskParams)) -> Desk {
+        let csv = format!(
+            "{INSTRUMENTS_HEADER}\n408065,1594,INFY,\"INFOSYS\",1550.0,,0.0,0.1,1,EQ,NSE,NSE\n"
+        );
+        let master = Arc::new(InstrumentMaster::parse_csv(&csv, "t.csv").unwrap());
+        let mut params = RiskParams::from_config(&AppConfig::default());
+        params.protective = rules();
+        params.exits.time_stop_secs = 0;
+        tune(&mut params);
+        let calendar = SessionCalendar {
+            squareoff: TimeOfDay::hm(15, 20),
+            squareoff_fo: TimeOfDay::hm(15, 20),
+            ..SessionCalendar::nse_hours()
+        };
+        let inst = *master.by_index(0);
+        let risk = RiskStage::new(params, calendar, master, Arc::new(Metrics::default()));
         Desk {
             risk,
             broker: PaperBroker::new(PaperRules::default(), 1),
@@ -55,6 +104,10 @@ impl Desk {
     /// A trade at `paise` with 1,000 units a side one tick either way: risk sees it first,
     /// then the broker (the pipeline's order).
     fn tick(&mut self, paise: i32) {
+        self.tick_depth(paise, 1000)
+    }
+
+    fn tick_depth(&mut self, paise: i32, depth: u32) {
         let mut t = Tick {
             token: INFY,
             mode: TickMode::Full,
@@ -63,12 +116,12 @@ impl Desk {
             ..Tick::default()
         };
         t.buy[0] = crate::domain::DepthLevel {
-            quantity: 1000,
+            quantity: depth,
             price: paise - 10,
             orders: 1,
         };
         t.sell[0] = crate::domain::DepthLevel {
-            quantity: 1000,
+            quantity: depth,
             price: paise + 10,
             orders: 1,
         };
@@ -160,7 +213,7 @@ fn rules() -> protective::ProtectiveRules {
 
 #[test]
 fn an_entry_fill_puts_an_sl_m_at_the_broker_for_the_filled_quantity() {
-    let mut d = Desk::new(rules());
+    let mut d = Desk::new(|_| {});
     let q = d.open_long();
     assert!(q > 0);
     let stops = d.stops();
@@ -182,7 +235,7 @@ fn an_entry_fill_puts_an_sl_m_at_the_broker_for_the_filled_quantity() {
 
 #[test]
 fn a_partial_entry_fill_is_covered_then_resized() {
-    let mut d = Desk::new(rules());
+    let mut d = Desk::new(|_| {});
     d.tick(155_000);
     d.risk_in(Event::Signal(long_infy(d.now)));
     let entry = match d.to_broker.pop_front() {
@@ -216,10 +269,10 @@ fn a_partial_entry_fill_is_covered_then_resized() {
 
 #[test]
 fn the_trail_moves_the_trigger_and_the_stop_is_replaced_before_kites_cap() {
-    let mut r = rules();
-    r.replace_after = 3;
-    let mut d = Desk::new(r);
-    d.risk.params.exits.take_profit = false;
+    let mut d = Desk::new(|p| {
+        p.protective.replace_after = 3;
+        p.exits.take_profit = false;
+    });
     d.open_long();
     d.risk_in(Event::Bar(BarStat {
         token: INFY,
@@ -257,12 +310,12 @@ fn the_trail_moves_the_trigger_and_the_stop_is_replaced_before_kites_cap() {
     d.second();
     d.settle();
     let p = *d.risk.position(INFY).unwrap();
-    assert_eq!(d.risk.stops[0].trigger, p.stop);
+    assert_eq!(d.risk.broker_stop(INFY).unwrap().trigger, p.stop);
 }
 
 #[test]
 fn an_engine_exit_cancels_the_stop_first_and_a_racing_stop_fill_wins() {
-    let mut d = Desk::new(rules());
+    let mut d = Desk::new(|_| {});
     let q = d.open_long();
     d.risk_in(Event::Control(ControlCommand::ClosePosition {
         token: INFY,
@@ -284,7 +337,7 @@ fn an_engine_exit_cancels_the_stop_first_and_a_racing_stop_fill_wins() {
 
 #[test]
 fn manual_close_goes_once_the_stop_is_cancelled() {
-    let mut d = Desk::new(rules());
+    let mut d = Desk::new(|_| {});
     let q = d.open_long();
     d.risk_in(Event::Control(ControlCommand::ClosePosition {
         token: INFY,
@@ -305,7 +358,7 @@ fn manual_close_goes_once_the_stop_is_cancelled() {
 
 #[test]
 fn tp1_shrinks_the_stop_to_the_rest_at_breakeven() {
-    let mut d = Desk::new(rules());
+    let mut d = Desk::new(|_| {});
     let q = d.open_long();
     // 1R above entry (filled at the 1550.10 ask): TP1 takes half, the stop moves to
     // breakeven.
@@ -321,7 +374,7 @@ fn tp1_shrinks_the_stop_to_the_rest_at_breakeven() {
 
 #[test]
 fn the_kill_switch_cancels_stops_and_closes() {
-    let mut d = Desk::new(rules());
+    let mut d = Desk::new(|_| {});
     d.open_long();
     d.risk_in(Event::Control(ControlCommand::Flatten { request: 1 }));
     d.settle();
@@ -335,7 +388,7 @@ fn the_kill_switch_cancels_stops_and_closes() {
 
 #[test]
 fn the_engine_gives_the_broker_stop_its_grace_then_takes_over() {
-    let mut d = Desk::new(rules());
+    let mut d = Desk::new(|_| {});
     d.open_long();
     // The broker never hears of the fall (its tick is lost): the engine sees the stop hit.
     d.risk_in(tick(d.now, 153_900));
@@ -386,7 +439,7 @@ proptest! {
     fn a_stop_fill_racing_engine_exits_never_reverses_the_position(
         steps in proptest::collection::vec(step(), 1..80)
     ) {
-        let mut d = Desk::new(rules());
+        let mut d = Desk::new(|_| {});
         let q = d.open_long();
         prop_assert!(q > 0);
         for s in steps {
@@ -410,4 +463,222 @@ proptest! {
         // At most one stop at the broker, and only while a position is held.
         prop_assert!(d.broker.working() <= 2);
     }
+}
+
+#[test]
+fn a_lost_stop_cancel_is_sent_again_and_the_close_follows() {
+    let mut d = Desk::new(|_| {});
+    d.open_long();
+    d.risk_in(Event::Control(ControlCommand::ClosePosition {
+        token: INFY,
+    }));
+    // The cancel is lost on the way.
+    assert!(matches!(
+        d.to_broker.pop_front(),
+        Some(Event::Cancel { .. })
+    ));
+    for _ in 0..protective::CANCEL_RESEND_S {
+        d.second();
+    }
+    assert!(matches!(d.to_broker.front(), Some(Event::Cancel { .. })));
+    d.settle();
+    assert_eq!((d.qty(), d.broker_net(), d.broker.working()), (0, 0, 0));
+}
+
+#[test]
+fn plan_covers_every_state_and_need() {
+    use protective::{plan, StopAction as A, StopNeed as N, StopOrderState as S};
+    let r = rules();
+    let s = protective::ProtectiveStop {
+        trigger: Price(100),
+        placed_ts: 10,
+        ..Default::default()
+    };
+    let cover = |qty, trigger, entry_filling| N::Cover {
+        qty,
+        trigger: Price(trigger),
+        entry_filling,
+    };
+    assert_eq!(plan(S::Absent, N::Nothing, &s, 0, &r, 20), A::None);
+    assert_eq!(plan(S::Absent, N::Clear, &s, 0, &r, 20), A::None);
+    assert_eq!(
+        plan(S::Absent, cover(5, 100, false), &s, 0, &r, 20),
+        A::Place {
+            qty: 5,
+            trigger: Price(100)
+        }
+    );
+    let backing_off = protective::ProtectiveStop { retry_at: 30, ..s };
+    assert_eq!(
+        plan(S::Absent, cover(5, 100, false), &backing_off, 0, &r, 20),
+        A::Wait
+    );
+    assert_eq!(plan(S::Working, N::Nothing, &s, 5, &r, 20), A::Cancel);
+    assert_eq!(plan(S::Working, N::Clear, &s, 5, &r, 20), A::Cancel);
+    assert_eq!(
+        plan(S::Working, cover(5, 100, false), &s, 5, &r, 20),
+        A::None
+    );
+    assert_eq!(
+        plan(S::Working, cover(8, 100, false), &s, 5, &r, 20),
+        A::Cancel
+    );
+    // The entry still filling: the resize waits out the grace, then goes.
+    assert_eq!(
+        plan(S::Working, cover(8, 100, true), &s, 5, &r, 11),
+        A::Wait
+    );
+    assert_eq!(
+        plan(S::Working, cover(8, 100, true), &s, 5, &r, 12),
+        A::Cancel
+    );
+    assert_eq!(
+        plan(S::Working, cover(5, 110, false), &s, 5, &r, 20),
+        A::ModifyTrigger(Price(110))
+    );
+    let just_moved = protective::ProtectiveStop {
+        last_modify_ts: 20,
+        ..s
+    };
+    assert_eq!(
+        plan(S::Working, cover(5, 110, false), &just_moved, 5, &r, 20),
+        A::Wait
+    );
+    let worn = protective::ProtectiveStop {
+        modifications: r.replace_after,
+        ..s
+    };
+    assert_eq!(
+        plan(S::Working, cover(5, 110, false), &worn, 5, &r, 20),
+        A::Cancel
+    );
+    let cancelling = protective::ProtectiveStop {
+        cancel_sent_ts: 18,
+        ..s
+    };
+    assert_eq!(
+        plan(S::Cancelling, N::Clear, &cancelling, 5, &r, 20),
+        A::Wait
+    );
+    assert_eq!(
+        plan(S::Cancelling, N::Nothing, &cancelling, 5, &r, 23),
+        A::Cancel
+    );
+}
+
+#[test]
+fn a_limit_entry_is_chased_a_tick_at_a_time_then_sent_at_market() {
+    let mut d = Desk::new(|p| {
+        p.entry_order_type = EntryOrderType::Limit;
+        p.chase = limit_chase::ChaseRules {
+            ticks: 2,
+            every_s: 5,
+            convert: true,
+        };
+    });
+    // The market trades at 1551.00 (ask 1551.10): a buy limit at 1550.00 rests.
+    d.tick(155_100);
+    d.risk_in(Event::Signal(long_infy(d.now)));
+    d.settle();
+    assert_eq!(d.qty(), 0);
+    let prices = |d: &Desk| -> Vec<i64> {
+        d.sent
+            .iter()
+            .filter_map(|e| match e {
+                Event::Modify { price, .. } => Some(price.0),
+                _ => None,
+            })
+            .collect()
+    };
+    for _ in 0..5 {
+        d.second();
+    }
+    assert_eq!(prices(&d), vec![155_010]);
+    for _ in 0..5 {
+        d.second();
+    }
+    assert_eq!(
+        prices(&d),
+        vec![155_010, 155_020],
+        "a tick each 5 s, no further"
+    );
+    for _ in 0..5 {
+        d.second();
+    }
+    // Chase over: cancelled, and the whole plan goes at market.
+    d.settle();
+    let entries: Vec<OrderIntent> = d
+        .sent
+        .iter()
+        .filter_map(|e| match e {
+            Event::Intent(i) if i.purpose == OrderPurpose::Entry => Some(*i),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(
+        (entries[1].order_type, entries[1].qty),
+        (OrderType::Market, entries[0].qty)
+    );
+    assert_eq!(d.qty(), entries[0].qty.0);
+    assert_eq!(d.broker_net(), d.qty());
+    assert_eq!(
+        d.risk.position(INFY).unwrap().stop,
+        Price(154_000),
+        "same stop"
+    );
+}
+
+#[test]
+fn a_chased_limit_entry_is_cancelled_when_so_configured() {
+    let mut d = Desk::new(|p| {
+        p.entry_order_type = EntryOrderType::Limit;
+        p.chase = limit_chase::ChaseRules {
+            ticks: 1,
+            every_s: 2,
+            convert: false,
+        };
+    });
+    d.tick(155_100);
+    d.risk_in(Event::Signal(long_infy(d.now)));
+    d.settle();
+    for _ in 0..4 {
+        d.second();
+        d.settle();
+    }
+    assert_eq!((d.qty(), d.broker.working()), (0, 0));
+    assert!(d.risk.position(INFY).unwrap().pending_entry.is_none());
+}
+
+#[test]
+fn ioc_exits_take_what_the_book_has_and_send_the_rest_a_second_later() {
+    let mut d = Desk::new(|p| p.ioc_exit_band_bps = Some(50));
+    let q = d.open_long();
+    // Only 50 units bid: the IOC close takes them, the rest is cancelled by the exchange.
+    d.tick_depth(155_000, 50);
+    d.risk_in(Event::Control(ControlCommand::ClosePosition {
+        token: INFY,
+    }));
+    d.settle();
+    assert_eq!(d.qty(), q - 50);
+    let ioc: Vec<OrderIntent> = d
+        .sent
+        .iter()
+        .filter_map(|e| match e {
+            Event::Intent(i) if i.purpose == OrderPurpose::Manual => Some(*i),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ioc.len(), 1);
+    // 0.5 % through 1550.00, on the 0.10 grid.
+    assert_eq!(
+        (ioc[0].order_type, ioc[0].validity, ioc[0].price),
+        (OrderType::Limit, Validity::Ioc, Price(154_230))
+    );
+    // The book refills; a second later the rest goes.
+    d.tick(155_000);
+    d.second();
+    d.settle();
+    assert_eq!((d.qty(), d.broker_net()), (0, 0));
+    assert_eq!(d.broker.working(), 0, "no stop left behind");
 }

@@ -1,0 +1,163 @@
+//! Entries: a strategy's signal checked against the trading state, the session, the caps,
+//! sizing and portfolio heat, then sent; and the one path every order of the stage leaves by
+//! (the OMS records it, the metrics count it, the log names it).
+
+use super::*;
+
+impl RiskStage {
+    pub(super) fn refuse(&mut self, s: &Signal, reason: &'static str) {
+        Metrics::add(&self.metrics.signals_refused_total, 1);
+        self.log(HotEvent::SignalRefused {
+            token: s.token,
+            strategy: s.strategy,
+            reason,
+        });
+    }
+
+    pub(super) fn on_signal(&mut self, s: &Signal, emit: &mut impl FnMut(Event)) {
+        Metrics::add(&self.metrics.signals_total, 1);
+        self.log(HotEvent::Signal { signal: *s });
+        match self.state {
+            TradingState::Active => {}
+            TradingState::Paused => return self.refuse(s, "trading is paused"),
+            TradingState::Halted => return self.refuse(s, "halted: daily loss limit hit"),
+        }
+        let Some(idx) = self.master.index_of(s.token) else {
+            return self.refuse(s, "unknown instrument");
+        };
+        if !self
+            .calendar
+            .entries_allowed_for(s.ts as i64, self.is_fo[idx])
+        {
+            return self.refuse(
+                s,
+                "outside the continuous session or within market.no_entries_before_squareoff_min of square-off",
+            );
+        }
+        let inst = *self.master.by_index(idx);
+        if !inst.tradable() {
+            return self.refuse(s, "instrument is not tradable");
+        }
+        let p = &self.positions[idx];
+        if p.is_open() || p.pending_entry.is_some() {
+            return self.refuse(s, "already in a position on this instrument");
+        }
+        if self.positions_held(None) >= self.params.max_positions {
+            return self.refuse(s, "risk.max_positions reached");
+        }
+        let by_strategy = self.positions_held(Some(s.strategy));
+        let cap = s
+            .strategy
+            .index()
+            .map_or(0, |i| self.params.strategy_max_positions[i]);
+        if by_strategy >= cap {
+            return self.refuse(
+                s,
+                match s.strategy {
+                    StrategyId::Orb => "strategies.orb.max_positions reached",
+                    StrategyId::TrendPullback => "strategies.trend_pullback.max_positions reached",
+                    StrategyId::VwapReversion => "strategies.vwap_reversion.max_positions reached",
+                    StrategyId::OptionsRanker => "strategies.options_ranker.max_positions reached",
+                    StrategyId::Risk => "not a trading strategy",
+                },
+            );
+        }
+        if let Some(sp) = s.spread {
+            return self.enter_spread(s, sp, emit);
+        }
+        let qty = match self.params.sizing.size(&inst, s.entry, s.stop) {
+            // One order, never above the exchange's freeze quantity (a lot multiple).
+            Ok(q) => Qty(self.freeze_max[idx].map_or(q.0, |m| q.0.min(m))),
+            Err(e) => return self.refuse(s, e.as_str()),
+        };
+        let new_risk = portfolio::pnl_paise(s.entry, s.stop, qty.0 * s.side.sign(), inst.divisor())
+            .0
+            .abs();
+        if self.heat_paise() + new_risk > self.params.heat_limit_paise {
+            return self.refuse(s, "portfolio heat limit (risk.max_portfolio_heat_pct)");
+        }
+        let (order_type, price) = self.entry_order(&inst, s.entry);
+        let id = self.send(
+            s.token,
+            s.side,
+            qty,
+            order_type,
+            price,
+            OrderPurpose::Entry,
+            s.strategy,
+            emit,
+        );
+        if order_type == OrderType::Limit {
+            self.start_chase(idx, id, price);
+        }
+        let p = &mut self.positions[idx];
+        p.pending_entry = Some(id);
+        p.pending_risk = Paise(new_risk);
+        p.stop = s.stop;
+        p.target = s.target;
+        p.strategy = Some(s.strategy);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn send(
+        &mut self,
+        token: Token,
+        side: Side,
+        qty: Qty,
+        order_type: OrderType,
+        price: Price,
+        purpose: OrderPurpose,
+        strategy: StrategyId,
+        emit: &mut impl FnMut(Event),
+    ) -> OrderId {
+        let intent = OrderIntent {
+            id: self.oms.next_id(),
+            token,
+            side,
+            qty,
+            order_type,
+            price,
+            trigger: Price(0),
+            validity: Validity::Day,
+            purpose,
+            strategy,
+            ts: self.now_ts,
+        };
+        if purpose != OrderPurpose::Entry {
+            if let Some(idx) = self.master.index_of(token) {
+                self.positions[idx].exit_working += qty.0;
+            }
+        }
+        self.dispatch(intent, emit)
+    }
+
+    /// Records an order in the OMS, counts and logs it, and hands it to the order stage.
+    pub(super) fn dispatch(
+        &mut self,
+        intent: OrderIntent,
+        emit: &mut impl FnMut(Event),
+    ) -> OrderId {
+        self.oms.insert(intent);
+        let OrderIntent {
+            token,
+            side,
+            qty,
+            order_type,
+            price,
+            purpose,
+            ..
+        } = intent;
+        Metrics::add(&self.metrics.orders_sent_total, 1);
+        self.log(HotEvent::OrderSent {
+            id: intent.id,
+            token,
+            side,
+            qty,
+            order_type,
+            price,
+            purpose,
+        });
+        emit(Event::Intent(intent));
+        intent.id
+    }
+}
