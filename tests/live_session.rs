@@ -120,6 +120,23 @@ fn live_session_against_kite_sim() {
         "the access token reached the log"
     );
 
+    // The kill switch in LIVE: every protective stop cancelled and every position closed at
+    // the simulator, each order of it paced under Kite's rate limits.
+    let (code, body) = http(port, "POST", "/flatten").unwrap();
+    assert_eq!(code, 200, "{body}");
+    wait_until("the book to be flat at the simulator", 60, || {
+        net(&sim_get(&sim, "/portfolio/positions")["net"]).is_empty()
+            && resting_stops(&sim).is_empty()
+    });
+    assert_eq!(
+        sim.faults.rate_limited.load(Ordering::SeqCst),
+        0,
+        "the kill switch went over Kite's rate limits"
+    );
+    wait_until("the engine to agree it is flat", 20, || {
+        our_positions(port).is_empty()
+    });
+
     // SIGTERM: drain and exit 0.
     let mut app = app;
     unsafe { libc::kill(app.child.id() as i32, libc::SIGTERM) };

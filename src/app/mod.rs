@@ -677,6 +677,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     let feed_hot = hot.clone();
     let feed_wait = plan.wait;
     let clock_source = match source_kind {
+        FeedSource::Kite if cfg.feed.session_clock == "exchange" => ClockSource::EventTime,
         FeedSource::Kite => ClockSource::Wall,
         FeedSource::Replay => ClockSource::EventTime,
         FeedSource::Synthetic | FeedSource::Auto => ClockSource::Source,

@@ -308,7 +308,7 @@ impl Default for ExecutionConfig {
             protective_stop_order_type: "SL-M".into(),
             protective_stop_limit_band_pct: 0.5,
             protective_stop_replace_after: 20,
-            protective_stop_modify_interval_s: 1,
+            protective_stop_modify_interval_s: 5,
             protective_stop_grace_s: 2,
         }
     }
@@ -531,6 +531,10 @@ pub struct FeedConfig {
     /// 1.0 = recorded pace, 2.0 = twice as fast, 0 = as fast as the pipeline takes it.
     pub replay_speed: f64,
     pub synthetic: SyntheticConfig,
+    /// The Kite feed's session clock: `wall` (the real clock, ticking with the feed silent:
+    /// Kite) or `exchange` (the newest exchange timestamp in the ticks: kite-sim, whose day
+    /// runs at its own start and speed).
+    pub session_clock: String,
 }
 
 impl Default for FeedConfig {
@@ -540,6 +544,7 @@ impl Default for FeedConfig {
             record: None,
             replay_path: None,
             replay_speed: 1.0,
+            session_clock: "wall".into(),
             synthetic: SyntheticConfig::default(),
         }
     }

@@ -382,6 +382,26 @@ pub fn validate(c: &AppConfig, p: &mut Vec<Problem>) {
     );
 
     let f = &c.feed;
+    let loopback = [
+        "http://127.0.0.1",
+        "https://127.0.0.1",
+        "http://localhost",
+        "https://localhost",
+    ]
+    .iter()
+    .any(|r| c.kite.api_root.starts_with(r));
+    check(
+        p,
+        f.session_clock == "wall"
+            || (f.session_clock == "exchange" && (c.mode != super::Mode::Live || loopback)),
+        "feed.session_clock",
+        || {
+            format!(
+                "must be wall, or exchange against kite-sim on loopback (got `{}`): a silent Kite feed would stop the exchange clock and with it the square-off",
+                f.session_clock
+            )
+        },
+    );
     check(
         p,
         f.replay_speed.is_finite() && f.replay_speed >= 0.0,

@@ -271,6 +271,7 @@ fn a_partial_entry_fill_is_covered_then_resized() {
 fn the_trail_moves_the_trigger_and_the_stop_is_replaced_before_kites_cap() {
     let mut d = Desk::new(|p| {
         p.protective.replace_after = 3;
+        p.protective.modify_every_s = 1;
         p.exits.take_profit = false;
     });
     d.open_long();

@@ -95,7 +95,7 @@ impl Default for ProtectiveRules {
             order_type: OrderType::StopMarket,
             limit_band_bps: 50,
             replace_after: 20,
-            modify_every_s: 1,
+            modify_every_s: 5,
             grace_s: 2,
         }
     }

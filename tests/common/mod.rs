@@ -180,7 +180,7 @@ fn start_aitrapp_inner(
     std::fs::write(
         dir.join("configs/app.yaml"),
         format!(
-            "control:\n  api_port: {port}\n  dashboard_port: {dash}\nfeed:\n  source: kite\nwebsocket:\n  ws_root: {}\n  stale_after_ms: 1000\n  max_reconnect_attempts: 4\n  reconnect_backoff_base_ms: 50\n{}logging:\n  stderr: false\n{extra_yaml}",
+            "control:\n  api_port: {port}\n  dashboard_port: {dash}\nfeed:\n  source: kite\n  session_clock: exchange\nwebsocket:\n  ws_root: {}\n  stale_after_ms: 1000\n  max_reconnect_attempts: 4\n  reconnect_backoff_base_ms: 50\n{}logging:\n  stderr: false\n{extra_yaml}",
             sim.ws_root(),
             ws_ca
                 .map(|p| format!("  ca_file: {}\n", p.display()))
