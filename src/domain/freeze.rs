@@ -53,11 +53,7 @@ impl FreezeSchedule {
     }
 
     pub fn load(path: &Path) -> Result<FreezeSchedule, FreezeError> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| FreezeError {
-            file: file.clone(),
-            problems: vec![format!("cannot read: {e}")],
-        })?;
+        let (text, file) = FreezeError::read(path)?;
         FreezeSchedule::parse(&text, &file)
     }
 

@@ -37,6 +37,21 @@ impl std::fmt::Display for FileProblems {
 
 impl std::error::Error for FileProblems {}
 
+impl FileProblems {
+    /// A data file's text and the name it is reported under; a file that cannot be read is
+    /// its one problem.
+    pub fn read(path: &std::path::Path) -> Result<(String, String), FileProblems> {
+        let file = path.display().to_string();
+        match std::fs::read_to_string(path) {
+            Ok(text) => Ok((text, file)),
+            Err(e) => Err(FileProblems {
+                file,
+                problems: vec![format!("cannot read: {e}")],
+            }),
+        }
+    }
+}
+
 /// Instrument token as Kite assigns it: `(exchange_token << 8) | segment`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Token(pub u32);

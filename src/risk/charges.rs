@@ -334,11 +334,7 @@ impl ChargeSchedule {
     }
 
     pub fn load(path: &Path) -> Result<ChargeSchedule, ChargesError> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ChargesError {
-            file: file.clone(),
-            problems: vec![format!("cannot read: {e}")],
-        })?;
+        let (text, file) = ChargesError::read(path)?;
         ChargeSchedule::parse(&text, &file)
     }
 
