@@ -237,6 +237,21 @@ fn live_without_credentials_refuses() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("LIVE mode refused"));
 }
 
+/// `aitrapp run [extra] --confirm-live ...` in `dir` with (fake) Kite credentials set.
+fn run_live_with_credentials(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    Command::new(bin())
+        .current_dir(dir)
+        .arg("run")
+        .args(extra)
+        .args(["--confirm-live", "CONFIRM LIVE TRADING"])
+        .env("KITE_API_KEY", "k")
+        .env("KITE_ACCESS_TOKEN", "t")
+        .env_remove("APP_MODE")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
 /// LIVE on a weekday of a year the holiday file does not list is refused before anything
 /// touches the network (the file here lists only 2025).
 #[test]
@@ -248,15 +263,7 @@ fn live_refuses_a_year_the_holiday_file_does_not_cover() {
         "mode: LIVE\nkite:\n  api_root: http://127.0.0.1:9\nlogging:\n  stderr: true\n",
     )
     .unwrap();
-    let out = Command::new(bin())
-        .current_dir(&dir)
-        .args(["run", "--confirm-live", "CONFIRM LIVE TRADING"])
-        .env("KITE_API_KEY", "k")
-        .env("KITE_ACCESS_TOKEN", "t")
-        .env_remove("APP_MODE")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = run_live_with_credentials(&dir, &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     let today = aitrapp::clock::today_ist();
     assert_ne!(out.status.code(), Some(0), "{err}");
@@ -280,21 +287,7 @@ fn live_flag_on_a_paper_config_refuses() {
         "mode: PAPER\nlogging:\n  stderr: true\n",
     )
     .unwrap();
-    let out = Command::new(bin())
-        .current_dir(&dir)
-        .args([
-            "run",
-            "--mode",
-            "LIVE",
-            "--confirm-live",
-            "CONFIRM LIVE TRADING",
-        ])
-        .env("KITE_API_KEY", "k")
-        .env("KITE_ACCESS_TOKEN", "t")
-        .env_remove("APP_MODE")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = run_live_with_credentials(&dir, &["--mode", "LIVE"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--mode LIVE needs `mode: LIVE`"), "{err}");

@@ -17,6 +17,16 @@ pub use freeze::{FreezeQtySlicer, FreezeSchedule};
 pub use instrument::*;
 pub use tick::*;
 
+/// A price moved onto the tick grid away from an order on `side` (a buy pays up, a sell
+/// gets less): fills, protection caps, stop limits, and stops placed for that side.
+pub fn round_against(px: i64, side: Side, tick: i64) -> i64 {
+    let t = tick.max(1);
+    match side {
+        Side::Buy => (px + t - 1).div_euclid(t) * t,
+        Side::Sell => px.div_euclid(t) * t,
+    }
+}
+
 /// A data file (charges, freeze limits) that does not parse: the file and every problem in
 /// it, not just the first.
 #[derive(Debug, Clone, PartialEq, Eq)]

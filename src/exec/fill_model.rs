@@ -173,15 +173,6 @@ impl FillModel for DepthWalk {
     }
 }
 
-/// A price moved onto the tick grid away from the order (a buy pays up, a sell gets less).
-pub fn round_against(px: i64, side: Side, tick: i64) -> i64 {
-    let t = tick.max(1);
-    match side {
-        Side::Buy => (px + t - 1).div_euclid(t) * t,
-        Side::Sell => px.div_euclid(t) * t,
-    }
-}
-
 /// The cap a MARKET or SL-M order under `market_protection` percent carries: Kite turns it
 /// into a limit that far beyond the reference price (the last trade, or the trigger). -1
 /// (Kite decides) and 0 give no cap here.

@@ -257,7 +257,7 @@ impl OrderStage {
                 trigger,
             } => {
                 let (ts, now) = (self.now_ts, slot.recv_ns);
-                let divisor = self.master.get(*token).map(|i| i.divisor()).unwrap_or(100);
+                let master = &self.master;
                 match &mut self.broker {
                     Broker::Paper(paper) => {
                         paper.modify(*id, *token, *qty, *price, *trigger, ts, now, |u| {
@@ -268,7 +268,7 @@ impl OrderStage {
                         let job = IoJob::Modify {
                             id: *id,
                             token: *token,
-                            divisor,
+                            divisor: master.get(*token).map_or(100, |i| i.divisor()),
                             qty: *qty,
                             price: *price,
                             trigger: *trigger,

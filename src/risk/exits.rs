@@ -112,14 +112,11 @@ pub fn evaluate(
     }
     if r.trail && v.atr > 0 && stop.0 != 0 {
         let dist = (r.trail_atr_mult * v.atr as f64).round() as i64;
-        let t = v.tick.max(1);
-        // On the tick grid, rounded away from the price (never a tighter stop than asked).
+        // On the tick grid, rounded away from the price (never a tighter stop than asked):
+        // against the stop order's side.
         let raw = s.best.0 - sign * dist;
-        let cand = if v.long {
-            raw.div_euclid(t) * t
-        } else {
-            (raw + t - 1).div_euclid(t) * t
-        };
+        let exit_side = if v.long { Side::Sell } else { Side::Buy };
+        let cand = round_against(raw, exit_side, v.tick);
         if cand > 0 && better(cand, stop.0) > 0 {
             *stop = Price(cand);
             if better(cand, s.initial_stop.0) > 0 {
@@ -417,10 +414,7 @@ impl RiskStage {
         }
         let tick = self.master.by_index(idx).tick_size.0.max(1);
         let raw = ltp + side.sign() * ltp * band_bps / 10_000;
-        let px = match side {
-            Side::Buy => raw.div_euclid(tick) * tick,
-            Side::Sell => (raw + tick - 1).div_euclid(tick) * tick,
-        };
-        Some(Price(px.max(tick)))
+        // Rounded back toward the last price: never further through it than the band.
+        Some(Price(round_against(raw, side.opposite(), tick).max(tick)))
     }
 }

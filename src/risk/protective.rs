@@ -346,11 +346,7 @@ impl RiskStage {
         let tick = self.master.by_index(idx).tick_size.0.max(1);
         let band = trigger.0 * r.limit_band_bps / 10_000;
         let raw = trigger.0 + side.sign() * band;
-        let px = match side {
-            Side::Buy => (raw + tick - 1).div_euclid(tick) * tick,
-            Side::Sell => raw.div_euclid(tick) * tick,
-        };
-        Price(px.max(tick))
+        Price(round_against(raw, side, tick).max(tick))
     }
 
     fn place_stop(
