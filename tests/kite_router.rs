@@ -1,7 +1,8 @@
 //! The LIVE order router against tools/kite-sim: a place call answered 5xx is looked up by
 //! tag and re-sent only because the book proves it was never placed; a refused token rejects
 //! the order and halts new entries; a cancel is never lost, whether it comes before the
-//! order was sent or before Kite answered with its id.
+//! order was sent or before Kite answered with its id; a burst of places, modifications and
+//! cancels never breaks Kite's 10 orders/s.
 
 mod common;
 use aitrapp::domain::{ControlCommand, HaltReason, OrderId, OrderUpdateKind, Token};
@@ -195,5 +196,74 @@ fn a_cancel_before_kite_answers_goes_once_the_order_has_its_id() {
     let ours = sim_orders(&sim, 30);
     assert_eq!(ours.len(), 1, "{ours:?}");
     assert_eq!(ours[0]["status"], "CANCELLED", "{ours:?}");
+    stop.store(true, Ordering::Relaxed);
+}
+
+#[test]
+fn a_burst_of_orders_modifications_and_cancels_stays_under_kites_10_per_second() {
+    use aitrapp::domain::{Price, Qty};
+    let sim = start_sim("09:20", 20.0);
+    let (r, inbox, stop) = start_router(&sim, 4);
+    let price = resting_price(&sim);
+    let price = format!("{:.2}", price.parse::<f64>().unwrap().round());
+    let paise: i64 = (price.parse::<f64>().unwrap() * 100.0).round() as i64;
+    // Twenty slices, twenty stop moves and twenty closes handed over at once, as a kill
+    // switch over a sliced book does: sixty order calls that the shared limiter must spread
+    // over six seconds; the simulator answers 429 to anything past Kite's windows.
+    const N: u64 = 20;
+    let ids = 100..100 + N;
+    for id in ids.clone() {
+        assert!(r.submit(buy_at(id, Some(price.clone()))));
+    }
+    wait_until("every order on the simulator", 30, || {
+        sim.faults.orders_placed.load(Ordering::SeqCst) == N
+    });
+    // A rupee lower: on the tick grid whatever the instrument's tick.
+    let moved = format!("{:.2}", (paise - 100) as f64 / 100.0);
+    for id in ids.clone() {
+        assert!(r.submit(IoJob::Modify {
+            id: OrderId(id),
+            token: Token(408065),
+            divisor: 100,
+            qty: Qty(0),
+            price: Price(paise - 100),
+            trigger: Price(0),
+        }));
+    }
+    // One look at the book each half second: the router polls it too, and reads share
+    // Kite's 10/s for other endpoints.
+    wait_until("every order modified", 30, || {
+        std::thread::sleep(Duration::from_millis(500));
+        let orders = sim_get(&sim, "/orders");
+        let moved_ours = orders.as_array().map_or(0, |all| {
+            all.iter()
+                .filter(|o| {
+                    let ours = ids.clone().any(|id| o["tag"] == OrderId(id).tag().as_str());
+                    ours && format!("{:.2}", o["price"].as_f64().unwrap_or(0.0)) == moved
+                })
+                .count()
+        });
+        moved_ours == N as usize
+    });
+    for id in ids.clone() {
+        assert!(r.submit(IoJob::Cancel { id: OrderId(id) }));
+    }
+    let mut cancelled = std::collections::HashSet::new();
+    wait_until("every Cancelled update", 30, || {
+        while let Ok(m) = inbox.try_recv() {
+            if let InboxMsg::Order(u) = m {
+                if u.kind == OrderUpdateKind::Cancelled {
+                    cancelled.insert(u.id.0);
+                }
+            }
+        }
+        cancelled.len() == N as usize
+    });
+    assert_eq!(
+        sim.faults.rate_limited.load(Ordering::SeqCst),
+        0,
+        "Kite's 10 orders/s was broken"
+    );
+    assert_eq!(sim.faults.orders_placed.load(Ordering::SeqCst), N);
     stop.store(true, Ordering::Relaxed);
 }

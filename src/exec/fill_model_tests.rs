@@ -249,3 +249,97 @@ fn price_band_sits_inside_on_the_grid() {
     );
     assert!(b.contains(8_005) && !b.contains(8_000));
 }
+
+/// xorshift64*: a small, seedable source for the fuzz runs below.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + (self.next() % (hi - lo + 1) as u64) as i64
+    }
+}
+
+/// A book near 100.00 that may be empty, crossed, one-sided or hold zero and negative prices.
+fn random_book(g: &mut Rng) -> Book {
+    let mut b = Book {
+        last_price: g.range(-50, 10_200),
+        ts: g.range(0, 100) as u32,
+        ..Book::default()
+    };
+    let levels = g.range(0, 5) as usize;
+    for i in 0..levels {
+        b.asks[i] = lvl(g.range(-10, 10_300) as i32, g.range(0, 50) as u32);
+        b.bids[i] = lvl(g.range(-10, 10_300) as i32, g.range(0, 50) as u32);
+    }
+    b
+}
+
+/// `n` random orders, each matched against a run of random books: whatever the input, the
+/// model never panics, never fills more than the order, never fills at a price of zero or
+/// less, and never fills a limit at a worse price than its limit.
+fn fuzz_fill_model(n: u64, seed: u64) {
+    let mut g = Rng(seed | 1);
+    let types = [
+        OrderType::Market,
+        OrderType::Limit,
+        OrderType::StopLimit,
+        OrderType::StopMarket,
+    ];
+    for _ in 0..n {
+        let side = if g.next() & 1 == 0 {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
+        let ty = types[(g.next() % 4) as usize];
+        let qty = g.range(-2, 60);
+        let mut o = WorkingOrder::new(side, ty, qty, g.range(-5, 10_300), g.range(-5, 10_300));
+        o.ioc = g.next().is_multiple_of(4);
+        if ty.is_market() {
+            o.price = protection_cap(side, g.range(0, 10_300), -1.0, 5);
+        }
+        o.at_exchange_ns = if g.next() & 1 == 0 {
+            0
+        } else {
+            g.range(0, 50) as u64
+        };
+        let model = DepthWalk {
+            no_depth_slippage_bps: g.range(0, 500) as f64,
+        };
+        for step in 0..g.range(1, 8) {
+            let before = o.filled;
+            let m = match_order(&model, &mut o, &random_book(&mut g), 5, step as u64 * 10);
+            assert!(o.filled >= before && o.filled <= qty.max(0), "{o:?}");
+            assert_eq!(m.executions.qty(), o.filled - before, "{o:?}");
+            for e in m.executions.as_slice() {
+                assert!(e.qty > 0 && e.price > 0, "{e:?} for {o:?}");
+                if o.price > 0 && (ty.has_limit() || ty.is_market()) {
+                    match side {
+                        Side::Buy => assert!(e.price <= o.price, "{e:?} above {o:?}"),
+                        Side::Sell => assert!(e.price >= o.price, "{e:?} below {o:?}"),
+                    }
+                }
+            }
+            if m.expired || o.pending() == 0 {
+                break;
+            }
+        }
+    }
+}
+
+#[test]
+fn the_fill_model_survives_random_books_and_orders() {
+    fuzz_fill_model(20_000, 0x5eed);
+}
+
+/// `cargo test --release --lib fill_model_fuzz_millions -- --ignored`
+#[test]
+#[ignore]
+fn fill_model_fuzz_millions() {
+    fuzz_fill_model(5_000_000, 0xa17_2026);
+}

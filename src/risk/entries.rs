@@ -65,14 +65,17 @@ impl RiskStage {
         if let Some(sp) = s.spread {
             return self.enter_spread(s, sp, emit);
         }
-        let qty = match self.params.sizing.size(&inst, s.entry, s.stop) {
-            // One order, never above the exchange's freeze quantity (a lot multiple).
-            Ok(q) => Qty(self.freeze_max[idx].map_or(q.0, |m| q.0.min(m))),
+        let planned = match self.params.sizing.size(&inst, s.entry, s.stop) {
+            Ok(q) => q,
             Err(e) => return self.refuse(s, e.as_str()),
         };
-        let new_risk = portfolio::pnl_paise(s.entry, s.stop, qty.0 * s.side.sign(), inst.divisor())
-            .0
-            .abs();
+        // The exchange refuses an order above the freeze quantity (a lot multiple): the plan
+        // goes in slices of at most that many units.
+        let qty = Qty(self.freeze_max[idx].map_or(planned.0, |m| planned.0.min(m)));
+        let new_risk =
+            portfolio::pnl_paise(s.entry, s.stop, planned.0 * s.side.sign(), inst.divisor())
+                .0
+                .abs();
         if self.heat_paise() + new_risk > self.params.heat_limit_paise {
             return self.refuse(s, "portfolio heat limit (risk.max_portfolio_heat_pct)");
         }
@@ -92,10 +95,53 @@ impl RiskStage {
         }
         let p = &mut self.positions[idx];
         p.pending_entry = Some(id);
+        p.entry_rest = planned.0 - qty.0;
         p.pending_risk = Paise(new_risk);
         p.stop = s.stop;
         p.target = s.target;
         p.strategy = Some(s.strategy);
+    }
+
+    /// The next slice of an entry planned above the freeze quantity, once the slice before
+    /// it filled whole (Kite's iceberg orders work the same way, and one slice at a time
+    /// keeps the account's order rate low): the same side, order type and price. None, and
+    /// the plan ends, once trading stops, entries close for the session or an exit began.
+    pub(super) fn send_entry_slice(
+        &mut self,
+        idx: usize,
+        done: &oms::OrderRecord,
+        rest: i64,
+        emit: &mut impl FnMut(Event),
+    ) -> Option<OrderId> {
+        let p = self.positions[idx];
+        let go = self.state == TradingState::Active
+            && self
+                .calendar
+                .entries_allowed_for(self.now_ts as i64, self.is_fo[idx])
+            && p.side() == Some(done.intent.side)
+            && p.pending_exit.is_none()
+            && p.exit_working == 0
+            && self.deferred_exit[idx].is_none();
+        if !go || rest <= 0 {
+            return None;
+        }
+        let qty = self.freeze_max[idx].map_or(rest, |m| rest.min(m));
+        let i = done.intent;
+        let id = self.send(
+            i.token,
+            i.side,
+            Qty(qty),
+            i.order_type,
+            i.price,
+            OrderPurpose::Entry,
+            i.strategy,
+            emit,
+        );
+        if i.order_type == OrderType::Limit {
+            self.start_chase(idx, id, i.price);
+        }
+        self.positions[idx].entry_rest = rest - qty;
+        Some(id)
     }
 
     #[allow(clippy::too_many_arguments)]

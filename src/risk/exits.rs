@@ -351,7 +351,8 @@ impl RiskStage {
             return;
         }
         // A partly filled entry still working: its remainder is cancelled first, so the
-        // position being closed cannot grow behind the exit.
+        // position being closed cannot grow behind the exit; no further slice goes.
+        self.positions[idx].entry_rest = 0;
         if let Some(entry) = p.pending_entry {
             let live = self
                 .oms

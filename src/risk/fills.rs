@@ -183,6 +183,21 @@ impl RiskStage {
             } else {
                 None
             };
+            // A slice of a larger entry filled whole: the next one goes.
+            let p = &mut self.positions[idx];
+            let rest = if p.pending_entry == Some(u.id)
+                && converted.is_none()
+                && to == OrderStatus::Filled
+            {
+                std::mem::take(&mut p.entry_rest)
+            } else {
+                0
+            };
+            let next = if rest > 0 {
+                self.send_entry_slice(idx, &rec, rest, emit)
+            } else {
+                None
+            };
             let p = &mut self.positions[idx];
             if !protective && purpose != OrderPurpose::Entry {
                 // What a cancelled or rejected exit did not close is no longer being closed.
@@ -207,11 +222,13 @@ impl RiskStage {
                     self.exit_retry_at[idx] = self.now_ts.saturating_add(1);
                 }
             }
-            if let (Some(new), true) = (converted, p.pending_entry == Some(u.id)) {
-                // The chase ended at market: the same plan, the rest of the quantity.
+            if let (Some(new), true) = (converted.or(next), p.pending_entry == Some(u.id)) {
+                // The chase ended at market (the same plan, the rest of the slice), or the
+                // next slice went.
                 p.pending_entry = Some(new);
             } else if p.pending_entry == Some(u.id) {
                 p.pending_entry = None;
+                p.entry_rest = 0;
                 p.pending_risk = Paise(0);
                 if !p.is_open() {
                     p.stop = Price(0);

@@ -22,6 +22,9 @@ pub struct Position {
     /// What the pending entry risks if it fills whole and the stop is hit (counted in heat
     /// until the entry is done, so signals before their fills cannot all pass).
     pub pending_risk: Paise,
+    /// Units of the entry plan not sent yet: above the freeze quantity an entry goes one
+    /// slice at a time, each once the one before filled whole.
+    pub entry_rest: i64,
     /// Exit order sent and not yet done (the latest, when several work).
     pub pending_exit: Option<OrderId>,
     /// Units the working exit orders still have to close.
