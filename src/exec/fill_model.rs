@@ -387,6 +387,12 @@ pub fn margin_for(qty: i64, price: i64, divisor: i64, bps: i64) -> i64 {
     (paise * bps as i128 / 10_000) as i64
 }
 
+/// Margin a working order blocks: its unfilled quantity at the highest of its limit, its
+/// trigger and the last price (the paper broker and kite-sim both charge it this way).
+pub fn order_margin(o: &WorkingOrder, last: i64, divisor: i64, bps: i64) -> i64 {
+    margin_for(o.pending(), o.price.max(o.trigger).max(last), divisor, bps)
+}
+
 /// Every check Kite and the exchange make on an order, in their order: input errors first
 /// (lot, tick, trigger, market protection), then the exchange (freeze, circuit limits),
 /// then the RMS (margin).

@@ -180,12 +180,8 @@ impl<M: FillModel, L: LatencyModel> PaperBroker<M, L> {
                 .working
                 .iter()
                 .map(|w| {
-                    let px = w
-                        .order
-                        .price
-                        .max(w.order.trigger)
-                        .max(self.books[w.idx].map(|b| b.last_price).unwrap_or(0));
-                    margin_for(w.order.pending(), px, w.divisor, self.rules.margin_bps)
+                    let last = self.books[w.idx].map(|b| b.last_price).unwrap_or(0);
+                    order_margin(&w.order, last, w.divisor, self.rules.margin_bps)
                 })
                 .sum();
             self.rules.margin_paise - open - self.ledger.held_margin(self.rules.margin_bps)

@@ -8,7 +8,7 @@
 use aitrapp::domain::FreezeSchedule;
 use aitrapp::domain::{Instrument, InstrumentMaster, OrderType, Side, Tick};
 use aitrapp::exec::fill_model::{
-    check_order, margin_for, match_order, protection_cap, Book, DepthWalk, Execution, Ledger,
+    check_order, match_order, order_margin, protection_cap, Book, DepthWalk, Execution, Ledger,
     OrderRequest, PriceBand, RmsView, WorkingOrder,
 };
 use serde_json::{json, Value};
@@ -143,10 +143,7 @@ impl Exchange {
             .orders
             .iter()
             .filter(|o| !o.is_terminal())
-            .map(|o| {
-                let px = o.w.price.max(o.w.trigger).max(last(&o.inst));
-                margin_for(o.pending(), px, o.inst.divisor(), self.margin_bps)
-            })
+            .map(|o| order_margin(&o.w, last(&o.inst), o.inst.divisor(), self.margin_bps))
             .sum();
         open + self.ledger.held_margin(self.margin_bps)
     }
