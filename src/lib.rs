@@ -8,6 +8,7 @@ pub mod control;
 pub mod domain;
 pub mod exec;
 pub mod feed;
+pub mod journal;
 pub mod pipeline;
 pub mod risk;
 pub mod strategy;

@@ -21,6 +21,9 @@ fn run_day(topology: Topology, seed: u64, tag: &str) -> SessionReport {
     cfg.feed.synthetic.exit_at_close = true;
     let dir = std::env::temp_dir().join(format!("aitrapp-e2e-{}-{tag}", std::process::id()));
     cfg.control.snapshot_path = dir.join("snap").display().to_string();
+    // Each run its own journal: a run finding another's day would carry that day on.
+    let _ = std::fs::remove_dir_all(dir.join("journal"));
+    cfg.journal.dir = dir.join("journal").display().to_string();
     app::run(RunOptions {
         config: cfg,
         secrets: Default::default(),

@@ -24,6 +24,7 @@ use crate::risk::charges::ChargeSchedule;
 use crate::risk::portfolio::TradeRecord;
 use crate::risk::{RiskParams, RiskStage};
 use crate::strategy::{ReloadAck, StrategySettings, StrategyStage, StrategyUpdate};
+use crate::telemetry::journal::JournalSink;
 use crate::telemetry::snapshot::{SnapshotReader, SnapshotWriter};
 use crate::telemetry::Metrics;
 use crate::universe::{build_universe, read_ban_list, ticker_tokens};
@@ -39,6 +40,7 @@ mod history;
 mod inputs;
 mod kite;
 mod record;
+mod state;
 pub use history::*;
 pub use inputs::*;
 pub use kite::*;
@@ -255,7 +257,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     } else {
         Vec::new()
     };
-    let source: Box<dyn FrameSource> = match (source_kind, market) {
+    let mut source: Box<dyn FrameSource> = match (source_kind, market) {
         (FeedSource::Synthetic | FeedSource::Auto, Some(m)) => Box::new(m),
         (FeedSource::Synthetic | FeedSource::Auto, None) => {
             return Err(startup("no synthetic market"))
@@ -346,53 +348,84 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
         StrategySettings::from_config(cfg, calendar.open, calendar.close),
     )
     .with_reloads(reload_rx, reload_ack_tx)
-    .with_hot_log(hot.clone())
     .with_metrics(metrics.clone());
     apply_iv_seed(cfg, &iv_seed, &mut strategy);
     apply_warmup(cfg, &warmup, &mut strategy, session_day);
     drop(warmup);
-    let stages = Stages {
-        strategy,
-        risk: RiskStage::new(
-            RiskParams::from_config(cfg),
-            calendar.clone(),
+    let journal_file = state::open_journal(cfg, base, session_day)?;
+    let mut risk = RiskStage::new(
+        RiskParams::from_config(cfg),
+        calendar.clone(),
+        master.clone(),
+        metrics.clone(),
+    )
+    .with_charges(charges)
+    .with_freeze(Arc::new(load_freeze(cfg, base)?))
+    .with_first_order_id(if cfg.mode == Mode::Live {
+        // Milliseconds since the epoch: unique across restarts, tags stay <= 11 chars.
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(1)
+    } else {
+        1
+    })
+    .with_snapshot(writer)
+    .with_hot_log(hot.clone())
+    .with_flatten_replies(flatten_tx);
+    let mut order = {
+        let stage = OrderStage::new(
             master.clone(),
+            paper_rules(cfg, base)?,
+            inbox_tx.clone(),
             metrics.clone(),
-        )
-        .with_charges(charges)
-        .with_freeze(Arc::new(load_freeze(cfg, base)?))
-        .with_first_order_id(if cfg.mode == Mode::Live {
-            // Milliseconds since the epoch: unique across restarts, tags stay <= 11 chars.
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as u64)
-                .unwrap_or(1)
-        } else {
-            1
-        })
-        .with_snapshot(writer)
-        .with_hot_log(hot.clone())
-        .with_flatten_replies(flatten_tx),
-        order: {
-            let stage = OrderStage::new(
-                master.clone(),
-                paper_rules(cfg, base)?,
-                inbox_tx.clone(),
-                metrics.clone(),
-                barrier_done.clone(),
+            barrier_done.clone(),
+        );
+        match live_router {
+            Some((r, bands)) => stage
+                .with_kite(
+                    r,
+                    &cfg.execution.product,
+                    cfg.execution.market_protection,
+                    &cfg.execution.exchange_algo_id,
+                )
+                .with_bands(bands),
+            None => stage,
+        }
+    };
+    let clock_source = match source_kind {
+        FeedSource::Kite if cfg.feed.session_clock == "exchange" => ClockSource::EventTime,
+        FeedSource::Kite => ClockSource::Wall,
+        FeedSource::Replay => ClockSource::EventTime,
+        FeedSource::Synthetic | FeedSource::Auto => ClockSource::Source,
+    };
+    let (journal_sink, journal_rx) = JournalSink::new(cfg.journal.queue, metrics.clone());
+    let lockstep = source.lockstep();
+    let run_journal = match journal_file {
+        Some(j) => {
+            state::rebuild_desk(&mut risk, &j)?;
+            state::catch_up(
+                source.as_mut(),
+                clock_source,
+                &mut strategy,
+                &mut risk,
+                &mut order,
             );
-            match live_router {
-                Some((r, bands)) => stage
-                    .with_kite(
-                        r,
-                        &cfg.execution.product,
-                        cfg.execution.market_protection,
-                        &cfg.execution.exchange_algo_id,
-                    )
-                    .with_bands(bands),
-                None => stage,
+            let n = order.resume_orders(&risk.fills_so_far(), &risk.working_intents());
+            if n > 0 {
+                log::info!(target: "journal", orders = n;
+                    "{n} working order(s) from the journal are back at the paper broker");
             }
-        },
+            let rj = state::start_journal(cfg, j, journal_rx, &journal_sink, metrics.clone())?;
+            risk = risk.with_journal(journal_sink, cfg.journal.audit_all_decisions, lockstep);
+            Some(rj)
+        }
+        None => None,
+    };
+    let stages = Stages {
+        strategy: strategy.with_hot_log(hot.clone()),
+        risk,
+        order,
     };
 
     let recorder = match &cfg.feed.record {
@@ -493,12 +526,6 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     let feed_metrics = metrics.clone();
     let feed_hot = hot.clone();
     let feed_wait = plan.wait;
-    let clock_source = match source_kind {
-        FeedSource::Kite if cfg.feed.session_clock == "exchange" => ClockSource::EventTime,
-        FeedSource::Kite => ClockSource::Wall,
-        FeedSource::Replay => ClockSource::EventTime,
-        FeedSource::Synthetic | FeedSource::Auto => ClockSource::Source,
-    };
     let feed = std::thread::Builder::new()
         .name("aitrapp-feed".into())
         .spawn(move || {
@@ -566,6 +593,9 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
         latency_samples: stages.order.latency().len(),
     };
     drop(stages);
+    if let Some(j) = run_journal {
+        j.close();
+    }
     drop(hot);
     let _ = logger.join();
     let wins = report.trades.iter().filter(|t| t.net_pnl().0 > 0).count();

@@ -2,12 +2,14 @@
 //! Every problem is collected and reported at once, each naming its path and value; unknown
 //! keys are rejected. After `load` succeeds the config is known to be valid.
 
+mod journal;
 pub mod schema;
 mod strategies;
 mod validate;
 mod validate_strategies;
 pub mod wait;
 
+pub use journal::JournalConfig;
 pub use schema::*;
 pub use validate::validate;
 pub use validate_strategies::validate_strategies;

@@ -44,6 +44,7 @@ pub struct AppConfig {
     pub pipeline: PipelineConfig,
     pub feed: FeedConfig,
     pub control: ControlConfig,
+    pub journal: super::JournalConfig,
 }
 
 impl Default for AppConfig {
@@ -67,6 +68,7 @@ impl Default for AppConfig {
             pipeline: PipelineConfig::default(),
             feed: FeedConfig::default(),
             control: ControlConfig::default(),
+            journal: super::JournalConfig::default(),
         }
     }
 }

@@ -352,6 +352,26 @@ pub fn validate(c: &AppConfig, p: &mut Vec<Problem>) {
         format!("must be at least 16 (got {})", l.hot_queue)
     });
 
+    let j = &c.journal;
+    check(
+        p,
+        matches!(j.fsync.as_str(), "always" | "interval" | "never"),
+        "journal.fsync",
+        || format!("must be always, interval or never (got `{}`)", j.fsync),
+    );
+    check(p, j.queue >= 64, "journal.queue", || {
+        format!("must be at least 64 (got {})", j.queue)
+    });
+    check(p, !j.dir.trim().is_empty(), "journal.dir", || {
+        "must name a directory".into()
+    });
+    check(
+        p,
+        j.enabled || c.mode != super::Mode::Live,
+        "journal.enabled",
+        || "LIVE keeps a journal: a crash must never forget positions open at the broker".into(),
+    );
+
     let pl = &c.pipeline;
     if let Err(msg) = WaitStrategy::parse(&pl.wait) {
         p.push(Problem {

@@ -293,6 +293,15 @@ pub struct SpreadSpec {
     pub max_profit: Price,
 }
 
+/// An order a desk rebuilt from its journal still has working.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResumedOrder {
+    pub intent: OrderIntent,
+    pub filled: i64,
+    /// The broker had answered for it; false: sent, with no word back before the crash.
+    pub acknowledged: bool,
+}
+
 /// An order risk has approved; the order stage routes it to the broker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OrderIntent {

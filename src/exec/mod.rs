@@ -144,6 +144,45 @@ impl OrderStage {
         }
     }
 
+    /// A rebuilt desk's state back at the paper broker: the account's fills so far, then
+    /// the working orders as they were; an order the broker never answered is placed again
+    /// (the broker that had it died with the process). Returns how many orders; LIVE takes
+    /// none here (its orders are at Kite, reconciled by tag).
+    pub fn resume_orders(
+        &mut self,
+        fills: &[(OrderIntent, i64, i128)],
+        orders: &[ResumedOrder],
+    ) -> usize {
+        let Broker::Paper(paper) = &mut self.broker else {
+            return 0;
+        };
+        for (o, qty, value) in fills {
+            if let Some(idx) = self.master.index_of(o.token) {
+                let divisor = self.master.by_index(idx).divisor();
+                let price = (*value / (*qty).max(1) as i128) as i64;
+                paper.resume_fill(idx, o.side, *qty, price, divisor);
+            }
+        }
+        let mut n = 0;
+        for r in orders {
+            let Some(idx) = self.master.index_of(r.intent.token) else {
+                continue;
+            };
+            if r.acknowledged {
+                if let Broker::Paper(paper) = &mut self.broker {
+                    paper.resume(idx, self.master.by_index(idx), &r.intent, r.filled);
+                }
+            } else {
+                self.on_slot(&Slot {
+                    ev: Event::Intent(r.intent),
+                    recv_ns: mono_ns(),
+                });
+            }
+            n += 1;
+        }
+        n
+    }
+
     pub fn on_slot(&mut self, slot: &Slot) {
         let inbox = &self.inbox;
         let metrics = &*self.metrics;

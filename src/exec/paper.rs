@@ -260,6 +260,42 @@ impl<M: FillModel, L: LatencyModel> PaperBroker<M, L> {
         }
     }
 
+    /// Fills the account had before a restart (`price` the order's average).
+    pub fn resume_fill(&mut self, idx: usize, side: Side, qty: i64, price: i64, divisor: i64) {
+        if idx < self.books.len() && qty > 0 {
+            self.ledger
+                .on_execution(idx, side, Execution { qty, price }, divisor);
+        }
+    }
+
+    /// An order the journal says was working when the process died, back in the book as it
+    /// was (its fills so far counted): no checks and no reports, risk already knows it.
+    pub fn resume(&mut self, idx: usize, inst: &Instrument, o: &OrderIntent, filled: i64) {
+        if idx >= self.books.len() || filled >= o.qty.0 {
+            return;
+        }
+        let tick = inst.tick_size.0.max(1);
+        let mut order = WorkingOrder::new(o.side, o.order_type, o.qty.0, o.price.0, o.trigger.0);
+        order.ioc = o.validity == Validity::Ioc;
+        order.filled = filled;
+        if o.order_type.is_market() {
+            let reference = if o.order_type.is_stop() {
+                o.trigger.0
+            } else {
+                inst.last_price.0
+            };
+            order.price = protection_cap(o.side, reference, self.rules.market_protection, tick);
+        }
+        self.working.push(PaperOrder {
+            intent: *o,
+            idx,
+            divisor: inst.divisor(),
+            tick,
+            order,
+            modifications: 0,
+        });
+    }
+
     pub fn cancel(
         &mut self,
         id: OrderId,

@@ -42,4 +42,10 @@ pub trait FrameSource: Send {
     fn exchange_now(&self) -> Option<u32> {
         None
     }
+    /// The next frame with no pacing (a restart catching up); real-time sources poll.
+    fn catch_up(&mut self, out: &mut Vec<u8>) -> SourcePoll {
+        self.poll(out)
+    }
+    /// After a catch-up: real-time pacing starts again from where the source now is.
+    fn resume_pacing(&mut self) {}
 }

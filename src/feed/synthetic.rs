@@ -684,15 +684,22 @@ impl FrameSource for SyntheticMarket {
     fn exchange_now(&self) -> Option<u32> {
         Some((self.sim_ms / 1000) as u32)
     }
+    fn catch_up(&mut self, out: &mut Vec<u8>) -> SourcePoll {
+        self.step(out)
+    }
+    fn resume_pacing(&mut self) {
+        self.start_ms = self.sim_ms;
+        self.started = None;
+    }
     fn describe(&self) -> String {
         format!(
-            "synthetic market: {} instruments, session {}, speed {}x",
+            "synthetic market: {} instruments, session {}, speed {}",
             self.instruments.len(),
             self.date,
             if self.speed > 0.0 {
-                self.speed.to_string()
+                format!("{}x", self.speed)
             } else {
-                "max".into()
+                "as fast as possible".into()
             }
         )
     }

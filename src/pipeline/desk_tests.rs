@@ -50,6 +50,10 @@ fn long_infy(at: u32) -> Signal {
 /// so a test decides when each message arrives.
 struct Desk {
     risk: RiskStage,
+    /// What the stage was built from (a rebuild starts from the same).
+    params: RiskParams,
+    calendar: SessionCalendar,
+    master: Arc<InstrumentMaster>,
     broker: PaperBroker,
     inst: Instrument,
     to_broker: VecDeque<Event>,
@@ -76,9 +80,17 @@ impl Desk {
             ..SessionCalendar::nse_hours()
         };
         let inst = *master.by_index(0);
-        let risk = RiskStage::new(params, calendar, master, Arc::new(Metrics::default()));
+        let risk = RiskStage::new(
+            params.clone(),
+            calendar.clone(),
+            master.clone(),
+            Arc::new(Metrics::default()),
+        );
         Desk {
             risk,
+            params,
+            calendar,
+            master,
             broker: PaperBroker::new(PaperRules::default(), 1),
             inst,
             to_broker: VecDeque::new(),
@@ -203,6 +215,9 @@ impl Desk {
         self.qty()
     }
 }
+
+#[path = "recovery_tests.rs"]
+mod recovery;
 
 fn rules() -> protective::ProtectiveRules {
     protective::ProtectiveRules {

@@ -238,6 +238,57 @@ impl Sequencer {
     }
 }
 
+/// Replays the first `frames` clocked frames of a lockstep source as `run` publishes them
+/// (the clock event of each new exchange second, then the frame's ticks), handing each slot
+/// to `f`, as fast as the source can make them: a restarted simulated session catches its
+/// stages up to the frame its journal ended on. Returns how many frames it replayed.
+pub fn fast_forward(
+    source: &mut dyn FrameSource,
+    clock_source: ClockSource,
+    frames: u64,
+    mut f: impl FnMut(&Slot),
+) -> u64 {
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
+    let mut clock = SessionClock::default();
+    let mut done = 0;
+    while done < frames {
+        match source.catch_up(&mut buf) {
+            SourcePoll::End => break,
+            SourcePoll::Idle => std::thread::sleep(std::time::Duration::from_millis(1)),
+            SourcePoll::Frame => {
+                let now = match clock_source {
+                    ClockSource::Source => source.exchange_now(),
+                    ClockSource::EventTime => {
+                        let mut newest = 0u32;
+                        let _ = decode_frame(&buf, |t| newest = newest.max(t.exchange_timestamp));
+                        Some(newest).filter(|&n| n > 0)
+                    }
+                    ClockSource::Wall => None,
+                };
+                let mut clocked = false;
+                if let Some(ev) = now.and_then(|n| clock.advance(n)) {
+                    f(&Slot { ev, recv_ns: 0 });
+                    clocked = true;
+                }
+                let clock_now = clock.now();
+                let mut ticks = 0u32;
+                let _ = decode_frame(&buf, |t| {
+                    ticks += 1;
+                    f(&Slot {
+                        ev: Event::Tick(stamped(t, clock_now)),
+                        recv_ns: 0,
+                    })
+                });
+                if ticks > 0 || clocked {
+                    done += 1;
+                }
+            }
+        }
+    }
+    source.resume_pacing();
+    done
+}
+
 /// A tick as the stages see it: one without an exchange timestamp (`ltp` and `quote`
 /// packets) takes the session clock's second.
 fn stamped(t: &crate::domain::Tick, clock_now: u32) -> crate::domain::Tick {

@@ -7,6 +7,7 @@ use super::*;
 impl RiskStage {
     pub(super) fn refuse(&mut self, s: &Signal, reason: &'static str) {
         Metrics::add(&self.metrics.signals_refused_total, 1);
+        self.journal_decision(s, reason);
         self.log(HotEvent::SignalRefused {
             token: s.token,
             strategy: s.strategy,
@@ -93,6 +94,7 @@ impl RiskStage {
         if order_type == OrderType::Limit {
             self.start_chase(idx, id, price);
         }
+        self.journal_decision(s, "");
         let p = &mut self.positions[idx];
         p.pending_entry = Some(id);
         p.entry_rest = planned.0 - qty.0;

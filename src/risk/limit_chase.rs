@@ -82,6 +82,7 @@ impl RiskStage {
                     ..c
                 };
                 Metrics::add(&self.metrics.limit_chase_steps_total, 1);
+                self.oms.note_modify(id, Qty(0), price, Price(0));
                 emit(Event::Modify {
                     id,
                     token: inst.token,

@@ -12,6 +12,7 @@ pub mod oms;
 pub mod portfolio;
 pub mod protective;
 mod publish;
+pub mod recovery;
 pub mod sizing;
 pub mod spreads;
 
@@ -168,6 +169,11 @@ pub struct RiskStage {
     freeze_max: Vec<Option<i64>>,
     /// Per instrument: the LIMIT entry being chased toward the market.
     chases: Vec<limit_chase::Chase>,
+    /// The journal of the desk's changes (None: not journaled).
+    journal: Option<Box<recovery::JournalMirror>>,
+    /// Lockstep frames finished (the journal's resume point), and those a restart replayed.
+    frames_done: u64,
+    frames_base: u64,
 }
 
 impl RiskStage {
@@ -213,6 +219,9 @@ impl RiskStage {
             exit_state: vec![exits::ExitState::default(); n],
             atr: vec![0; n],
             flattening: None,
+            journal: None,
+            frames_done: 0,
+            frames_base: 0,
             exit_rejects: vec![0; n],
             exit_retry_at: vec![0; n],
             stops: vec![protective::ProtectiveStop::default(); n],
@@ -362,6 +371,7 @@ impl RiskStage {
     /// Handles one slot: forwards it downstream, then emits any orders it decided on.
     pub fn on_slot(&mut self, slot: &Slot, out: &mut impl FnMut(&Slot)) {
         out(slot);
+        let now_before = self.now_ts;
         let recv_ns = slot.recv_ns;
         let mut emit = |ev: Event| out(&Slot { ev, recv_ns });
         match &slot.ev {
@@ -371,12 +381,40 @@ impl RiskStage {
             Event::Control(c) => self.on_control(*c, &mut emit),
             Event::Clock { ts } => self.on_time(*ts, &mut emit),
             Event::Bar(b) => self.on_bar(b, &mut emit),
-            Event::Intent(_)
-            | Event::Cancel { .. }
-            | Event::Modify { .. }
-            | Event::Empty
-            | Event::Barrier { .. } => {}
+            Event::Barrier { id } => self.frames_done = self.frames_base + id,
+            Event::Intent(_) | Event::Cancel { .. } | Event::Modify { .. } | Event::Empty => return,
         }
+        if self.journal.is_some() {
+            self.journal_after(&slot.ev, now_before);
+        }
+    }
+
+    /// What of the desk an event may have changed, for the journal: a tick of an instrument
+    /// with nothing on it changes only its last price (not journaled), so it costs nothing.
+    fn journal_after(&mut self, ev: &Event, now_before: u32) {
+        if self.journal.as_ref().is_some_and(|j| j.at_frames) {
+            if matches!(ev, Event::Barrier { .. }) {
+                self.journal_changes(None, true);
+            }
+            return;
+        }
+        let idx = match ev {
+            Event::Tick(t) => self.master.index_of(t.token),
+            Event::Bar(b) => self.master.index_of(b.token),
+            _ => None,
+        };
+        let full = match ev {
+            Event::Tick(_) => {
+                if self.now_ts == now_before && idx.is_none_or(|i| !self.positions[i].is_open()) {
+                    return;
+                }
+                self.now_ts != now_before
+            }
+            Event::Bar(_) => self.now_ts != now_before,
+            Event::Barrier { .. } => return,
+            _ => true,
+        };
+        self.journal_changes(idx, full);
     }
 
     fn on_tick(&mut self, t: &Tick, recv_ns: u64, emit: &mut impl FnMut(Event)) {
@@ -472,6 +510,7 @@ impl RiskStage {
     }
 
     fn on_control(&mut self, c: ControlCommand, emit: &mut impl FnMut(Event)) {
+        self.journal_control(&c);
         match c {
             ControlCommand::Pause => self.set_state(TradingState::Paused, "operator pause"),
             ControlCommand::Resume => match self.state {

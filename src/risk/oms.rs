@@ -215,6 +215,61 @@ impl Oms {
             _ => false,
         }
     }
+    /// A modification sent for a working order: its record carries the terms asked for
+    /// (zero keeps a term), so the journal and a rebuild see the order as it now stands.
+    pub fn note_modify(&mut self, id: OrderId, qty: Qty, price: Price, trigger: Price) {
+        let Some(k) = id.0.checked_sub(self.first_id) else {
+            return;
+        };
+        if let Some(r) = self.orders.get_mut(k as usize) {
+            if qty.0 > 0 {
+                r.intent.qty = qty;
+            }
+            if price.0 > 0 {
+                r.intent.price = price;
+            }
+            if trigger.0 > 0 {
+                r.intent.trigger = trigger;
+            }
+        }
+    }
+
+    /// The `k`-th order of the table (in id order).
+    pub fn at(&self, k: usize) -> Option<&OrderRecord> {
+        self.orders.get(k)
+    }
+    pub fn first_id(&self) -> u64 {
+        self.first_id
+    }
+    /// Where ids start, from a journal; only while the table is empty (a rebuild's desk
+    /// record comes before its orders, and a day roll empties the table first).
+    pub fn set_first_id(&mut self, first: u64) {
+        if self.orders.is_empty() {
+            self.first_id = first.max(1);
+        }
+    }
+    /// An order's record from a journal: a new order goes at the end (ids are dense), a
+    /// known one is overwritten.
+    pub fn restore(&mut self, r: OrderRecord) -> Result<(), String> {
+        let k = r.intent.id.0.checked_sub(self.first_id).ok_or_else(|| {
+            format!(
+                "order {} before the table's first id {}",
+                r.intent.id.0, self.first_id
+            )
+        })? as usize;
+        match k.cmp(&self.orders.len()) {
+            std::cmp::Ordering::Less => self.orders[k] = r,
+            std::cmp::Ordering::Equal => self.orders.push(r),
+            std::cmp::Ordering::Greater => {
+                return Err(format!(
+                    "order {} where order {} was due",
+                    r.intent.id.0,
+                    self.first_id + self.orders.len() as u64
+                ))
+            }
+        }
+        Ok(())
+    }
     pub fn iter(&self) -> impl Iterator<Item = &OrderRecord> {
         self.orders.iter()
     }

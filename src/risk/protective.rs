@@ -316,6 +316,7 @@ impl RiskStage {
                 s.modifications += 1;
                 s.last_modify_ts = self.now_ts;
                 let price = self.stop_limit(idx, p.side().map(Side::opposite), trigger);
+                self.oms.note_modify(id, Qty(0), price, trigger);
                 self.log(HotEvent::ProtectiveStop {
                     token,
                     action: "move",

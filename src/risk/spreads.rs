@@ -122,6 +122,12 @@ impl SpreadBook {
             next_id: 1,
         }
     }
+    pub fn next_id(&self) -> u32 {
+        self.next_id
+    }
+    pub fn set_next_id(&mut self, id: u32) {
+        self.next_id = id.max(1);
+    }
     pub fn live(&self) -> impl Iterator<Item = &SpreadPosition> {
         self.spreads.iter().filter(|s| s.state.is_live())
     }

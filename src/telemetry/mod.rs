@@ -3,6 +3,7 @@
 //! the control side reads them. Nothing here imports a stage.
 
 pub mod hot_log;
+pub mod journal;
 pub mod metrics;
 pub mod snapshot;
 

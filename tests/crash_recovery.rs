@@ -1,0 +1,117 @@
+//! Crash-only state: a PAPER session on the synthetic market, killed with SIGKILL at random
+//! moments and restarted each time, ends with exactly the trades and P&L of an uninterrupted
+//! session with the same seed. `cargo test --release --test crash_recovery -- --ignored`
+//! runs the long soak (25 kills).
+
+mod common;
+use common::{aitrapp_run, free_port, log_text, temp_project};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+fn project(tag: &str) -> std::path::PathBuf {
+    let dir = temp_project(tag);
+    std::fs::write(
+        dir.join("configs/app.yaml"),
+        format!(
+            "control:\n  api_port: {}\n  dashboard_port: {}\nfeed:\n  source: synthetic\n  synthetic:\n    seed: 42\n    speed: 0\n    date: \"2026-12-02\"\n    exit_at_close: true\nlogging:\n  stderr: false\n",
+            free_port(),
+            free_port()
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+/// Runs aitrapp in `dir` until the synthetic day ends (at most `secs`).
+fn run_to_end(dir: &Path, secs: u64) {
+    let mut child = aitrapp_run(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            assert!(s.success(), "aitrapp failed: {s}\n{}", tail(dir));
+            return;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the day did not end in {secs} s\n{}", tail(dir));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn tail(dir: &Path) -> String {
+    let t = log_text(dir);
+    t.lines().rev().take(30).collect::<Vec<_>>().join("\n")
+}
+
+/// The last session summary, up to the tick count (a resumed run counts fewer ticks).
+fn summary(dir: &Path) -> String {
+    let log = log_text(dir);
+    let line = log
+        .lines()
+        .rev()
+        .find(|l| l.contains("Session summary"))
+        .unwrap_or_else(|| panic!("no session summary\n{}", tail(dir)))
+        .to_string();
+    let msg = line.split("\"message\":\"").nth(1).unwrap_or(&line);
+    msg.split(" open position(s)").next().unwrap().to_string()
+}
+
+fn soak(kills: usize, seed: u64) {
+    let clean = project(&format!("soak-clean-{kills}"));
+    run_to_end(&clean, 240);
+    let want = summary(&clean);
+    assert!(!want.contains(" 0 trades"), "{want}");
+
+    let dir = project(&format!("soak-kill-{kills}"));
+    let mut rng = seed;
+    let mut killed = 0;
+    for _ in 0..kills {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let after = Duration::from_millis(200 + rng % 2500);
+        let mut child = aitrapp_run(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(after);
+        if child.try_wait().unwrap().is_some() {
+            break; // the day ended before this kill
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        killed += 1;
+    }
+    run_to_end(&dir, 240);
+    let log = log_text(&dir);
+    let recovered = log.matches("Recovered from journal").count();
+    assert!(killed >= 1, "never killed");
+    assert!(
+        recovered >= 1,
+        "no restart recovered anything ({killed} kills)\n{}",
+        tail(&dir)
+    );
+    assert_eq!(
+        summary(&dir),
+        want,
+        "{killed} kills, {recovered} recoveries"
+    );
+}
+
+#[test]
+fn a_paper_day_killed_at_random_moments_ends_as_if_never_killed() {
+    soak(5, 0x9e37_79b9);
+}
+
+#[test]
+#[ignore]
+fn soak_25_kills() {
+    soak(25, 0x2545_f491);
+}
