@@ -115,3 +115,100 @@ fn a_paper_day_killed_at_random_moments_ends_as_if_never_killed() {
 fn soak_25_kills() {
     soak(25, 0x2545_f491);
 }
+
+/// aitrapp on the synthetic market at `speed`, with `extra` YAML; its API port.
+fn start_paper(
+    tag: &str,
+    speed: f64,
+    extra: &str,
+) -> (std::path::PathBuf, std::process::Child, u16) {
+    let dir = temp_project(tag);
+    let port = free_port();
+    std::fs::write(
+        dir.join("configs/app.yaml"),
+        format!(
+            "control:\n  api_port: {port}\n  dashboard_port: {}\nfeed:\n  source: synthetic\n  synthetic:\n    seed: 42\n    speed: {speed}\n    date: \"2026-12-02\"\n    start_time: \"09:40\"\nlogging:\n  stderr: false\n{extra}",
+            free_port()
+        ),
+    )
+    .unwrap();
+    let child = aitrapp_run(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (dir, child, port)
+}
+
+fn gauge(port: u16, name: &str) -> Option<u64> {
+    let (_, body) = common::http(port, "GET", "/metrics")?;
+    body.lines()
+        .find_map(|l| l.strip_prefix(&format!("aitrapp_{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+fn sigterm_and_wait(child: &mut std::process::Child, dir: &Path) {
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "no exit after SIGTERM\n{}",
+            tail(dir)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_stop_with_positions_open_names_each_and_flatten_on_stop_flattens_first() {
+    // Default: positions stay open at the (paper) broker, each named with its stop.
+    // Single-leg positions only (spreads carry no broker stop).
+    let one_leg = "strategies:\n  options_ranker:\n    enabled: false\n";
+    let (dir, mut child, port) = start_paper("term-open", 200.0, one_leg);
+    common::wait_until("an open position", 120, || {
+        gauge(port, "positions_open").is_some_and(|n| n > 0)
+    });
+    sigterm_and_wait(&mut child, &dir);
+    let log = log_text(&dir);
+    let named = log.matches("Stopping with ").count();
+    assert!(named >= 1, "{}", tail(&dir));
+    assert!(log.contains("protective stop SL-M"), "{}", tail(&dir));
+    assert!(log.contains("left open at the broker"), "{}", tail(&dir));
+    // The next start carries them on.
+    let mut again = aitrapp_run(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_until("the recovery line", 60, || {
+        log_text(&dir).contains("Recovered from journal")
+    });
+    sigterm_and_wait(&mut again, &dir);
+    let log = log_text(&dir);
+    let recovered = log
+        .lines()
+        .find(|l| l.contains("Recovered from journal"))
+        .unwrap();
+    assert!(!recovered.contains(" 0 open position(s)"), "{recovered}");
+
+    // shutdown.flatten_on_stop: the kill switch first, then the stop, flat.
+    let (dir, mut child, port) = start_paper(
+        "term-flat",
+        200.0,
+        "shutdown:\n  flatten_on_stop: true\n  flatten_timeout_s: 30\n",
+    );
+    common::wait_until("an open position", 120, || {
+        gauge(port, "positions_open").is_some_and(|n| n > 0)
+    });
+    sigterm_and_wait(&mut child, &dir);
+    let log = log_text(&dir);
+    assert!(
+        log.contains("shutdown.flatten_on_stop runs the kill switch first"),
+        "{}",
+        tail(&dir)
+    );
+    assert!(log.contains("Flat before stopping"), "{}", tail(&dir));
+    assert!(!log.contains("Stopping with "), "{}", tail(&dir));
+    assert!(summary(&dir).ends_with(" charges, 0"), "{}", summary(&dir));
+}

@@ -1,6 +1,6 @@
 //! Zero heap allocations per tick in steady state: a counting global allocator watches decode,
-//! ring A, strategy, risk (with the mmap snapshot) and order stages over hours of a simulated
-//! day after warm-up.
+//! ring A, strategy, risk (with the mmap snapshot and the journal, as LIVE journals: after every
+//! event) and order stages over hours of a simulated day after warm-up.
 
 mod shipped;
 
@@ -9,6 +9,7 @@ use aitrapp::domain::{Event, Slot};
 use aitrapp::exec::InboxMsg;
 use aitrapp::feed::codec::decode_frame;
 use aitrapp::pipeline::{ring, WaitStrategy};
+use aitrapp::telemetry::journal::JournalSink;
 use aitrapp::telemetry::snapshot::SnapshotWriter;
 use aitrapp::telemetry::Metrics;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -58,9 +59,12 @@ fn steady_state_ticks_do_not_allocate() {
     .unwrap();
     let snap = std::env::temp_dir().join(format!("aitrapp-noalloc-{}", std::process::id()));
     let mut st = stages;
+    let (journal, journal_rx) = JournalSink::new(1 << 16, Arc::new(Metrics::default()));
     st.risk = st
         .risk
-        .with_snapshot(SnapshotWriter::create(&snap).unwrap());
+        .with_snapshot(SnapshotWriter::create(&snap).unwrap())
+        .with_journal(journal, true, false);
+    let mut journaled = 0u64;
     let (mut tx, mut rx) = ring(4096, WaitStrategy::Yield, metrics, |m| &m.ring_a_full_total);
     let mut frame = Vec::with_capacity(1 << 16);
     let mut ticks = 0u64;
@@ -102,6 +106,12 @@ fn steady_state_ticks_do_not_allocate() {
             });
         })
         .unwrap();
+        // The journal thread's side: taking records off the queue allocates nothing either.
+        while journal_rx.try_recv().is_ok() {
+            if COUNTING.load(Ordering::Relaxed) {
+                journaled += 1;
+            }
+        }
     }
     COUNTING.store(false, Ordering::SeqCst);
     let allocs = ALLOCS.load(Ordering::SeqCst);
@@ -119,5 +129,6 @@ fn steady_state_ticks_do_not_allocate() {
     for s in ["orb", "trend_pullback", "vwap_reversion", "options_ranker"] {
         assert!(strategies.contains(s), "{s} did not trade: {strategies:?}");
     }
+    assert!(journaled > 1000, "journaled {journaled} records");
     assert_eq!(allocs, 0, "{allocs} allocations over {ticks} ticks");
 }

@@ -518,11 +518,15 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
         drop(flatten_rx);
         Vec::new()
     };
+    let shutdown_inbox = inbox_tx.clone();
     drop(inbox_tx);
 
     let description = source.describe();
     let feed_cpu = plan.cpus.first().copied();
-    let feed_stop = opts.stop.clone();
+    // The feed stops when the run does, or, with shutdown.flatten_on_stop, once the book is
+    // flat after a stop was asked for.
+    let feed_stop = Arc::new(AtomicBool::new(false));
+    let stop_feed = feed_stop.clone();
     let feed_metrics = metrics.clone();
     let feed_hot = hot.clone();
     let feed_wait = plan.wait;
@@ -559,10 +563,15 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     }
     log::info!(target: "app", "AITRAPP started successfully");
 
+    state::await_stop(cfg, &opts.stop, &feed, &metrics, &shutdown_inbox);
+    stop_feed.store(true, Ordering::Relaxed);
+    drop(shutdown_inbox);
     let end = feed.join().map_err(|_| startup("feed thread panicked"))?;
     log::info!(target: "app", reason = format!("{end:?}").as_str(); "Shutting down: draining the pipeline");
     let mut stages = consumers.join().map_err(startup)?;
     stages.risk.publish();
+    stages.risk.journal_flush();
+    state::report_left_open(&stages.risk, cfg.mode);
     http_stop.store(true, Ordering::Relaxed);
     for h in http {
         let _ = h.join();

@@ -110,6 +110,75 @@ pub fn catch_up(
     }
 }
 
+/// Waits for the run to be stopped or its source to end. A stop with
+/// `shutdown.flatten_on_stop` first runs the kill switch and waits (at most
+/// `flatten_timeout_s`) for no position and no working order.
+pub fn await_stop(
+    cfg: &AppConfig,
+    stop: &AtomicBool,
+    feed: &std::thread::JoinHandle<FeedEnd>,
+    metrics: &Metrics,
+    inbox: &crossbeam_channel::Sender<InboxMsg>,
+) {
+    while !stop.load(Ordering::Relaxed) && !feed.is_finished() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let open = || Metrics::get(&metrics.positions_open) + Metrics::get(&metrics.orders_working);
+    if feed.is_finished() || !cfg.shutdown.flatten_on_stop || open() == 0 {
+        return;
+    }
+    log::warn!(target: "app", positions = Metrics::get(&metrics.positions_open), orders = Metrics::get(&metrics.orders_working);
+        "Stop asked for with {} position(s) and {} working order(s): shutdown.flatten_on_stop runs the kill switch first",
+        Metrics::get(&metrics.positions_open), Metrics::get(&metrics.orders_working));
+    let _ = inbox.send(InboxMsg::Control(ControlCommand::Flatten { request: 0 }));
+    let deadline = std::time::Instant::now() + Duration::from_secs(cfg.shutdown.flatten_timeout_s);
+    while open() > 0 && std::time::Instant::now() < deadline && !feed.is_finished() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    match open() {
+        0 => log::info!(target: "app", "Flat before stopping: no position and no working order"),
+        n => log::error!(target: "app", left = n;
+            "ALERT: not flat after shutdown.flatten_timeout_s ({} s): stopping with {n} position(s) and working order(s)",
+            cfg.shutdown.flatten_timeout_s),
+    }
+}
+
+/// A stop that leaves positions open says so: a WARNING naming each with the stop the
+/// broker holds for it, an alert, and a note in the journal. The next start carries on.
+pub fn report_left_open(risk: &RiskStage, mode: Mode) {
+    let left = risk.left_open();
+    if left.is_empty() {
+        return;
+    }
+    for p in &left {
+        let side = if p.qty > 0 { "long" } else { "short" };
+        let stop = match p.stop {
+            Some((t, trigger, id)) => format!(
+                "its protective stop {} {} at trigger {} (tag {}) stays at the broker",
+                t.as_str(),
+                p.qty.abs(),
+                format_rupees(trigger.0, p.divisor),
+                id.tag().as_str()
+            ),
+            None if p.spread_leg => {
+                "a spread's leg: no broker stop by design, the bought leg caps the loss".to_string()
+            }
+            None => "NO protective stop is working at the broker".to_string(),
+        };
+        let line = format!(
+            "Stopping with {} open: {side} {} at {}; {stop}",
+            p.symbol,
+            p.qty.abs(),
+            format_rupees(p.avg.0, p.divisor)
+        );
+        log::warn!(target: "app", symbol = p.symbol.as_str(), qty = p.qty, mode = mode.as_str(); "{line}");
+        risk.journal_note(&line);
+    }
+    log::error!(target: "app", positions = left.len(), mode = mode.as_str();
+        "ALERT: {} position(s) left open at the broker ({}): the next start adopts them; set shutdown.flatten_on_stop to flatten first",
+        left.len(), mode.as_str());
+}
+
 /// Starts the journal thread on the opened file and journals this run's start.
 pub fn start_journal(
     cfg: &AppConfig,

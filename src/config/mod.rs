@@ -4,6 +4,7 @@
 
 mod journal;
 pub mod schema;
+mod shutdown;
 mod strategies;
 mod validate;
 mod validate_strategies;
@@ -11,6 +12,7 @@ pub mod wait;
 
 pub use journal::JournalConfig;
 pub use schema::*;
+pub use shutdown::ShutdownConfig;
 pub use validate::validate;
 pub use validate_strategies::validate_strategies;
 pub use wait::WaitStrategy;

@@ -45,6 +45,7 @@ pub struct AppConfig {
     pub feed: FeedConfig,
     pub control: ControlConfig,
     pub journal: super::JournalConfig,
+    pub shutdown: super::ShutdownConfig,
 }
 
 impl Default for AppConfig {
@@ -69,6 +70,7 @@ impl Default for AppConfig {
             feed: FeedConfig::default(),
             control: ControlConfig::default(),
             journal: super::JournalConfig::default(),
+            shutdown: super::ShutdownConfig::default(),
         }
     }
 }

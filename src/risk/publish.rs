@@ -30,6 +30,7 @@ impl RiskStage {
         }
         self.last_publish_ns = Some(crate::clock::mono_ns());
         let trades_today = self.trades_today().len() as u32;
+        let working = self.working_orders() as u64;
         // Deltas first: they read the whole stage, the body is borrowed below.
         let mut deltas = [0i64; MAX_POSITIONS];
         let open = self
@@ -122,6 +123,7 @@ impl RiskStage {
         b.orders_count = (total - start) as u32;
         use std::sync::atomic::Ordering::Relaxed;
         self.metrics.positions_open.store(n as u64, Relaxed);
+        self.metrics.orders_working.store(working, Relaxed);
         self.metrics
             .realized_pnl_paise
             .store((realized - self.day_realized_base.0) as u64, Relaxed);

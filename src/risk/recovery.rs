@@ -52,6 +52,21 @@ pub struct DeskImage {
     pub frames_done: u64,
 }
 
+/// A position a stop leaves open at the broker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeftOpen {
+    pub token: Token,
+    pub symbol: String,
+    /// Signed units (long > 0).
+    pub qty: i64,
+    pub avg: Price,
+    pub divisor: i64,
+    /// The broker stop: its type, trigger and our order id.
+    pub stop: Option<(OrderType, Price, OrderId)>,
+    /// A leg of a spread (spreads carry no broker stop: the bought leg caps the loss).
+    pub spread_leg: bool,
+}
+
 /// The journaled part of the desk, whole.
 #[derive(Clone, Debug, PartialEq)]
 pub struct JournaledState {
@@ -134,7 +149,7 @@ impl RiskStage {
             }
         }
         m.trades = self.trades.len();
-        m.spreads = self.spreads.spreads.clone();
+        m.spreads.extend_from_slice(&self.spreads.spreads);
         // The desk first: a rebuild learns where order ids start before any order.
         let desk = m.desk;
         m.sink.put(kind::DESK, |w| put_desk(w, &desk));
@@ -397,6 +412,46 @@ impl RiskStage {
         r.trades = self.trades.len();
         self.publish();
         Ok(r)
+    }
+
+    /// The positions a stop leaves open, each with the protective stop the broker holds for
+    /// it (None: no stop is working there).
+    pub fn left_open(&self) -> Vec<LeftOpen> {
+        (0..self.positions.len())
+            .filter(|&i| self.positions[i].is_open())
+            .map(|i| {
+                let inst = self.master.by_index(i);
+                let p = self.positions[i];
+                let stop = self.broker_stop(inst.token).and_then(|s| {
+                    let id = s.id?;
+                    let o = self.oms.get(id)?;
+                    Some((o.intent.order_type, s.trigger, id))
+                });
+                LeftOpen {
+                    spread_leg: self.spreads.leg_of[i].is_some(),
+                    token: inst.token,
+                    symbol: inst.tradingsymbol.as_str().to_string(),
+                    qty: p.qty,
+                    avg: p.avg_price,
+                    divisor: inst.divisor(),
+                    stop,
+                }
+            })
+            .collect()
+    }
+
+    /// Journals whatever changed since the last record, whatever the mode: a stop's final
+    /// state (the fills drained after the last frame) is kept whole.
+    pub fn journal_flush(&mut self) {
+        self.journal_changes(None, true);
+    }
+
+    /// A line of text into the journal (what a stop left open, for the audit trail).
+    pub fn journal_note(&self, text: &str) {
+        if let Some(m) = self.journal.as_ref() {
+            let b = text.as_bytes();
+            m.sink.put(kind::NOTE, |w| w.bytes(&b[..b.len().min(390)]));
+        }
     }
 
     /// Frames of a simulated session the journal says were finished (0: none, or live).
@@ -742,7 +797,8 @@ fn get_intent(r: &mut Read<'_>) -> Result<OrderIntent, String> {
     })
 }
 
-fn put_order(w: &mut Wire<'_>, o: &oms::OrderRecord) {
+/// An order's record as journaled (public for the recovery bench, which writes a day's worth).
+pub fn put_order(w: &mut Wire<'_>, o: &oms::OrderRecord) {
     put_intent(w, &o.intent);
     w.u8(o.status.as_u8());
     w.i64(o.filled.0);
@@ -762,7 +818,7 @@ fn get_order(r: &mut Read<'_>) -> Result<oms::OrderRecord, String> {
     })
 }
 
-fn put_desk(w: &mut Wire<'_>, d: &DeskImage) {
+pub fn put_desk(w: &mut Wire<'_>, d: &DeskImage) {
     w.u8(d.state.code());
     for s in d.squared_off {
         put_opt_u32(w, s.map(|d| d.0));

@@ -63,6 +63,7 @@ metrics! {
     orders_unknown_updates_total: "Order updates for an order the OMS does not know (logged, ignored)",
     kite_unknown_status_total: "Kite order states with an undocumented status (treated as working)",
     positions_open: "Open positions",
+    orders_working: "Orders working at the broker (protective stops included)",
     trades_closed_total: "Round trips closed",
     realized_pnl_paise: "Realized P&L today, paise",
     unrealized_pnl_paise: "Unrealized P&L, paise",
