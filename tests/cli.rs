@@ -538,3 +538,59 @@ fn check_config_refuses_a_bad_charges_table() {
     assert!(text.contains("charges.yaml"), "{text}");
     assert!(text.contains("missing segment `options`"), "{text}");
 }
+
+/// A journal directory that cannot be written refuses LIVE before anything touches the
+/// network; PAPER runs without one, says so in /ready, and warns.
+#[test]
+fn an_unwritable_journal_refuses_live_and_paper_runs_without_it_saying_so() {
+    let dir = temp_project("journal-unwritable");
+    // A directory under a file: not creatable, whoever runs the test (root included).
+    std::fs::write(
+        dir.join("configs/app.yaml"),
+        "mode: LIVE\nkite:\n  api_root: http://127.0.0.1:9\njournal:\n  dir: configs/app.yaml/journal\nlogging:\n  stderr: true\n",
+    )
+    .unwrap();
+    let out = run_live_with_credentials(&dir, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("LIVE does not start without a journal"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("127.0.0.1:9"),
+        "touched the network first: {err}"
+    );
+
+    let port = common::free_port();
+    std::fs::write(
+        dir.join("configs/app.yaml"),
+        format!(
+            "control:\n  api_port: {port}\n  dashboard_port: {}\nfeed:\n  source: synthetic\njournal:\n  dir: configs/app.yaml/journal\nlogging:\n  stderr: false\n",
+            common::free_port()
+        ),
+    )
+    .unwrap();
+    let mut child = common::aitrapp_run(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    common::wait_until("/ready", 60, || match common::http(port, "GET", "/ready") {
+        Some((_, body)) if body.contains("\"journal\"") => {
+            ready = body;
+            true
+        }
+        _ => false,
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(ready.contains("\"journal\":false"), "{ready}");
+    assert!(ready.contains("do not survive a crash"), "{ready}");
+    assert!(
+        common::log_text(&dir).contains("PAPER runs WITHOUT a journal"),
+        "{}",
+        common::log_text(&dir)
+    );
+}

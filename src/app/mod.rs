@@ -103,6 +103,8 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     // cannot say whether today is a trading day.
     if cfg.mode == Mode::Live {
         refuse_uncovered_year(cfg, &calendar, today_ist())?;
+        // Nor without a journal it can write.
+        state::probe_journal_dir(cfg, base)?;
     }
     let charges = load_charges(cfg, base)?;
     {
@@ -418,6 +420,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
             }
             let rj = state::start_journal(cfg, j, journal_rx, &journal_sink, metrics.clone())?;
             risk = risk.with_journal(journal_sink, cfg.journal.audit_all_decisions, lockstep);
+            metrics.journal_enabled.store(1, Ordering::Relaxed);
             Some(rj)
         }
         None => None,

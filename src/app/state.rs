@@ -51,6 +51,21 @@ pub fn open_journal(
     }
 }
 
+/// LIVE, before anything touches the network: the journal directory can be written.
+pub fn probe_journal_dir(cfg: &AppConfig, base: &Path) -> Result<(), AppError> {
+    let dir = resolve_path(base, &cfg.journal.dir);
+    let probe = dir.join(".write-probe");
+    let ok = std::fs::create_dir_all(&dir)
+        .and_then(|_| std::fs::write(&probe, b"ok"))
+        .and_then(|_| std::fs::remove_file(&probe));
+    ok.map_err(|e| {
+        startup(format!(
+            "journal directory {}: {e}: LIVE does not start without a journal (a crash would forget positions open at the broker)",
+            dir.display()
+        ))
+    })
+}
+
 /// Rebuilds the desk from what an earlier run of the day journaled, and logs what it found.
 pub fn rebuild_desk(risk: &mut RiskStage, j: &OpenJournal) -> Result<(), AppError> {
     if j.records.is_empty() {

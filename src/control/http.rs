@@ -277,10 +277,12 @@ impl ControlApi {
         match path {
             "/ready" => {
                 let ready = b.published_unix_ms > 0 && b.feed_connected == 1;
-                (
-                    if ready { 200 } else { 503 },
-                    json!({"ready": ready, "feed_connected": b.feed_connected == 1}),
-                )
+                let journal = Metrics::get(&self.metrics.journal_enabled) == 1;
+                let mut body = json!({"ready": ready, "feed_connected": b.feed_connected == 1, "journal": journal});
+                if !journal {
+                    body["warning"] = json!("no journal: positions, orders and P&L of this session do not survive a crash");
+                }
+                (if ready { 200 } else { 503 }, body)
             }
             _ => match snapshot::json_view(path) {
                 Some(view) => (200, view(&b)),

@@ -225,16 +225,8 @@ impl<M: FillModel, L: LatencyModel> PaperBroker<M, L> {
             return report(o.update(OrderUpdateKind::Rejected(r.reason())));
         }
         let tick = inst.tick_size.0.max(1);
-        let mut order = WorkingOrder::new(o.side, o.order_type, o.qty.0, o.price.0, o.trigger.0);
-        order.ioc = o.validity == Validity::Ioc;
-        if o.order_type.is_market() {
-            let reference = if o.order_type.is_stop() {
-                o.trigger.0
-            } else {
-                self.books[idx].map(|b| b.last_price).unwrap_or(0)
-            };
-            order.price = protection_cap(o.side, reference, self.rules.market_protection, tick);
-        }
+        let last = self.books[idx].map(|b| b.last_price).unwrap_or(0);
+        let mut order = self.working_order(o, last, tick);
         let delay = self.latency.to_exchange_ns();
         order.at_exchange_ns = if delay == 0 {
             0
@@ -260,6 +252,22 @@ impl<M: FillModel, L: LatencyModel> PaperBroker<M, L> {
         }
     }
 
+    /// The exchange's view of an order: a MARKET or SL-M is capped by market protection
+    /// around the last price (or its trigger).
+    fn working_order(&self, o: &OrderIntent, last: i64, tick: i64) -> WorkingOrder {
+        let mut order = WorkingOrder::new(o.side, o.order_type, o.qty.0, o.price.0, o.trigger.0);
+        order.ioc = o.validity == Validity::Ioc;
+        if o.order_type.is_market() {
+            let reference = if o.order_type.is_stop() {
+                o.trigger.0
+            } else {
+                last
+            };
+            order.price = protection_cap(o.side, reference, self.rules.market_protection, tick);
+        }
+        order
+    }
+
     /// Fills the account had before a restart (`price` the order's average).
     pub fn resume_fill(&mut self, idx: usize, side: Side, qty: i64, price: i64, divisor: i64) {
         if idx < self.books.len() && qty > 0 {
@@ -275,17 +283,9 @@ impl<M: FillModel, L: LatencyModel> PaperBroker<M, L> {
             return;
         }
         let tick = inst.tick_size.0.max(1);
-        let mut order = WorkingOrder::new(o.side, o.order_type, o.qty.0, o.price.0, o.trigger.0);
-        order.ioc = o.validity == Validity::Ioc;
+        let last = self.books[idx].map_or(inst.last_price.0, |b| b.last_price);
+        let mut order = self.working_order(o, last, tick);
         order.filled = filled;
-        if o.order_type.is_market() {
-            let reference = if o.order_type.is_stop() {
-                o.trigger.0
-            } else {
-                inst.last_price.0
-            };
-            order.price = protection_cap(o.side, reference, self.rules.market_protection, tick);
-        }
         self.working.push(PaperOrder {
             intent: *o,
             idx,

@@ -432,6 +432,35 @@ enum Step {
     Bar,
 }
 
+impl Desk {
+    /// One step of a random interleaving.
+    fn step(&mut self, s: Step) {
+        match s {
+            Step::Tick(p) => self.tick(p),
+            Step::ToBroker => {
+                self.deliver_to_broker();
+            }
+            Step::ToRisk => {
+                self.deliver_to_risk();
+            }
+            Step::Second => self.second(),
+            Step::Close => self.risk_in(Event::Control(ControlCommand::ClosePosition {
+                token: INFY,
+            })),
+            Step::Flatten => self.risk_in(Event::Control(ControlCommand::Flatten { request: 1 })),
+            Step::Bar => self.risk_in(Event::Bar(BarStat {
+                token: INFY,
+                minutes: 1,
+                high: Price(155_500),
+                low: Price(154_500),
+                close: Price(155_000),
+                atr: Price(150),
+                end_ts: self.now,
+            })),
+        }
+    }
+}
+
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         (153_000..158_000i32).prop_map(|p| Step::Tick(p / 10 * 10)),
@@ -459,18 +488,7 @@ proptest! {
         let q = d.open_long();
         prop_assert!(q > 0);
         for s in steps {
-            match s {
-                Step::Tick(p) => d.tick(p),
-                Step::ToBroker => { d.deliver_to_broker(); }
-                Step::ToRisk => { d.deliver_to_risk(); }
-                Step::Second => d.second(),
-                Step::Close => d.risk_in(Event::Control(ControlCommand::ClosePosition { token: INFY })),
-                Step::Flatten => d.risk_in(Event::Control(ControlCommand::Flatten { request: 1 })),
-                Step::Bar => d.risk_in(Event::Bar(BarStat {
-                    token: INFY, minutes: 1, high: Price(155_500), low: Price(154_500),
-                    close: Price(155_000), atr: Price(150), end_ts: d.now,
-                })),
-            }
+            d.step(s);
             prop_assert!(d.broker_net() >= 0 && d.broker_net() <= q, "broker net {}", d.broker_net());
             prop_assert!(d.qty() >= 0 && d.qty() <= q, "engine qty {}", d.qty());
         }

@@ -111,18 +111,7 @@ proptest! {
         let mut log = Vec::new();
         d.open_long();
         for s in steps {
-            match s {
-                Step::Tick(p) => d.tick(p),
-                Step::ToBroker => { d.deliver_to_broker(); }
-                Step::ToRisk => { d.deliver_to_risk(); }
-                Step::Second => d.second(),
-                Step::Close => d.risk_in(Event::Control(ControlCommand::ClosePosition { token: INFY })),
-                Step::Flatten => d.risk_in(Event::Control(ControlCommand::Flatten { request: 1 })),
-                Step::Bar => d.risk_in(Event::Bar(BarStat {
-                    token: INFY, minutes: 1, high: Price(155_500), low: Price(154_500),
-                    close: Price(155_000), atr: Price(150), end_ts: d.now,
-                })),
-            }
+            d.step(s);
             let r = rebuilt(&d, &rx, &mut log);
             prop_assert_eq!(r.journaled_state(), d.risk.journaled_state());
         }

@@ -68,6 +68,7 @@ metrics! {
     realized_pnl_paise: "Realized P&L today, paise",
     unrealized_pnl_paise: "Unrealized P&L, paise",
     hot_log_dropped_total: "Log records hot threads dropped because the logger queue was full",
+    journal_enabled: "1 while the day's journal is being written (0: a crash forgets this session)",
     journal_records_total: "Records handed to the journal thread",
     journal_queue_full_total: "Times a stage waited because the journal queue was full (records are never dropped)",
     journal_bytes_total: "Bytes written to the journal file",

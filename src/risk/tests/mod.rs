@@ -509,21 +509,27 @@ fn square_off_per_segment_with_the_feed_stopped() {
 mod exit_rules;
 mod kill_switch;
 
-/// A NIFTY future planned at 60 lots (3900): the entry goes in freeze-sized slices (27 lots
-/// of 65 = 1755), each once the one before filled; a position above the limit (the limit cut
-/// after it opened) closes in freeze-sized slices.
-#[test]
-fn entries_and_exits_are_sliced_at_the_freeze_quantity() {
+/// The chain stage sized so a NIFTY future signal plans 60 lots, and that future.
+fn nifty_future_at_60_lots() -> (RiskStage, Instrument) {
     let (mut r, master) = chain_stage();
     r.params.sizing.capital_paise = 10_000_000_000;
     r.params.sizing.per_trade_risk_pct = 50.0;
     r.params.sizing.max_lots = 60;
     r.params.sizing.max_notional_paise = i64::MAX / 4;
     r.params.heat_limit_paise = i64::MAX / 4;
-    let fut = master
+    let fut = *master
         .iter()
         .find(|i| i.instrument_type == InstrumentType::Future && i.name.as_str() == "NIFTY")
         .unwrap();
+    (r, fut)
+}
+
+/// A NIFTY future planned at 60 lots (3900): the entry goes in freeze-sized slices (27 lots
+/// of 65 = 1755), each once the one before filled; a position above the limit (the limit cut
+/// after it opened) closes in freeze-sized slices.
+#[test]
+fn entries_and_exits_are_sliced_at_the_freeze_quantity() {
+    let (mut r, fut) = nifty_future_at_60_lots();
     let (tok, lot) = (fut.token, fut.lot_size as i64);
     let at = ts(20261202, "10:00");
     let p = fut.last_price.0;
@@ -581,16 +587,7 @@ fn entries_and_exits_are_sliced_at_the_freeze_quantity() {
 /// cancelled and no further slice is sent, whatever fills afterwards.
 #[test]
 fn an_exit_ends_a_sliced_entry() {
-    let (mut r, master) = chain_stage();
-    r.params.sizing.capital_paise = 10_000_000_000;
-    r.params.sizing.per_trade_risk_pct = 50.0;
-    r.params.sizing.max_lots = 60;
-    r.params.sizing.max_notional_paise = i64::MAX / 4;
-    r.params.heat_limit_paise = i64::MAX / 4;
-    let fut = master
-        .iter()
-        .find(|i| i.instrument_type == InstrumentType::Future && i.name.as_str() == "NIFTY")
-        .unwrap();
+    let (mut r, fut) = nifty_future_at_60_lots();
     let tok = fut.token;
     let at = ts(20261202, "10:00");
     let p = fut.last_price.0;
