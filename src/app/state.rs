@@ -27,11 +27,15 @@ pub fn open_journal(
     let now_s = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    match journal::open_day(&dir, day.0, now_s) {
+    match journal::open_day_keeping(&dir, day.0, now_s, cfg.logging.audit_retention_days) {
         Ok(j) => {
             for a in &j.archived {
                 log::info!(target: "journal", file = a.display().to_string().as_str();
                     "Journal of an earlier day archived to {}", a.display());
+            }
+            for p in &j.pruned {
+                log::info!(target: "journal", file = p.display().to_string().as_str(), retention_days = cfg.logging.audit_retention_days;
+                    "Archived journal {} deleted: older than logging.audit_retention_days ({})", p.display(), cfg.logging.audit_retention_days);
             }
             if j.torn_bytes > 0 {
                 log::warn!(target: "journal", file = j.path.display().to_string().as_str(), bytes = j.torn_bytes;

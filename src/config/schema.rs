@@ -447,6 +447,9 @@ pub struct LoggingConfig {
     /// Capacity of the queue hot threads hand log records to.
     pub hot_queue: usize,
     pub stderr: bool,
+    /// Days the archived journals are kept before a start may delete them (SEBI asks
+    /// brokers for a 5-year audit trail; keep journals and trade exports at least that long).
+    pub audit_retention_days: u32,
 }
 
 impl Default for LoggingConfig {
@@ -459,6 +462,7 @@ impl Default for LoggingConfig {
             backup_count: 5,
             hot_queue: 65_536,
             stderr: true,
+            audit_retention_days: 1825,
         }
     }
 }

@@ -71,6 +71,8 @@ pub struct OpenJournal {
     pub torn_bytes: u64,
     /// Files of earlier days moved to `archive/` (compressed).
     pub archived: Vec<PathBuf>,
+    /// Archived days older than the retention, deleted.
+    pub pruned: Vec<PathBuf>,
     file: File,
     next_seq: u64,
 }
@@ -139,11 +141,23 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> JournalError + '_ {
 /// Opens (or creates) the journal of trading day `day` in `dir`: archives other days'
 /// files, reads back today's, cuts a torn tail, refuses damage.
 pub fn open_day(dir: &Path, day: u32, now_s: u64) -> Result<OpenJournal, JournalError> {
+    open_day_keeping(dir, day, now_s, u32::MAX)
+}
+
+/// `open_day`, deleting archived days more than `retention_days` before `day` (never one
+/// inside the retention).
+pub fn open_day_keeping(
+    dir: &Path,
+    day: u32,
+    now_s: u64,
+    retention_days: u32,
+) -> Result<OpenJournal, JournalError> {
     std::fs::create_dir_all(dir).map_err(|e| JournalError::Dir {
         dir: dir.to_path_buf(),
         why: e.to_string(),
     })?;
     let archived = archive_other_days(dir, day)?;
+    let pruned = prune_archive(dir, day, retention_days);
     let path = day_path(dir, day);
     let mut file = OpenOptions::new()
         .read(true)
@@ -171,6 +185,7 @@ pub fn open_day(dir: &Path, day: u32, now_s: u64) -> Result<OpenJournal, Journal
             records: Vec::new(),
             torn_bytes: 0,
             archived,
+            pruned,
             file,
             next_seq: 1,
         });
@@ -211,6 +226,7 @@ pub fn open_day(dir: &Path, day: u32, now_s: u64) -> Result<OpenJournal, Journal
         records,
         torn_bytes,
         archived,
+        pruned,
         file,
         next_seq,
     })
@@ -256,6 +272,26 @@ fn archive_other_days(dir: &Path, day: u32) -> Result<Vec<PathBuf>, JournalError
     }
     sync_dir(dir);
     Ok(out)
+}
+
+/// Days since 1970 of a YYYYMMDD trading day.
+fn day_number(d: u32) -> i64 {
+    crate::clock::ist_epoch(crate::domain::Date(d), crate::clock::TimeOfDay::hm(12, 0)) / 86_400
+}
+
+/// Deletes archived journals of days more than `retention_days` before `day`.
+fn prune_archive(dir: &Path, day: u32, retention_days: u32) -> Vec<PathBuf> {
+    if retention_days == u32::MAX {
+        return Vec::new();
+    }
+    let oldest = day_number(day) - retention_days as i64;
+    let mut out = Vec::new();
+    for (d, path) in day_files(&dir.join("archive")) {
+        if day_number(d) < oldest && std::fs::remove_file(&path).is_ok() {
+            out.push(path);
+        }
+    }
+    out
 }
 
 fn sync_dir(dir: &Path) {
@@ -477,6 +513,24 @@ mod tests {
             b,
             "a damaged file is left as it was"
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn archived_days_are_kept_for_the_retention_and_no_longer() {
+        let dir = tmp("retention");
+        for d in [20210101, 20211202, 20211203] {
+            write_n(&dir, d, 1);
+        }
+        // 2026-12-02 with 1825 days kept: 2021-12-03 is inside, 2021-12-02 (1826 days back,
+        // 2024 being a leap year) and older are not.
+        let j = open_day_keeping(&dir, 20261202, 0, 1825).unwrap();
+        let kept: Vec<u32> = day_files(&dir.join("archive"))
+            .iter()
+            .map(|(d, _)| *d)
+            .collect();
+        assert_eq!(kept, vec![20211203], "pruned {:?}", j.pruned);
+        assert_eq!(j.pruned.len(), 2);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
