@@ -127,10 +127,6 @@ pub struct TradeRecord {
 }
 
 impl TradeRecord {
-    /// The instrument's price divisor (100 without one).
-    pub fn divisor_hint(&self, inst: Option<&crate::domain::Instrument>) -> u32 {
-        inst.map_or(100, |i| i.divisor() as u32)
-    }
     /// P&L after charges.
     pub fn net_pnl(&self) -> Paise {
         Paise(self.pnl.0 - self.charges.total().0)
