@@ -2,6 +2,9 @@
 //! LIVE order router, each built from `kite.*`, `websocket.*` and the credentials.
 
 use super::*;
+use crate::exec::kite::broker_book::read_broker_book;
+use crate::exec::kite::reconciler::{log_report, track_adopted, Reconciler};
+use crate::exec::kite::rest::KiteRest;
 
 /// The Kite ticker from `websocket.*` and the credentials, over `tokens`.
 pub fn kite_ticker(
@@ -166,8 +169,9 @@ pub(super) fn kite_router(
         }
     }
     let bands = circuit_limits(&rest, master);
+    let rest = Arc::new(rest);
     let (router, threads) = router::start(
-        Arc::new(rest),
+        rest.clone(),
         inbox,
         updates,
         RouterSettings {
@@ -180,14 +184,97 @@ pub(super) fn kite_router(
         stop,
     )
     .map_err(startup)?;
-    Ok((router, threads, bands))
+    Ok(LiveOrderPath {
+        router,
+        threads,
+        bands,
+        rest,
+    })
 }
 
-/// The router, its threads, and the day's circuit limits by master index.
-pub(super) type LiveOrderPath = (
-    KiteRouter,
-    Vec<std::thread::JoinHandle<()>>,
-    Vec<Option<PriceBand>>,
+/// The router, its threads, the day's circuit limits by master index, and the REST client
+/// reconciliation reads the account's book with.
+pub(super) struct LiveOrderPath {
+    pub router: KiteRouter,
+    pub threads: Vec<std::thread::JoinHandle<()>>,
+    pub bands: Vec<Option<PriceBand>>,
+    pub rest: Arc<KiteRest>,
+}
+
+/// LIVE, before the first order: the desk (rebuilt from the journal, or new) matched to
+/// Kite's orders and positions by tag. Fills made while down are applied, orders of ours
+/// the journal missed adopted, the desk's working orders tracked at Kite (or placed again
+/// when Kite never had them), and what it all sends (protective stops) goes out. A start
+/// that cannot read Kite's book does not trade.
+pub(super) fn reconcile_at_start(
+    rest: &KiteRest,
+    router: &KiteRouter,
+    master: &InstrumentMaster,
+    risk: &mut RiskStage,
+    order: &mut OrderStage,
+    metrics: &Metrics,
+) -> Result<(), AppError> {
+    let (book, skipped) = read_broker_book(rest, master).map_err(|e| {
+        startup(format!(
+            "LIVE mode refused: Kite's orders and positions could not be read for reconciliation ({e})"
+        ))
+    })?;
+    if skipped > 0 {
+        log::warn!(target: "reconcile", skipped = skipped;
+            "Reconciliation: {skipped} order(s) or position(s) at Kite are in instruments outside today's instrument list (not matched)");
+    }
+    let resumed = risk.working_intents();
+    let mut sent = Vec::new();
+    let report = risk.reconcile(&book, true, &mut |ev| sent.push(ev));
+    let (tracked, placed) = order.resume_live(&resumed, &book);
+    track_adopted(router, master, &report, &book);
+    for ev in sent {
+        order.on_slot(&Slot {
+            ev,
+            recv_ns: crate::clock::mono_ns(),
+        });
+    }
+    log_report(&report, true, true);
+    if tracked + placed > 0 {
+        log::info!(target: "reconcile", tracked = tracked, placed = placed;
+            "{tracked} working order(s) of the journal tracked at Kite, {placed} placed again (Kite never had them)");
+    }
+    metrics.reconcile_done.store(1, Ordering::Relaxed);
+    Ok(())
+}
+
+/// The running reconciliation every `kite.reconcile_interval_s` (none when 0).
+pub(super) fn start_reconciler(
+    cfg: &AppConfig,
+    live: &LiveOrderPath,
+    master: Arc<InstrumentMaster>,
+    inbox: crossbeam_channel::Sender<InboxMsg>,
+    stop: Arc<AtomicBool>,
+) -> Result<Option<ReconcileChannels>, AppError> {
+    if cfg.kite.reconcile_interval_s == 0 {
+        return Ok(None);
+    }
+    let (books_tx, books_rx) = crossbeam_channel::bounded(1);
+    let (reports_tx, reports_rx) = crossbeam_channel::bounded(4);
+    let thread = Reconciler {
+        rest: live.rest.clone(),
+        master,
+        router: live.router.clone(),
+        inbox,
+        books: books_tx,
+        reports: reports_rx,
+        every: Duration::from_secs(cfg.kite.reconcile_interval_s),
+    }
+    .spawn(stop)
+    .map_err(startup)?;
+    Ok(Some((books_rx, reports_tx, thread)))
+}
+
+/// Risk's ends of the running reconciliation, and its thread.
+pub(super) type ReconcileChannels = (
+    Receiver<BrokerBook>,
+    crossbeam_channel::Sender<ReconcileReport>,
+    std::thread::JoinHandle<()>,
 );
 
 /// The day's circuit limits of every tradable instrument from Kite's quote (500 a call,

@@ -8,7 +8,7 @@ use crate::control::logging::{self, HotLog};
 use crate::domain::*;
 
 use crate::exec::fill_model::PriceBand;
-use crate::exec::kite::rest::{KiteOrder, KiteRest, RestConfig};
+use crate::exec::kite::rest::{KiteOrder, RestConfig};
 use crate::exec::kite::router::{self, KiteRouter, RouterSettings};
 use crate::exec::kite::RateLimiter;
 use crate::exec::paper::PaperRules;
@@ -325,8 +325,8 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
 
     // LIVE: REST client (session checked now, not at the first order), io workers, tracker.
     let router_stop = Arc::new(AtomicBool::new(false));
-    let (live_router, io_threads) = if cfg.mode == Mode::Live {
-        let (router, threads, bands) = kite_router(
+    let (mut live_router, mut io_threads) = if cfg.mode == Mode::Live {
+        let mut live = kite_router(
             cfg,
             base,
             &opts.secrets,
@@ -337,7 +337,8 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
             metrics.clone(),
             &master,
         )?;
-        (Some((router, bands)), threads)
+        let threads = std::mem::take(&mut live.threads);
+        (Some(live), threads)
     } else {
         drop(kite_updates_rx);
         (None, Vec::new())
@@ -385,15 +386,15 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
             metrics.clone(),
             barrier_done.clone(),
         );
-        match live_router {
-            Some((r, bands)) => stage
+        match &mut live_router {
+            Some(live) => stage
                 .with_kite(
-                    r,
+                    live.router.clone(),
                     &cfg.execution.product,
                     cfg.execution.market_protection,
                     &cfg.execution.exchange_algo_id,
                 )
-                .with_bands(bands),
+                .with_bands(std::mem::take(&mut live.bands)),
             None => stage,
         }
     };
@@ -427,6 +428,26 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
         }
         None => None,
     };
+    if let Some(live) = &live_router {
+        kite::reconcile_at_start(
+            &live.rest,
+            &live.router,
+            &master,
+            &mut risk,
+            &mut order,
+            &metrics,
+        )?;
+        if let Some((books, reports, thread)) = kite::start_reconciler(
+            cfg,
+            live,
+            master.clone(),
+            inbox_tx.clone(),
+            router_stop.clone(),
+        )? {
+            risk = risk.with_reconciliation(books, reports);
+            io_threads.push(thread);
+        }
+    }
     let stages = Stages {
         strategy: strategy.with_hot_log(hot.clone()),
         risk,

@@ -339,6 +339,12 @@ pub struct KiteConfig {
     pub instruments_cache_dir: String,
     /// One limiter for every REST caller in the process.
     pub rate_limits: RateLimits,
+    /// LIVE: the desk is matched to Kite's orders and positions by tag before the first
+    /// order and then this often (0: at start only).
+    pub reconcile_interval_s: u64,
+    /// A position reconciliation adopts (our tag, missing from the journal) gets its
+    /// protective stop this far from its price; foreign positions count in heat at it.
+    pub adopted_stop_pct: f64,
 }
 
 impl Default for KiteConfig {
@@ -353,6 +359,8 @@ impl Default for KiteConfig {
             sync_instruments: true,
             instruments_cache_dir: "run".into(),
             rate_limits: RateLimits::default(),
+            reconcile_interval_s: 60,
+            adopted_stop_pct: 1.5,
         }
     }
 }

@@ -285,10 +285,31 @@ impl ControlApi {
                 (if ready { 200 } else { 503 }, body)
             }
             _ => match snapshot::json_view(path) {
+                Some(view) if path == "/state" => {
+                    let mut v = view(&b);
+                    v["reconciliation"] = self.reconciliation();
+                    (200, v)
+                }
                 Some(view) => (200, view(&b)),
                 None => (404, json!({"error": format!("no such endpoint: {path}")})),
             },
         }
+    }
+
+    /// LIVE reconciliation with Kite as the metrics have it: drift pauses entries.
+    fn reconciliation(&self) -> serde_json::Value {
+        let m = &self.metrics;
+        let drift = Metrics::get(&m.reconcile_drift_instruments);
+        json!({
+            "done": Metrics::get(&m.reconcile_done) == 1,
+            "runs": Metrics::get(&m.reconcile_runs_total),
+            "drift_instruments": drift,
+            "drift": drift > 0,
+            "foreign_positions": Metrics::get(&m.reconcile_foreign_positions),
+            "foreign_exposure": Metrics::get(&m.foreign_exposure_paise) as i64 as f64 / 100.0,
+            "fills_applied": Metrics::get(&m.reconcile_fills_applied_total),
+            "orders_adopted": Metrics::get(&m.reconcile_adopted_total),
+        })
     }
 
     fn submit(&self, c: ControlCommand) -> Result<(), Reply> {

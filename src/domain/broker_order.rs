@@ -15,6 +15,14 @@ pub struct KiteOrder {
     /// Rupees, as Kite sends it.
     pub average_price: f64,
     pub status_message: Option<String>,
+    /// BUY or SELL.
+    pub transaction_type: String,
+    /// MARKET, LIMIT, SL or SL-M.
+    pub order_type: String,
+    /// Rupees; zero when the order type has none.
+    pub price: f64,
+    pub trigger_price: f64,
+    pub validity: String,
 }
 
 impl KiteOrder {
@@ -31,6 +39,11 @@ impl KiteOrder {
             filled_quantity: num("filled_quantity").unwrap_or(0.0) as i64,
             average_price: num("average_price").unwrap_or(0.0),
             status_message: text("status_message"),
+            transaction_type: text("transaction_type").unwrap_or_default(),
+            order_type: text("order_type").unwrap_or_default(),
+            price: num("price").unwrap_or(0.0),
+            trigger_price: num("trigger_price").unwrap_or(0.0),
+            validity: text("validity").unwrap_or_default(),
         })
     }
 

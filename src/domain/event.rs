@@ -476,6 +476,8 @@ pub enum ControlCommand {
     HaltEntries {
         reason: HaltReason,
     },
+    /// LIVE: the broker's book waits in risk's reconciliation channel.
+    Reconcile,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -3,6 +3,7 @@
 //! (paise for NSE); money is integer paise. Conversions to rupees happen only at the edges.
 
 pub mod black76;
+pub mod broker_book;
 pub mod broker_order;
 pub mod candle;
 pub mod event;
@@ -10,6 +11,7 @@ pub mod freeze;
 pub mod instrument;
 pub mod tick;
 
+pub use broker_book::*;
 pub use broker_order::KiteOrder;
 pub use candle::{Candle, CandleError};
 pub use event::*;

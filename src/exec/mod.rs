@@ -183,6 +183,36 @@ impl OrderStage {
         n
     }
 
+    /// LIVE after reconciliation: each working order of the desk that Kite has is tracked
+    /// from where Kite has it; one Kite never received (sent, no answer, then the crash) is
+    /// placed again under its tag. Returns (tracked, placed again).
+    pub fn resume_live(&mut self, orders: &[ResumedOrder], book: &BrokerBook) -> (usize, usize) {
+        let Broker::Kite { router, .. } = &self.broker else {
+            return (0, 0);
+        };
+        let router = router.clone();
+        let (mut tracked, mut placed) = (0, 0);
+        for r in orders {
+            let Some(idx) = self.master.index_of(r.intent.token) else {
+                continue;
+            };
+            match book.order_by_tag(r.intent.id) {
+                Some(o) => {
+                    router.track(r.intent.id, self.master.by_index(idx).divisor(), o);
+                    tracked += 1;
+                }
+                None => {
+                    self.on_slot(&Slot {
+                        ev: Event::Intent(r.intent),
+                        recv_ns: mono_ns(),
+                    });
+                    placed += 1;
+                }
+            }
+        }
+        (tracked, placed)
+    }
+
     pub fn on_slot(&mut self, slot: &Slot) {
         let inbox = &self.inbox;
         let metrics = &*self.metrics;

@@ -12,6 +12,7 @@ pub mod oms;
 pub mod portfolio;
 pub mod protective;
 mod publish;
+mod reconcile;
 pub mod recovery;
 pub mod sizing;
 pub mod spreads;
@@ -23,7 +24,7 @@ use crate::telemetry::hot_log::{HotEvent, HotLog};
 use crate::telemetry::snapshot::{SnapshotBody, SnapshotWriter};
 use crate::telemetry::Metrics;
 use charges::{ChargeSchedule, ChargeSegment, Charges, TripCosts};
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Receiver, Sender};
 use oms::{Oms, OrderStatus, Transition};
 use portfolio::{Position, TradeRecord};
 use sizing::SizingRule;
@@ -76,6 +77,8 @@ pub struct RiskParams {
     /// `execution.ioc_for_exits`: engine exits as LIMIT IOC this many bps through the last
     /// price (None: MARKET under market protection).
     pub ioc_exit_band_bps: Option<i64>,
+    /// `kite.adopted_stop_pct`: an adopted position's stop distance, foreign positions' heat.
+    pub adopted_stop_bps: i64,
 }
 
 impl RiskParams {
@@ -104,6 +107,7 @@ impl RiskParams {
                 .execution
                 .ioc_for_exits
                 .then(|| (c.execution.ioc_exit_band_pct * 100.0).round() as i64),
+            adopted_stop_bps: (c.kite.adopted_stop_pct * 100.0).round() as i64,
         }
     }
 }
@@ -174,6 +178,11 @@ pub struct RiskStage {
     /// Lockstep frames finished (the journal's resume point), and those a restart replayed.
     frames_done: u64,
     frames_base: u64,
+    /// LIVE reconciliation's memory (foreign positions, drift seen), and the channels a
+    /// running look comes in and its report goes back by.
+    reconcile: reconcile::ReconcileMemory,
+    reconcile_books: Option<Receiver<BrokerBook>>,
+    reconcile_reports: Option<Sender<ReconcileReport>>,
 }
 
 impl RiskStage {
@@ -222,6 +231,9 @@ impl RiskStage {
             journal: None,
             frames_done: 0,
             frames_base: 0,
+            reconcile: reconcile::ReconcileMemory::new(n),
+            reconcile_books: None,
+            reconcile_reports: None,
             exit_rejects: vec![0; n],
             exit_retry_at: vec![0; n],
             stops: vec![protective::ProtectiveStop::default(); n],
@@ -297,6 +309,17 @@ impl RiskStage {
     }
     pub fn with_flatten_replies(mut self, tx: Sender<FlattenReport>) -> Self {
         self.flatten_replies = Some(tx);
+        self
+    }
+    /// LIVE: books to reconcile against arrive on `books` (each announced by a
+    /// `ControlCommand::Reconcile`), and what each look found goes back on `reports`.
+    pub fn with_reconciliation(
+        mut self,
+        books: Receiver<BrokerBook>,
+        reports: Sender<ReconcileReport>,
+    ) -> Self {
+        self.reconcile_books = Some(books);
+        self.reconcile_reports = Some(reports);
         self
     }
 
@@ -545,6 +568,18 @@ impl RiskStage {
             ControlCommand::HaltEntries { reason } => {
                 if self.state == TradingState::Active {
                     self.set_state(TradingState::Paused, reason.as_str());
+                }
+            }
+            ControlCommand::Reconcile => {
+                let book = self
+                    .reconcile_books
+                    .as_ref()
+                    .and_then(|rx| rx.try_recv().ok());
+                if let Some(book) = book {
+                    let report = self.reconcile(&book, false, emit);
+                    if let Some(tx) = &self.reconcile_reports {
+                        let _ = tx.try_send(report);
+                    }
                 }
             }
         }

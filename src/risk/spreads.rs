@@ -375,7 +375,7 @@ impl RiskStage {
             .live()
             .map(|s| s.heat_paise(self.positions[s.buy].divisor))
             .sum();
-        singles + spreads
+        singles + spreads + self.foreign_heat()
     }
 
     /// Positions against the caps: a spread counts once, whatever its legs.

@@ -453,6 +453,16 @@ impl KiteRest {
 
     /// `GET /portfolio/positions` `net` list: (instrument token, net quantity).
     pub fn net_positions(&self) -> Result<Vec<(u32, i64)>, KiteError> {
+        Ok(self
+            .positions()?
+            .into_iter()
+            .map(|(t, q, _)| (t, q))
+            .collect())
+    }
+
+    /// `GET /portfolio/positions` `net` list: (instrument token, net quantity, average
+    /// price in rupees), every product.
+    pub fn positions(&self) -> Result<Vec<(u32, i64, f64)>, KiteError> {
         let data = self.call(EndpointClass::Other, "GET", "/portfolio/positions", &[])?;
         Ok(data
             .get("net")
@@ -463,6 +473,9 @@ impl KiteRest {
                         Some((
                             p.get("instrument_token")?.as_f64()? as u32,
                             p.get("quantity")?.as_f64()? as i64,
+                            p.get("average_price")
+                                .and_then(Value::as_f64)
+                                .unwrap_or(0.0),
                         ))
                     })
                     .collect()

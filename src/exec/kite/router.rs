@@ -11,11 +11,11 @@
 use super::envelope::KiteError;
 use super::rest::{KiteOrder, KiteRest, ModifyOrder, PlaceOrder};
 use super::status::KiteStatus;
-use crate::domain::BrokerStatus;
 use crate::domain::{
     format_rupees, ControlCommand, HaltReason, OrderId, OrderUpdate, OrderUpdateKind, Price, Qty,
     RejectReason, Token,
 };
+use crate::domain::{BrokerOrder, BrokerOrderState, BrokerStatus};
 use crate::exec::InboxMsg;
 use crate::telemetry::Metrics;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
@@ -89,6 +89,8 @@ pub struct KiteRouter {
     /// Cancels have their own queue, unbounded, that the workers serve first: a cancel is
     /// never refused or stuck behind a backlog of new orders.
     cancels: Sender<OrderId>,
+    /// The book the workers and the tracker share (None in unit tests of the queues).
+    shared: Option<Arc<Shared>>,
 }
 
 impl KiteRouter {
@@ -99,6 +101,35 @@ impl KiteRouter {
             IoJob::Cancel { id } => self.cancels.send(id).is_ok(),
             job => !matches!(self.jobs.try_send(job), Err(TrySendError::Full(_))),
         }
+    }
+
+    /// An order already at Kite (placed by an earlier run of the day, or adopted by
+    /// reconciliation) is tracked from where Kite has it: later fills and states come as
+    /// updates, and cancels and modifications find its Kite id.
+    pub fn track(&self, id: OrderId, divisor: i64, o: &BrokerOrder) {
+        let Some(shared) = &self.shared else { return };
+        let Ok(mut book) = shared.book.lock() else {
+            return;
+        };
+        book.by_tag.insert(
+            o.tag.clone(),
+            Tracked {
+                id,
+                token: o.token,
+                divisor,
+                kite_id: Some(o.broker_id.clone()),
+                filled: o.filled,
+                filled_value: o.avg_price.0 as i128 * o.filled as i128,
+                status: match o.state {
+                    BrokerOrderState::Working(s) => Some(s),
+                    _ => None,
+                },
+                done: !o.is_working(),
+                cancel_wanted: false,
+                modify_wanted: None,
+                ts: 0,
+            },
+        );
     }
 }
 
@@ -464,6 +495,7 @@ pub fn start(
         KiteRouter {
             jobs: jobs_tx,
             cancels: cancels_tx,
+            shared: Some(shared),
         },
         handles,
     ))
@@ -480,6 +512,7 @@ mod tests {
         let router = KiteRouter {
             jobs: jobs_tx.clone(),
             cancels: cancels_tx,
+            shared: None,
         };
         // The new-order queue is full...
         jobs_tx.try_send(IoJob::Cancel { id: OrderId(1) }).unwrap();

@@ -502,6 +502,7 @@ pub(super) fn put_control(w: &mut Wire<'_>, c: &ControlCommand, ts: u32) {
                 HaltReason::TokenExpired => 1,
             },
         ),
+        ControlCommand::Reconcile => (7, 0, 0),
     };
     w.u8(code);
     w.u64(a);

@@ -509,3 +509,4 @@ fn square_off_per_segment_with_the_feed_stopped() {
 mod exit_rules;
 mod freeze;
 mod kill_switch;
+mod reconcile;
