@@ -273,10 +273,43 @@ fn a_stop_with_positions_open_names_each_and_flatten_on_stop_flattens_first() {
         200.0,
         "shutdown:\n  flatten_on_stop: true\n  flatten_timeout_s: 30\n",
     );
-    common::wait_until("an open position", 120, || {
+    common::wait_until("an open position and a closed trade", 120, || {
         gauge(port, "positions_open").is_some_and(|n| n > 0)
+            && gauge(port, "trades_closed_total").is_some_and(|n| n > 0)
     });
+    // GET /trades while it runs: the journal's trades of the session's day, as the export
+    // writes them, with our order ids and tags.
+    let mut day = serde_json::Value::Null;
+    common::wait_until("GET /trades to have the closed trades", 20, || {
+        let (code, body) = common::http(port, "GET", "/trades").unwrap_or_default();
+        day = serde_json::from_str(&body).unwrap_or_default();
+        code == 200 && day["count"].as_u64().unwrap_or(0) >= 1
+    });
+    assert_eq!(day["date"], "2026-12-02", "{day}");
+    let (code, body) = common::http(port, "GET", "/trades?date=2026-13-01").unwrap();
+    assert_eq!(code, 400, "{body}");
+    let (code, body) = common::http(port, "GET", "/trades?date=2026-12-01").unwrap();
+    assert_eq!((code, body.contains("\"count\":0")), (200, true), "{body}");
     sigterm_and_wait(&mut child, &dir);
+    let csv = export(&dir);
+    let head: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    for (t, line) in day["trades"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(csv.lines().skip(1))
+    {
+        for (name, v) in head.iter().zip(line.split(',')) {
+            let j = &t[*name];
+            let same = j.as_str() == Some(v) || j.as_f64() == v.parse::<f64>().ok();
+            assert!(same, "{name}: {j} in /trades, {v} in the export");
+        }
+        assert!(t["entry_tag"].as_str().unwrap().starts_with("AT"), "{t}");
+        assert!(
+            t["exit_order_id"].as_u64().unwrap() > t["entry_order_id"].as_u64().unwrap(),
+            "{t}"
+        );
+    }
     let log = log_text(&dir);
     assert!(
         log.contains("shutdown.flatten_on_stop runs the kill switch first"),

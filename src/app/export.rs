@@ -6,7 +6,7 @@ use crate::journal;
 use crate::risk::recovery::{decode_trade, JournaledTrade};
 use crate::telemetry::journal::kind;
 
-pub const CSV_HEADER: &str = "date,symbol,exchange,segment,side,quantity,entry_time,entry_price,exit_time,exit_price,gross_pnl,brokerage,stt,exchange_txn,sebi_fee,stamp_duty,gst,total_charges,net_pnl,strategy,exit_reason";
+pub const CSV_HEADER: &str = "date,symbol,exchange,segment,side,quantity,entry_time,entry_price,exit_time,exit_price,gross_pnl,brokerage,stt,exchange_txn,sebi_fee,stamp_duty,gst,total_charges,net_pnl,strategy,exit_reason,entry_order_id,entry_tag,exit_order_id,exit_tag";
 
 /// The journaled trades of trading days `from..=to`, in the order they closed.
 pub fn journaled_trades(
@@ -70,8 +70,45 @@ pub fn csv_line(t: &JournaledTrade) -> String {
         rs(r.net_pnl()),
         r.strategy.as_str().to_string(),
         r.exit_purpose.as_str().to_string(),
+        r.entry_order.0.to_string(),
+        r.entry_order.tag().as_str().to_string(),
+        r.exit_order.0.to_string(),
+        r.exit_order.tag().as_str().to_string(),
     ]
     .join(",")
+}
+
+/// `GET /trades?date=`: a day's trades as JSON, with the export's columns as field names
+/// (money and quantities as numbers, exactly the CSV's figures).
+pub fn trades_json(cfg: &AppConfig, base: &Path, day: Date) -> Result<serde_json::Value, AppError> {
+    let trades = journaled_trades(cfg, base, day, day)?;
+    let names: Vec<&str> = CSV_HEADER.split(',').collect();
+    let rows: Vec<serde_json::Value> = trades
+        .iter()
+        .map(|t| {
+            let line = csv_line(t);
+            let mut o = serde_json::Map::new();
+            for (name, v) in names.iter().zip(line.split(',')) {
+                let text = matches!(*name, "symbol" | "entry_tag" | "exit_tag");
+                let value = match (v.parse::<i64>(), v.parse::<f64>()) {
+                    (Ok(n), _) if !text => serde_json::json!(n),
+                    (_, Ok(n)) if !text => serde_json::json!(n),
+                    _ => serde_json::json!(v),
+                };
+                o.insert(name.to_string(), value);
+            }
+            serde_json::Value::Object(o)
+        })
+        .collect();
+    let net: i64 = trades.iter().map(|t| t.trade.net_pnl().0).sum();
+    let gross: i64 = trades.iter().map(|t| t.trade.pnl.0).sum();
+    Ok(serde_json::json!({
+        "date": day.to_string(),
+        "count": rows.len(),
+        "gross_pnl": gross as f64 / 100.0,
+        "net_pnl": net as f64 / 100.0,
+        "trades": rows,
+    }))
 }
 
 /// `aitrapp export`: `date`, or `from`..`to` (yyyy-mm-dd; default today, IST), as CSV into

@@ -498,6 +498,12 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
             cfg.mode.as_str(),
             source.describe(),
         )
+        .with_trades(run_journal.as_ref().map(|_| {
+            let (c, b) = (cfg.clone(), base.to_path_buf());
+            Arc::new(move |day: Option<Date>| {
+                trades_json(&c, &b, day.unwrap_or(session_day)).map_err(|e| e.to_string())
+            }) as crate::control::http::TradesSource
+        }))
         .with_reloads(opts.config_path.clone().map(|path| Reloader {
             config_path: path,
             base_dir: base.to_path_buf(),

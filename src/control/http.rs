@@ -1,4 +1,4 @@
-//! HTTP control API. GET /health /ready /state /positions /orders /risk /metrics; POST /pause
+//! HTTP control API. GET /health /ready /state /positions /orders /risk /trades /metrics; POST /pause
 //! /resume /flatten /strategies/reload /universe/reload. Mutating calls need `X-API-Key` when API_SECRET_KEY is set. Unknown paths
 //! answer 404 JSON, wrong methods 405 JSON.
 
@@ -27,6 +27,7 @@ pub struct ControlApi {
     pub started: Instant,
     next_request: u64,
     reloader: Option<Reloader>,
+    trades: Option<TradesSource>,
 }
 
 /// What the reload endpoints need: the config file to re-read, and the channel to the
@@ -50,6 +51,11 @@ pub struct Reloader {
     /// thread). None: the turnover from the start is kept.
     pub turnover_source: Option<TurnoverSource>,
 }
+
+/// A trading day in, its journaled trades as JSON out (`GET /trades?date=`).
+/// None: the session's trading day.
+pub type TradesSource =
+    Arc<dyn Fn(Option<crate::domain::Date>) -> Result<serde_json::Value, String> + Send + Sync>;
 
 /// A new day's date in, that day's previous-session turnover by master index out.
 pub type TurnoverSource = Arc<dyn Fn(crate::domain::Date) -> Vec<Option<f64>> + Send + Sync>;
@@ -119,7 +125,14 @@ impl ControlApi {
             started: Instant::now(),
             next_request: 1,
             reloader: None,
+            trades: None,
         }
+    }
+
+    /// Where `GET /trades` reads a day's trades (the journals).
+    pub fn with_trades(mut self, t: Option<TradesSource>) -> Self {
+        self.trades = t;
+        self
     }
 
     pub fn with_reloads(mut self, r: Option<Reloader>) -> Self {
@@ -200,6 +213,12 @@ impl ControlApi {
                 .iter()
                 .any(|h| h.field.equiv("X-API-Key") && h.value.as_str() == k.as_str()),
         };
+        if path == "/trades" && method == Method::Get {
+            let query = req.url().split_once('?').map_or("", |(_, q)| q);
+            let (status, body) = self.trades(query);
+            let _ = req.respond(json_response(status, &body));
+            return;
+        }
         if path == "/metrics" && method == Method::Get {
             let mut body = String::with_capacity(8192);
             self.metrics.render(&mut body);
@@ -292,6 +311,37 @@ impl ControlApi {
                 }
                 Some(view) => (200, view(&b)),
                 None => (404, json!({"error": format!("no such endpoint: {path}")})),
+            },
+        }
+    }
+
+    /// `GET /trades?date=YYYY-MM-DD` (default the session's day): that day's trades from the
+    /// journal, as `aitrapp export` writes them.
+    fn trades(&self, query: &str) -> Reply {
+        let date = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("date="))
+            .filter(|d| !d.is_empty());
+        let day = match date {
+            None => None,
+            Some(d) => match crate::domain::Date::parse(d) {
+                Some(day) => Some(day),
+                None => {
+                    return (
+                        400,
+                        json!({"error": format!("date must be YYYY-MM-DD (got `{d}`)")}),
+                    )
+                }
+            },
+        };
+        match &self.trades {
+            None => (
+                503,
+                json!({"error": "no journal: trades are not kept in this session"}),
+            ),
+            Some(source) => match source(day) {
+                Ok(v) => (200, v),
+                Err(e) => (500, json!({"error": e})),
             },
         }
     }

@@ -132,7 +132,30 @@ impl RiskStage {
                 let pnl = Paise(p.realized.0 - self.realized_at_open[idx].0);
                 let charges = std::mem::take(&mut self.trip_charges[idx]);
                 self.trips[idx] = TripCosts::default();
+                let token = rec.intent.token.0;
+                // The trip's entry: its first filled entry order after this instrument's
+                // previous trade closed (found in the day's OMS, which a rebuild restores).
+                let prev_exit = self
+                    .trades
+                    .iter()
+                    .rev()
+                    .find(|t| t.token == token)
+                    .map_or(0, |t| t.exit_order.0);
+                let entry_order = self
+                    .oms
+                    .iter()
+                    .filter(|o| {
+                        o.intent.token.0 == token
+                            && o.intent.purpose == OrderPurpose::Entry
+                            && o.filled.0 > 0
+                            && o.intent.id.0 > prev_exit
+                    })
+                    .map(|o| o.intent.id)
+                    .min()
+                    .unwrap_or(OrderId(0));
                 let trade = TradeRecord {
+                    entry_order,
+                    exit_order: u.id,
                     charges,
                     token: rec.intent.token.0,
                     side: entry_side.unwrap_or(Side::Buy),

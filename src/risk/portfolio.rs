@@ -124,6 +124,10 @@ pub struct TradeRecord {
     pub closed_ts: u32,
     /// Every charge of the round trip (both sides, each executed order's brokerage).
     pub charges: super::charges::Charges,
+    /// The trip's first filled entry order and the exit order that closed it (their tags
+    /// are what the broker's order book and contract note show).
+    pub entry_order: crate::domain::OrderId,
+    pub exit_order: crate::domain::OrderId,
 }
 
 impl TradeRecord {

@@ -297,6 +297,8 @@ impl RiskStage {
                     8,
                 );
                 w.u32(inst.as_ref().map_or(100, |i| i.divisor() as u32));
+                w.u64(t.entry_order.0);
+                w.u64(t.exit_order.0);
             });
             m.trades += 1;
         }
@@ -409,7 +411,7 @@ impl RiskStage {
                     self.set_desk(&d);
                 }
                 kind::TRADE => {
-                    let t = get_trade(&mut rd).map_err(bad("trade"))?;
+                    let t = decode_trade(payload).map_err(bad("trade"))?.trade;
                     self.trades.push(t);
                 }
                 kind::SPREAD => {

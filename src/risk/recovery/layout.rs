@@ -398,6 +398,15 @@ pub fn decode_trade(payload: &[u8]) -> Result<JournaledTrade, String> {
         instrument_type: get_text(&mut r, 8)?,
         divisor: r.u32()?.max(1) as i64,
     })
+    .and_then(|mut t| {
+        // Appended later: a record of an older build ends before them (ids 0).
+        if r.rest().len() >= 16 {
+            let mut tail = Read::new(&payload[payload.len() - 16..]);
+            t.trade.entry_order = OrderId(tail.u64()?);
+            t.trade.exit_order = OrderId(tail.u64()?);
+        }
+        Ok(t)
+    })
 }
 
 pub(super) fn put_trade(w: &mut Wire<'_>, t: &TradeRecord) {
@@ -429,6 +438,8 @@ pub(super) fn get_trade(r: &mut Read<'_>) -> Result<TradeRecord, String> {
         opened_ts: r.u32()?,
         closed_ts: r.u32()?,
         charges: get_charges(r)?,
+        entry_order: OrderId(0),
+        exit_order: OrderId(0),
     })
 }
 
