@@ -5,7 +5,7 @@ BIN := target/release/aitrapp
 CARGO ?= cargo
 STAMP := $(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: help dev build paper live test check-config state backup-db shell-postgres bench
+.PHONY: help dev build paper live test check-config state backup-db restore-db shell-postgres bench
 
 help:
 	@echo "make dev            build the release binary and validate $(CONFIG) (the runbook's 'start infrastructure')"
@@ -14,7 +14,8 @@ help:
 	@echo "make test           the test suite (what CI runs after fmt and clippy)"
 	@echo "make check-config   validate $(CONFIG): OK or every problem, exit 0 or 2"
 	@echo "make state          the running system's memory-mapped snapshot as JSON"
-	@echo "make backup-db      archive the embedded state (run/, data/, logs/, configs/, .env excluded) to backups/"
+	@echo "make backup-db      the journals and configs (never .env) to backups/, consistent while the engine runs"
+	@echo "make restore-db BACKUP_FILE=...  put a backup's journals back (refuses while the engine runs or on a bad checksum)"
 	@echo "make shell-postgres there is no database: prints the embedded state instead"
 	@echo "make bench          criterion and pipeline benches (see PERF.md)"
 
@@ -42,10 +43,12 @@ state: build
 shell-postgres: state
 	@echo "(aitrapp keeps its state embedded; the above is the live snapshot. Orders: curl -s localhost:8000/orders | jq)" >&2
 
-backup-db:
-	@mkdir -p backups
-	@tar czf backups/aitrapp-$(STAMP).tar.gz --ignore-failed-read $$(ls -d run data logs configs 2>/dev/null)
-	@echo "backups/aitrapp-$(STAMP).tar.gz"
+backup-db: build
+	$(BIN) backup --config $(CONFIG) --out backups/aitrapp-$(STAMP).atb
+
+restore-db: build
+	@test -n "$(BACKUP_FILE)" || { echo "usage: make restore-db BACKUP_FILE=backups/aitrapp-....atb" >&2; exit 2; }
+	$(BIN) restore --config $(CONFIG) $(BACKUP_FILE)
 
 bench:
 	$(CARGO) bench --bench codec

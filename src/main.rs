@@ -131,6 +131,24 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Copy the journals and config files (never .env) into one checked backup file; while
+    /// the engine runs, its journal is fsynced to a known length first.
+    Backup {
+        #[arg(long, default_value = "configs/app.yaml")]
+        config: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Put a backup's journals back (the ones replaced are moved aside); refuses while the
+    /// engine runs or when any checksum fails.
+    Restore {
+        #[arg(long, default_value = "configs/app.yaml")]
+        config: PathBuf,
+        /// Restore the backup's config files too (the current ones are kept beside them).
+        #[arg(long)]
+        configs: bool,
+        file: PathBuf,
+    },
     /// Print the running system's memory-mapped snapshot as JSON (works from any process).
     Snapshot {
         #[arg(long, default_value = "configs/app.yaml")]
@@ -142,6 +160,36 @@ enum Command {
 }
 
 use aitrapp::config::base_dir;
+
+/// Backup and restore: the config, its base and directory, and the environment in; the
+/// summary line out (exit 0), or the reason (exit 1).
+fn cmd_backup(
+    config: &Path,
+    f: impl FnOnce(
+        &config::AppConfig,
+        &Path,
+        &Path,
+        &Environment,
+    ) -> Result<String, aitrapp::app::AppError>,
+) -> Result<ExitCode> {
+    let base = base_dir(config);
+    let env = Environment::from_process(&base.join(".env"));
+    let cfg = match load_config(config, &env) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let dir = config.parent().unwrap_or(Path::new("."));
+    match f(&cfg, &base, dir, &env) {
+        Ok(line) => {
+            println!("{line}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
 
 fn load_config(path: &Path, env: &Environment) -> Result<config::AppConfig, ExitCode> {
     config::load(path, env).map_err(|e| {
@@ -667,6 +715,16 @@ fn main() -> ExitCode {
                 }
             },
         },
+        Command::Backup { config, out } => cmd_backup(&config, |cfg, base, dir, env| {
+            aitrapp::app::backup(cfg, base, dir, &env.secrets(), &out)
+        }),
+        Command::Restore {
+            config,
+            configs,
+            file,
+        } => cmd_backup(&config, |cfg, base, dir, _| {
+            aitrapp::app::restore(cfg, base, dir, &file, configs)
+        }),
         Command::Record {
             config,
             out,

@@ -36,12 +36,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod backup;
 mod export;
 mod history;
 mod inputs;
 mod kite;
 mod record;
 mod state;
+pub use backup::{backup, restore};
 pub use export::*;
 pub use history::*;
 pub use inputs::*;
@@ -497,6 +499,11 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
             opts.secrets.api_secret_key.clone(),
             cfg.mode.as_str(),
             source.describe(),
+        )
+        .with_journal_sync(
+            run_journal
+                .as_ref()
+                .map(|j| (j.thread.sync.clone(), j.path.display().to_string())),
         )
         .with_trades(run_journal.as_ref().map(|_| {
             let (c, b) = (cfg.clone(), base.to_path_buf());

@@ -6,6 +6,7 @@ use crate::config::{self, Environment};
 use crate::domain::{ControlCommand, FlattenReport, InstrumentMaster};
 use crate::exec::InboxMsg;
 use crate::strategy::{ReloadAck, StrategyUpdate};
+use crate::telemetry::journal::SyncRequest;
 use crate::telemetry::snapshot::{self, SnapshotReader};
 use crate::telemetry::Metrics;
 use crossbeam_channel::{Receiver, Sender};
@@ -28,6 +29,8 @@ pub struct ControlApi {
     next_request: u64,
     reloader: Option<Reloader>,
     trades: Option<TradesSource>,
+    /// The journal thread's sync requests and the file it writes (`POST /journal/sync`).
+    journal_sync: Option<(Sender<SyncRequest>, String)>,
 }
 
 /// What the reload endpoints need: the config file to re-read, and the channel to the
@@ -126,7 +129,14 @@ impl ControlApi {
             next_request: 1,
             reloader: None,
             trades: None,
+            journal_sync: None,
         }
+    }
+
+    /// `POST /journal/sync` asks the journal thread for an fsynced length (backups).
+    pub fn with_journal_sync(mut self, s: Option<(Sender<SyncRequest>, String)>) -> Self {
+        self.journal_sync = s;
+        self
     }
 
     /// Where `GET /trades` reads a day's trades (the journals).
@@ -243,7 +253,8 @@ impl ControlApi {
             "/orders",
             "/risk",
         ];
-        const POSTS: [&str; 5] = [
+        const POSTS: [&str; 6] = [
+            "/journal/sync",
             "/pause",
             "/resume",
             "/flatten",
@@ -343,6 +354,34 @@ impl ControlApi {
                 Ok(v) => (200, v),
                 Err(e) => (500, json!({"error": e})),
             },
+        }
+    }
+
+    /// Everything journaled so far written and fsynced: the file and its length then. A
+    /// backup copies exactly that many bytes, so it never holds a half-written record.
+    fn journal_sync(&self) -> Reply {
+        let Some((tx, file)) = &self.journal_sync else {
+            return (
+                503,
+                json!({"error": "no journal in this session: nothing to back up from the engine"}),
+            );
+        };
+        let (reply_tx, reply_rx) = crossbeam_channel::bounded(1);
+        if tx
+            .send_timeout(SyncRequest(reply_tx), Duration::from_secs(5))
+            .is_err()
+        {
+            return (
+                503,
+                json!({"error": "the journal thread is not taking requests"}),
+            );
+        }
+        match reply_rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(bytes) => (200, json!({"file": file, "bytes": bytes})),
+            Err(_) => (
+                504,
+                json!({"error": "the journal thread did not sync within 10 s"}),
+            ),
         }
     }
 
@@ -481,6 +520,7 @@ impl ControlApi {
                 )
             }
             "/strategies/reload" | "/universe/reload" => self.reload(path, t0),
+            "/journal/sync" => self.journal_sync(),
             _ => match close_position_token(path) {
                 Some(token) => self.close_position(token, t0),
                 None => (404, json!({"error": format!("no such endpoint: {path}")})),

@@ -4,6 +4,7 @@
 //! the queue the stages fill (`crate::telemetry::journal`), writes them in groups and fsyncs
 //! by the configured policy.
 
+pub mod backup;
 pub mod format;
 
 use crate::telemetry::journal::JournalEntry;
@@ -300,9 +301,7 @@ fn sync_dir(dir: &Path) {
     }
 }
 
-/// A request to the journal thread: write and fsync everything queued before it, then
-/// answer with the file's length (a backup copies exactly that much).
-pub struct SyncRequest(pub Sender<u64>);
+pub use crate::telemetry::journal::SyncRequest;
 
 pub struct JournalThread {
     pub handle: JoinHandle<()>,

@@ -44,6 +44,10 @@ pub struct JournalEntry {
     pub bytes: [u8; SLOT_BYTES],
 }
 
+/// A request to the journal thread (a backup's): write and fsync everything queued before
+/// it, then answer with the file's length (the backup copies exactly that much).
+pub struct SyncRequest(pub crossbeam_channel::Sender<u64>);
+
 impl JournalEntry {
     pub fn payload(&self) -> &[u8] {
         &self.bytes[..self.len as usize]
