@@ -227,7 +227,7 @@ mod tests {
         }
         // A file's contents changed: named by its checksum.
         let mut bad = inner.clone();
-        let at = inner.len() - 30;
+        let at = inner.len() - 20; // inside the last file (12 bytes before the 12-byte trailer)
         bad[at] ^= 1;
         let e = unpack(&regz(&bad)).unwrap_err().to_string();
         assert!(e.contains("configs/app.yaml fails its checksum"), "{e}");
