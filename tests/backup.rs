@@ -1,7 +1,7 @@
 //! Backup while the engine runs, and restore: the backup holds the journal exactly as far
 //! as the engine fsynced it, never `.env`; restore refuses while an engine runs and refuses a
 //! truncated or altered backup with the reason, changing nothing; a restored directory
-//! starts from the backed-up state.
+//! starts from the backed-up state. And a disk short of space pauses entries.
 
 mod common;
 use common::{aitrapp_run, bin, free_port, http, log_text, temp_project, wait_exit, wait_until};
@@ -188,4 +188,27 @@ fn a_backup_taken_while_running_restores_to_the_same_state_and_bad_ones_are_refu
     );
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("before-restore-"), "{}", text(&out));
+}
+
+/// The journal's disk below `monitoring.min_free_disk_gb`: an ALERT, and entries pause
+/// (here the limit is set past any disk).
+#[test]
+fn a_disk_below_min_free_raises_an_alert_and_pauses_entries() {
+    let (dir, port) = project("disk-low");
+    let cfg = dir.join("configs/app.yaml");
+    let mut yaml = std::fs::read_to_string(&cfg).unwrap();
+    yaml.push_str("monitoring:\n  min_free_disk_gb: 1000000000\n  disk_check_interval_s: 1\n");
+    std::fs::write(&cfg, yaml).unwrap();
+    let mut engine = aitrapp_run(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the free-disk alert and the pause", 60, || {
+        log_text(&dir).contains("is below monitoring.min_free_disk_gb")
+            && metric(port, "trading_state") == 1
+    });
+    assert!(metric(port, "free_disk_bytes") > 0);
+    stop(&mut engine);
+    assert!(log_text(&dir).contains("ALERT: free disk"));
 }

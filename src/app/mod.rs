@@ -450,6 +450,17 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
             io_threads.push(thread);
         }
     }
+    if let Some(h) = state::spawn_disk_watch(
+        cfg,
+        base,
+        metrics.clone(),
+        inbox_tx.clone(),
+        router_stop.clone(),
+    )
+    .map_err(startup)?
+    {
+        io_threads.push(h);
+    }
     let stages = Stages {
         strategy: strategy.with_hot_log(hot.clone()),
         risk,

@@ -198,6 +198,69 @@ pub fn report_left_open(risk: &RiskStage, mode: Mode) {
         left.len(), mode.as_str());
 }
 
+/// Free bytes for an unprivileged writer on the filesystem holding `path`.
+pub fn free_bytes(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a NUL-terminated path and `s` a writable statvfs for the call.
+    (unsafe { libc::statvfs(c.as_ptr(), &mut s) } == 0)
+        .then(|| s.f_bavail as u64 * s.f_frsize as u64)
+}
+
+/// Watches the journal's disk every `monitoring.disk_check_interval_s`: below
+/// `min_free_disk_gb` it raises an ALERT and pauses new entries (once per fall; exits still
+/// run and the journal keeps writing), and says when the space is back.
+pub fn spawn_disk_watch(
+    cfg: &AppConfig,
+    base: &Path,
+    metrics: Arc<Metrics>,
+    inbox: crossbeam_channel::Sender<InboxMsg>,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
+    let m = &cfg.monitoring;
+    if m.min_free_disk_gb <= 0.0 {
+        return Ok(None);
+    }
+    let dir = resolve_path(base, &cfg.journal.dir);
+    let min = (m.min_free_disk_gb * 1e9) as u64;
+    let every = Duration::from_secs(m.disk_check_interval_s.max(1));
+    let gb = m.min_free_disk_gb;
+    std::thread::Builder::new()
+        .name("aitrapp-disk".into())
+        .spawn(move || {
+            let mut low = false;
+            let mut next = std::time::Instant::now();
+            while !stop.load(Ordering::Relaxed) {
+                if std::time::Instant::now() >= next {
+                    next += every;
+                    let at = if dir.exists() { dir.as_path() } else { Path::new(".") };
+                    if let Some(free) = free_bytes(at) {
+                        metrics.free_disk_bytes.store(free, Ordering::Relaxed);
+                        let free_gb = free as f64 / 1e9;
+                        if free < min && !low {
+                            low = true;
+                            log::error!(target: "app", free_gb = free_gb, min_gb = gb, dir = dir.display().to_string().as_str();
+                                "ALERT: free disk {free_gb:.1} GB on the journal's filesystem ({}) is below monitoring.min_free_disk_gb ({gb} GB): new entries paused", dir.display());
+                            let _ = inbox.send_timeout(
+                                InboxMsg::Control(ControlCommand::HaltEntries {
+                                    reason: HaltReason::DiskLow,
+                                }),
+                                Duration::from_secs(2),
+                            );
+                        } else if free >= min && low {
+                            low = false;
+                            log::warn!(target: "app", free_gb = free_gb;
+                                "Free disk back to {free_gb:.1} GB: entries stay paused until POST /resume");
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        })
+        .map(Some)
+}
+
 /// Starts the journal thread on the opened file and journals this run's start.
 pub fn start_journal(
     cfg: &AppConfig,

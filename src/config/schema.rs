@@ -481,6 +481,11 @@ pub struct MonitoringConfig {
     pub metrics_enabled: bool,
     /// How often the risk thread republishes the snapshot while ticks flow.
     pub snapshot_interval_ms: u64,
+    /// Free space (GB) on the journal's filesystem below which an ALERT is raised and new
+    /// entries pause (the runbook asks for more than 10 GB); 0 turns the check off.
+    pub min_free_disk_gb: f64,
+    /// How often the free space is looked at.
+    pub disk_check_interval_s: u64,
 }
 
 impl Default for MonitoringConfig {
@@ -488,6 +493,8 @@ impl Default for MonitoringConfig {
         MonitoringConfig {
             metrics_enabled: true,
             snapshot_interval_ms: 200,
+            min_free_disk_gb: 10.0,
+            disk_check_interval_s: 30,
         }
     }
 }

@@ -74,6 +74,24 @@ pub fn validate(c: &AppConfig, p: &mut Vec<Problem>) {
             )
         },
     );
+    let k = &c.kite;
+    check(
+        p,
+        k.adopted_stop_pct > 0.0 && k.adopted_stop_pct < 100.0,
+        "kite.adopted_stop_pct",
+        || format!("must be > 0 and < 100 percent (got {})", k.adopted_stop_pct),
+    );
+    check(
+        p,
+        c.monitoring.min_free_disk_gb >= 0.0 && c.monitoring.min_free_disk_gb.is_finite(),
+        "monitoring.min_free_disk_gb",
+        || {
+            format!(
+                "must be 0 (off) or more gigabytes (got {})",
+                c.monitoring.min_free_disk_gb
+            )
+        },
+    );
     check(
         p,
         r.daily_loss_stop_pct < 0.0 && r.daily_loss_stop_pct >= -100.0,

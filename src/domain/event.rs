@@ -486,6 +486,8 @@ pub enum HaltReason {
     FeedLost,
     /// Kite refused the access token (expired, logged out, or logged in elsewhere).
     TokenExpired,
+    /// The journal's disk has less free space than monitoring.min_free_disk_gb.
+    DiskLow,
 }
 
 impl HaltReason {
@@ -494,6 +496,9 @@ impl HaltReason {
             HaltReason::FeedLost => "market feed lost: reconnect attempts exhausted",
             HaltReason::TokenExpired => {
                 "Kite access token refused (TokenException): run `aitrapp login`"
+            }
+            HaltReason::DiskLow => {
+                "free disk below monitoring.min_free_disk_gb: free space, then POST /resume"
             }
         }
     }

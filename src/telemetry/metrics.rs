@@ -81,6 +81,7 @@ metrics! {
     reconcile_foreign_positions: "Positions at Kite that no order of ours made (reported, never traded)",
     reconcile_done: "1 once the start's reconciliation with Kite has finished (LIVE)",
     foreign_exposure_paise: "Value of the foreign positions at their last price, paise (counted in heat)",
+    free_disk_bytes: "Free space on the journal's filesystem, bytes (monitoring.min_free_disk_gb alerts and pauses entries)",
     snapshot_publishes_total: "Snapshots published",
     tick_to_intent_p50_ns: "Tick-to-order-intent latency p50, ns (order stage histogram)",
     tick_to_intent_p99_ns: "Tick-to-order-intent latency p99, ns",

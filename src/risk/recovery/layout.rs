@@ -511,6 +511,7 @@ pub(super) fn put_control(w: &mut Wire<'_>, c: &ControlCommand, ts: u32) {
             match reason {
                 HaltReason::FeedLost => 0,
                 HaltReason::TokenExpired => 1,
+                HaltReason::DiskLow => 2,
             },
         ),
         ControlCommand::Reconcile => (7, 0, 0),
