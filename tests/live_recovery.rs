@@ -234,3 +234,69 @@ fn a_live_restart_applies_fills_made_while_down_adopts_our_orders_and_leaves_for
         "an order of ours was given up"
     );
 }
+
+/// A restart on the Kite feed with today's `feed.record`: the strategies are warmed up
+/// again from it (not from today's candles), and the recording goes on in the same file.
+#[test]
+fn a_restart_on_the_kite_feed_warms_up_from_todays_recording() {
+    let sim = common::start_sim_today("10:00", 30.0);
+    // On a weekend or holiday the simulator plays the next trading day, which is not the
+    // day a live feed's recording is told by: there is no "today's recording" to test.
+    let token = sim.market.master.find("NSE", "INFY").unwrap().token;
+    let day_of = || {
+        sim.market
+            .last_tick(token)
+            .map(|t| aitrapp::clock::ist_date(t.exchange_timestamp as i64))
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while day_of() != Some(aitrapp::clock::today_ist()) {
+        if std::time::Instant::now() > deadline {
+            eprintln!(
+                "today is not a trading day (the simulator plays {:?}): nothing to check",
+                day_of()
+            );
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut app = start_aitrapp("rec-warm", &sim, "", &[]);
+    app.child.kill().unwrap();
+    app.child.wait().unwrap();
+    let dir = app.dir.clone();
+    let cfg = dir.join("configs/app.yaml");
+    let yaml = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        yaml.replacen("feed:\n", "feed:\n  record: data/today.rec\n", 1),
+    )
+    .unwrap();
+    let rec = dir.join("data/today.rec");
+    let run = || {
+        aitrapp_run(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    app.child = run();
+    wait_until("frames in the recording", 60, || {
+        std::fs::metadata(&rec).is_ok_and(|m| m.len() > 200_000)
+    });
+    app.child.kill().unwrap();
+    app.child.wait().unwrap();
+    let before = std::fs::metadata(&rec).unwrap().len();
+    app.child = run();
+    wait_until("the warm-up from the recording", 60, || {
+        log_text(&dir).contains("Strategies warmed up again from today's recording")
+    });
+    wait_until("the recording to go on in the same file", 30, || {
+        std::fs::metadata(&rec).is_ok_and(|m| m.len() > before + 10_000)
+    });
+    let line = log_text(&dir)
+        .lines()
+        .find(|l| l.contains("warmed up again from today's recording"))
+        .unwrap()
+        .to_string();
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert!(v["ticks"].as_u64().unwrap() > 1000, "{line}");
+}

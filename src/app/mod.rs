@@ -42,6 +42,7 @@ mod history;
 mod inputs;
 mod kite;
 mod record;
+mod recording;
 mod state;
 pub use backup::{backup, restore};
 pub use export::*;
@@ -258,7 +259,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     let (hot, hot_rx) = HotLog::new(cfg.logging.hot_queue, metrics.clone());
     let (inbox_tx, inbox_rx) = crossbeam_channel::bounded::<InboxMsg>(65_536);
     let iv_seed = iv_seed(cfg, base, &master, market.as_ref(), &calendar)?;
-    let warmup = if cfg.indicators.warmup_days > 0 {
+    let mut warmup = if cfg.indicators.warmup_days > 0 {
         history
     } else {
         Vec::new()
@@ -357,6 +358,16 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     .with_reloads(reload_rx, reload_ack_tx)
     .with_metrics(metrics.clone());
     apply_iv_seed(cfg, &iv_seed, &mut strategy);
+    // A live feed restarted the same day: today's own recording warms up better than
+    // today's minute candles.
+    let recording = if live_feed {
+        recording::todays_recording(cfg, base, session_day)?
+    } else {
+        None
+    };
+    if recording.is_some() {
+        recording::drop_todays_candles(&mut warmup, session_day);
+    }
     apply_warmup(cfg, &warmup, &mut strategy, session_day);
     drop(warmup);
     let journal_file = state::open_journal(cfg, base, session_day)?;
@@ -430,6 +441,9 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
         }
         None => None,
     };
+    if let Some(rec) = &recording {
+        recording::warm_from_recording(rec, &mut strategy, &mut risk)?;
+    }
     if let Some(live) = &live_router {
         kite::reconcile_at_start(
             &live.rest,
@@ -473,8 +487,13 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).map_err(startup)?;
             }
-            let f = File::create(&path)
-                .map_err(|e| startup(format!("feed.record {}: {e}", path.display())))?;
+            // Today's recording goes on; anything else starts a new file.
+            let f = if recording.is_some() {
+                std::fs::OpenOptions::new().append(true).open(&path)
+            } else {
+                File::create(&path)
+            }
+            .map_err(|e| startup(format!("feed.record {}: {e}", path.display())))?;
             log::info!(target: "feed", file = path.display().to_string().as_str(); "Recording frames to {}", path.display());
             Some(RecordWriter::new(BufWriter::new(f)))
         }

@@ -93,8 +93,31 @@ pub fn start_sim_replay(recording: &Path) -> kite_sim::SimHandle {
     sim("09:20", 1.0, false, Some(recording.to_path_buf()))
 }
 
+/// `start_sim` on today's date (IST) instead of the pinned one, as a real Kite feed is: for
+/// what is told apart by the day (today's recording).
+pub fn start_sim_today(start: &str, speed: f64) -> kite_sim::SimHandle {
+    sim_on(start, speed, false, None, "")
+}
+
 fn sim(start: &str, speed: f64, tls: bool, replay: Option<PathBuf>) -> kite_sim::SimHandle {
+    sim_on(
+        start,
+        speed,
+        tls,
+        replay,
+        &shipped::shipped_config().feed.synthetic.date,
+    )
+}
+
+fn sim_on(
+    start: &str,
+    speed: f64,
+    tls: bool,
+    replay: Option<PathBuf>,
+    date: &str,
+) -> kite_sim::SimHandle {
     let mut app = shipped::shipped_config();
+    app.feed.synthetic.date = date.into();
     app.feed.synthetic.start_time = start.into();
     app.feed.synthetic.speed = speed;
     kite_sim::start(SimConfig {
