@@ -1,7 +1,7 @@
 //! Crash-only state: a PAPER session on the synthetic market, killed with SIGKILL at random
 //! moments and restarted each time, ends with exactly the trades and P&L of an uninterrupted
 //! session with the same seed. `cargo test --release --test crash_recovery -- --ignored`
-//! runs the long soak (25 kills).
+//! runs the long soak (50 kills); the suite kills it 20 times.
 
 mod common;
 use common::{aitrapp_run, free_port, log_text, temp_project};
@@ -181,14 +181,14 @@ fn export(dir: &Path) -> String {
 }
 
 #[test]
-fn a_paper_day_killed_at_random_moments_ends_as_if_never_killed() {
-    soak(5, 0x9e37_79b9, 3000.0);
+fn a_paper_day_killed_at_20_random_moments_ends_as_if_never_killed() {
+    soak(20, 0x9e37_79b9, 800.0);
 }
 
 #[test]
 #[ignore]
-fn soak_25_kills() {
-    soak(25, 0x2545_f491, 800.0);
+fn soak_50_kills() {
+    soak(50, 0x2545_f491, 400.0);
 }
 
 /// aitrapp on the synthetic market at `speed`, with `extra` YAML; its API port.

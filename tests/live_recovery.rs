@@ -9,25 +9,14 @@
 mod common;
 use aitrapp::domain::OrderId;
 use aitrapp::exec::kite::rest::PlaceOrder;
-use common::{aitrapp_run, http, kite_rest_client, log_text, start_aitrapp, start_sim, wait_until};
+use common::{
+    aitrapp_run, http, kite_rest_client, log_text, net_quantities as net, start_aitrapp, start_sim,
+    wait_until,
+};
 use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-
-fn net(list: &serde_json::Value) -> BTreeMap<u64, i64> {
-    list.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| {
-            Some((
-                p["instrument_token"].as_u64()?,
-                p["quantity"].as_f64()? as i64,
-            ))
-        })
-        .filter(|(_, q)| *q != 0)
-        .collect()
-}
 
 /// The simulator's orders and net positions, read in process: the test's own polling
 /// never spends the account's REST rate limits that aitrapp runs under.
@@ -43,21 +32,7 @@ fn sim_net(sim: &kite_sim::SimHandle) -> BTreeMap<u64, i64> {
 
 /// SL-M orders waiting for their trigger, by token: (side, open quantity, order id, tag).
 fn resting_stops(sim: &kite_sim::SimHandle) -> BTreeMap<u64, (String, i64, String, String)> {
-    sim_orders(sim)
-        .iter()
-        .filter(|o| o["order_type"] == "SL-M" && o["status"] == "TRIGGER PENDING")
-        .filter_map(|o| {
-            Some((
-                o["instrument_token"].as_u64()?,
-                (
-                    o["transaction_type"].as_str()?.to_string(),
-                    o["quantity"].as_i64()? - o["filled_quantity"].as_i64().unwrap_or(0),
-                    o["order_id"].as_str()?.to_string(),
-                    o["tag"].as_str().unwrap_or("").to_string(),
-                ),
-            ))
-        })
-        .collect()
+    common::resting_stops_of(&sim_orders(sim))
 }
 
 fn market_buy(symbol: &str, qty: i64, tag: &str) -> PlaceOrder {

@@ -5,25 +5,12 @@
 //! 429.
 
 mod common;
-use common::{http, log_text, metric, sim_get, start_aitrapp, start_sim, wait_until};
+use common::{
+    http, log_text, metric, net_quantities as net, sim_get, start_aitrapp, start_sim, wait_until,
+};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-
-/// Net quantity per instrument token, non-zero only.
-fn net(list: &serde_json::Value) -> BTreeMap<u64, i64> {
-    list.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| {
-            Some((
-                p["instrument_token"].as_u64()?,
-                p["quantity"].as_f64()? as i64,
-            ))
-        })
-        .filter(|(_, q)| *q != 0)
-        .collect()
-}
 
 fn our_positions(port: u16) -> BTreeMap<u64, i64> {
     let (_, body) = http(port, "GET", "/positions").unwrap_or_default();
@@ -154,27 +141,6 @@ fn live_session_against_kite_sim() {
     }
 }
 
-/// Our tagged SL-M orders still waiting for their trigger, by token: (side, quantity, id).
-fn resting_stops(sim: &kite_sim::SimHandle) -> BTreeMap<u64, (String, i64, String)> {
-    let orders = sim_get(sim, "/orders");
-    orders
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|o| o["order_type"] == "SL-M" && o["status"] == "TRIGGER PENDING")
-        .filter_map(|o| {
-            Some((
-                o["instrument_token"].as_u64()?,
-                (
-                    o["transaction_type"].as_str()?.to_string(),
-                    o["quantity"].as_i64()? - o["filled_quantity"].as_i64().unwrap_or(0),
-                    o["order_id"].as_str()?.to_string(),
-                ),
-            ))
-        })
-        .collect()
-}
-
 #[test]
 fn a_killed_engine_leaves_every_position_its_stop_at_kite() {
     // From 09:08: the start (a warm-up from history) is over before the opening range.
@@ -222,4 +188,13 @@ fn a_killed_engine_leaves_every_position_its_stop_at_kite() {
             .flatten()
             .any(|o| o["order_id"] == stop_id.as_str() && o["status"] == "COMPLETE")
     });
+}
+
+/// Our tagged SL-M orders still waiting for their trigger, by token: (side, quantity, id).
+fn resting_stops(sim: &kite_sim::SimHandle) -> BTreeMap<u64, (String, i64, String)> {
+    let orders = sim_get(sim, "/orders");
+    common::resting_stops_of(orders.as_array().map_or(&[][..], |a| a.as_slice()))
+        .into_iter()
+        .map(|(t, (side, q, id, _))| (t, (side, q, id)))
+        .collect()
 }

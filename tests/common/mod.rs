@@ -290,3 +290,40 @@ pub fn json_log(dir: &Path) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).expect("every log line is JSON"))
         .collect()
 }
+
+/// Net quantity per instrument token of a positions list, non-zero only.
+pub fn net_quantities(list: &serde_json::Value) -> std::collections::BTreeMap<u64, i64> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            Some((
+                p["instrument_token"].as_u64()?,
+                p["quantity"].as_f64()? as i64,
+            ))
+        })
+        .filter(|(_, q)| *q != 0)
+        .collect()
+}
+
+/// SL-M orders of an order book waiting for their trigger, by token: (side, open quantity,
+/// order id, tag).
+pub fn resting_stops_of(
+    orders: &[serde_json::Value],
+) -> std::collections::BTreeMap<u64, (String, i64, String, String)> {
+    orders
+        .iter()
+        .filter(|o| o["order_type"] == "SL-M" && o["status"] == "TRIGGER PENDING")
+        .filter_map(|o| {
+            Some((
+                o["instrument_token"].as_u64()?,
+                (
+                    o["transaction_type"].as_str()?.to_string(),
+                    o["quantity"].as_i64()? - o["filled_quantity"].as_i64().unwrap_or(0),
+                    o["order_id"].as_str()?.to_string(),
+                    o["tag"].as_str().unwrap_or("").to_string(),
+                ),
+            ))
+        })
+        .collect()
+}
