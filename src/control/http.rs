@@ -1,6 +1,7 @@
-//! HTTP control API. GET /health /ready /state /positions /orders /risk /trades /metrics; POST /pause
-//! /resume /flatten /strategies/reload /universe/reload. Mutating calls need `X-API-Key` when API_SECRET_KEY is set. Unknown paths
-//! answer 404 JSON, wrong methods 405 JSON.
+//! HTTP control API. GET /health /ready /state /positions /orders /risk /trades /metrics;
+//! POST /pause /resume /flatten /strategies/reload /universe/reload /journal/sync (a backup's
+//! fsync). Mutating calls need `X-API-Key` when API_SECRET_KEY is set. Unknown paths answer
+//! 404 JSON, wrong methods 405 JSON.
 
 use crate::config::{self, Environment};
 use crate::domain::{ControlCommand, FlattenReport, InstrumentMaster};
