@@ -106,19 +106,20 @@ pub fn backup(
             let mut bytes =
                 std::fs::read(&p).map_err(|e| startup(format!("{}: {e}", p.display())))?;
             if name.ends_with(".aj") {
-                let len = match &synced {
-                    Some((n, len)) if sub.is_empty() && *n == name => *len,
-                    // Not being written (or the engine is gone): up to its last whole record.
-                    _ => {
-                        whole_records(&bytes)
-                            .map_err(|e| startup(format!("{}: {e}", p.display())))?
-                            .1
-                    }
+                let synced_len = match &synced {
+                    Some((n, len)) if sub.is_empty() && *n == name => Some(*len as usize),
+                    _ => None,
                 };
-                bytes.truncate(len as usize);
-                records += whole_records(&bytes)
-                    .map_err(|e| startup(format!("{}: {e}", p.display())))?
-                    .0;
+                if let Some(len) = synced_len {
+                    bytes.truncate(len);
+                }
+                let (n, whole) =
+                    whole_records(&bytes).map_err(|e| startup(format!("{}: {e}", p.display())))?;
+                // Not being written (or the engine is gone): up to its last whole record.
+                if synced_len.is_none() {
+                    bytes.truncate(whole as usize);
+                }
+                records += n;
             }
             let path = if sub.is_empty() {
                 format!("journal/{name}")

@@ -31,7 +31,6 @@ pub struct ReconcileMemory {
     paused: bool,
     /// Per instrument: units at the broker that no order of ours made, and their price.
     foreign: Vec<(i64, Price)>,
-    pub runs: u64,
 }
 
 impl ReconcileMemory {
@@ -137,7 +136,6 @@ impl RiskStage {
             }
         }
         self.match_positions(book, &outside, first, &mut r);
-        self.reconcile.runs += 1;
         let m = &self.metrics;
         Metrics::add(&m.reconcile_runs_total, 1);
         Metrics::add(&m.reconcile_fills_applied_total, r.fills_applied as u64);
@@ -202,7 +200,7 @@ impl RiskStage {
                 o.tag, o.filled, o.qty
             ));
         }
-        self.settle(id, o, r, emit);
+        self.settle(idx, id, o, r, emit);
         let now = self.oms.get(id).map(|x| x.status);
         if now.is_some_and(|s| s.is_terminal()) && o.is_working() {
             r.drift.push((o.token, sym));
@@ -216,6 +214,7 @@ impl RiskStage {
     /// The broker's word on an order's end (or its acknowledgement) goes onto the desk.
     fn settle(
         &mut self,
+        idx: usize,
         id: OrderId,
         o: &BrokerOrder,
         r: &mut ReconcileReport,
@@ -240,11 +239,7 @@ impl RiskStage {
             r.orders_settled += 1;
             r.details.push(format!(
                 "{}: order {} is {:?} at the broker: settled on the desk",
-                self.master.index_of(o.token).map_or("?", |i| self
-                    .master
-                    .by_index(i)
-                    .tradingsymbol
-                    .as_str()),
+                self.master.by_index(idx).tradingsymbol,
                 o.tag,
                 o.state
             ));
@@ -379,15 +374,9 @@ impl RiskStage {
         let tick = self.master.by_index(idx).tick_size.0.max(1);
         let away = (price as i128 * self.params.adopted_stop_bps as i128 / 10_000) as i64;
         let away = away.max(tick);
-        let raw = match side {
-            Side::Buy => price - away,
-            Side::Sell => price + away,
-        };
-        let snapped = match side {
-            Side::Buy => raw.div_euclid(tick) * tick,
-            Side::Sell => (raw + tick - 1).div_euclid(tick) * tick,
-        };
-        Price(snapped.max(tick))
+        // The stop closes the position: it is rounded as an order on the other side is.
+        let raw = price - side.sign() * away;
+        Price(round_against(raw, side.opposite(), tick).max(tick))
     }
 
     /// Net positions against what our orders' fills explain: foreign positions and drift.
