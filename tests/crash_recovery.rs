@@ -266,6 +266,13 @@ fn a_stop_with_positions_open_names_each_and_flatten_on_stop_flattens_first() {
         .find(|l| l.contains("Recovered from journal"))
         .unwrap();
     assert!(!recovered.contains(" 0 open position(s)"), "{recovered}");
+    // A 09:40 start with no candles or recording of today: ORB and VWAP reversion sit out.
+    for note in [
+        "orb: started after the open",
+        "vwap_reversion: started after the open with no candles or recording of today: sits out today",
+    ] {
+        assert!(log.contains(note), "{note}\n{}", tail(&dir));
+    }
 
     // shutdown.flatten_on_stop: the kill switch first, then the stop, flat.
     let (dir, mut child, port) = start_paper(

@@ -9,6 +9,7 @@ pub mod indicators;
 pub mod options;
 pub mod orb;
 pub mod ranking;
+pub mod sit_out;
 pub mod trend_pullback;
 pub mod vwap_reversion;
 
@@ -135,7 +136,8 @@ pub struct StrategyStage {
     /// allocated once, sent before the bar's signals.
     bars_out: Vec<crate::domain::BarStat>,
     exit_w: usize,
-    orb_skip_noted: u32,
+    /// Sit-out counts last said: ORB, VWAP reversion.
+    sit_outs_noted: [u32; 2],
     /// Replaying past candles: bars and indicators only; options and signals are off, and
     /// ORB sees only the bars of `warm_today` (today's range from historical candles).
     warming: bool,
@@ -179,7 +181,7 @@ impl StrategyStage {
             tracked: Vec::new(),
             orb: Orb::new(s.orb, open, n),
             trend: TrendPullback::new(s.trend_pullback, n),
-            vwap: VwapReversion::new(s.vwap_reversion, n),
+            vwap: VwapReversion::new(s.vwap_reversion, open, n),
             options: OptionsRanker::new(
                 s.options_ranker,
                 &master,
@@ -205,7 +207,7 @@ impl StrategyStage {
             indicators,
             volume: vec![VolumeDelta::default(); n],
             quotes: vec![Quote::default(); n],
-            orb_skip_noted: 0,
+            sit_outs_noted: [0; 2],
             warming: false,
             warm_today: crate::domain::Date(0),
             reloads: None,
@@ -345,7 +347,7 @@ impl StrategyStage {
                     }
                 }
                 self.flush(slot.recv_ns, out);
-                self.note_orb_skips(*ts);
+                self.note_sit_outs(*ts);
             }
             Event::Control(
                 ControlCommand::ReloadStrategies { request, .. }
@@ -452,22 +454,24 @@ impl StrategyStage {
         candles.len()
     }
 
-    /// Says how many instruments ORB has no range for today (started inside the opening
-    /// window; PAPER has no historical candles to rebuild it from), on the clock, when the
-    /// count has grown since it last said.
-    fn note_orb_skips(&mut self, ts: u32) {
-        let skipped = self.orb.skipped_today(ts);
-        if skipped > self.orb_skip_noted {
-            self.orb_skip_noted = skipped;
-            if let Some(h) = &self.hot {
-                h.emit(HotEvent::StrategyNote {
-                    strategy: StrategyId::Orb,
-                    count: skipped,
-                    note: "started after the open with no historical candles of today: no opening range today (it is never built from part of the window)",
-                });
+    /// Says how many instruments ORB has no range for and VWAP reversion no trusted VWAP
+    /// for today (started after the open with neither candles nor a recording of today to
+    /// rebuild them from), on the clock, when a count has grown since it last said.
+    fn note_sit_outs(&mut self, ts: u32) {
+        let now = [
+            (StrategyId::Orb, self.orb.skipped_today(ts),
+                "started after the open with no candles or recording of today: no opening range today (it is never built from part of the window)"),
+            (StrategyId::VwapReversion, self.vwap.sitting_out_today(ts),
+                "started after the open with no candles or recording of today: sits out today (its session VWAP is never built from part of the session)"),
+        ];
+        for (k, (strategy, count, note)) in now.into_iter().enumerate() {
+            if count > self.sit_outs_noted[k] {
+                if let Some(h) = &self.hot {
+                    h.emit(HotEvent::StrategyNote { strategy, count, note });
+                }
             }
-        } else if skipped < self.orb_skip_noted {
-            self.orb_skip_noted = skipped; // a new day
+            // Fewer on a new day: start counting again.
+            self.sit_outs_noted[k] = count;
         }
     }
 

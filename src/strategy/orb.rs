@@ -8,6 +8,7 @@
 //! that instrument has no range today rather than a partial one, and `skipped_today` says so.
 
 use super::bars::Bar;
+use super::sit_out::SitOutCount;
 use crate::clock::{ist_date, ist_epoch, TimeOfDay};
 use crate::config::OrbConfig;
 use crate::domain::{Date, Price, Side, Signal, StrategyId, Token};
@@ -51,23 +52,7 @@ pub struct Orb {
     cfg: OrbConfig,
     open: TimeOfDay,
     ranges: Vec<OpeningRange>,
-    skips: SkipCount,
-}
-
-/// Ranges skipped on `day`, counted as they are skipped.
-#[derive(Clone, Copy, Debug, Default)]
-struct SkipCount {
-    day: Date,
-    n: u32,
-}
-
-impl SkipCount {
-    fn count(&mut self, day: Date) {
-        if self.day != day {
-            *self = SkipCount { day, n: 0 };
-        }
-        self.n += 1;
-    }
+    skips: SitOutCount,
 }
 
 impl Orb {
@@ -76,7 +61,7 @@ impl Orb {
             cfg,
             open,
             ranges: vec![OpeningRange::default(); instruments],
-            skips: SkipCount::default(),
+            skips: SitOutCount::default(),
         }
     }
 
@@ -92,11 +77,7 @@ impl Orb {
 
     /// Instruments with no range today because the window was only partly seen.
     pub fn skipped_today(&self, ts: u32) -> u32 {
-        if self.skips.day == ist_date(ts as i64) {
-            self.skips.n
-        } else {
-            0
-        }
+        self.skips.on_day_of(ts)
     }
 
     pub fn range(&self, idx: usize) -> &OpeningRange {

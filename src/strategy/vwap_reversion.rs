@@ -5,10 +5,15 @@
 //! while ADX is below `max_adx`, enters at its close. The stop is beyond the lowest low seen
 //! while outside, the target the VWAP (or `rr_min` × risk). The band is trusted only after
 //! `min_session_bars` bars of the day.
+//!
+//! The session VWAP is only trusted from the whole session: when an instrument's first bar of
+//! the day starts after the open (started late with no candles or recording of today), it sits
+//! out the day rather than fade a VWAP of part of it, and `sitting_out_today` says so.
 
 use super::bars::Bar;
+use super::sit_out::SitOutCount;
 use super::indicators::IndicatorValues;
-use crate::clock::ist_date;
+use crate::clock::{ist_date, ist_epoch, TimeOfDay};
 use crate::config::{ReversionTarget, VwapReversionConfig};
 use crate::domain::{Date, Price, Side, Signal, StrategyId, Token};
 
@@ -16,6 +21,8 @@ use crate::domain::{Date, Price, Side, Signal, StrategyId, Token};
 struct InstrumentState {
     day: Date,
     session_bars: u32,
+    /// The day's first bar started after the open: no trusted VWAP today.
+    sits_out: bool,
     /// Outside the band: the side to enter on coming back, and the extreme so far.
     stretched: Option<(Side, i64)>,
     bars: u64,
@@ -25,15 +32,24 @@ struct InstrumentState {
 #[derive(Clone, Debug)]
 pub struct VwapReversion {
     cfg: VwapReversionConfig,
+    open: TimeOfDay,
     state: Vec<InstrumentState>,
+    sit_outs: SitOutCount,
 }
 
 impl VwapReversion {
-    pub fn new(cfg: VwapReversionConfig, instruments: usize) -> VwapReversion {
+    pub fn new(cfg: VwapReversionConfig, open: TimeOfDay, instruments: usize) -> VwapReversion {
         VwapReversion {
             cfg,
+            open,
             state: vec![InstrumentState::default(); instruments],
+            sit_outs: SitOutCount::default(),
         }
+    }
+
+    /// Instruments with no trusted session VWAP today (their day began after the open).
+    pub fn sitting_out_today(&self, ts: u32) -> u32 {
+        self.sit_outs.on_day_of(ts)
     }
 
     pub fn config(&self) -> &VwapReversionConfig {
@@ -57,8 +73,13 @@ impl VwapReversion {
         let c = bar.candle;
         let day = ist_date(c.start as i64);
         if st.day != day {
+            let sits_out = c.start as i64 > ist_epoch(day, self.open);
+            if sits_out {
+                self.sit_outs.count(day);
+            }
             *st = InstrumentState {
                 day,
+                sits_out,
                 bars: st.bars,
                 cooldown_until: st.cooldown_until,
                 ..InstrumentState::default()
@@ -67,7 +88,7 @@ impl VwapReversion {
         st.session_bars += 1;
         st.bars += 1;
         let v = ind.vwap?;
-        if st.session_bars < cfg.min_session_bars || v.std_dev <= 0.0 {
+        if st.sits_out || st.session_bars < cfg.min_session_bars || v.std_dev <= 0.0 {
             return None;
         }
         let band = cfg.vwap_band_mult * v.std_dev;
@@ -128,13 +149,15 @@ mod tests {
     use super::*;
     use crate::strategy::indicators::{AdxValue, VwapValue};
 
+    const OPEN: TimeOfDay = TimeOfDay::hm(9, 15);
+
     fn bar(i: u32, h: i64, l: i64, c: i64) -> Bar {
         let mut b = Bar {
             window: 300,
             ..Bar::default()
         };
         b.candle = crate::domain::Candle {
-            start: 1_764_044_100 + i * 300, // 2025-11-25 09:45 IST onwards, one session
+            start: 1_764_042_300 + i * 300, // 2025-11-25 09:15 IST onwards, one session
             open: c,
             high: h,
             low: l,
@@ -160,7 +183,7 @@ mod tests {
     }
 
     fn run(bars: &[Bar], adx: f64, cfg: VwapReversionConfig) -> Vec<Signal> {
-        let mut v = VwapReversion::new(cfg, 1);
+        let mut v = VwapReversion::new(cfg, OPEN, 1);
         bars.iter()
             .filter_map(|b| v.on_bar(0, Token(3), b, &ind(adx), 5))
             .collect()
@@ -222,5 +245,37 @@ mod tests {
         // Never left the band: nothing to revert.
         let calm = [bar(0, 1005, 995, 1000), bar(1, 1002, 990, 995)];
         assert!(run(&calm, 15.0, cfg()).is_empty());
+    }
+
+    #[test]
+    fn a_day_that_began_after_the_open_sits_out() {
+        // The entry of the first test, seen from 09:20: the VWAP would be of part of the day.
+        let late = [
+            bar(1, 985, 970, 975),
+            bar(2, 980, 965, 972),
+            bar(3, 992, 975, 990),
+        ];
+        let mut v = VwapReversion::new(cfg(), OPEN, 1);
+        let fired: Vec<_> = late
+            .iter()
+            .filter_map(|b| v.on_bar(0, Token(3), b, &ind(15.0), 5))
+            .collect();
+        assert!(fired.is_empty(), "{fired:?}");
+        assert_eq!(v.sitting_out_today(late[0].end()), 1);
+        // The next day it starts at the open and trades again.
+        let day = 86_400;
+        let next: Vec<Bar> = [bar(0, 1005, 995, 1000), bar(1, 985, 970, 975), bar(3, 992, 975, 990)]
+            .into_iter()
+            .map(|mut b| {
+                b.candle.start += day;
+                b
+            })
+            .collect();
+        let fired = next
+            .iter()
+            .filter_map(|b| v.on_bar(0, Token(3), b, &ind(15.0), 5))
+            .count();
+        assert_eq!(fired, 1);
+        assert_eq!(v.sitting_out_today(next[0].end()), 0);
     }
 }
