@@ -299,6 +299,10 @@ fn a_stop_with_positions_open_names_each_and_flatten_on_stop_flattens_first() {
     assert_eq!((code, body.contains("\"count\":0")), (200, true), "{body}");
     sigterm_and_wait(&mut child, &dir);
     let csv = export(&dir);
+    // The stop wrote the day's export itself, kept under the retention with the journals.
+    let kept = std::fs::read_to_string(dir.join("data/exports/trades-2026-12-02.csv"))
+        .unwrap_or_else(|e| panic!("the stop's export: {e}\n{}", tail(&dir)));
+    assert_eq!(kept, csv, "the stop's export is `aitrapp export --date`'s");
     let head: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
     for (t, line) in day["trades"]
         .as_array()

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::journal;
+use crate::journal::retention;
 use crate::risk::recovery::{decode_trade, JournaledTrade};
 use crate::telemetry::journal::kind;
 
@@ -76,6 +77,68 @@ pub fn csv_line(t: &JournaledTrade) -> String {
         r.exit_order.tag().as_str().to_string(),
     ]
     .join(",")
+}
+
+/// At start: trade exports of other days than `today` in `journal.exports_dir` move to its
+/// `archive/`, compressed, and archived ones older than `logging.audit_retention_days` go.
+/// An error is logged, never fatal: the exports are copies of what the journals hold.
+pub fn archive_exports(cfg: &AppConfig, base: &Path, today: Date) {
+    if cfg.journal.exports_dir.is_empty() {
+        return;
+    }
+    let dir = resolve_path(base, &cfg.journal.exports_dir);
+    if !dir.is_dir() {
+        return;
+    }
+    match retention::archive_other_days(&dir, retention::EXPORT, today.0) {
+        Ok(done) => {
+            for a in done {
+                log::info!(target: "journal", file = a.display().to_string().as_str();
+                    "Trade export of an earlier day archived to {}", a.display());
+            }
+        }
+        Err((path, e)) => {
+            log::error!(target: "journal", file = path.display().to_string().as_str(), error = e.to_string().as_str();
+                "ALERT: archiving the trade exports stopped at {}: {e}", path.display())
+        }
+    }
+    let days = cfg.logging.audit_retention_days;
+    for p in retention::prune_archive(&dir, retention::EXPORT, today.0, days) {
+        log::info!(target: "journal", file = p.display().to_string().as_str(), retention_days = days;
+            "Archived trade export {} deleted: older than logging.audit_retention_days ({days})", p.display());
+    }
+}
+
+/// At a stop: each day from `from` to `to` that has trades gets its export in
+/// `journal.exports_dir` (`trades-YYYY-MM-DD.csv`, as `aitrapp export --date` writes it).
+pub fn write_day_exports(cfg: &AppConfig, base: &Path, from: Date, to: Date) {
+    if cfg.journal.exports_dir.is_empty() || !cfg.journal.enabled {
+        return;
+    }
+    let dir = resolve_path(base, &cfg.journal.exports_dir);
+    let mut day = from;
+    while day <= to {
+        let path = dir.join(retention::EXPORT.name(day.0));
+        let written = std::fs::create_dir_all(&dir)
+            .map_err(|e| startup(format!("{}: {e}", dir.display())))
+            .and_then(|_| {
+                let d = day.to_string();
+                export_trades(cfg, base, Some(&d), None, None, Some(&path))
+            });
+        match written {
+            Ok(n) => {
+                log::info!(target: "journal", file = path.display().to_string().as_str(), trades = n;
+                "Trades of {day} exported for tax records to {} ({n} trades)", path.display())
+            }
+            Err(e) => {
+                log::error!(target: "journal", file = path.display().to_string().as_str(), error = e.to_string().as_str();
+                "ALERT: the trade export of {day} was not written ({e}); `aitrapp export --date {day}` writes it from the journal")
+            }
+        }
+        day = crate::clock::ist_date(
+            crate::clock::ist_epoch(day, crate::clock::TimeOfDay::hm(12, 0)) + 86_400,
+        );
+    }
 }
 
 /// `GET /trades?date=`: a day's trades as JSON, with the export's columns as field names

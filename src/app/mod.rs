@@ -371,6 +371,9 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     apply_warmup(cfg, &warmup, &mut strategy, session_day);
     drop(warmup);
     let journal_file = state::open_journal(cfg, base, session_day)?;
+    if journal_file.is_some() {
+        export::archive_exports(cfg, base, session_day);
+    }
     let mut risk = RiskStage::new(
         RiskParams::from_config(cfg),
         calendar.clone(),
@@ -670,9 +673,11 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
         latency_p99_ns: stages.order.latency().value_at_quantile(0.99),
         latency_samples: stages.order.latency().len(),
     };
+    let last_day = stages.risk.day().unwrap_or(session_day).max(session_day);
     drop(stages);
     if let Some(j) = run_journal {
         j.close();
+        export::write_day_exports(cfg, base, session_day, last_day);
     }
     drop(hot);
     let _ = logger.join();

@@ -18,6 +18,10 @@ pub struct JournalConfig {
     pub queue: usize,
     /// Journal every signal and what risk did with it (taken, or refused and why).
     pub audit_all_decisions: bool,
+    /// Where a run that stops writes the trade export of each day it traded
+    /// (`trades-YYYY-MM-DD.csv`, as `aitrapp export` writes it); earlier days' files are
+    /// archived compressed there and kept `logging.audit_retention_days`. Empty: none.
+    pub exports_dir: String,
 }
 
 impl Default for JournalConfig {
@@ -29,6 +33,7 @@ impl Default for JournalConfig {
             fsync_interval_ms: 50,
             queue: 16_384,
             audit_all_decisions: true,
+            exports_dir: "data/exports".into(),
         }
     }
 }

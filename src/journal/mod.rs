@@ -6,6 +6,7 @@
 
 pub mod backup;
 pub mod format;
+pub mod retention;
 
 use crate::telemetry::journal::JournalEntry;
 use crate::telemetry::Metrics;
@@ -76,28 +77,15 @@ pub struct OpenJournal {
     pub pruned: Vec<PathBuf>,
     file: File,
     next_seq: u64,
+    /// Where the next day's file goes when a day begins inside the run, kept as long.
+    dir: PathBuf,
+    day: u32,
+    retention_days: u32,
 }
 
 /// Every day's journal in `dir` and its `archive/`, oldest first: (trading day, file).
 pub fn day_files(dir: &Path) -> Vec<(u32, PathBuf)> {
-    let mut out = Vec::new();
-    for d in [dir.to_path_buf(), dir.join("archive")] {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().to_string();
-            let day = name
-                .strip_prefix("journal-")
-                .and_then(|s| s.strip_suffix(".aj").or_else(|| s.strip_suffix(".aj.gz")))
-                .and_then(|s| s.parse::<u32>().ok());
-            if let Some(day) = day {
-                out.push((day, e.path()));
-            }
-        }
-    }
-    out.sort();
-    out
+    retention::day_files(dir, retention::JOURNAL)
 }
 
 /// Reads a day's journal (`.aj`, or `.aj.gz` from the archive) without changing it: a torn
@@ -129,7 +117,7 @@ pub fn read_day_file(path: &Path) -> Result<Vec<StoredRecord>, JournalError> {
 
 /// `journal-YYYYMMDD.aj` in `dir`.
 pub fn day_path(dir: &Path, day: u32) -> PathBuf {
-    dir.join(format!("journal-{day}.aj"))
+    dir.join(retention::JOURNAL.name(day))
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> JournalError + '_ {
@@ -158,7 +146,7 @@ pub fn open_day_keeping(
         why: e.to_string(),
     })?;
     let archived = archive_other_days(dir, day)?;
-    let pruned = prune_archive(dir, day, retention_days);
+    let pruned = retention::prune_archive(dir, retention::JOURNAL, day, retention_days);
     let path = day_path(dir, day);
     let mut file = OpenOptions::new()
         .read(true)
@@ -180,7 +168,7 @@ pub fn open_day_keeping(
         file.seek(SeekFrom::Start(0)).map_err(io(&path))?;
         file.write_all(&h.encode()).map_err(io(&path))?;
         file.sync_all().map_err(io(&path))?;
-        sync_dir(dir);
+        retention::sync_dir(dir);
         return Ok(OpenJournal {
             path,
             records: Vec::new(),
@@ -189,6 +177,9 @@ pub fn open_day_keeping(
             pruned,
             file,
             next_seq: 1,
+            dir: dir.to_path_buf(),
+            day,
+            retention_days,
         });
     }
     let (header, recs, tail) = read_records(&bytes).map_err(|damage| JournalError::Damaged {
@@ -230,75 +221,20 @@ pub fn open_day_keeping(
         pruned,
         file,
         next_seq,
+        dir: dir.to_path_buf(),
+        day,
+        retention_days,
     })
 }
 
-/// Moves `journal-*.aj` of other days into `dir/archive/`, gzip-compressed, and removes the
-/// original only once the compressed copy is on disk.
+/// Moves the journals of other days into `dir/archive/`, compressed.
 fn archive_other_days(dir: &Path, day: u32) -> Result<Vec<PathBuf>, JournalError> {
-    let mut out = Vec::new();
-    let entries = std::fs::read_dir(dir).map_err(|e| JournalError::Dir {
-        dir: dir.to_path_buf(),
-        why: e.to_string(),
-    })?;
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().to_string();
-        let Some(d) = name
-            .strip_prefix("journal-")
-            .and_then(|s| s.strip_suffix(".aj"))
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if d == day {
-            continue;
+    retention::archive_other_days(dir, retention::JOURNAL, day).map_err(|(path, e)| {
+        JournalError::Io {
+            path,
+            why: e.to_string(),
         }
-        let src = e.path();
-        let archive = dir.join("archive");
-        std::fs::create_dir_all(&archive).map_err(io(&archive))?;
-        let dst = archive.join(format!("{name}.gz"));
-        let tmp = archive.join(format!("{name}.gz.part"));
-        {
-            let mut input = File::open(&src).map_err(io(&src))?;
-            let out_file = File::create(&tmp).map_err(io(&tmp))?;
-            let mut gz = flate2::write::GzEncoder::new(out_file, flate2::Compression::default());
-            std::io::copy(&mut input, &mut gz).map_err(io(&tmp))?;
-            let f = gz.finish().map_err(io(&tmp))?;
-            f.sync_all().map_err(io(&tmp))?;
-        }
-        std::fs::rename(&tmp, &dst).map_err(io(&dst))?;
-        sync_dir(&archive);
-        std::fs::remove_file(&src).map_err(io(&src))?;
-        out.push(dst);
-    }
-    sync_dir(dir);
-    Ok(out)
-}
-
-/// Days since 1970 of a YYYYMMDD trading day.
-fn day_number(d: u32) -> i64 {
-    crate::clock::ist_epoch(crate::domain::Date(d), crate::clock::TimeOfDay::hm(12, 0)) / 86_400
-}
-
-/// Deletes archived journals of days more than `retention_days` before `day`.
-fn prune_archive(dir: &Path, day: u32, retention_days: u32) -> Vec<PathBuf> {
-    if retention_days == u32::MAX {
-        return Vec::new();
-    }
-    let oldest = day_number(day) - retention_days as i64;
-    let mut out = Vec::new();
-    for (d, path) in day_files(&dir.join("archive")) {
-        if day_number(d) < oldest && std::fs::remove_file(&path).is_ok() {
-            out.push(path);
-        }
-    }
-    out
-}
-
-fn sync_dir(dir: &Path) {
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
+    })
 }
 
 pub use crate::telemetry::journal::SyncRequest;
@@ -331,6 +267,9 @@ impl OpenJournal {
                     policy,
                     metrics,
                     error_logged: false,
+                    dir: self.dir,
+                    day: self.day,
+                    retention_days: self.retention_days,
                 };
                 w.run(rx, sync_rx);
             })?;
@@ -351,6 +290,9 @@ struct GroupWriter {
     policy: FsyncPolicy,
     metrics: Arc<Metrics>,
     error_logged: bool,
+    dir: PathBuf,
+    day: u32,
+    retention_days: u32,
 }
 
 /// Most records one group carries before it is written.
@@ -407,8 +349,50 @@ impl GroupWriter {
     }
 
     fn add(&mut self, e: &JournalEntry) {
+        if e.kind == crate::telemetry::journal::kind::DAY {
+            if let Some(day) = e
+                .payload()
+                .get(..4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            {
+                if day != self.day {
+                    self.next_day(day);
+                }
+            }
+        }
         encode_record(&mut self.buf, self.seq, e.kind, e.payload());
         self.seq += 1;
+    }
+
+    /// A trading day began inside the run: what belongs to the old day is written and
+    /// fsynced, its file archived like any earlier day's, and the new day's file takes over.
+    /// If the new file cannot be opened, the old one goes on (nothing is lost; recovery of
+    /// the new day then needs the old file, which the error names).
+    fn next_day(&mut self, day: u32) {
+        self.write();
+        self.unsynced = true;
+        self.fsync();
+        let now_s = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        match open_day_keeping(&self.dir, day, now_s, self.retention_days) {
+            Ok(j) => {
+                log::info!(target: "journal", day = day, file = j.path.display().to_string().as_str();
+                    "Trading day {} began: journal {} (the day before archived in {})",
+                    crate::domain::Date(day), j.path.display(), self.dir.join("archive").display());
+                self.file = j.file;
+                self.path = j.path;
+                self.seq = j.next_seq;
+                self.day = day;
+            }
+            Err(e) => {
+                Metrics::add(&self.metrics.journal_write_errors_total, 1);
+                log::error!(target: "journal", day = day, error = e.to_string().as_str();
+                    "ALERT: the journal of trading day {} could not be opened ({e}); the day goes on in {}",
+                    crate::domain::Date(day), self.path.display());
+                self.day = day;
+            }
+        }
     }
 
     fn write(&mut self) {
@@ -470,6 +454,36 @@ mod tests {
         drop(sink);
         t.handle.join().unwrap();
         before
+    }
+
+    #[test]
+    fn a_day_record_moves_the_thread_to_that_days_file_and_archives_the_old() {
+        let dir = tmp("next-day");
+        let j = open_day(&dir, 20261202, 0).unwrap();
+        let metrics = Arc::new(Metrics::default());
+        let (sink, rx) = JournalSink::new(64, metrics.clone());
+        let t = j.start(rx, FsyncPolicy::Never, metrics).unwrap();
+        for i in 0..3 {
+            sink.put(kind::NOTE, |w| w.u32(i));
+        }
+        sink.put(kind::DAY, |w| w.u32(20261203));
+        sink.put(kind::NOTE, |w| w.u32(7));
+        // The same day again changes nothing.
+        sink.put(kind::DAY, |w| w.u32(20261203));
+        drop(sink);
+        t.handle.join().unwrap();
+        assert!(
+            !day_path(&dir, 20261202).exists(),
+            "the old day is archived"
+        );
+        let old = read_day_file(&dir.join("archive/journal-20261202.aj.gz")).unwrap();
+        assert_eq!(old.len(), 3);
+        let new = read_day_file(&day_path(&dir, 20261203)).unwrap();
+        let kinds: Vec<(u64, u8)> = new.iter().map(|r| (r.seq, r.kind)).collect();
+        assert_eq!(kinds, vec![(1, kind::DAY), (2, kind::NOTE), (3, kind::DAY)]);
+        // And the next start of that day reads it back and goes on.
+        assert_eq!(open_day(&dir, 20261203, 0).unwrap().records.len(), 3);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

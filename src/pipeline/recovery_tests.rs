@@ -189,3 +189,82 @@ fn record_layouts_are_those_of_format_1() {
         (new.trade.pnl, new.symbol.as_str(), new.divisor)
     );
 }
+
+#[test]
+fn a_day_begun_inside_the_run_starts_its_own_records_that_alone_rebuild_it() {
+    use crate::telemetry::journal::kind;
+    let (mut d, rx) = journaled(|_| {});
+    let mut log = Vec::new();
+    let close = |d: &mut Desk| {
+        d.risk_in(Event::Control(ControlCommand::ClosePosition {
+            token: INFY,
+        }));
+        d.settle();
+        for _ in 0..3 {
+            d.second();
+            d.settle();
+        }
+        assert_eq!(d.qty(), 0);
+    };
+    d.open_long();
+    d.tick(155_500);
+    close(&mut d);
+    d.risk_in(Event::Control(ControlCommand::Pause));
+    assert_eq!(d.risk.trades_today().len(), 1);
+    // The run goes on into the next trading day.
+    d.now = ts(20261126, "09:10");
+    d.risk_in(Event::Clock { ts: d.now });
+    let _ = rebuilt(&d, &rx, &mut log);
+    let days: Vec<usize> = (0..log.len()).filter(|&i| log[i].1 == kind::DAY).collect();
+    assert_eq!(days.len(), 1, "one DAY record");
+    assert_eq!(log[days[0]].2, 20261126u32.to_le_bytes());
+    // What the journal thread writes into the new day's file: the DAY record on.
+    let from_day = |d: &Desk, log: &[(u64, u8, Vec<u8>)]| {
+        let mut r = fresh(d);
+        r.restore(
+            log[days[0]..]
+                .iter()
+                .map(|(s, k, p)| (*s, *k, p.as_slice())),
+        )
+        .expect("the new day's records apply");
+        r
+    };
+    let check = |r: &RiskStage, d: &Desk, at: &str| {
+        let (a, b) = (r.journaled_state(), d.risk.journaled_state());
+        assert_eq!(
+            (a.slots, a.orders, a.spreads),
+            (b.slots, b.orders, b.spreads),
+            "{at}"
+        );
+        assert_eq!(
+            a.desk,
+            crate::risk::recovery::DeskImage {
+                day_first_trade: 0,
+                ..b.desk
+            },
+            "{at}"
+        );
+        assert_eq!(r.trades_today(), d.risk.trades_today(), "{at}");
+        assert_eq!(r.daily_pnl(), d.risk.daily_pnl(), "{at}");
+    };
+    let r = from_day(&d, &log);
+    check(&r, &d, "the roll");
+    assert!(r.trades_today().is_empty() && r.daily_pnl() == Paise(0));
+    assert_eq!(
+        r.journaled_state().desk.state,
+        crate::risk::TradingState::Paused,
+        "a pause survives"
+    );
+    // A trade of the new day: the day's own records hold it as today's.
+    d.now = ts(20261126, "10:00");
+    d.second();
+    d.risk_in(Event::Control(ControlCommand::Resume));
+    d.open_long();
+    d.tick(154_500);
+    close(&mut d);
+    let _ = rebuilt(&d, &rx, &mut log);
+    let r = from_day(&d, &log);
+    check(&r, &d, "the new day's trade");
+    assert_eq!(r.trades_today().len(), 1);
+    assert!(r.daily_pnl().0 < 0, "{:?}", r.daily_pnl());
+}

@@ -351,6 +351,10 @@ impl RiskStage {
     pub fn daily_pnl(&self) -> Paise {
         Paise(self.realized().0 - self.day_realized_base.0 + self.unrealized().0)
     }
+    /// The trading day the clock has reached (None before the first time).
+    pub fn day(&self) -> Option<Date> {
+        self.day
+    }
     /// Trades closed during the current trading day.
     pub fn trades_today(&self) -> &[TradeRecord] {
         &self.trades[self.day_first_trade.min(self.trades.len())..]
@@ -513,7 +517,8 @@ impl RiskStage {
     /// A new trading day: daily P&L, trade count and win rate start again from zero, and a
     /// halt from yesterday's loss stop is lifted (a kill-switch pause is not: a human set it).
     fn start_day(&mut self, today: Date) {
-        if self.day.is_some() {
+        let rolled = self.day.is_some();
+        if rolled {
             self.day_realized_base = self.realized();
             self.day_first_trade = self.trades.len();
             self.wins = 0;
@@ -529,6 +534,9 @@ impl RiskStage {
         self.set_freeze_limits(today);
         if self.state == TradingState::Halted {
             self.set_state(TradingState::Active, "new trading day");
+        }
+        if rolled {
+            self.journal_new_day(today);
         }
     }
 

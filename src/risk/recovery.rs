@@ -362,6 +362,30 @@ impl RiskStage {
         }
     }
 
+    /// A trading day began inside the run: the journal moves to that day's file (the DAY
+    /// record) and everything the desk holds is written again after it, so the day's file
+    /// alone rebuilds the day. The earlier day's trades stay in its own file.
+    pub(super) fn journal_new_day(&mut self, day: crate::domain::Date) {
+        let Some(mut m) = self.journal.take() else {
+            return;
+        };
+        m.sink.put(kind::DAY, |w| w.u32(day.0));
+        // The new file has nothing yet: every non-empty image differs from what it holds.
+        for i in 0..m.slots.len() {
+            m.slots[i] = self.empty_slot(i);
+        }
+        m.live.clear();
+        m.orders.clear();
+        m.unsettled.clear();
+        m.spreads.clear();
+        m.trades = self.trades.len();
+        m.desk = self.desk_image();
+        let desk = m.desk;
+        m.sink.put(kind::DESK, |w| put_desk(w, &desk));
+        self.journal = Some(m);
+        self.journal_changes(None, true);
+    }
+
     /// A signal and what risk did with it (`reason` empty: taken), for the audit trail.
     pub(super) fn journal_decision(&self, s: &Signal, reason: &str) {
         if let Some(m) = self.journal.as_ref().filter(|m| m.decisions) {
@@ -434,6 +458,9 @@ impl RiskStage {
         }
         r.open_positions = self.positions.iter().filter(|p| p.is_open()).count();
         r.working_orders = self.oms.open_orders().count();
+        // One file holds one trading day (a day begun inside a run starts its own file):
+        // every trade in it is today's, whatever index the day began at in that run.
+        self.day_first_trade = 0;
         r.trades = self.trades.len();
         self.publish();
         Ok(r)

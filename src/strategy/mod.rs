@@ -467,7 +467,11 @@ impl StrategyStage {
         for (k, (strategy, count, note)) in now.into_iter().enumerate() {
             if count > self.sit_outs_noted[k] {
                 if let Some(h) = &self.hot {
-                    h.emit(HotEvent::StrategyNote { strategy, count, note });
+                    h.emit(HotEvent::StrategyNote {
+                        strategy,
+                        count,
+                        note,
+                    });
                 }
             }
             // Fewer on a new day: start counting again.

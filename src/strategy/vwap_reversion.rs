@@ -11,8 +11,8 @@
 //! out the day rather than fade a VWAP of part of it, and `sitting_out_today` says so.
 
 use super::bars::Bar;
-use super::sit_out::SitOutCount;
 use super::indicators::IndicatorValues;
+use super::sit_out::SitOutCount;
 use crate::clock::{ist_date, ist_epoch, TimeOfDay};
 use crate::config::{ReversionTarget, VwapReversionConfig};
 use crate::domain::{Date, Price, Side, Signal, StrategyId, Token};
@@ -264,13 +264,17 @@ mod tests {
         assert_eq!(v.sitting_out_today(late[0].end()), 1);
         // The next day it starts at the open and trades again.
         let day = 86_400;
-        let next: Vec<Bar> = [bar(0, 1005, 995, 1000), bar(1, 985, 970, 975), bar(3, 992, 975, 990)]
-            .into_iter()
-            .map(|mut b| {
-                b.candle.start += day;
-                b
-            })
-            .collect();
+        let next: Vec<Bar> = [
+            bar(0, 1005, 995, 1000),
+            bar(1, 985, 970, 975),
+            bar(3, 992, 975, 990),
+        ]
+        .into_iter()
+        .map(|mut b| {
+            b.candle.start += day;
+            b
+        })
+        .collect();
         let fired = next
             .iter()
             .filter_map(|b| v.on_bar(0, Token(3), b, &ind(15.0), 5))

@@ -34,6 +34,9 @@ pub mod kind {
     pub const SPREAD: u8 = 8;
     /// A line of text: what a stop left open, what a start rebuilt (app).
     pub const NOTE: u8 = 9;
+    /// A trading day begins inside the run (risk; the day, YYYYMMDD): the journal thread
+    /// moves to that day's file, and the whole desk is written again after it.
+    pub const DAY: u8 = 10;
 }
 
 /// One queued record.
