@@ -545,9 +545,20 @@ pub enum Event {
         trigger: Price,
     },
     /// Lockstep marker: when the last stage has handled it, everything before it is done.
+    /// `id` is `frame * BARRIER_ROUNDS + round` (see `barrier_frame`).
     Barrier {
         id: u64,
     },
+}
+
+/// Barriers one lockstep frame may take to settle: round 0 closes the frame's own events,
+/// each later one the broker updates the round before caused (an entry's fill, then the
+/// spread's second leg or the stop it sends, and their answers).
+pub const BARRIER_ROUNDS: u64 = 64;
+
+/// The frame a barrier id closes.
+pub const fn barrier_frame(id: u64) -> u64 {
+    id / BARRIER_ROUNDS
 }
 
 /// One ring slot: an event and when the feed thread received what caused it (monotonic ns).

@@ -10,7 +10,7 @@
 
 use super::{RingTx, WaitStrategy};
 use crate::clock::mono_ns;
-use crate::domain::{Event, InboxMsg, Slot, TickMode};
+use crate::domain::{Event, InboxMsg, Slot, TickMode, BARRIER_ROUNDS};
 use crate::feed::codec::decode_frame;
 use crate::feed::record::RecordWriter;
 use crate::feed::{FrameSource, SourcePoll};
@@ -89,9 +89,11 @@ fn wall_ms() -> u64 {
 }
 
 impl Sequencer {
-    /// Publishes everything waiting in the inbox.
-    fn drain_inbox(&mut self) {
+    /// Publishes everything waiting in the inbox; returns how much.
+    fn drain_inbox(&mut self) -> usize {
+        let mut n = 0;
         while let Ok(msg) = self.inbox.try_recv() {
+            n += 1;
             Metrics::add(&self.metrics.inbox_events_total, 1);
             let ev = match msg {
                 InboxMsg::Control(c) => Event::Control(c),
@@ -102,6 +104,7 @@ impl Sequencer {
                 recv_ns: mono_ns(),
             });
         }
+        n
     }
 
     /// Publishes a clock event when exchange time `now` starts a new second.
@@ -117,20 +120,28 @@ impl Sequencer {
     }
 
     /// Lockstep: waits until the stages have handled everything published so far, then
-    /// sequences the broker updates that caused (paper fills), so a seed replays exactly.
-    fn lockstep_barrier(&mut self, barrier: &mut u64, recv_ns: u64) {
-        *barrier += 1;
-        self.ring.publish(Slot {
-            ev: Event::Barrier { id: *barrier },
-            recv_ns,
-        });
-        while self.barrier_done.load(Ordering::Acquire) < *barrier {
-            if self.stop.load(Ordering::Relaxed) {
+    /// sequences the broker updates that caused (paper fills), and again for what those
+    /// caused (a spread's second leg, a stop), until a round brings nothing back: every
+    /// update lands before the next frame whatever the threads' timing, so a seed replays
+    /// exactly.
+    fn lockstep_barrier(&mut self, frame: &mut u64, recv_ns: u64) {
+        *frame += 1;
+        for round in 0..BARRIER_ROUNDS {
+            let id = *frame * BARRIER_ROUNDS + round;
+            self.ring.publish(Slot {
+                ev: Event::Barrier { id },
+                recv_ns,
+            });
+            while self.barrier_done.load(Ordering::Acquire) < id {
+                if self.stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                self.wait.idle();
+            }
+            if self.drain_inbox() == 0 {
                 break;
             }
-            self.wait.idle();
         }
-        self.drain_inbox();
     }
 
     /// The feed loop: polls the source, runs the session clock, decodes frames onto ring A,

@@ -408,7 +408,7 @@ impl RiskStage {
             Event::Control(c) => self.on_control(*c, &mut emit),
             Event::Clock { ts } => self.on_time(*ts, &mut emit),
             Event::Bar(b) => self.on_bar(b, &mut emit),
-            Event::Barrier { id } => self.frames_done = self.frames_base + id,
+            Event::Barrier { id } => self.frames_done = self.frames_base + barrier_frame(*id),
             Event::Intent(_) | Event::Cancel { .. } | Event::Modify { .. } | Event::Empty => return,
         }
         if self.journal.is_some() {
