@@ -102,6 +102,12 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     log::info!(target: "app", "Starting AITRAPP");
     log::info!(target: "app", mode = cfg.mode.as_str(); "Mode: {}", cfg.mode.as_str());
 
+    if opts.serve_http && opts.secrets.api_secret_key.is_none() && !is_loopback(&cfg.control.bind) {
+        return Err(startup(format!(
+            "control.bind is {} but API_SECRET_KEY is not set: anyone who can reach that address could pause, flatten or close positions. Set API_SECRET_KEY in .env, or bind to 127.0.0.1",
+            cfg.control.bind
+        )));
+    }
     log::info!(target: "app", "Loading strategies...");
     let calendar = session_calendar(cfg, base)?;
     // LIVE trades today: refuse before anything touches the network when the holiday file
@@ -533,6 +539,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
             cfg.mode.as_str(),
             source.describe(),
         )
+        .with_feed_stale_after(Duration::from_secs(cfg.monitoring.feed_stale_s.max(1)))
         .with_journal_sync(
             run_journal
                 .as_ref()
@@ -693,4 +700,13 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     log::logger().flush();
     std::thread::sleep(Duration::from_millis(1));
     Ok(report)
+}
+
+/// A bind address only this machine can reach.
+fn is_loopback(bind: &str) -> bool {
+    bind == "localhost"
+        || bind
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }

@@ -486,6 +486,8 @@ pub struct MonitoringConfig {
     pub min_free_disk_gb: f64,
     /// How often the free space is looked at.
     pub disk_check_interval_s: u64,
+    /// No tick for this long while the market is open: `GET /ready` answers 503 (stale feed).
+    pub feed_stale_s: u64,
 }
 
 impl Default for MonitoringConfig {
@@ -495,6 +497,7 @@ impl Default for MonitoringConfig {
             snapshot_interval_ms: 200,
             min_free_disk_gb: 10.0,
             disk_check_interval_s: 30,
+            feed_stale_s: 15,
         }
     }
 }

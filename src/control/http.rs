@@ -1,6 +1,7 @@
 //! HTTP control API. GET /health /ready /state /positions /orders /risk /trades /metrics;
 //! POST /pause /resume /flatten /strategies/reload /universe/reload /journal/sync (a backup's
-//! fsync). Mutating calls need `X-API-Key` when API_SECRET_KEY is set. Unknown paths answer
+//! fsync). Mutating calls need `X-API-Key` when API_SECRET_KEY is set (missing 401, wrong
+//! 403, compared in constant time); /ready answers 503 with its reasons. Unknown paths answer
 //! 404 JSON, wrong methods 405 JSON.
 
 use crate::config::{self, Environment};
@@ -32,6 +33,7 @@ pub struct ControlApi {
     trades: Option<TradesSource>,
     /// The journal thread's sync requests and the file it writes (`POST /journal/sync`).
     journal_sync: Option<(Sender<SyncRequest>, String)>,
+    ready: ready::ReadyWatch,
 }
 
 /// What the reload endpoints need: the config file to re-read, and the channel to the
@@ -64,7 +66,29 @@ pub type TradesSource =
 /// A new day's date in, that day's previous-session turnover by master index out.
 pub type TurnoverSource = Arc<dyn Fn(crate::domain::Date) -> Vec<Option<f64>> + Send + Sync>;
 
+mod ready;
 mod state;
+
+/// What the X-API-Key header of a mutating call says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KeyCheck {
+    /// No key configured, or the right one.
+    Ok,
+    Missing,
+    Wrong,
+}
+
+/// Equal bytes, in time that depends on the lengths only (no early exit on the first
+/// differing byte, which would let a caller guess the key a byte at a time).
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = (a.len() ^ b.len()) as u64;
+    for i in 0..a.len().max(b.len()) {
+        let x = a.get(i).copied().unwrap_or(0);
+        let y = b.get(i).copied().unwrap_or(0);
+        diff |= (x ^ y) as u64;
+    }
+    diff == 0
+}
 
 type Reply = (u16, serde_json::Value);
 
@@ -133,7 +157,14 @@ impl ControlApi {
             reloader: None,
             trades: None,
             journal_sync: None,
+            ready: ready::ReadyWatch::new(Duration::from_secs(15), Instant::now()),
         }
+    }
+
+    /// No tick for this long while the market is open makes /ready 503.
+    pub fn with_feed_stale_after(mut self, d: Duration) -> Self {
+        self.ready = ready::ReadyWatch::new(d, Instant::now());
+        self
     }
 
     /// `POST /journal/sync` asks the journal thread for an fsynced length (backups).
@@ -192,6 +223,7 @@ impl ControlApi {
                 }
                 self.rollover(d);
             }
+            self.ready.observe(&self.metrics, Instant::now());
             match server.recv_timeout(Duration::from_millis(100)) {
                 Ok(Some(req)) => self.handle(req),
                 Ok(None) => {}
@@ -219,12 +251,15 @@ impl ControlApi {
             .unwrap_or("")
             .trim_end_matches('/')
             .to_string();
-        let key_ok = match &self.api_key {
-            None => true,
-            Some(k) => req
-                .headers()
-                .iter()
-                .any(|h| h.field.equiv("X-API-Key") && h.value.as_str() == k.as_str()),
+        let key = match &self.api_key {
+            None => KeyCheck::Ok,
+            Some(k) => match req.headers().iter().find(|h| h.field.equiv("X-API-Key")) {
+                None => KeyCheck::Missing,
+                Some(h) if constant_time_eq(h.value.as_str().as_bytes(), k.as_bytes()) => {
+                    KeyCheck::Ok
+                }
+                Some(_) => KeyCheck::Wrong,
+            },
         };
         if path == "/trades" && method == Method::Get {
             let query = req.url().split_once('?').map_or("", |(_, q)| q);
@@ -240,14 +275,14 @@ impl ControlApi {
             let _ = req.respond(Response::from_string(body).with_header(header));
             return;
         }
-        let (status, body) = self.route(&method, &path, key_ok);
+        let (status, body) = self.route(&method, &path, key);
         if method != Method::Get {
             log::info!(target: "control", method = method.as_str(), path = path.as_str(), status = status; "{} {} -> {}", method, path, status);
         }
         let _ = req.respond(json_response(status, &body));
     }
 
-    fn route(&mut self, method: &Method, path: &str, key_ok: bool) -> Reply {
+    fn route(&mut self, method: &Method, path: &str, key: KeyCheck) -> Reply {
         const GETS: [&str; 6] = [
             "/health",
             "/ready",
@@ -268,8 +303,12 @@ impl ControlApi {
         let known_post = POSTS.contains(&path) || close_position_token(path).is_some();
         match (method, known_get, known_post) {
             (Method::Get, true, _) => self.get(path),
-            (Method::Post, _, true) if !key_ok => {
-                (401, json!({"error": "missing or wrong X-API-Key header"}))
+            (Method::Post, _, true) if key == KeyCheck::Missing => (
+                401,
+                json!({"error": "this call needs the X-API-Key header (API_SECRET_KEY is set)"}),
+            ),
+            (Method::Post, _, true) if key == KeyCheck::Wrong => {
+                (403, json!({"error": "wrong X-API-Key"}))
             }
             (Method::Post, _, true) => self.post(path),
             (_, true, _) => (
@@ -309,9 +348,12 @@ impl ControlApi {
         };
         match path {
             "/ready" => {
-                let ready = b.published_unix_ms > 0 && b.feed_connected == 1;
+                let reasons =
+                    self.ready
+                        .reasons(&b, &self.metrics, self.mode == "LIVE", Instant::now());
+                let ready = reasons.is_empty();
                 let journal = Metrics::get(&self.metrics.journal_enabled) == 1;
-                let mut body = json!({"ready": ready, "feed_connected": b.feed_connected == 1, "journal": journal});
+                let mut body = json!({"ready": ready, "feed_connected": b.feed_connected == 1, "journal": journal, "reasons": reasons});
                 if !journal {
                     body["warning"] = json!("no journal: positions, orders and P&L of this session do not survive a crash");
                 }

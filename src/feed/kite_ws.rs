@@ -634,6 +634,7 @@ impl KiteTicker {
         if let tungstenite::Error::Http(resp) = e {
             if resp.status().as_u16() == 403 {
                 // Kite refuses the upgrade for a bad or expired token: retrying cannot help.
+                Metrics::add(&self.metrics.kite_token_refused_total, 1);
                 self.hot.emit(HotEvent::WsTokenRefused {
                     conn: self.shards[i].id,
                 });

@@ -79,6 +79,7 @@ metrics! {
     reconcile_adopted_total: "Orders with our tag reconciliation found at Kite outside the journal (adopted)",
     reconcile_drift_instruments: "Instruments where the desk and Kite disagree after the last reconciliation (entries pause while > 0)",
     reconcile_foreign_positions: "Positions at Kite that no order of ours made (reported, never traded)",
+    kite_token_refused_total: "Times Kite refused the access token (REST TokenException, ticker handshake 403): /ready stays 503 until a restart after `aitrapp login`",
     reconcile_done: "1 once the start's reconciliation with Kite has finished (LIVE)",
     foreign_exposure_paise: "Value of the foreign positions at their last price, paise (counted in heat)",
     free_disk_bytes: "Free space on the journal's filesystem, bytes (monitoring.min_free_disk_gb alerts and pauses entries)",

@@ -195,6 +195,7 @@ impl Shared {
     }
 
     fn on_token_error(&self, e: &KiteError) {
+        Metrics::add(&self.settings.metrics.kite_token_refused_total, 1);
         if !self.halted.swap(true, Ordering::SeqCst) {
             log::error!(target: "order", error = e.to_string().as_str();
                 "ALERT: Kite refused the access token ({e}): new entries halted; run `aitrapp login`");

@@ -1,0 +1,95 @@
+//! The control API's auth and readiness against a running paper session: mutating calls
+//! without the key get 401, with a wrong one 403; reads need none; /ready names its reasons;
+//! a bind other than loopback without a key refuses to start.
+
+mod common;
+
+use common::{aitrapp_run, free_port, http, http_with, temp_project, wait_until};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+const KEY: &str = "control-api-test-key-7f3a";
+
+fn config(port: u16, bind: &str) -> String {
+    format!(
+        "control:\n  bind: \"{bind}\"\n  api_port: {port}\n  dashboard_port: {}\nfeed:\n  source: synthetic\n  synthetic:\n    speed: 600\n    start_time: \"09:14\"\n    date: \"2026-11-25\"\nlogging:\n  stderr: false\n",
+        free_port()
+    )
+}
+
+#[test]
+fn mutating_calls_need_the_key_and_ready_says_why_not() {
+    let dir = temp_project("api-auth");
+    let port = free_port();
+    std::fs::write(dir.join("configs/app.yaml"), config(port, "127.0.0.1")).unwrap();
+    std::fs::write(dir.join(".env"), format!("API_SECRET_KEY={KEY}\n")).unwrap();
+    let mut child = aitrapp_run(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the API", 30, || http(port, "GET", "/health").is_some());
+    let json = |b: &str| -> serde_json::Value { serde_json::from_str(b).unwrap() };
+
+    let (code, body) = http(port, "POST", "/pause").unwrap();
+    assert_eq!(code, 401, "{body}");
+    assert!(json(&body)["error"].as_str().unwrap().contains("X-API-Key"));
+    let (code, body) = http_with(port, "POST", "/pause", &[("X-API-Key", "nope")], "").unwrap();
+    assert_eq!(code, 403, "{body}");
+    let longer = format!("{KEY}x");
+    let (code, _) = http_with(port, "POST", "/pause", &[("X-API-Key", &longer)], "").unwrap();
+    assert_eq!(code, 403, "a key with the right prefix is still wrong");
+    let (code, body) = http_with(port, "POST", "/pause", &[("X-API-Key", KEY)], "").unwrap();
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(json(&body)["is_paused"], true, "{body}");
+    // Reads need no key; unknown paths and wrong methods answer JSON too.
+    assert_eq!(http(port, "GET", "/state").unwrap().0, 200);
+    let (code, body) = http(port, "GET", "/nowhere").unwrap();
+    assert_eq!((code, json(&body)["error"].is_string()), (404, true));
+    let (code, body) = http(port, "DELETE", "/pause").unwrap();
+    assert_eq!(
+        (code, json(&body)["allowed"][0].as_str()),
+        (405, Some("POST"))
+    );
+
+    // Ready once ticks flow (09:15 at 600x is a couple of seconds away), with no reasons.
+    let mut last = String::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (code, body) = http(port, "GET", "/ready").unwrap();
+        let v = json(&body);
+        assert!(v["reasons"].is_array(), "{body}");
+        if code == 200 {
+            assert_eq!(v["reasons"].as_array().unwrap().len(), 0, "{body}");
+            break;
+        }
+        assert_eq!(code, 503);
+        assert!(
+            !v["reasons"].as_array().unwrap().is_empty(),
+            "503 says why: {body}"
+        );
+        last = body;
+        assert!(Instant::now() < deadline, "never ready: {last}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = last;
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    common::wait_exit(&mut child, Duration::from_secs(60), "no exit after SIGTERM");
+}
+
+#[test]
+fn a_public_bind_without_a_key_refuses_to_start() {
+    let dir = temp_project("api-bind");
+    let port = free_port();
+    std::fs::write(dir.join("configs/app.yaml"), config(port, "0.0.0.0")).unwrap();
+    let out = aitrapp_run(&dir).output().unwrap();
+    assert!(!out.status.success());
+    let text = format!(
+        "{}{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(dir.join("logs/aitrapp.log")).unwrap_or_default()
+    );
+    assert!(text.contains("API_SECRET_KEY is not set"), "{text}");
+    assert!(http(port, "GET", "/health").is_none(), "nothing listens");
+}
