@@ -93,3 +93,28 @@ fn a_public_bind_without_a_key_refuses_to_start() {
     assert!(text.contains("API_SECRET_KEY is not set"), "{text}");
     assert!(http(port, "GET", "/health").is_none(), "nothing listens");
 }
+
+#[test]
+fn ready_goes_503_while_the_feed_stalls_and_200_after_it_heals() {
+    let sim = common::start_sim("09:20", 20.0);
+    let app = common::start_aitrapp("ready-stall", &sim, "monitoring:\n  feed_stale_s: 1\n", &[]);
+    let port = app.port;
+    let ready = || http(port, "GET", "/ready").unwrap_or_default();
+    wait_until("/ready 200 on the flowing feed", 60, || ready().0 == 200);
+    sim.faults.stall_ws(6_000);
+    let mut why = String::new();
+    wait_until("/ready 503 while the feed is silent", 15, || {
+        let (code, body) = ready();
+        why = body;
+        code == 503
+    });
+    let v: serde_json::Value = serde_json::from_str(&why).unwrap();
+    let reasons: Vec<&str> = v["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.as_str())
+        .collect();
+    assert!(reasons.iter().any(|r| r.contains("market feed")), "{why}");
+    wait_until("/ready 200 once ticks flow again", 60, || ready().0 == 200);
+}

@@ -275,3 +275,66 @@ fn a_restart_on_the_kite_feed_warms_up_from_todays_recording() {
     let v: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert!(v["ticks"].as_u64().unwrap() > 1000, "{line}");
 }
+
+/// An entry sent into an outage (Kite's API answers 503 and its book cannot be read, so the
+/// outcome stays unknown) and then the crash: the restart finds Kite never had it and does
+/// not send it late; the desk ends it as cancelled.
+#[test]
+fn an_entry_kite_never_had_is_not_sent_again_after_a_restart() {
+    let sim = start_sim("09:08", 30.0);
+    let yaml = "mode: LIVE\npipeline:\n  topology: collapsed\nuniverse:\n  symbols: [RELIANCE, HDFCBANK, ICICIBANK, INFY, TCS, SBIN, NIFTY, BANKNIFTY]\nkite:\n  api_root: REST\n  reconcile_interval_s: 0\n";
+    let confirm = ["--confirm-live", "CONFIRM LIVE TRADING"];
+    let mut app = start_aitrapp("live-unsent", &sim, yaml, &confirm);
+    let dir = app.dir.clone();
+    wait_until("the reconciliation at start", 60, || {
+        log_text(&dir).contains("Reconciliation with Kite (before the first order)")
+    });
+    sim.faults.rest_5xx.arm(1_000_000);
+    let mut tag = String::new();
+    wait_until("an entry whose outcome stays unknown", 150, || {
+        let log = log_text(&dir);
+        let line = log
+            .lines()
+            .find(|l| l.contains("outcome still unknown (order book unreadable)"));
+        if let Some(l) = line {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            tag = v["tag"].as_str().unwrap_or_default().to_string();
+        }
+        !tag.is_empty()
+    });
+    app.child.kill().unwrap();
+    app.child.wait().unwrap();
+    sim.faults.rest_5xx.arm(0);
+    assert!(
+        !sim_orders(&sim).iter().any(|o| o["tag"] == tag.as_str()),
+        "the simulator has {tag}"
+    );
+
+    let log_len = log_text(&dir).len();
+    app.child = aitrapp_run(&dir)
+        .args(confirm)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the restart's reconciliation", 60, || {
+        log_text(&dir)[log_len..].contains("Reconciliation with Kite (before the first order)")
+    });
+    wait_until("the entry ended on the desk", 30, || {
+        log_text(&dir)[log_len..].contains("not sent again after the downtime")
+    });
+    // A few seconds of trading later the simulator still never saw it.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        !sim_orders(&sim).iter().any(|o| o["tag"] == tag.as_str()),
+        "{tag} was sent late"
+    );
+    // Not working on the desk: gone from /orders, or there as cancelled.
+    let (_, orders) = http(app.port, "GET", "/orders").unwrap();
+    let orders: serde_json::Value = serde_json::from_str(&orders).unwrap();
+    for o in orders.as_array().unwrap() {
+        if o["tag"] == tag.as_str() {
+            assert_eq!(o["status"], "CANCELLED", "{o}");
+        }
+    }
+}

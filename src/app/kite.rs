@@ -226,7 +226,7 @@ pub(super) fn reconcile_at_start(
     let resumed = risk.working_intents();
     let mut sent = Vec::new();
     let report = risk.reconcile(&book, true, &mut |ev| sent.push(ev));
-    let (tracked, placed) = order.resume_live(&resumed, &book);
+    let (tracked, placed, ended) = order.resume_live(&resumed, &book);
     track_adopted(router, master, &report, &book);
     for ev in sent {
         order.on_slot(&Slot {
@@ -237,7 +237,11 @@ pub(super) fn reconcile_at_start(
     log_report(&report, true, true);
     if tracked + placed > 0 {
         log::info!(target: "reconcile", tracked = tracked, placed = placed;
-            "{tracked} working order(s) of the journal tracked at Kite, {placed} placed again (Kite never had them)");
+            "{tracked} working order(s) of the journal tracked at Kite, {placed} stop or exit order(s) placed again (Kite never had them)");
+    }
+    if ended > 0 {
+        log::warn!(target: "reconcile", entries = ended;
+            "{ended} entry order(s) of the journal are not at Kite: not sent again after the downtime (their moment passed); ended on the desk as cancelled");
     }
     metrics.reconcile_done.store(1, Ordering::Relaxed);
     Ok(())

@@ -184,14 +184,20 @@ impl OrderStage {
     }
 
     /// LIVE after reconciliation: each working order of the desk that Kite has is tracked
-    /// from where Kite has it; one Kite never received (sent, no answer, then the crash) is
-    /// placed again under its tag. Returns (tracked, placed again).
-    pub fn resume_live(&mut self, orders: &[ResumedOrder], book: &BrokerBook) -> (usize, usize) {
+    /// from where Kite has it. One Kite does not have (sent, no answer, then the crash) is
+    /// placed again under its tag when it protects or closes a position (a stop, an exit);
+    /// an entry is not: its moment passed with the downtime, so the desk hears it ended
+    /// (cancelled) instead of sending it late. Returns (tracked, placed again, entries ended).
+    pub fn resume_live(
+        &mut self,
+        orders: &[ResumedOrder],
+        book: &BrokerBook,
+    ) -> (usize, usize, usize) {
         let Broker::Kite { router, .. } = &self.broker else {
-            return (0, 0);
+            return (0, 0, 0);
         };
         let router = router.clone();
-        let (mut tracked, mut placed) = (0, 0);
+        let (mut tracked, mut placed, mut ended) = (0, 0, 0);
         for r in orders {
             let Some(idx) = self.master.index_of(r.intent.token) else {
                 continue;
@@ -200,6 +206,19 @@ impl OrderStage {
                 Some(o) => {
                     router.track(r.intent.id, self.master.by_index(idx).divisor(), o);
                     tracked += 1;
+                }
+                None if r.intent.purpose == OrderPurpose::Entry => {
+                    Self::send_update(
+                        &self.inbox,
+                        &self.metrics,
+                        OrderUpdate {
+                            id: r.intent.id,
+                            token: r.intent.token,
+                            kind: OrderUpdateKind::Cancelled,
+                            ts: self.now_ts,
+                        },
+                    );
+                    ended += 1;
                 }
                 None => {
                     self.on_slot(&Slot {
@@ -210,7 +229,7 @@ impl OrderStage {
                 }
             }
         }
-        (tracked, placed)
+        (tracked, placed, ended)
     }
 
     pub fn on_slot(&mut self, slot: &Slot) {

@@ -121,10 +121,16 @@ impl RiskStage {
                 .index_of(x.intent.token)
                 .map_or("?", |i| self.master.by_index(i).tradingsymbol.as_str());
             if x.status == OrderStatus::PendingNew {
-                // Sent, no answer, then the crash: Kite never took it; it is placed again.
+                // Sent, no answer, then the crash: Kite never took it. A stop or an exit is
+                // placed again; an entry is not (the order stage ends it on the desk).
                 r.orders_unsent += 1;
+                let what = if x.intent.purpose == crate::domain::OrderPurpose::Entry {
+                    "an entry, not sent again after the downtime"
+                } else {
+                    "placed again"
+                };
                 r.details.push(format!(
-                    "{sym}: order {} was sent but never reached Kite: placed again",
+                    "{sym}: order {} was sent but never reached Kite: {what}",
                     x.intent.id.tag().as_str()
                 ));
             } else {
