@@ -37,11 +37,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod backup;
+mod control;
 mod export;
 mod history;
 mod inputs;
 mod kite;
 mod record;
+mod report;
+pub use report::SessionReport;
 mod recording;
 mod state;
 pub use backup::{backup, restore};
@@ -64,23 +67,6 @@ fn startup<E: std::fmt::Display>(e: E) -> AppError {
 
 pub use crate::pipeline::sequencer::FeedEnd;
 
-/// What a finished run hands back (tests and the CLI's closing summary use it).
-#[derive(Debug)]
-pub struct SessionReport {
-    pub end: FeedEnd,
-    pub trades: Vec<TradeRecord>,
-    pub open_positions: usize,
-    pub orders: usize,
-    pub realized: Paise,
-    /// Charges of every fill of the run (closed trades and open positions' fills).
-    pub charges: Paise,
-    pub ticks: u64,
-    pub malformed_frames: u64,
-    pub latency_p50_ns: u64,
-    pub latency_p99_ns: u64,
-    pub latency_samples: u64,
-}
-
 pub struct RunOptions {
     pub config: AppConfig,
     pub secrets: Secrets,
@@ -102,7 +88,10 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     log::info!(target: "app", "Starting AITRAPP");
     log::info!(target: "app", mode = cfg.mode.as_str(); "Mode: {}", cfg.mode.as_str());
 
-    if opts.serve_http && opts.secrets.api_secret_key.is_none() && !is_loopback(&cfg.control.bind) {
+    if opts.serve_http
+        && opts.secrets.api_secret_key.is_none()
+        && !control::is_loopback(&cfg.control.bind)
+    {
         return Err(startup(format!(
             "control.bind is {} but API_SECRET_KEY is not set: anyone who can reach that address could pause, flatten or close positions. Set API_SECRET_KEY in .env, or bind to 127.0.0.1",
             cfg.control.bind
@@ -526,73 +515,40 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     // Control API.
     let http_stop = Arc::new(AtomicBool::new(false));
     let http = if opts.serve_http {
-        let addr = format!("{}:{}", cfg.control.bind, cfg.control.api_port);
-        let server = tiny_http::Server::http(&addr)
-            .map_err(|e| startup(format!("cannot listen on {addr}: {e}")))?;
-        let reader = SnapshotReader::open(&snapshot_path).map_err(startup)?;
-        let api = ControlApi::new(
-            inbox_tx.clone(),
-            flatten_rx,
-            reader,
-            metrics.clone(),
-            opts.secrets.api_secret_key.clone(),
-            cfg.mode.as_str(),
-            source.describe(),
-        )
-        .with_feed_stale_after(Duration::from_secs(cfg.monitoring.feed_stale_s.max(1)))
-        .with_journal_sync(
-            run_journal
+        control::start(control::ControlInputs {
+            cfg,
+            secrets: &opts.secrets,
+            snapshot_path: &snapshot_path,
+            inbox: inbox_tx.clone(),
+            flatten_replies: flatten_rx,
+            metrics: metrics.clone(),
+            feed: source.describe(),
+            journal_sync: run_journal
                 .as_ref()
                 .map(|j| (j.thread.sync.clone(), j.path.display().to_string())),
-        )
-        .with_trades(run_journal.as_ref().map(|_| {
-            let (c, b) = (cfg.clone(), base.to_path_buf());
-            Arc::new(move |day: Option<Date>| {
-                trades_json(&c, &b, day.unwrap_or(session_day)).map_err(|e| e.to_string())
-            }) as crate::control::http::TradesSource
-        }))
-        .with_reloads(opts.config_path.clone().map(|path| Reloader {
-            config_path: path,
-            base_dir: base.to_path_buf(),
-            master: master.clone(),
-            updates: reload_tx,
-            acks: reload_ack_rx,
-            subscriptions: live_feed.then(|| subs_tx.clone()),
-            turnover: Arc::new(turnover.clone()),
-            turnover_source: turnover_source.clone(),
-            fixed: (
-                cfg.websocket.aggregation_windows.clone(),
-                cfg.websocket.bar_history,
-                cfg.indicators.clone(),
-            ),
-        }));
-        let stop = http_stop.clone();
-        log::info!(target: "control", addr = addr.as_str(); "Control API listening on http://{addr}");
-        let mut threads = vec![std::thread::Builder::new()
-            .name("aitrapp-control".into())
-            .spawn(move || api.serve(server, stop))
-            .map_err(startup)?];
-        // The dashboard is for eyes only: if its port is taken, trading goes on without it.
-        let dash_addr = format!("{}:{}", cfg.control.bind, cfg.control.dashboard_port);
-        match tiny_http::Server::http(&dash_addr) {
-            Ok(server) => {
-                let dashboard = Dashboard {
-                    snapshot: SnapshotReader::open(&snapshot_path).map_err(startup)?,
-                };
-                let stop = http_stop.clone();
-                log::info!(target: "control", addr = dash_addr.as_str(); "Dashboard on http://{dash_addr}");
-                threads.push(
-                    std::thread::Builder::new()
-                        .name("aitrapp-dashboard".into())
-                        .spawn(move || dashboard.serve(server, stop))
-                        .map_err(startup)?,
-                );
-            }
-            Err(e) => {
-                log::warn!(target: "control", addr = dash_addr.as_str(); "Dashboard not started: cannot listen on {dash_addr}: {e}")
-            }
-        }
-        threads
+            trades: run_journal.as_ref().map(|_| {
+                let (c, b) = (cfg.clone(), base.to_path_buf());
+                Arc::new(move |day: Option<Date>| {
+                    trades_json(&c, &b, day.unwrap_or(session_day)).map_err(|e| e.to_string())
+                }) as crate::control::http::TradesSource
+            }),
+            reloader: opts.config_path.clone().map(|path| Reloader {
+                config_path: path,
+                base_dir: base.to_path_buf(),
+                master: master.clone(),
+                updates: reload_tx,
+                acks: reload_ack_rx,
+                subscriptions: live_feed.then(|| subs_tx.clone()),
+                turnover: Arc::new(turnover.clone()),
+                turnover_source: turnover_source.clone(),
+                fixed: (
+                    cfg.websocket.aggregation_windows.clone(),
+                    cfg.websocket.bar_history,
+                    cfg.indicators.clone(),
+                ),
+            }),
+            stop: http_stop.clone(),
+        })?
     } else {
         drop(flatten_rx);
         Vec::new()
@@ -659,27 +615,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     for h in io_threads {
         let _ = h.join();
     }
-    let report = SessionReport {
-        end,
-        trades: stages.risk.trades().to_vec(),
-        open_positions: stages.risk.open_positions(),
-        orders: stages.risk.oms().len(),
-        realized: stages.risk.realized(),
-        charges: Paise(
-            stages
-                .risk
-                .trades()
-                .iter()
-                .map(|t| t.charges.total().0)
-                .sum::<i64>()
-                + stages.risk.open_trip_charges().0,
-        ),
-        ticks: Metrics::get(&metrics.feed_ticks_total),
-        malformed_frames: Metrics::get(&metrics.feed_malformed_frames_total),
-        latency_p50_ns: stages.order.latency().value_at_quantile(0.5),
-        latency_p99_ns: stages.order.latency().value_at_quantile(0.99),
-        latency_samples: stages.order.latency().len(),
-    };
+    let report = SessionReport::of(end, &stages, &metrics);
     let last_day = stages.risk.day().unwrap_or(session_day).max(session_day);
     drop(stages);
     if let Some(j) = run_journal {
@@ -688,25 +624,9 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     }
     drop(hot);
     let _ = logger.join();
-    let wins = report.trades.iter().filter(|t| t.net_pnl().0 > 0).count();
-    let net = Paise(report.realized.0 - report.charges.0);
-    log::info!(target: "app", trades = report.trades.len(), wins = wins, realized_pnl = format_rupees(report.realized.0, 100).as_str(),
-        charges = format_rupees(report.charges.0, 100).as_str(), realized_pnl_net = format_rupees(net.0, 100).as_str(),
-        open_positions = report.open_positions, ticks = report.ticks;
-        "Session summary: {} trades ({} winners after charges), realized P&L {} gross, {} net of {} charges, {} open position(s), {} ticks",
-        report.trades.len(), wins, format_rupees(report.realized.0, 100), format_rupees(net.0, 100),
-        format_rupees(report.charges.0, 100), report.open_positions, report.ticks);
+    report.log_summary();
     log::info!(target: "app", "AITRAPP stopped");
     log::logger().flush();
     std::thread::sleep(Duration::from_millis(1));
     Ok(report)
-}
-
-/// A bind address only this machine can reach.
-fn is_loopback(bind: &str) -> bool {
-    bind == "localhost"
-        || bind
-            .trim_matches(|c| c == '[' || c == ']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }

@@ -3,6 +3,7 @@
 //! keys are rejected. After `load` succeeds the config is known to be valid.
 
 mod journal;
+pub mod operator;
 pub mod schema;
 mod shutdown;
 mod strategies;

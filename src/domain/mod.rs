@@ -9,6 +9,7 @@ pub mod candle;
 pub mod event;
 pub mod freeze;
 pub mod instrument;
+pub mod order_update;
 pub mod tick;
 
 pub use broker_book::*;
@@ -17,6 +18,7 @@ pub use candle::{Candle, CandleError};
 pub use event::*;
 pub use freeze::{FreezeQtySlicer, FreezeSchedule};
 pub use instrument::*;
+pub use order_update::*;
 pub use tick::*;
 
 /// A price moved onto the tick grid away from an order on `side` (a buy pays up, a sell

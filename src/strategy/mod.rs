@@ -12,6 +12,7 @@ pub mod ranking;
 pub mod sit_out;
 pub mod trend_pullback;
 pub mod vwap_reversion;
+mod warm_up;
 
 use crate::clock::TimeOfDay;
 use crate::config::{AppConfig, RankingConfig, StrategiesConfig};
@@ -405,55 +406,6 @@ impl StrategyStage {
         }
     }
 
-    /// Feeds finished one-minute candles of past sessions (oldest first) through the bars,
-    /// the indicators and the bar strategies, so EMAs, ADX and swings are warm at the open
-    /// instead of a day or two later. Nothing it produces is a signal. Each candle is four
-    /// prints (open, high, low, close) inside its minute; bars of every window form from them
-    /// exactly as from ticks. Candles of `today` (LIVE started after the open) also build
-    /// ORB's opening range, so a late start trades the day's range instead of skipping it.
-    /// Returns the candles used (0 for an untracked instrument).
-    pub fn warm_up(
-        &mut self,
-        token: crate::domain::Token,
-        candles: &[crate::domain::Candle],
-        today: crate::domain::Date,
-    ) -> usize {
-        let Some(idx) = self.master.index_of(token) else {
-            return 0;
-        };
-        if !self.tracked[idx] || candles.is_empty() {
-            return 0;
-        }
-        self.warming = true;
-        self.warm_today = today;
-        let nw = self.windows.len();
-        for c in candles {
-            for (k, (dt, px)) in [(0, c.open), (15, c.high), (30, c.low), (59, c.close)]
-                .into_iter()
-                .enumerate()
-            {
-                let ts = c.start + dt;
-                let vol = if k == 0 { c.volume } else { 0 };
-                for w in 0..nw {
-                    let i = idx * nw + w;
-                    if let Some(bar) = self.series[i].close_due(ts) {
-                        self.on_bar_closed(idx, w, &bar);
-                    }
-                    self.series[i].on_print(ts, px, vol, 0);
-                }
-            }
-        }
-        let end = candles[candles.len() - 1].start + 60;
-        for w in 0..nw {
-            if let Some(bar) = self.series[idx * nw + w].close_due(end) {
-                self.on_bar_closed(idx, w, &bar);
-            }
-        }
-        self.batch.clear();
-        self.warming = false;
-        candles.len()
-    }
-
     /// Says how many instruments ORB has no range for and VWAP reversion no trusted VWAP
     /// for today (started after the open with neither candles nor a recording of today to
     /// rebuild them from), on the clock, when a count has grown since it last said.
@@ -593,80 +545,4 @@ impl StrategyStage {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::clock::{ist_epoch, TimeOfDay};
-    use crate::domain::{Candle, Date, TickMode};
-
-    /// LIVE started at 09:40: today's minute candles from 09:15 give ORB its range, and the
-    /// first ticks above it fire; without them the day is skipped.
-    #[test]
-    fn a_late_start_takes_the_range_from_todays_candles() {
-        let master = Arc::new(
-            InstrumentMaster::load(std::path::Path::new(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/configs/instruments.csv"
-            )))
-            .unwrap(),
-        );
-        let cfg = AppConfig::default();
-        let universe = crate::universe::build_universe(&master, &cfg, &[]);
-        let settings =
-            StrategySettings::from_config(&cfg, TimeOfDay::hm(9, 15), TimeOfDay::hm(15, 30));
-        let today = Date(20261202);
-        let infy = master.find("NSE", "INFY").unwrap().token;
-        let open = ist_epoch(today, TimeOfDay::hm(9, 15)) as u32;
-        let candles: Vec<Candle> = (0..25)
-            .map(|m| Candle {
-                start: open + 60 * m,
-                open: 155_000,
-                high: 155_500,
-                low: 154_500,
-                close: 155_000,
-                volume: 1000,
-            })
-            .collect();
-        let tick = |ts: u32, px: i32| {
-            Event::Tick(Tick {
-                token: infy,
-                mode: TickMode::Full,
-                last_price: px,
-                exchange_timestamp: ts,
-                volume_traded: 100_000,
-                ..Tick::default()
-            })
-        };
-        let run = |warm: bool| {
-            let mut stage = StrategyStage::new(master.clone(), universe.clone(), settings.clone());
-            if warm {
-                assert_eq!(stage.warm_up(infy, &candles, today), 25);
-            }
-            let mut signals = Vec::new();
-            let t0 = open + 25 * 60;
-            for k in 0..5 {
-                stage.on_slot(
-                    &Slot {
-                        ev: tick(t0 + k, 156_000),
-                        recv_ns: 0,
-                    },
-                    &mut |s| {
-                        if let Event::Signal(sig) = s.ev {
-                            signals.push(sig);
-                        }
-                    },
-                );
-            }
-            signals
-        };
-        let warm = run(true);
-        assert_eq!(warm.len(), 1, "{warm:?}");
-        assert_eq!(
-            (warm[0].strategy, warm[0].side, warm[0].stop.0),
-            (StrategyId::Orb, crate::domain::Side::Buy, 154_500)
-        );
-        assert!(
-            run(false).is_empty(),
-            "no candles of today: no range, no ORB trade"
-        );
-    }
-}
+mod tests;

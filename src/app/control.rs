@@ -1,0 +1,82 @@
+//! The operator's surface of a run: the control API and the dashboard, each on its own
+//! thread, wired to the snapshot, the inbox, the journal and the reloads.
+
+use super::*;
+use crate::control::http::TradesSource;
+use crate::telemetry::journal::SyncRequest;
+use crossbeam_channel::Sender;
+use std::thread::JoinHandle;
+
+/// What the control API and the dashboard are built from.
+pub(super) struct ControlInputs<'a> {
+    pub cfg: &'a AppConfig,
+    pub secrets: &'a Secrets,
+    pub snapshot_path: &'a Path,
+    pub inbox: Sender<InboxMsg>,
+    pub flatten_replies: Receiver<FlattenReport>,
+    pub metrics: Arc<Metrics>,
+    pub feed: String,
+    pub journal_sync: Option<(Sender<SyncRequest>, String)>,
+    pub trades: Option<TradesSource>,
+    pub reloader: Option<Reloader>,
+    pub stop: Arc<AtomicBool>,
+}
+
+/// Starts the control API (a port it cannot take refuses the start) and the dashboard (one
+/// it cannot take is logged and trading goes on without it).
+pub(super) fn start(i: ControlInputs) -> Result<Vec<JoinHandle<()>>, AppError> {
+    let cfg = i.cfg;
+    let addr = format!("{}:{}", cfg.control.bind, cfg.control.api_port);
+    let server = tiny_http::Server::http(&addr)
+        .map_err(|e| startup(format!("cannot listen on {addr}: {e}")))?;
+    let reader = SnapshotReader::open(i.snapshot_path).map_err(startup)?;
+    let api = ControlApi::new(
+        i.inbox,
+        i.flatten_replies,
+        reader,
+        i.metrics,
+        i.secrets.api_secret_key.clone(),
+        cfg.mode.as_str(),
+        i.feed,
+    )
+    .with_feed_stale_after(Duration::from_secs(cfg.monitoring.feed_stale_s.max(1)))
+    .with_journal_sync(i.journal_sync)
+    .with_trades(i.trades)
+    .with_reloads(i.reloader);
+    let stop = i.stop.clone();
+    log::info!(target: "control", addr = addr.as_str(); "Control API listening on http://{addr}");
+    let mut threads = vec![std::thread::Builder::new()
+        .name("aitrapp-control".into())
+        .spawn(move || api.serve(server, stop))
+        .map_err(startup)?];
+    // The dashboard is for eyes only: if its port is taken, trading goes on without it.
+    let dash_addr = format!("{}:{}", cfg.control.bind, cfg.control.dashboard_port);
+    match tiny_http::Server::http(&dash_addr) {
+        Ok(server) => {
+            let dashboard = Dashboard {
+                snapshot: SnapshotReader::open(i.snapshot_path).map_err(startup)?,
+            };
+            let stop = i.stop.clone();
+            log::info!(target: "control", addr = dash_addr.as_str(); "Dashboard on http://{dash_addr}");
+            threads.push(
+                std::thread::Builder::new()
+                    .name("aitrapp-dashboard".into())
+                    .spawn(move || dashboard.serve(server, stop))
+                    .map_err(startup)?,
+            );
+        }
+        Err(e) => {
+            log::warn!(target: "control", addr = dash_addr.as_str(); "Dashboard not started: cannot listen on {dash_addr}: {e}")
+        }
+    }
+    Ok(threads)
+}
+
+/// A bind address only this machine can reach.
+pub(super) fn is_loopback(bind: &str) -> bool {
+    bind == "localhost"
+        || bind
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
