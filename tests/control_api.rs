@@ -42,6 +42,42 @@ fn mutating_calls_need_the_key_and_ready_says_why_not() {
     let (code, body) = http_with(port, "POST", "/pause", &[("X-API-Key", KEY)], "").unwrap();
     assert_eq!(code, 200, "{body}");
     assert_eq!(json(&body)["is_paused"], true, "{body}");
+    // Bodies: a JSON object of at most 1 KiB with a Content-Length.
+    let k = [("X-API-Key", KEY), ("Content-Type", "application/json")];
+    let (code, body) = http_with(port, "POST", "/flatten", &k, r#"{"reason": "drill"}"#).unwrap();
+    assert_eq!(
+        (code, json(&body)["reason"].as_str()),
+        (200, Some("drill")),
+        "{body}"
+    );
+    let (code, body) = http_with(port, "POST", "/flatten?reason=feed%20down", &[k[0]], "").unwrap();
+    assert_eq!(
+        (code, json(&body)["reason"].as_str()),
+        (200, Some("feed down")),
+        "{body}"
+    );
+    let (code, body) = http_with(port, "POST", "/flatten", &k, "{\"reason\": ").unwrap();
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        json(&body)["error"]
+            .as_str()
+            .unwrap()
+            .contains("malformed JSON"),
+        "{body}"
+    );
+    let big = format!("{{\"reason\": \"{}\"}}", "x".repeat(5000));
+    let (code, body) = http_with(port, "POST", "/flatten", &k, &big).unwrap();
+    assert_eq!(code, 413, "{body}");
+    // Without the key the size or shape of the body does not matter: 401 first.
+    assert_eq!(
+        http_with(port, "POST", "/flatten", &[], &big).unwrap().0,
+        401
+    );
+    let chunked = [k[0], ("Transfer-Encoding", "chunked")];
+    let (code, body) = raw_chunked(port, &chunked);
+    assert_eq!(code, 411, "{body}");
+    // Still serving after all that.
+    assert_eq!(http(port, "GET", "/health").unwrap().0, 200);
     // Reads need no key; unknown paths and wrong methods answer JSON too.
     assert_eq!(http(port, "GET", "/state").unwrap().0, 200);
     let (code, body) = http(port, "GET", "/nowhere").unwrap();
@@ -75,6 +111,30 @@ fn mutating_calls_need_the_key_and_ready_says_why_not() {
     let _ = last;
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     common::wait_exit(&mut child, Duration::from_secs(60), "no exit after SIGTERM");
+}
+
+/// A POST with a chunked body (`http_with` always sends a Content-Length).
+fn raw_chunked(port: u16, headers: &[(&str, &str)]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
+    write!(
+        s,
+        "POST /flatten HTTP/1.1\r\nHost: localhost\r\n{extra}Connection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+    )
+    .unwrap();
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    let code = buf
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, buf)
 }
 
 #[test]

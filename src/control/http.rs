@@ -42,6 +42,8 @@ pub type TradesSource =
     Arc<dyn Fn(Option<crate::domain::Date>) -> Result<serde_json::Value, String> + Send + Sync>;
 
 mod ready;
+mod request;
+pub use request::MAX_BODY_BYTES;
 mod reload;
 use reload::DayWatch;
 pub use reload::{Reloader, TurnoverSource};
@@ -192,7 +194,7 @@ impl ControlApi {
         }
     }
 
-    fn handle(&mut self, req: Request) {
+    fn handle(&mut self, mut req: Request) {
         let method = req.method().clone();
         let path = req
             .url()
@@ -225,14 +227,27 @@ impl ControlApi {
             let _ = req.respond(Response::from_string(body).with_header(header));
             return;
         }
-        let (status, body) = self.route(&method, &path, key);
+        let body = if method == Method::Post {
+            request::json_body(&mut req)
+        } else {
+            Ok(None)
+        };
+        let url = req.url().to_string();
+        let (status, body) = self.route(&method, &path, key, &url, body);
         if method != Method::Get {
             log::info!(target: "control", method = method.as_str(), path = path.as_str(), status = status; "{} {} -> {}", method, path, status);
         }
         let _ = req.respond(json_response(status, &body));
     }
 
-    fn route(&mut self, method: &Method, path: &str, key: KeyCheck) -> Reply {
+    fn route(
+        &mut self,
+        method: &Method,
+        path: &str,
+        key: KeyCheck,
+        url: &str,
+        body: Result<Option<serde_json::Value>, Reply>,
+    ) -> Reply {
         const GETS: [&str; 6] = [
             "/health",
             "/ready",
@@ -260,7 +275,10 @@ impl ControlApi {
             (Method::Post, _, true) if key == KeyCheck::Wrong => {
                 (403, json!({"error": "wrong X-API-Key"}))
             }
-            (Method::Post, _, true) => self.post(path),
+            (Method::Post, _, true) => match body {
+                Ok(body) => self.post(path, url, body),
+                Err(reply) => reply,
+            },
             (_, true, _) => (
                 405,
                 json!({"error": format!("{path} takes GET"), "allowed": ["GET"]}),
@@ -352,7 +370,7 @@ impl ControlApi {
         }
     }
 
-    fn post(&mut self, path: &str) -> Reply {
+    fn post(&mut self, path: &str, url: &str, body: Option<serde_json::Value>) -> Reply {
         let t0 = Instant::now();
         match path {
             "/pause" | "/resume" => {
@@ -388,7 +406,18 @@ impl ControlApi {
                 let request = self.next_request;
                 self.next_request += 1;
                 while self.flatten_replies.try_recv().is_ok() {}
-                log::warn!(target: "control", request = request; "KILL SWITCH: flatten requested");
+                // `?reason=` or `{"reason": ...}`: said in the log and the answer.
+                let reason = body
+                    .as_ref()
+                    .and_then(|b| b.get("reason"))
+                    .and_then(|r| r.as_str())
+                    .map(str::to_string)
+                    .or_else(|| request::query_param(url, "reason"))
+                    .map(|r| request::clean_reason(&r))
+                    .filter(|r| !r.is_empty())
+                    .unwrap_or_else(|| "none given".to_string());
+                log::warn!(target: "control", request = request, reason = reason.as_str();
+                    "KILL SWITCH: flatten requested (reason: {reason})");
                 if let Err(r) = self.submit(ControlCommand::Flatten { request }) {
                     return r;
                 }
@@ -434,6 +463,7 @@ impl ControlApi {
                         "positions_remaining": remaining,
                         "orders_working": working,
                         "paused": true,
+                        "reason": reason,
                         "acknowledged_ms": acknowledged_ms,
                         "elapsed_ms": elapsed_ms,
                     }),
