@@ -109,8 +109,122 @@ fn mutating_calls_need_the_key_and_ready_says_why_not() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let _ = last;
+    // /metrics passes promtool's own check, on the live output.
+    let (code, metrics) = http(port, "GET", "/metrics").unwrap();
+    assert_eq!(code, 200);
+    for family in [
+        "aitrapp_stage_latency_seconds_bucket{stage=\"risk\",le=\"+Inf\"}",
+        "aitrapp_tick_to_intent_seconds_count",
+        "aitrapp_orders_total{status=\"sent\"}",
+        "aitrapp_signals_refused_by_reason_total{reason=\"paused\"}",
+        "process_resident_memory_bytes",
+    ] {
+        assert!(metrics.contains(family), "{family} missing");
+    }
+    promtool_check(&metrics);
+    shipped_monitoring_uses_only_these(&metrics);
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     common::wait_exit(&mut child, Duration::from_secs(60), "no exit after SIGTERM");
+}
+
+/// `promtool check metrics` on `text`, when promtool is installed ($PROMTOOL, else PATH);
+/// with AITRAPP_REQUIRE_PROMTOOL=1 (CI installs it) a missing promtool fails the test.
+fn promtool_check(text: &str) {
+    use std::io::Write;
+    let tool = std::env::var("PROMTOOL").unwrap_or_else(|_| "promtool".into());
+    let child = std::process::Command::new(&tool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            assert!(
+                std::env::var("AITRAPP_REQUIRE_PROMTOOL").is_err(),
+                "promtool ({tool}) not runnable: {e}"
+            );
+            eprintln!("promtool not installed ({e}): /metrics not checked by it");
+            return;
+        }
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+        "promtool check metrics:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The alert rules and the Grafana dashboard in monitoring/ name only metrics `text` has, and
+/// the rules pass `promtool check rules` (when promtool is installed).
+fn shipped_monitoring_uses_only_these(text: &str) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("monitoring");
+    let mut used = std::collections::BTreeSet::new();
+    for file in ["prometheus-rules.yml", "grafana-dashboard.json"] {
+        let body = std::fs::read_to_string(dir.join(file)).unwrap();
+        let b = body.as_bytes();
+        for prefix in ["aitrapp_", "process_"] {
+            let mut at = 0;
+            while let Some(k) = body[at..].find(prefix) {
+                let start = at + k;
+                let mut end = start;
+                while end < b.len()
+                    && (b[end].is_ascii_lowercase() || b[end].is_ascii_digit() || b[end] == b'_')
+                {
+                    end += 1;
+                }
+                // Not the tail of a longer word (`job="aitrapp"` is a label value, not a name).
+                let word_start =
+                    start == 0 || !(b[start - 1].is_ascii_alphanumeric() || b[start - 1] == b'_');
+                if word_start && end > start + prefix.len() {
+                    used.insert((file, body[start..end].to_string()));
+                }
+                at = end;
+            }
+        }
+    }
+    let families: std::collections::BTreeSet<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    assert!(used.len() > 20, "{used:?}");
+    for (file, name) in &used {
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s).filter(|f| families.contains(f)))
+            .unwrap_or(name);
+        assert!(
+            families.contains(family),
+            "{file} uses {name}, which /metrics does not have"
+        );
+    }
+    let tool = std::env::var("PROMTOOL").unwrap_or_else(|_| "promtool".into());
+    match std::process::Command::new(&tool)
+        .args(["check", "rules"])
+        .arg(dir.join("prometheus-rules.yml"))
+        .output()
+    {
+        Ok(out) => assert!(
+            out.status.success(),
+            "promtool check rules:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => assert!(
+            std::env::var("AITRAPP_REQUIRE_PROMTOOL").is_err(),
+            "promtool ({tool}) not runnable: {e}"
+        ),
+    }
 }
 
 /// A POST with a chunked body (`http_with` always sends a Content-Length).

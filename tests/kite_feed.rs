@@ -60,8 +60,8 @@ fn ticker_survives_drops_stalls_and_bad_frames() {
     wait_until("ticks after the reconnect", 10, || {
         ticks() > after_reconnect
     });
-    let reconnect_us = metric(port, "ws_last_reconnect_us").unwrap();
-    eprintln!("reconnect + resubscribe after a dropped socket: {reconnect_us} us");
+    let reconnect = common::metric_f64(port, "ws_last_reconnect_seconds").unwrap();
+    eprintln!("reconnect + resubscribe after a dropped socket: {reconnect} s");
 
     // Silence past stale_after_ms (no ticks, no heartbeats) is a dead feed.
     sim.faults.stall_ws(2500);
@@ -82,7 +82,7 @@ fn ticker_survives_drops_stalls_and_bad_frames() {
     );
     std::fs::write(
         Path::new(env!("CARGO_TARGET_TMPDIR")).join("ws_reconnect_us.txt"),
-        reconnect_us.to_string(),
+        ((reconnect * 1e6).round() as u64).to_string(),
     )
     .unwrap();
 }

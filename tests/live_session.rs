@@ -56,7 +56,7 @@ fn live_session_against_kite_sim() {
             .matches("was cancelled before it was sent")
             .count() as u64;
         let theirs = sim_get(&sim, "/orders").as_array().map_or(0, |a| a.len()) as u64;
-        metric(port, "orders_sent_total").unwrap_or(0) == theirs + unsent
+        metric(port, "orders_total{status=\"sent\"}").unwrap_or(0) == theirs + unsent
     });
     // Positions agree on both sides once nothing is in flight.
     wait_until("positions to agree", 30, || {

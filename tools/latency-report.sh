@@ -29,9 +29,9 @@ val() { awk -v k="$1" '$1 == k { print $2; f = 1 } END { if (!f) print 0 }' <<<"
 
 report() { # now, previous (may be empty), seconds between them
   local now="$1" prev="$2" dt="$3"
-  printf '%s\n' "$(date '+%H:%M:%S')  tick->intent p50 $(val tick_to_intent_p50_ns "$now") ns  p99 $(val tick_to_intent_p99_ns "$now") ns  max $(val tick_to_intent_max_ns "$now") ns"
-  for k in feed_frames_total feed_ticks_total feed_malformed_frames_total ring_a_full_total \
-    ring_b_full_total ring_c_full_total inbox_full_total orders_sent_total orders_filled_total \
+  printf '%s\n' "$(date '+%H:%M:%S')  tick->intent p50 $(val tick_to_intent_p50_seconds "$now") s  p99 $(val tick_to_intent_p99_seconds "$now") s  max $(val tick_to_intent_max_seconds "$now") s"
+  for k in feed_frames_total feed_ticks_total feed_malformed_frames_total 'ring_full_total{ring="feed_to_strategy"}' \
+    'ring_full_total{ring="strategy_to_risk"}' 'ring_full_total{ring="risk_to_order"}' inbox_full_total 'orders_total{status="sent"}' 'orders_total{status="filled"}' \
     hot_log_dropped_total; do
     local n p rate=""
     n=$(val "$k" "$now")

@@ -435,6 +435,10 @@ impl ControlApi {
                     b.positions_count == 0 && working_orders(b) == 0
                 });
                 let elapsed_ms = t0.elapsed().as_secs_f64() * 1000.0;
+                Metrics::add(&self.metrics.kill_switch_total, 1);
+                self.metrics
+                    .flatten_duration
+                    .observe_ns(t0.elapsed().as_nanos() as u64);
                 let nothing = report.orders_cancelled == 0
                     && report.positions_closed == 0
                     && report.orders_working == 0;

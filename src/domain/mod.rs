@@ -10,6 +10,7 @@ pub mod event;
 pub mod freeze;
 pub mod instrument;
 pub mod order_update;
+pub mod refusal;
 pub mod tick;
 
 pub use broker_book::*;
@@ -19,6 +20,7 @@ pub use event::*;
 pub use freeze::{FreezeQtySlicer, FreezeSchedule};
 pub use instrument::*;
 pub use order_update::*;
+pub use refusal::Refusal;
 pub use tick::*;
 
 /// A price moved onto the tick grid away from an order on `side` (a buy pays up, a sell

@@ -270,6 +270,7 @@ impl OpenJournal {
                     dir: self.dir,
                     day: self.day,
                     retention_days: self.retention_days,
+                    pending: 0,
                 };
                 w.run(rx, sync_rx);
             })?;
@@ -293,6 +294,8 @@ struct GroupWriter {
     dir: PathBuf,
     day: u32,
     retention_days: u32,
+    /// Records in `buf`.
+    pending: u64,
 }
 
 /// Most records one group carries before it is written.
@@ -349,6 +352,7 @@ impl GroupWriter {
     }
 
     fn add(&mut self, e: &JournalEntry) {
+        self.pending += 1;
         if e.kind == crate::telemetry::journal::kind::DAY {
             if let Some(day) = e
                 .payload()
@@ -402,10 +406,12 @@ impl GroupWriter {
         match self.file.write_all(&self.buf) {
             Ok(()) => {
                 Metrics::add(&self.metrics.journal_bytes_total, self.buf.len() as u64);
+                Metrics::add(&self.metrics.journal_records_written_total, self.pending);
                 self.unsynced = true;
             }
             Err(e) => self.failed("write", &e),
         }
+        self.pending = 0;
         self.buf.clear();
     }
 

@@ -5,8 +5,10 @@
 use super::*;
 
 impl RiskStage {
-    pub(super) fn refuse(&mut self, s: &Signal, reason: &'static str) {
+    pub(super) fn refuse(&mut self, s: &Signal, why: Refusal) {
+        let reason = why.text(s.strategy);
         Metrics::add(&self.metrics.signals_refused_total, 1);
+        Metrics::add(&self.metrics.signals_refused_by_reason[why.index()], 1);
         self.journal_decision(s, reason);
         self.log(HotEvent::SignalRefused {
             token: s.token,
@@ -20,31 +22,28 @@ impl RiskStage {
         self.log(HotEvent::Signal { signal: *s });
         match self.state {
             TradingState::Active => {}
-            TradingState::Paused => return self.refuse(s, "trading is paused"),
-            TradingState::Halted => return self.refuse(s, "halted: daily loss limit hit"),
+            TradingState::Paused => return self.refuse(s, Refusal::Paused),
+            TradingState::Halted => return self.refuse(s, Refusal::Halted),
         }
         let Some(idx) = self.master.index_of(s.token) else {
-            return self.refuse(s, "unknown instrument");
+            return self.refuse(s, Refusal::UnknownInstrument);
         };
         if !self
             .calendar
             .entries_allowed_for(s.ts as i64, self.is_fo[idx])
         {
-            return self.refuse(
-                s,
-                "outside the continuous session or within market.no_entries_before_squareoff_min of square-off",
-            );
+            return self.refuse(s, Refusal::OutsideSession);
         }
         let inst = *self.master.by_index(idx);
         if !inst.tradable() {
-            return self.refuse(s, "instrument is not tradable");
+            return self.refuse(s, Refusal::NotTradable);
         }
         let p = &self.positions[idx];
         if p.is_open() || p.pending_entry.is_some() {
-            return self.refuse(s, "already in a position on this instrument");
+            return self.refuse(s, Refusal::InPosition);
         }
         if self.positions_held(None) >= self.params.max_positions {
-            return self.refuse(s, "risk.max_positions reached");
+            return self.refuse(s, Refusal::MaxPositions);
         }
         let by_strategy = self.positions_held(Some(s.strategy));
         let cap = s
@@ -52,23 +51,14 @@ impl RiskStage {
             .index()
             .map_or(0, |i| self.params.strategy_max_positions[i]);
         if by_strategy >= cap {
-            return self.refuse(
-                s,
-                match s.strategy {
-                    StrategyId::Orb => "strategies.orb.max_positions reached",
-                    StrategyId::TrendPullback => "strategies.trend_pullback.max_positions reached",
-                    StrategyId::VwapReversion => "strategies.vwap_reversion.max_positions reached",
-                    StrategyId::OptionsRanker => "strategies.options_ranker.max_positions reached",
-                    StrategyId::Risk => "not a trading strategy",
-                },
-            );
+            return self.refuse(s, Refusal::StrategyMaxPositions);
         }
         if let Some(sp) = s.spread {
             return self.enter_spread(s, sp, emit);
         }
         let planned = match self.params.sizing.size(&inst, s.entry, s.stop) {
             Ok(q) => q,
-            Err(e) => return self.refuse(s, e.as_str()),
+            Err(e) => return self.refuse(s, e.refusal()),
         };
         // The exchange refuses an order above the freeze quantity (a lot multiple): the plan
         // goes in slices of at most that many units.
@@ -78,7 +68,7 @@ impl RiskStage {
                 .0
                 .abs();
         if self.heat_paise() + new_risk > self.params.heat_limit_paise {
-            return self.refuse(s, "portfolio heat limit (risk.max_portfolio_heat_pct)");
+            return self.refuse(s, Refusal::PortfolioHeat);
         }
         let (order_type, price) = self.entry_order(&inst, s.entry);
         let id = self.send(

@@ -446,6 +446,10 @@ impl RiskStage {
 
     fn on_tick(&mut self, t: &Tick, recv_ns: u64, emit: &mut impl FnMut(Event)) {
         self.ticks_seen += 1;
+        if recv_ns > 0 {
+            self.metrics.stage_latency[1]
+                .observe_ns(crate::clock::mono_ns().saturating_sub(recv_ns));
+        }
         self.on_time(t.exchange_timestamp, emit);
         let Some(idx) = self.master.index_of(t.token) else {
             return;

@@ -26,6 +26,13 @@ impl SizingRefusal {
             SizingRefusal::BelowOneLot => "risk budget is below one lot",
         }
     }
+
+    pub fn refusal(self) -> crate::domain::Refusal {
+        match self {
+            SizingRefusal::ZeroStopDistance => crate::domain::Refusal::StopEqualsEntry,
+            SizingRefusal::BelowOneLot => crate::domain::Refusal::BelowOneLot,
+        }
+    }
 }
 
 impl SizingRule {

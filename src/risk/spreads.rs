@@ -148,28 +148,28 @@ impl RiskStage {
             self.master.index_of(s.token),
             self.master.index_of(sp.sell_token),
         ) else {
-            return self.refuse(s, "unknown instrument");
+            return self.refuse(s, Refusal::UnknownInstrument);
         };
         let (bi, si) = (*self.master.by_index(buy), *self.master.by_index(sell));
         if !bi.tradable() || !si.tradable() {
-            return self.refuse(s, "instrument is not tradable");
+            return self.refuse(s, Refusal::NotTradable);
         }
         let busy = |p: &super::portfolio::Position| p.is_open() || p.pending_entry.is_some();
         if buy == sell || busy(&self.positions[buy]) || busy(&self.positions[sell]) {
-            return self.refuse(s, "already in a position on a leg of this spread");
+            return self.refuse(s, Refusal::SpreadLegInPosition);
         }
         if sp.max_loss.0 <= 0 || sp.max_profit.0 <= 0 {
-            return self.refuse(s, "spread has no max loss or no max profit");
+            return self.refuse(s, Refusal::SpreadUnbounded);
         }
         // Sized by the max loss: the per-trade budget over max loss per unit, in lots.
         let qty = match self.params.sizing.size(&bi, sp.max_loss, Price(0)) {
             Ok(q) => q,
-            Err(e) => return self.refuse(s, e.as_str()),
+            Err(e) => return self.refuse(s, e.refusal()),
         };
         let new_risk =
             (sp.max_loss.0 as i128 * qty.0 as i128 * 100 / bi.divisor().max(1) as i128) as i64;
         if self.heat_paise() + new_risk > self.params.heat_limit_paise {
-            return self.refuse(s, "portfolio heat limit (risk.max_portfolio_heat_pct)");
+            return self.refuse(s, Refusal::PortfolioHeat);
         }
         let (order_type, price) = self.entry_order(&bi, sp.buy_price);
         let id = self.send(

@@ -145,6 +145,8 @@ pub struct StrategyStage {
     warm_today: crate::domain::Date,
     reloads: Option<(Receiver<StrategyUpdate>, Sender<ReloadAck>)>,
     hot: Option<HotLog>,
+    /// Where the feed-to-strategy latency goes.
+    metrics: Option<Arc<crate::telemetry::Metrics>>,
 }
 
 impl StrategyStage {
@@ -213,6 +215,7 @@ impl StrategyStage {
             warm_today: crate::domain::Date(0),
             reloads: None,
             hot: None,
+            metrics: None,
         };
         stage.apply_settings();
         stage
@@ -252,7 +255,8 @@ impl StrategyStage {
 
     /// Where OptionsRanker counts the quotes it skips.
     pub fn with_metrics(mut self, metrics: Arc<crate::telemetry::Metrics>) -> Self {
-        self.options.set_metrics(metrics);
+        self.options.set_metrics(metrics.clone());
+        self.metrics = Some(metrics);
         self
     }
 
@@ -359,6 +363,9 @@ impl StrategyStage {
     }
 
     fn on_tick(&mut self, t: &Tick, recv_ns: u64, out: &mut impl FnMut(&Slot)) {
+        if let (Some(m), true) = (&self.metrics, recv_ns > 0) {
+            m.stage_latency[0].observe_ns(crate::clock::mono_ns().saturating_sub(recv_ns));
+        }
         let Some(idx) = self.master.index_of(t.token) else {
             return;
         };

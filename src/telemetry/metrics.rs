@@ -1,27 +1,308 @@
 //! Counters the hot threads bump (relaxed atomics, preallocated) and their Prometheus text.
 
+use crate::domain::Refusal;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 macro_rules! metrics {
     ($($name:ident : $help:literal),* $(,)?) => {
-        /// Every counter of the process. Hot threads only ever `add` to these.
+        /// Every counter and gauge of the process, the labelled families and the latency
+        /// histograms. Hot threads only ever `add`, `store` or `observe_ns`.
         #[derive(Default, Debug)]
         pub struct Metrics {
             $(pub $name: AtomicU64,)*
+            /// Signals refused, by `Refusal::index`.
+            pub signals_refused_by_reason: [AtomicU64; Refusal::COUNT],
+            /// Feed receive to each stage handling the event: strategy, risk, order.
+            pub stage_latency: [Histogram; 3],
+            /// The event behind an order intent (a tick, a fill, the clock) to the order stage.
+            pub tick_to_intent: Histogram,
+            /// A LIVE order placement's REST call to Kite, request to answer.
+            pub broker_round_trip: Histogram,
+            /// POST /flatten to flat (or to its answer, when it is not flat by then).
+            pub flatten_duration: Histogram,
         }
         impl Metrics {
-            /// Prometheus text exposition, counters prefixed `aitrapp_`.
+            /// Prometheus text exposition (format 0.0.4), every name prefixed `aitrapp_`, in
+            /// base units: fields kept in ns, us or ms are exposed in seconds.
             pub fn render(&self, out: &mut String) {
                 $(
-                    let _ = writeln!(out, "# HELP aitrapp_{} {}", stringify!($name), $help);
-                    let _ = writeln!(out, "# TYPE aitrapp_{} {}", stringify!($name),
-                        if stringify!($name).ends_with("_total") { "counter" } else { "gauge" });
-                    let _ = writeln!(out, "aitrapp_{} {}", stringify!($name), if stringify!($name).ends_with("_paise") { (self.$name.load(Relaxed) as i64).to_string() } else { self.$name.load(Relaxed).to_string() });
+                    if !ORDER_STATUS_FIELDS.contains(&stringify!($name)) {
+                        scalar(out, stringify!($name), $help, self.$name.load(Relaxed));
+                    }
                 )*
+                self.render_families(out);
             }
         }
     };
+}
+
+/// Counters exposed as labelled families instead of alone: `aitrapp_orders_total{status}`
+/// and `aitrapp_ring_full_total{ring}`.
+const ORDER_STATUS_FIELDS: [&str; 7] = [
+    "orders_sent_total",
+    "orders_filled_total",
+    "orders_rejected_total",
+    "orders_cancelled_total",
+    "ring_a_full_total",
+    "ring_b_full_total",
+    "ring_c_full_total",
+];
+
+/// One counter or gauge: `_total` is a counter; `_ns`, `_us`, `_ms` fields are exposed as
+/// `_seconds`; `_paise` values are signed.
+fn scalar(out: &mut String, field: &str, help: &str, raw: u64) {
+    let scaled = [("_ns", 1e9), ("_us", 1e6), ("_ms", 1e3)]
+        .into_iter()
+        .find_map(|(suffix, per)| field.strip_suffix(suffix).map(|stem| (stem, per)));
+    let kind = if field.ends_with("_total") {
+        "counter"
+    } else {
+        "gauge"
+    };
+    match scaled {
+        Some((stem, per)) => {
+            let _ = writeln!(out, "# HELP aitrapp_{stem}_seconds {help}");
+            let _ = writeln!(out, "# TYPE aitrapp_{stem}_seconds {kind}");
+            let _ = writeln!(out, "aitrapp_{stem}_seconds {}", raw as f64 / per);
+        }
+        None => {
+            let _ = writeln!(out, "# HELP aitrapp_{field} {help}");
+            let _ = writeln!(out, "# TYPE aitrapp_{field} {kind}");
+            if field.ends_with("_paise") {
+                let _ = writeln!(out, "aitrapp_{field} {}", raw as i64);
+            } else {
+                let _ = writeln!(out, "aitrapp_{field} {raw}");
+            }
+        }
+    }
+}
+
+/// Bucket upper bounds of every latency histogram, ns: 250 ns to 10 s.
+pub const BUCKETS_NS: [u64; 24] = [
+    250,
+    500,
+    1_000,
+    2_500,
+    5_000,
+    10_000,
+    25_000,
+    50_000,
+    100_000,
+    250_000,
+    500_000,
+    1_000_000,
+    2_500_000,
+    5_000_000,
+    10_000_000,
+    25_000_000,
+    50_000_000,
+    100_000_000,
+    250_000_000,
+    500_000_000,
+    1_000_000_000,
+    2_500_000_000,
+    5_000_000_000,
+    10_000_000_000,
+];
+
+/// A latency histogram of fixed buckets (`BUCKETS_NS`, and one past the last), lock-free:
+/// an observation is a search over 24 bounds and two relaxed adds, no allocation.
+#[derive(Default, Debug)]
+pub struct Histogram {
+    counts: [AtomicU64; 25],
+    sum_ns: AtomicU64,
+}
+
+impl Histogram {
+    #[inline]
+    pub fn observe_ns(&self, ns: u64) {
+        let i = BUCKETS_NS.partition_point(|&b| b < ns);
+        self.counts[i].fetch_add(1, Relaxed);
+        self.sum_ns.fetch_add(ns, Relaxed);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.counts.iter().map(|c| c.load(Relaxed)).sum()
+    }
+
+    /// The series of one histogram (`labels` like `stage="risk"`, or empty); the caller
+    /// writes HELP and TYPE once for the family.
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let sep = if labels.is_empty() { "" } else { "," };
+        let mut cum = 0u64;
+        for (k, bound) in BUCKETS_NS.iter().enumerate() {
+            cum += self.counts[k].load(Relaxed);
+            let _ = writeln!(
+                out,
+                "aitrapp_{name}_bucket{{{labels}{sep}le=\"{}\"}} {cum}",
+                *bound as f64 / 1e9
+            );
+        }
+        cum += self.counts[24].load(Relaxed);
+        let _ = writeln!(
+            out,
+            "aitrapp_{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {cum}"
+        );
+        let braces = |s: &str| {
+            if s.is_empty() {
+                String::new()
+            } else {
+                format!("{{{s}}}")
+            }
+        };
+        let _ = writeln!(
+            out,
+            "aitrapp_{name}_sum{} {}",
+            braces(labels),
+            self.sum_ns.load(Relaxed) as f64 / 1e9
+        );
+        let _ = writeln!(out, "aitrapp_{name}_count{} {cum}", braces(labels));
+    }
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP aitrapp_{name} {help}");
+    let _ = writeln!(out, "# TYPE aitrapp_{name} {kind}");
+}
+
+/// Stage label values of `Metrics::stage_latency`.
+pub const STAGES: [&str; 3] = ["strategy", "risk", "order"];
+
+impl Metrics {
+    fn render_families(&self, out: &mut String) {
+        header(
+            out,
+            "orders_total",
+            "counter",
+            "Orders by what became of them: sent to the broker, filled, rejected, cancelled",
+        );
+        for (status, c) in [
+            ("sent", &self.orders_sent_total),
+            ("filled", &self.orders_filled_total),
+            ("rejected", &self.orders_rejected_total),
+            ("cancelled", &self.orders_cancelled_total),
+        ] {
+            let _ = writeln!(
+                out,
+                "aitrapp_orders_total{{status=\"{status}\"}} {}",
+                c.load(Relaxed)
+            );
+        }
+        header(out, "ring_full_total", "counter", "Times a stage found the ring to the next one full and waited (ring: feed_to_strategy, strategy_to_risk, risk_to_order)");
+        for (ring, c) in [
+            ("feed_to_strategy", &self.ring_a_full_total),
+            ("strategy_to_risk", &self.ring_b_full_total),
+            ("risk_to_order", &self.ring_c_full_total),
+        ] {
+            let _ = writeln!(
+                out,
+                "aitrapp_ring_full_total{{ring=\"{ring}\"}} {}",
+                c.load(Relaxed)
+            );
+        }
+        header(
+            out,
+            "signals_refused_by_reason_total",
+            "counter",
+            "Signals risk refused, by reason (bounded set: see domain::Refusal)",
+        );
+        for r in Refusal::ALL {
+            let _ = writeln!(
+                out,
+                "aitrapp_signals_refused_by_reason_total{{reason=\"{}\"}} {}",
+                r.label(),
+                self.signals_refused_by_reason[r.index()].load(Relaxed)
+            );
+        }
+        header(
+            out,
+            "realized_pnl_net_paise",
+            "gauge",
+            "Realized P&L today net of today's charges, paise",
+        );
+        let net = self.realized_pnl_paise.load(Relaxed) as i64
+            - self.charges_today_paise.load(Relaxed) as i64;
+        let _ = writeln!(out, "aitrapp_realized_pnl_net_paise {net}");
+        header(
+            out,
+            "journal_lag_records",
+            "gauge",
+            "Records handed to the journal thread and not yet written",
+        );
+        let lag = self
+            .journal_records_total
+            .load(Relaxed)
+            .saturating_sub(self.journal_records_written_total.load(Relaxed));
+        let _ = writeln!(out, "aitrapp_journal_lag_records {lag}");
+        header(
+            out,
+            "stage_latency_seconds",
+            "histogram",
+            "Feed receive of an event to each stage handling it (stage: strategy, risk, order)",
+        );
+        for (h, stage) in self.stage_latency.iter().zip(STAGES) {
+            h.render(out, "stage_latency_seconds", &format!("stage=\"{stage}\""));
+        }
+        for (name, help, h) in [
+            (
+                "tick_to_intent_seconds",
+                "The event behind an order intent (tick, fill, clock) to the order stage",
+                &self.tick_to_intent,
+            ),
+            (
+                "broker_round_trip_seconds",
+                "A LIVE order placement's REST call to Kite, request to answer",
+                &self.broker_round_trip,
+            ),
+            (
+                "flatten_duration_seconds",
+                "POST /flatten (the kill switch) to flat, or to its answer when not flat by then",
+                &self.flatten_duration,
+            ),
+        ] {
+            header(out, name, "histogram", help);
+            h.render(out, name, "");
+        }
+        process_metrics(out);
+    }
+}
+
+/// The process's resident memory and CPU time (Linux /proc), as Prometheus' client
+/// libraries name them; nothing when /proc cannot be read.
+fn process_metrics(out: &mut String) {
+    let page = 4096.0;
+    let ticks = 100.0; // USER_HZ on Linux
+    if let Ok(statm) = std::fs::read_to_string("/proc/self/statm") {
+        if let Some(rss) = statm
+            .split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse::<f64>().ok())
+        {
+            let _ = writeln!(
+                out,
+                "# HELP process_resident_memory_bytes Resident memory size in bytes"
+            );
+            let _ = writeln!(out, "# TYPE process_resident_memory_bytes gauge");
+            let _ = writeln!(out, "process_resident_memory_bytes {}", rss * page);
+        }
+    }
+    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+        // Fields after the command name (which may hold spaces) in parentheses.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        if let (Some(u), Some(s)) = (
+            f.get(11).and_then(|v| v.parse::<f64>().ok()),
+            f.get(12).and_then(|v| v.parse::<f64>().ok()),
+        ) {
+            let _ = writeln!(
+                out,
+                "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds"
+            );
+            let _ = writeln!(out, "# TYPE process_cpu_seconds_total counter");
+            let _ = writeln!(out, "process_cpu_seconds_total {}", (u + s) / ticks);
+        }
+    }
 }
 
 metrics! {
@@ -32,12 +313,12 @@ metrics! {
     feed_malformed_frames_total: "Frames rejected as malformed (counted and skipped)",
     feed_unknown_packets_total: "Packets of unknown length (counted and skipped)",
     feed_bytes_total: "Bytes of market data received",
-    feed_lag_ms: "Local receive time minus the exchange timestamp of the last live frame, ms",
+    feed_lag_ms: "Local receive time minus the exchange timestamp of the last live frame, seconds",
     ws_connections_open: "Kite ticker connections streaming",
     ws_disconnects_total: "Kite ticker connections lost (drop, close, stale)",
     ws_reconnects_total: "Kite ticker connections re-established",
     ws_stale_total: "Ticker connections declared dead after stale_after_ms of silence",
-    ws_last_reconnect_us: "Time from losing a ticker connection to streaming again (resubscribed), last time, us",
+    ws_last_reconnect_us: "Time from losing a ticker connection to streaming again (resubscribed), last time, seconds",
     ws_text_messages_total: "Text messages from the ticker (order updates, errors, messages)",
     ws_order_updates_total: "Order updates received on the ticker",
     ws_unparsed_text_total: "Ticker text messages that were not JSON of a known type",
@@ -70,6 +351,8 @@ metrics! {
     hot_log_dropped_total: "Log records hot threads dropped because the logger queue was full",
     journal_enabled: "1 while the day's journal is being written (0: a crash forgets this session)",
     journal_records_total: "Records handed to the journal thread",
+    journal_records_written_total: "Records the journal thread has written to the file",
+    kill_switch_total: "Kill switches pulled (POST /flatten)",
     journal_queue_full_total: "Times a stage waited because the journal queue was full (records are never dropped)",
     journal_bytes_total: "Bytes written to the journal file",
     journal_fsyncs_total: "fsync calls on the journal file",
@@ -84,9 +367,9 @@ metrics! {
     foreign_exposure_paise: "Value of the foreign positions at their last price, paise (counted in heat)",
     free_disk_bytes: "Free space on the journal's filesystem, bytes (monitoring.min_free_disk_gb alerts and pauses entries)",
     snapshot_publishes_total: "Snapshots published",
-    tick_to_intent_p50_ns: "Tick-to-order-intent latency p50, ns (order stage histogram)",
-    tick_to_intent_p99_ns: "Tick-to-order-intent latency p99, ns",
-    tick_to_intent_max_ns: "Tick-to-order-intent latency max, ns",
+    tick_to_intent_p50_ns: "Tick-to-order-intent latency p50 of the run, seconds (see aitrapp_tick_to_intent_seconds)",
+    tick_to_intent_p99_ns: "Tick-to-order-intent latency p99 of the run, seconds",
+    tick_to_intent_max_ns: "Tick-to-order-intent latency max of the run, seconds",
     trading_state: "0 active, 1 paused, 2 halted",
     session_phase: "0 closed, 1 pre-open, 2 pre-open limit only, 3 pre-open random close, 4 pre-open matching, 5 continuous, 6 closing",
     charges_today_paise: "Charges of today's fills (brokerage, STT, exchange, SEBI, stamp, GST), paise",
@@ -114,5 +397,65 @@ mod tests {
         assert!(s.contains("aitrapp_feed_ticks_total 3\n"));
         assert!(s.contains("# TYPE aitrapp_feed_ticks_total counter"));
         assert!(s.contains("# TYPE aitrapp_positions_open gauge"));
+    }
+
+    #[test]
+    fn base_units_labelled_families_and_histograms() {
+        let m = Metrics::default();
+        m.feed_lag_ms.store(1500, Relaxed);
+        m.realized_pnl_paise.store((-2500i64) as u64, Relaxed);
+        m.charges_today_paise.store(100, Relaxed);
+        Metrics::add(&m.orders_sent_total, 2);
+        Metrics::add(
+            &m.signals_refused_by_reason[Refusal::PortfolioHeat.index()],
+            1,
+        );
+        for ns in [100, 800, 3_000_000, 20_000_000_000] {
+            m.tick_to_intent.observe_ns(ns);
+        }
+        let mut s = String::new();
+        m.render(&mut s);
+        assert!(s.contains("aitrapp_feed_lag_seconds 1.5\n"), "{s}");
+        for l in s.lines().filter(|l| !l.starts_with('#')) {
+            let name = l.split(['{', ' ']).next().unwrap();
+            assert!(
+                !["_ms", "_us", "_ns"].iter().any(|u| name.ends_with(u)),
+                "{name}"
+            );
+        }
+        assert!(s.contains("aitrapp_realized_pnl_paise -2500\n"));
+        assert!(s.contains("aitrapp_realized_pnl_net_paise -2600\n"));
+        assert!(s.contains("aitrapp_orders_total{status=\"sent\"} 2\n"));
+        assert!(!s.contains("aitrapp_orders_sent_total"));
+        assert!(
+            s.contains("aitrapp_signals_refused_by_reason_total{reason=\"portfolio_heat\"} 1\n")
+        );
+        // Cumulative buckets: 100 ns <= 250 ns; 800 ns <= 1 us; 3 ms <= 5 ms; 20 s only +Inf.
+        for line in [
+            "aitrapp_tick_to_intent_seconds_bucket{le=\"0.00000025\"} 1",
+            "aitrapp_tick_to_intent_seconds_bucket{le=\"0.000001\"} 2",
+            "aitrapp_tick_to_intent_seconds_bucket{le=\"0.005\"} 3",
+            "aitrapp_tick_to_intent_seconds_bucket{le=\"10\"} 3",
+            "aitrapp_tick_to_intent_seconds_bucket{le=\"+Inf\"} 4",
+            "aitrapp_tick_to_intent_seconds_count 4",
+        ] {
+            assert!(s.contains(&format!("{line}\n")), "{line}\n{s}");
+        }
+        // Every series' family has HELP and TYPE.
+        for name in s
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split(['{', ' ']).next().unwrap())
+        {
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|x| {
+                    name.strip_suffix(x)
+                        .filter(|f| s.contains(&format!("# TYPE {f} histogram")))
+                })
+                .unwrap_or(name);
+            assert!(s.contains(&format!("# HELP {family} ")), "{family}");
+            assert!(s.contains(&format!("# TYPE {family} ")), "{family}");
+        }
     }
 }

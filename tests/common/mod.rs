@@ -157,6 +157,15 @@ pub fn metric(port: u16, name: &str) -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
+/// A metric's value as a float (seconds, and anything else not a whole number).
+pub fn metric_f64(port: u16, name: &str) -> Option<f64> {
+    let (_, body) = http(port, "GET", "/metrics")?;
+    let prefix = format!("aitrapp_{name} ");
+    body.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 pub fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while !f() {

@@ -320,7 +320,12 @@ impl Shared {
         let s = &self.settings;
         let mut retries = 0;
         loop {
-            match self.rest.place(&order) {
+            let sent = std::time::Instant::now();
+            let placed = self.rest.place(&order);
+            s.metrics
+                .broker_round_trip
+                .observe_ns(sent.elapsed().as_nanos() as u64);
+            match placed {
                 Ok(kite_id) => {
                     log::info!(target: "order", tag = tag.as_str(), order_id = kite_id.as_str();
                         "Kite accepted order {tag} as {kite_id}");
