@@ -1,4 +1,4 @@
-//! The aitrapp command line: run, check-config, decode, snapshot, login.
+//! The aitrapp command line: `aitrapp --help` lists every subcommand with what it does.
 
 use aitrapp::app::{self, RunOptions};
 use aitrapp::config::{self, Environment, Mode};

@@ -594,3 +594,39 @@ fn an_unwritable_journal_refuses_live_and_paper_runs_without_it_saying_so() {
         common::log_text(&dir)
     );
 }
+
+#[test]
+fn every_subcommand_says_what_it_does_in_one_line() {
+    let out = Command::new(bin()).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout).to_string();
+    let commands: Vec<(String, String)> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| {
+            let l = l.trim();
+            let (name, what) = l.split_once(' ')?;
+            Some((name.to_string(), what.trim().to_string()))
+        })
+        .collect();
+    assert!(commands.len() >= 12, "{help}");
+    for (name, what) in &commands {
+        assert!(!what.is_empty() && what.len() <= 100, "{name}: `{what}`");
+        if name == "help" {
+            continue;
+        }
+        let sub = Command::new(bin()).args([name, "--help"]).output().unwrap();
+        assert!(sub.status.success(), "{name} --help");
+        let first = String::from_utf8_lossy(&sub.stdout)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string();
+        assert_eq!(
+            first.trim_end_matches('.'),
+            what,
+            "{name}: its own help starts with the same line"
+        );
+    }
+}

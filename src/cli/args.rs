@@ -35,9 +35,11 @@ pub enum Command {
     },
     /// Print every tick of a recorded frame file as one JSON object per line.
     Decode { file: PathBuf },
-    /// Indicators over candles in Kite's historical format (CSV `date,open,high,low,close,volume`
-    /// or the historical API's JSON): one JSON object per candle, null until warmed up, periods
-    /// from the config's `indicators` section. To hold our values against a charting platform.
+    /// Indicator values over candles, one JSON line each, to hold against a charting platform.
+    ///
+    /// Candles in Kite's historical format (CSV `date,open,high,low,close,volume` or the
+    /// historical API's JSON): one JSON object per candle, null until warmed up, periods from
+    /// the config's `indicators` section.
     Indicators {
         #[arg(long)]
         candles: PathBuf,
@@ -60,9 +62,11 @@ pub enum Command {
         #[arg(long)]
         duration: Option<String>,
     },
-    /// Kite login: print the login URL, take the request_token (argument or a one-shot
-    /// redirect listener on 127.0.0.1), store KITE_ACCESS_TOKEN in .env (mode 0600).
-    /// `--check` validates the current token instead (exit 0 valid, 1 not).
+    /// Log in to Kite for the day's access token (or `--check` the current one).
+    ///
+    /// Prints the login URL, takes the request_token (argument or a one-shot redirect
+    /// listener on 127.0.0.1), stores KITE_ACCESS_TOKEN in .env (mode 0600). `--check`
+    /// validates the current token instead (exit 0 valid, 1 not).
     Login {
         #[arg(long, default_value = "configs/app.yaml")]
         config: PathBuf,
@@ -78,8 +82,10 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
-    /// Charges of one intraday round trip (buy then sell `qty`) by the dated tables of
-    /// configs/charges.yaml, in rupees: a table, or one JSON object with --json.
+    /// Charges of one intraday round trip, line by line, in rupees.
+    ///
+    /// Buy then sell `qty` by the dated tables of configs/charges.yaml: a table, or one JSON
+    /// object with --json.
     Charges {
         #[arg(long, value_parser = ["intraday", "futures", "options"])]
         segment: String,
@@ -103,8 +109,10 @@ pub enum Command {
         #[arg(long, default_value = "configs/app.yaml")]
         config: PathBuf,
     },
-    /// The trades of a day (default today) or a range from the journals, as CSV for tax
-    /// records: gross P&L, each charge line, net P&L, strategy and exit reason.
+    /// Export a day's (or a range's) trades from the journals as CSV for tax records.
+    ///
+    /// Default today. Gross P&L, each charge line, net P&L, strategy, exit reason, order
+    /// ids and tags.
     Export {
         #[arg(long, default_value = "configs/app.yaml")]
         config: PathBuf,
@@ -119,16 +127,18 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Copy the journals and config files (never .env) into one checked backup file; while
-    /// the engine runs, its journal is fsynced to a known length first.
+    /// Back up the journals and configs (never .env) into one checked file, even while running.
+    ///
+    /// While the engine runs, its journal is fsynced to a known length first.
     Backup {
         #[arg(long, default_value = "configs/app.yaml")]
         config: PathBuf,
         #[arg(long)]
         out: PathBuf,
     },
-    /// Put a backup's journals back (the ones replaced are moved aside); refuses while the
-    /// engine runs or when any checksum fails.
+    /// Restore a backup's journals (refused while the engine runs or on a bad checksum).
+    ///
+    /// The journals replaced are moved aside.
     Restore {
         #[arg(long, default_value = "configs/app.yaml")]
         config: PathBuf,
