@@ -447,7 +447,8 @@ pub enum Topology {
 #[serde(default)]
 pub struct PipelineConfig {
     pub topology: Topology,
-    /// busy_spin | spin_hint | yield | sleep_us:N
+    /// adaptive (the default: spin briefly, yield, then park until woken) | busy_spin |
+    /// spin_hint | yield | sleep_us:N. busy_spin with `cpus` is for the tuned host.
     pub wait: String,
     /// CPUs to pin the hot threads to, in order feed, strategy, risk, order (or feed, consumer
     /// when collapsed). Empty: no pinning.
@@ -463,7 +464,7 @@ impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
             topology: Topology::Collapsed,
-            wait: "yield".into(),
+            wait: "adaptive".into(),
             cpus: Vec::new(),
             ring_size: 4096,
             downgrade_on_oversubscription: true,

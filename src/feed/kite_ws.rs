@@ -487,6 +487,17 @@ impl FrameSource for KiteTicker {
         false
     }
 
+    fn wait_ready(&mut self, timeout: Duration) {
+        // Blocks in epoll: a frame arriving wakes the feed thread at once.
+        if self.poll.poll(&mut self.events, Some(timeout)).is_ok() {
+            for ev in self.events.iter() {
+                if let Some(sh) = self.shards.get_mut(ev.token().0) {
+                    sh.readable = true;
+                }
+            }
+        }
+    }
+
     fn received_ns(&self) -> Option<u64> {
         Some(self.received_ns)
     }

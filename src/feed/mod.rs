@@ -48,4 +48,10 @@ pub trait FrameSource: Send {
     }
     /// After a catch-up: real-time pacing starts again from where the source now is.
     fn resume_pacing(&mut self) {}
+    /// Nothing has come for a while (the adaptive wait): block until the source may have a
+    /// frame, at most `timeout`. A socket source waits in its poll and wakes on data; the
+    /// others sleep.
+    fn wait_ready(&mut self, timeout: std::time::Duration) {
+        std::thread::sleep(timeout);
+    }
 }

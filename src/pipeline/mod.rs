@@ -11,6 +11,7 @@ pub mod sequencer;
 pub mod wait;
 
 pub use wait::WaitStrategy;
+use wait::{Doorbell, Idler};
 
 use crate::config::Topology;
 use crate::domain::Slot;
@@ -35,6 +36,8 @@ pub struct RingTx {
     wait: WaitStrategy,
     metrics: Arc<Metrics>,
     full: FullCounter,
+    /// Adaptive waits: rung after each publish, in case the consumer parked.
+    bell: Option<Arc<Doorbell>>,
 }
 
 impl RingTx {
@@ -42,7 +45,12 @@ impl RingTx {
     pub fn publish(&mut self, slot: Slot) {
         loop {
             match self.producer.try_publish(|e| *e = slot) {
-                Ok(_) => return,
+                Ok(_) => {
+                    if let Some(b) = &self.bell {
+                        b.ring();
+                    }
+                    return;
+                }
                 Err(_) => {
                     Metrics::add((self.full)(&self.metrics), 1);
                     self.wait.idle();
@@ -55,6 +63,7 @@ impl RingTx {
 /// The consuming end of a ring.
 pub struct RingRx {
     poller: EventPoller<Slot, SingleProducerBarrier>,
+    bell: Option<Arc<Doorbell>>,
 }
 
 /// The producer is gone and everything it published has been consumed.
@@ -89,14 +98,16 @@ pub fn ring(
     let builder = build_single_producer(size, Slot::default, wait);
     let (poller, builder) = builder.new_event_poller();
     let producer = builder.build();
+    let bell = (wait == WaitStrategy::Adaptive).then(Doorbell::new);
     (
         RingTx {
             producer,
             wait,
             metrics,
             full,
+            bell: bell.clone(),
         },
-        RingRx { poller },
+        RingRx { poller, bell },
     )
 }
 
@@ -155,12 +166,31 @@ fn spawn_named<T: Send + 'static>(
         .unwrap_or_else(|e| panic!("cannot spawn thread {name}: {e}"))
 }
 
-/// Runs `f` over slots until the ring closes, idling with `wait` when empty.
+/// Runs `f` over slots until the ring closes, idling with `wait` when empty (adaptive:
+/// spin, yield, then park until the producer rings).
 fn consume(mut rx: RingRx, wait: WaitStrategy, mut f: impl FnMut(&Slot)) {
+    let mut idler = Idler::new(wait);
     loop {
         match rx.drain(&mut f) {
-            Ok(0) => wait.idle(),
-            Ok(_) => {}
+            Ok(0) => {
+                if !idler.idle() {
+                    continue;
+                }
+                let Some(bell) = rx.bell.clone() else {
+                    continue;
+                };
+                // Say so, look once more, and sleep only if still nothing came.
+                bell.arm();
+                match rx.drain(&mut f) {
+                    Ok(0) => bell.park(),
+                    Ok(_) => {
+                        bell.disarm();
+                        idler.reset();
+                    }
+                    Err(Closed) => return,
+                }
+            }
+            Ok(_) => idler.reset(),
             Err(Closed) => return,
         }
     }

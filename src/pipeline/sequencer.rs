@@ -88,6 +88,10 @@ fn wall_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// Longest the feed thread blocks in the source with the adaptive wait (a frame on a socket
+/// wakes it sooner); inbox messages (commands, broker updates) wait at most this long.
+const FEED_BLOCK: std::time::Duration = std::time::Duration::from_micros(500);
+
 impl Sequencer {
     /// Publishes everything waiting in the inbox; returns how much.
     fn drain_inbox(&mut self) -> usize {
@@ -151,6 +155,7 @@ impl Sequencer {
         let lockstep = self.source.lockstep();
         let mut barrier: u64 = 0;
         let mut clock = SessionClock::default();
+        let mut idler = super::wait::Idler::new(self.wait);
         let end = loop {
             if self.stop.load(Ordering::Relaxed) {
                 break FeedEnd::Stopped;
@@ -167,9 +172,15 @@ impl Sequencer {
                 self.tick_clock(&mut clock, (ms / 1000) as u32, mono_ns());
             }
             match poll {
-                SourcePoll::Idle => self.wait.idle(),
+                SourcePoll::Idle => {
+                    if idler.idle() {
+                        // The inbox waits at most this long while the market is quiet.
+                        self.source.wait_ready(FEED_BLOCK);
+                    }
+                }
                 SourcePoll::End => break FeedEnd::SourceEnded,
                 SourcePoll::Frame => {
+                    idler.reset();
                     let recv_ns = self.source.received_ns().unwrap_or_else(mono_ns);
                     let clocked = match self.clock_source {
                         ClockSource::Source => match self.source.exchange_now() {
