@@ -23,11 +23,16 @@ fn mutating_calls_need_the_key_and_ready_says_why_not() {
     let port = free_port();
     std::fs::write(dir.join("configs/app.yaml"), config(port, "127.0.0.1")).unwrap();
     std::fs::write(dir.join(".env"), format!("API_SECRET_KEY={KEY}\n")).unwrap();
-    let mut child = aitrapp_run(&dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    // Killed on drop: a failing assertion never leaves a session running.
+    let mut app = common::Running {
+        child: aitrapp_run(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+        dir: dir.clone(),
+        port,
+    };
     wait_until("the API", 30, || http(port, "GET", "/health").is_some());
     let json = |b: &str| -> serde_json::Value { serde_json::from_str(b).unwrap() };
 
@@ -123,8 +128,12 @@ fn mutating_calls_need_the_key_and_ready_says_why_not() {
     }
     promtool_check(&metrics);
     shipped_monitoring_uses_only_these(&metrics);
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    common::wait_exit(&mut child, Duration::from_secs(60), "no exit after SIGTERM");
+    unsafe { libc::kill(app.child.id() as i32, libc::SIGTERM) };
+    common::wait_exit(
+        &mut app.child,
+        Duration::from_secs(60),
+        "no exit after SIGTERM",
+    );
 }
 
 /// `promtool check metrics` on `text`, when promtool is installed ($PROMTOOL, else PATH);

@@ -597,8 +597,41 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
         }
     }
     log::info!(target: "app", "AITRAPP started successfully");
+    crate::control::systemd::notify("READY=1");
+    let systemd_stop = Arc::new(AtomicBool::new(false));
+    let systemd_thread = {
+        let m = metrics.clone();
+        let mode = cfg.mode.as_str();
+        crate::control::systemd::start(
+            metrics.clone(),
+            crate::control::systemd::running_threads(
+                cfg.pipeline.topology == crate::config::Topology::Collapsed,
+            ),
+            systemd_stop.clone(),
+            move || {
+                let state = ["ACTIVE", "PAUSED", "HALTED"]
+                    .get(Metrics::get(&m.trading_state) as usize)
+                    .unwrap_or(&"?");
+                format!(
+                    "{mode} {state}: {} position(s), {} working order(s), realized P&L {} net, {} ticks",
+                    Metrics::get(&m.positions_open),
+                    Metrics::get(&m.orders_working),
+                    format_rupees(
+                        Metrics::get(&m.realized_pnl_paise) as i64 - Metrics::get(&m.charges_today_paise) as i64,
+                        100
+                    ),
+                    Metrics::get(&m.feed_ticks_total)
+                )
+            },
+        )
+    };
 
     state::await_stop(cfg, &opts.stop, &feed, &metrics, &shutdown_inbox);
+    crate::control::systemd::notify("STOPPING=1");
+    systemd_stop.store(true, Ordering::Relaxed);
+    if let Some(t) = systemd_thread {
+        let _ = t.join();
+    }
     stop_feed.store(true, Ordering::Relaxed);
     drop(shutdown_inbox);
     let end = feed.join().map_err(|_| startup("feed thread panicked"))?;

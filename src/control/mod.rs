@@ -5,3 +5,4 @@
 pub mod dashboard;
 pub mod http;
 pub mod logging;
+pub mod systemd;

@@ -168,14 +168,21 @@ fn spawn_named<T: Send + 'static>(
 
 /// Runs `f` over slots until the ring closes, idling with `wait` when empty (adaptive:
 /// spin, yield, then park until the producer rings).
-fn consume(mut rx: RingRx, wait: WaitStrategy, mut f: impl FnMut(&Slot)) {
+fn consume(mut rx: RingRx, wait: WaitStrategy, beat: &AtomicU64, mut f: impl FnMut(&Slot)) {
     let mut idler = Idler::new(wait);
+    let mut idles = 0u32;
     loop {
         match rx.drain(&mut f) {
             Ok(0) => {
+                // Waiting on an empty ring is progress too (every so often, not every spin).
+                idles = idles.wrapping_add(1);
+                if idles.is_multiple_of(1024) {
+                    beat.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 if !idler.idle() {
                     continue;
                 }
+                beat.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(bell) = rx.bell.clone() else {
                     continue;
                 };
@@ -190,7 +197,10 @@ fn consume(mut rx: RingRx, wait: WaitStrategy, mut f: impl FnMut(&Slot)) {
                     Err(Closed) => return,
                 }
             }
-            Ok(_) => idler.reset(),
+            Ok(_) => {
+                beat.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                idler.reset();
+            }
             Err(Closed) => return,
         }
     }
@@ -216,7 +226,8 @@ pub fn spawn_consumers(
                     mut risk,
                     mut order,
                 } = stages;
-                consume(ring_a, wait, |slot| {
+                let m = metrics.clone();
+                consume(ring_a, wait, &m.heartbeats[1], |slot| {
                     strategy.on_slot(slot, &mut |s1| {
                         risk.on_slot(s1, &mut |s2| order.on_slot(s2))
                     });
@@ -231,26 +242,27 @@ pub fn spawn_consumers(
         }
         Topology::Pipeline => {
             let (mut tx_b, rx_b) = ring(ring_size, wait, metrics.clone(), |m| &m.ring_b_full_total);
-            let (mut tx_c, rx_c) = ring(ring_size, wait, metrics, |m| &m.ring_c_full_total);
+            let (mut tx_c, rx_c) = ring(ring_size, wait, metrics.clone(), |m| &m.ring_c_full_total);
+            let (m1, m2, m3) = (metrics.clone(), metrics.clone(), metrics);
             let Stages {
                 mut strategy,
                 mut risk,
                 mut order,
             } = stages;
             let strategy = spawn_named("aitrapp-strategy", cpu(0), move || {
-                consume(ring_a, wait, |slot| {
+                consume(ring_a, wait, &m1.heartbeats[1], |slot| {
                     strategy.on_slot(slot, &mut |s| tx_b.publish(*s))
                 });
                 strategy
             });
             let risk = spawn_named("aitrapp-risk", cpu(1), move || {
-                consume(rx_b, wait, |slot| {
+                consume(rx_b, wait, &m2.heartbeats[2], |slot| {
                     risk.on_slot(slot, &mut |s| tx_c.publish(*s))
                 });
                 risk
             });
             let order = spawn_named("aitrapp-order", cpu(2), move || {
-                consume(rx_c, wait, |slot| order.on_slot(slot));
+                consume(rx_c, wait, &m3.heartbeats[3], |slot| order.on_slot(slot));
                 order.publish_latency();
                 order
             });

@@ -21,6 +21,10 @@ macro_rules! metrics {
             pub broker_round_trip: Histogram,
             /// POST /flatten to flat (or to its answer, when it is not flat by then).
             pub flatten_duration: Histogram,
+            /// Bumped while each hot thread makes progress or waits on an empty queue:
+            /// feed, then the consumer (collapsed) or strategy, risk, order. The systemd
+            /// watchdog pings only while every running one moves.
+            pub heartbeats: [AtomicU64; 4],
         }
         impl Metrics {
             /// Prometheus text exposition (format 0.0.4), every name prefixed `aitrapp_`, in
