@@ -150,15 +150,15 @@ fn sim_on(
 
 /// Reads one metric from /metrics.
 pub fn metric(port: u16, name: &str) -> Option<u64> {
-    let (_, body) = http(port, "GET", "/metrics")?;
-    let prefix = format!("aitrapp_{name} ");
-    body.lines()
-        .find_map(|l| l.strip_prefix(prefix.as_str()))
-        .and_then(|v| v.trim().parse().ok())
+    metric_as(port, name)
 }
 
 /// A metric's value as a float (seconds, and anything else not a whole number).
 pub fn metric_f64(port: u16, name: &str) -> Option<f64> {
+    metric_as(port, name)
+}
+
+fn metric_as<T: std::str::FromStr>(port: u16, name: &str) -> Option<T> {
     let (_, body) = http(port, "GET", "/metrics")?;
     let prefix = format!("aitrapp_{name} ");
     body.lines()
