@@ -599,32 +599,14 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     log::info!(target: "app", "AITRAPP started successfully");
     crate::control::systemd::notify("READY=1");
     let systemd_stop = Arc::new(AtomicBool::new(false));
-    let systemd_thread = {
-        let m = metrics.clone();
-        let mode = cfg.mode.as_str();
-        crate::control::systemd::start(
-            metrics.clone(),
-            crate::control::systemd::running_threads(
-                cfg.pipeline.topology == crate::config::Topology::Collapsed,
-            ),
-            systemd_stop.clone(),
-            move || {
-                let state = ["ACTIVE", "PAUSED", "HALTED"]
-                    .get(Metrics::get(&m.trading_state) as usize)
-                    .unwrap_or(&"?");
-                format!(
-                    "{mode} {state}: {} position(s), {} working order(s), realized P&L {} net, {} ticks",
-                    Metrics::get(&m.positions_open),
-                    Metrics::get(&m.orders_working),
-                    format_rupees(
-                        Metrics::get(&m.realized_pnl_paise) as i64 - Metrics::get(&m.charges_today_paise) as i64,
-                        100
-                    ),
-                    Metrics::get(&m.feed_ticks_total)
-                )
-            },
-        )
-    };
+    let systemd_thread = crate::control::systemd::start(
+        metrics.clone(),
+        crate::control::systemd::running_threads(
+            cfg.pipeline.topology == crate::config::Topology::Collapsed,
+        ),
+        systemd_stop.clone(),
+        cfg.mode.as_str(),
+    );
 
     state::await_stop(cfg, &opts.stop, &feed, &metrics, &shutdown_inbox);
     crate::control::systemd::notify("STOPPING=1");

@@ -56,7 +56,7 @@ pub fn running_threads(collapsed: bool) -> Vec<usize> {
     }
 }
 
-/// The heartbeats last seen; `moved` says whether every running thread moved since.
+/// The heartbeats last seen.
 #[derive(Debug, Default)]
 pub struct Progress {
     last: [u64; 4],
@@ -76,16 +76,33 @@ impl Progress {
     }
 }
 
-const THREAD_NAMES: [&str; 4] = ["feed", "strategy", "risk", "order"];
+const THREAD_NAMES: [&str; 4] = [
+    "feed",
+    "strategy (or the collapsed stages)",
+    "risk",
+    "order",
+];
+
+/// The STATUS= line: mode, trading state, positions, working orders, net P&L, ticks.
+pub fn status_line(mode: &str, m: &Metrics) -> String {
+    format!(
+        "{mode} {}: {} position(s), {} working order(s), realized P&L {} net, {} ticks",
+        crate::telemetry::snapshot::state_name(Metrics::get(&m.trading_state) as u8),
+        Metrics::get(&m.positions_open),
+        Metrics::get(&m.orders_working),
+        crate::domain::format_rupees(m.realized_net_paise(), 100),
+        Metrics::get(&m.feed_ticks_total)
+    )
+}
 
 /// Pings the watchdog at half its interval while every running thread moves, and sends a
-/// STATUS line (`status()`) every few seconds; until `stop`. None when systemd asked for no
+/// STATUS line (`status_line`) every few seconds; until `stop`. None when systemd asked for no
 /// watchdog and is not listening at all.
 pub fn start(
     metrics: Arc<Metrics>,
     running: Vec<usize>,
     stop: Arc<AtomicBool>,
-    status: impl Fn() -> String + Send + 'static,
+    mode: &'static str,
 ) -> Option<std::thread::JoinHandle<()>> {
     std::env::var_os("NOTIFY_SOCKET")?;
     let interval = watchdog_interval();
@@ -115,7 +132,7 @@ pub fn start(
                 }
                 if last_status.elapsed() >= Duration::from_secs(5) {
                     last_status = Instant::now();
-                    notify(&format!("STATUS={}", status()));
+                    notify(&format!("STATUS={}", status_line(mode, &metrics)));
                 }
             }
         })

@@ -252,8 +252,8 @@ impl OrderStage {
                 let mut o = *o;
                 let lat = mono_ns().saturating_sub(slot.recv_ns).max(1);
                 let _ = self.latency.record(lat);
+                // Also stage="order" of stage_latency_seconds (rendered from this one).
                 self.metrics.tick_to_intent.observe_ns(lat);
-                self.metrics.stage_latency[2].observe_ns(lat);
                 if self.latency.len() % 64 == 1 {
                     self.publish_latency();
                 }

@@ -13,8 +13,9 @@ macro_rules! metrics {
             $(pub $name: AtomicU64,)*
             /// Signals refused, by `Refusal::index`.
             pub signals_refused_by_reason: [AtomicU64; Refusal::COUNT],
-            /// Feed receive to each stage handling the event: strategy, risk, order.
-            pub stage_latency: [Histogram; 3],
+            /// Feed receive to each stage handling the event: strategy, risk (the order
+            /// stage's is `tick_to_intent`, rendered under stage="order" too).
+            pub stage_latency: [Histogram; 2],
             /// The event behind an order intent (a tick, a fill, the clock) to the order stage.
             pub tick_to_intent: Histogram,
             /// A LIVE order placement's REST call to Kite, request to answer.
@@ -174,6 +175,11 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
 pub const STAGES: [&str; 3] = ["strategy", "risk", "order"];
 
 impl Metrics {
+    /// Realized P&L today net of today's charges, paise.
+    pub fn realized_net_paise(&self) -> i64 {
+        self.realized_pnl_paise.load(Relaxed) as i64 - self.charges_today_paise.load(Relaxed) as i64
+    }
+
     fn render_families(&self, out: &mut String) {
         header(
             out,
@@ -225,9 +231,11 @@ impl Metrics {
             "gauge",
             "Realized P&L today net of today's charges, paise",
         );
-        let net = self.realized_pnl_paise.load(Relaxed) as i64
-            - self.charges_today_paise.load(Relaxed) as i64;
-        let _ = writeln!(out, "aitrapp_realized_pnl_net_paise {net}");
+        let _ = writeln!(
+            out,
+            "aitrapp_realized_pnl_net_paise {}",
+            self.realized_net_paise()
+        );
         header(
             out,
             "journal_lag_records",
@@ -245,7 +253,12 @@ impl Metrics {
             "histogram",
             "Feed receive of an event to each stage handling it (stage: strategy, risk, order)",
         );
-        for (h, stage) in self.stage_latency.iter().zip(STAGES) {
+        let by_stage = [
+            &self.stage_latency[0],
+            &self.stage_latency[1],
+            &self.tick_to_intent,
+        ];
+        for (h, stage) in by_stage.into_iter().zip(STAGES) {
             h.render(out, "stage_latency_seconds", &format!("stage=\"{stage}\""));
         }
         for (name, help, h) in [
