@@ -55,6 +55,32 @@ fn mutating_calls_need_the_key_and_ready_says_why_not() {
         (200, Some("drill")),
         "{body}"
     );
+    // /mode: LIVE needs the exact confirmation, and the Kite feed.
+    let mode = |b: &str| http_with(port, "POST", "/mode", &k, b).unwrap();
+    let (code, body) = mode(r#"{"mode": "LIVE"}"#);
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("CONFIRM LIVE TRADING"), "{body}");
+    let (code, body) = mode(r#"{"mode": "LIVE", "confirmation": "confirm live trading"}"#);
+    assert_eq!(code, 400, "not typed exactly: {body}");
+    let (code, body) = mode(r#"{"mode": "LIVE", "confirmation": "CONFIRM LIVE TRADING"}"#);
+    assert_eq!(
+        (code, json(&body)["mode"].as_str()),
+        (409, Some("PAPER")),
+        "{body}"
+    );
+    let (code, body) = mode(r#"{"mode": "PAPER"}"#);
+    assert_eq!(
+        (code, json(&body)["changed"].as_bool()),
+        (200, Some(false)),
+        "{body}"
+    );
+    assert_eq!(mode(r#"{"mode": "SIM"}"#).0, 400);
+    assert_eq!(
+        http_with(port, "POST", "/mode", &[], r#"{"mode": "PAPER"}"#)
+            .unwrap()
+            .0,
+        401
+    );
     let (code, body) = http_with(port, "POST", "/flatten?reason=feed%20down", &[k[0]], "").unwrap();
     assert_eq!(
         (code, json(&body)["reason"].as_str()),

@@ -198,3 +198,47 @@ fn resting_stops(sim: &kite_sim::SimHandle) -> BTreeMap<u64, (String, i64, Strin
         .map(|(t, (side, q, id, _))| (t, (side, q, id)))
         .collect()
 }
+
+/// PAPER on the Kite feed goes LIVE by POST /mode: refused without the confirmation, taken
+/// while flat with it; orders then reach the simulator, and the switch is in the log.
+#[test]
+fn mode_switch_from_paper_to_live_against_kite_sim() {
+    let sim = start_sim("09:14", 30.0);
+    let app = start_aitrapp(
+        "mode",
+        &sim,
+        "mode: PAPER\npipeline:\n  topology: collapsed\nkite:\n  api_root: REST\n",
+        &[],
+    );
+    let port = app.port;
+    let mode = |b: &str| {
+        common::http_with(
+            port,
+            "POST",
+            "/mode",
+            &[("Content-Type", "application/json")],
+            b,
+        )
+        .unwrap()
+    };
+    let live = r#"{"mode": "LIVE", "confirmation": "CONFIRM LIVE TRADING"}"#;
+    let (code, body) = mode(r#"{"mode": "LIVE"}"#);
+    assert_eq!(code, 400, "no confirmation: {body}");
+    let (code, body) = mode(live);
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (v["mode"].as_str(), v["changed"].as_bool()),
+        (Some("LIVE"), Some(true)),
+        "{body}"
+    );
+    assert_eq!(metric(port, "orders_route_live"), Some(1));
+    let (_, health) = http(port, "GET", "/health").unwrap();
+    assert!(health.contains("\"mode\":\"LIVE\""), "{health}");
+    assert!(log_text(&app.dir).contains("Mode PAPER -> LIVE"));
+    // Back to PAPER while flat: the paper broker on standby takes the orders again.
+    let (code, body) = mode(r#"{"mode": "PAPER"}"#);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(metric(port, "orders_route_live"), Some(0));
+    assert!(log_text(&app.dir).contains("Mode LIVE -> PAPER"));
+}

@@ -14,6 +14,8 @@ pub(super) struct ControlInputs<'a> {
     pub snapshot_path: &'a Path,
     pub inbox: Sender<InboxMsg>,
     pub flatten_replies: Receiver<FlattenReport>,
+    pub mode_replies: Receiver<ModeReport>,
+    pub live_switch: Option<crate::control::http::LiveSwitch>,
     pub metrics: Arc<Metrics>,
     pub feed: String,
     pub journal_sync: Option<(Sender<SyncRequest>, String)>,
@@ -36,9 +38,9 @@ pub(super) fn start(i: ControlInputs) -> Result<Vec<JoinHandle<()>>, AppError> {
         reader,
         i.metrics,
         i.secrets.api_secret_key.clone(),
-        cfg.mode.as_str(),
         i.feed,
     )
+    .with_mode_switch(i.mode_replies, i.live_switch)
     .with_feed_stale_after(Duration::from_secs(cfg.monitoring.feed_stale_s.max(1)))
     .with_journal_sync(i.journal_sync)
     .with_trades(i.trades)

@@ -247,20 +247,39 @@ pub(super) fn reconcile_at_start(
     Ok(())
 }
 
-/// The running reconciliation every `kite.reconcile_interval_s` (none when 0).
+/// The channels of the running reconciliation every `kite.reconcile_interval_s` (none when
+/// 0): risk's ends, and the reconciler thread's, made before either starts so a session that
+/// goes LIVE by POST /mode reconciles as a LIVE start does.
+pub(super) fn reconcile_channels(cfg: &AppConfig) -> Option<(RiskEnds, ReconcilerEnds)> {
+    if cfg.kite.reconcile_interval_s == 0 {
+        return None;
+    }
+    let (books_tx, books_rx) = crossbeam_channel::bounded(1);
+    let (reports_tx, reports_rx) = crossbeam_channel::bounded(4);
+    Some(((books_rx, reports_tx), (books_tx, reports_rx)))
+}
+
+/// Risk's ends of the running reconciliation.
+pub(super) type RiskEnds = (
+    Receiver<BrokerBook>,
+    crossbeam_channel::Sender<ReconcileReport>,
+);
+/// The reconciler thread's ends.
+pub(super) type ReconcilerEnds = (
+    crossbeam_channel::Sender<BrokerBook>,
+    Receiver<ReconcileReport>,
+);
+
+/// The running reconciliation on its own thread.
 pub(super) fn start_reconciler(
     cfg: &AppConfig,
     live: &LiveOrderPath,
     master: Arc<InstrumentMaster>,
     inbox: crossbeam_channel::Sender<InboxMsg>,
     stop: Arc<AtomicBool>,
-) -> Result<Option<ReconcileChannels>, AppError> {
-    if cfg.kite.reconcile_interval_s == 0 {
-        return Ok(None);
-    }
-    let (books_tx, books_rx) = crossbeam_channel::bounded(1);
-    let (reports_tx, reports_rx) = crossbeam_channel::bounded(4);
-    let thread = Reconciler {
+    (books_tx, reports_rx): ReconcilerEnds,
+) -> Result<std::thread::JoinHandle<()>, AppError> {
+    Reconciler {
         rest: live.rest.clone(),
         master,
         router: live.router.clone(),
@@ -270,16 +289,8 @@ pub(super) fn start_reconciler(
         every: Duration::from_secs(cfg.kite.reconcile_interval_s),
     }
     .spawn(stop)
-    .map_err(startup)?;
-    Ok(Some((books_rx, reports_tx, thread)))
+    .map_err(startup)
 }
-
-/// Risk's ends of the running reconciliation, and its thread.
-pub(super) type ReconcileChannels = (
-    Receiver<BrokerBook>,
-    crossbeam_channel::Sender<ReconcileReport>,
-    std::thread::JoinHandle<()>,
-);
 
 /// The day's circuit limits of every tradable instrument from Kite's quote (500 a call,
 /// through the rate limiter): orders priced outside them are refused before they are sent.

@@ -42,6 +42,7 @@ mod export;
 mod history;
 mod inputs;
 mod kite;
+mod live_switch;
 mod record;
 mod report;
 pub use report::SessionReport;
@@ -83,9 +84,21 @@ pub struct RunOptions {
 
 /// Runs a whole session: starts every thread, waits for stop or source end, shuts down cleanly.
 pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
-    let cfg = &opts.config;
     let base = &opts.base_dir;
     log::info!(target: "app", "Starting AITRAPP");
+    // A restart the same day goes on where POST /mode sent orders (LIVE's checks apply).
+    let switched;
+    let cfg = match live_switch::journaled_mode_today(&opts.config, base, &opts.secrets) {
+        Some(m) if m != opts.config.mode => {
+            log::warn!(target: "app", configured = opts.config.mode.as_str(), journaled = m.as_str();
+                "Mode {} from today's journal (switched by POST /mode), not the configured {}", m.as_str(), opts.config.mode.as_str());
+            let mut c = opts.config.clone();
+            c.mode = m;
+            switched = c;
+            &switched
+        }
+        _ => &opts.config,
+    };
     log::info!(target: "app", mode = cfg.mode.as_str(); "Mode: {}", cfg.mode.as_str());
 
     if opts.serve_http
@@ -251,6 +264,9 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     let (kite_updates_tx, kite_updates_rx) = crossbeam_channel::bounded::<KiteOrder>(4096);
     // Built before the threads: the ticker needs the metrics, hot log and inbox.
     let metrics = Arc::new(Metrics::default());
+    let caps = &cfg.kite.rate_limits;
+    (metrics.orders_per_second_limit).store(caps.orders_per_second as u64, Ordering::Relaxed);
+    (metrics.orders_per_day_limit).store(caps.orders_per_day as u64, Ordering::Relaxed);
     let (hot, hot_rx) = HotLog::new(cfg.logging.hot_queue, metrics.clone());
     let (inbox_tx, inbox_rx) = crossbeam_channel::bounded::<InboxMsg>(65_536);
     let iv_seed = iv_seed(cfg, base, &master, market.as_ref(), &calendar)?;
@@ -274,11 +290,8 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
                 hot.clone(),
                 inbox_tx.clone(),
             )?;
-            Box::new(if cfg.mode == Mode::Live {
-                ticker.with_order_updates(kite_updates_tx)
-            } else {
-                ticker
-            })
+            // PAPER too: a switch to LIVE (POST /mode) tracks its orders from them.
+            Box::new(ticker.with_order_updates(kite_updates_tx))
         }
         (FeedSource::Replay, _) => {
             let p = resolve_path(base, cfg.feed.replay_path.as_deref().unwrap_or_default());
@@ -323,6 +336,11 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
 
     // LIVE: REST client (session checked now, not at the first order), io workers, tracker.
     let router_stop = Arc::new(AtomicBool::new(false));
+    let (mode_tx, mode_rx) = crossbeam_channel::bounded::<ModeReport>(4);
+    let (reconcile_risk, mut reconcile_thread) = match source_kind {
+        FeedSource::Kite => kite::reconcile_channels(cfg).unzip(),
+        _ => (None, None),
+    };
     let (mut live_router, mut io_threads) = if cfg.mode == Mode::Live {
         let mut live = kite_router(
             cfg,
@@ -330,7 +348,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
             &opts.secrets,
             limiter.clone(),
             inbox_tx.clone(),
-            kite_updates_rx,
+            kite_updates_rx.clone(),
             router_stop.clone(),
             metrics.clone(),
             &master,
@@ -338,9 +356,30 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
         let threads = std::mem::take(&mut live.threads);
         (Some(live), threads)
     } else {
-        drop(kite_updates_rx);
         (None, Vec::new())
     };
+    // PAPER on the Kite feed can go LIVE by POST /mode; its threads are joined at the end.
+    let handoff: crate::exec::mode::LiveHandoff = Default::default();
+    let switch_threads: Arc<std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>> =
+        Default::default();
+    let live_switch = (cfg.mode == Mode::Paper && source_kind == FeedSource::Kite).then(|| {
+        live_switch::live_switch(live_switch::LiveSwitchParts {
+            cfg: cfg.clone(),
+            base: base.to_path_buf(),
+            secrets: opts.secrets.clone(),
+            limiter: limiter.clone(),
+            inbox: inbox_tx.clone(),
+            updates: kite_updates_rx.clone(),
+            stop: router_stop.clone(),
+            metrics: metrics.clone(),
+            master: master.clone(),
+            calendar: calendar.clone(),
+            handoff: handoff.clone(),
+            threads: switch_threads.clone(),
+            reconciler: reconcile_thread.take(),
+        })
+    });
+    drop(kite_updates_rx);
 
     let (reload_tx, reload_rx) = crossbeam_channel::bounded::<StrategyUpdate>(4);
     let (reload_ack_tx, reload_ack_rx) = crossbeam_channel::bounded::<ReloadAck>(4);
@@ -388,7 +427,11 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     })
     .with_snapshot(writer)
     .with_hot_log(hot.clone())
-    .with_flatten_replies(flatten_tx);
+    .with_flatten_replies(flatten_tx)
+    .with_mode_replies(mode_tx);
+    if let Some((books, reports)) = reconcile_risk {
+        risk = risk.with_reconciliation(books, reports);
+    }
     let mut order = {
         let stage = OrderStage::new(
             master.clone(),
@@ -406,7 +449,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
                     &cfg.execution.exchange_algo_id,
                 )
                 .with_bands(std::mem::take(&mut live.bands)),
-            None => stage,
+            None => stage.with_live_handoff(handoff),
         }
     };
     let clock_source = match source_kind {
@@ -451,15 +494,15 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
             &mut order,
             &metrics,
         )?;
-        if let Some((books, reports, thread)) = kite::start_reconciler(
-            cfg,
-            live,
-            master.clone(),
-            inbox_tx.clone(),
-            router_stop.clone(),
-        )? {
-            risk = risk.with_reconciliation(books, reports);
-            io_threads.push(thread);
+        if let Some(ends) = reconcile_thread.take() {
+            io_threads.push(kite::start_reconciler(
+                cfg,
+                live,
+                master.clone(),
+                inbox_tx.clone(),
+                router_stop.clone(),
+                ends,
+            )?);
         }
     }
     if let Some(h) = state::spawn_disk_watch(
@@ -521,6 +564,8 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
             snapshot_path: &snapshot_path,
             inbox: inbox_tx.clone(),
             flatten_replies: flatten_rx,
+            mode_replies: mode_rx,
+            live_switch,
             metrics: metrics.clone(),
             feed: source.describe(),
             journal_sync: run_journal
@@ -605,7 +650,6 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
             cfg.pipeline.topology == crate::config::Topology::Collapsed,
         ),
         systemd_stop.clone(),
-        cfg.mode.as_str(),
     );
 
     state::await_stop(cfg, &opts.stop, &feed, &metrics, &shutdown_inbox);
@@ -627,6 +671,12 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
         let _ = h.join();
     }
     router_stop.store(true, Ordering::Relaxed);
+    io_threads.extend(
+        switch_threads
+            .lock()
+            .map(|mut t| std::mem::take(&mut *t))
+            .unwrap_or_default(),
+    );
     for h in io_threads {
         let _ = h.join();
     }

@@ -1,6 +1,6 @@
 //! HTTP control API. GET /health /ready /state /positions /orders /risk /trades /metrics;
-//! POST /pause /resume /flatten /strategies/reload /universe/reload /journal/sync (a backup's
-//! fsync). Mutating calls need `X-API-Key` when API_SECRET_KEY is set (missing 401, wrong
+//! POST /pause /resume /flatten /mode /strategies/reload /universe/reload /journal/sync (a
+//! backup's fsync). Mutating calls need `X-API-Key` when API_SECRET_KEY is set (missing 401, wrong
 //! 403, compared in constant time); /ready answers 503 with its reasons. Unknown paths answer
 //! 404 JSON, wrong methods 405 JSON.
 
@@ -25,7 +25,6 @@ pub struct ControlApi {
     pub snapshot: SnapshotReader,
     pub metrics: Arc<Metrics>,
     pub api_key: Option<String>,
-    pub mode: &'static str,
     pub feed: String,
     pub started: Instant,
     next_request: u64,
@@ -34,6 +33,10 @@ pub struct ControlApi {
     /// The journal thread's sync requests and the file it writes (`POST /journal/sync`).
     journal_sync: Option<(Sender<SyncRequest>, String)>,
     ready: ready::ReadyWatch,
+    mode_replies: Option<Receiver<crate::domain::ModeReport>>,
+    live_switch: Option<LiveSwitch>,
+    /// orders_sent_total at the last one-second look (orders_last_second).
+    orders_seen: u64,
 }
 
 /// A trading day in, its journaled trades as JSON out (`GET /trades?date=`).
@@ -41,6 +44,8 @@ pub struct ControlApi {
 pub type TradesSource =
     Arc<dyn Fn(Option<crate::domain::Date>) -> Result<serde_json::Value, String> + Send + Sync>;
 
+mod mode;
+pub use mode::{LiveSwitch, LIVE_CONFIRMATION};
 mod ready;
 mod request;
 pub use request::MAX_BODY_BYTES;
@@ -100,7 +105,6 @@ impl ControlApi {
         snapshot: SnapshotReader,
         metrics: Arc<Metrics>,
         api_key: Option<String>,
-        mode: &'static str,
         feed: String,
     ) -> ControlApi {
         ControlApi {
@@ -109,7 +113,6 @@ impl ControlApi {
             snapshot,
             metrics,
             api_key,
-            mode,
             feed,
             started: Instant::now(),
             next_request: 1,
@@ -117,6 +120,9 @@ impl ControlApi {
             trades: None,
             journal_sync: None,
             ready: ready::ReadyWatch::new(Duration::from_secs(15), Instant::now()),
+            mode_replies: None,
+            live_switch: None,
+            orders_seen: 0,
         }
     }
 
@@ -154,6 +160,12 @@ impl ControlApi {
         while !stop.load(Ordering::Relaxed) {
             if looked.elapsed() >= Duration::from_secs(1) {
                 looked = Instant::now();
+                let sent = Metrics::get(&self.metrics.orders_sent_total);
+                let last = sent.saturating_sub(self.orders_seen);
+                self.metrics
+                    .orders_last_second
+                    .store(last, Ordering::Relaxed);
+                self.orders_seen = sent;
                 let ts = self.snapshot.read().map(|b| b.exchange_ts).unwrap_or(0);
                 if let Some(d) = day.rolled(ts) {
                     match self
@@ -256,7 +268,8 @@ impl ControlApi {
             "/orders",
             "/risk",
         ];
-        const POSTS: [&str; 6] = [
+        const POSTS: [&str; 7] = [
+            "/mode",
             "/journal/sync",
             "/pause",
             "/resume",
@@ -303,7 +316,7 @@ impl ControlApi {
                 200,
                 json!({
                     "status": "ok",
-                    "mode": self.mode,
+                    "mode": mode::mode_name(self.routes_live()),
                     "feed": self.feed,
                     "uptime_s": self.started.elapsed().as_secs(),
                     "ticks": Metrics::get(&self.metrics.feed_ticks_total),
@@ -318,7 +331,7 @@ impl ControlApi {
             "/ready" => {
                 let reasons =
                     self.ready
-                        .reasons(&b, &self.metrics, self.mode == "LIVE", Instant::now());
+                        .reasons(&b, &self.metrics, self.routes_live(), Instant::now());
                 let ready = reasons.is_empty();
                 let journal = Metrics::get(&self.metrics.journal_enabled) == 1;
                 let mut body = json!({"ready": ready, "feed_connected": b.feed_connected == 1, "journal": journal, "reasons": reasons});
@@ -475,6 +488,7 @@ impl ControlApi {
             }
             "/strategies/reload" | "/universe/reload" => self.reload(path, t0),
             "/journal/sync" => self.journal_sync(),
+            "/mode" => self.switch_mode(body),
             _ => match close_position_token(path) {
                 Some(token) => self.close_position(token, t0),
                 None => (404, json!({"error": format!("no such endpoint: {path}")})),

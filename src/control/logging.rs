@@ -397,6 +397,10 @@ pub fn write_hot_event(master: &InstrumentMaster, ev: &HotEvent) {
         HotEvent::StateChanged { from, to, reason } => {
             log::warn!(target: "risk", from = from, to = to, reason = reason; "Trading state {from} -> {to}: {reason}");
         }
+        HotEvent::ModeChanged { from, to } => {
+            log::warn!(target: "risk", from = from, to = to; "Mode {from} -> {to}: orders go to {} from now on (POST /mode; journaled)",
+                if to == "LIVE" { "Kite" } else { "the paper broker" });
+        }
         HotEvent::SquareOff { positions, segment } => {
             log::info!(target: "risk", positions = positions, segment = segment;
                 "EOD square-off ({segment}): closing {positions} position(s)");

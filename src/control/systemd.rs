@@ -83,8 +83,14 @@ const THREAD_NAMES: [&str; 4] = [
     "order",
 ];
 
-/// The STATUS= line: mode, trading state, positions, working orders, net P&L, ticks.
-pub fn status_line(mode: &str, m: &Metrics) -> String {
+/// The STATUS= line: mode (where orders go now), trading state, positions, working orders,
+/// net P&L, ticks.
+pub fn status_line(m: &Metrics) -> String {
+    let mode = if Metrics::get(&m.orders_route_live) == 1 {
+        "LIVE"
+    } else {
+        "PAPER"
+    };
     format!(
         "{mode} {}: {} position(s), {} working order(s), realized P&L {} net, {} ticks",
         crate::telemetry::snapshot::state_name(Metrics::get(&m.trading_state) as u8),
@@ -102,7 +108,6 @@ pub fn start(
     metrics: Arc<Metrics>,
     running: Vec<usize>,
     stop: Arc<AtomicBool>,
-    mode: &'static str,
 ) -> Option<std::thread::JoinHandle<()>> {
     std::env::var_os("NOTIFY_SOCKET")?;
     let interval = watchdog_interval();
@@ -132,7 +137,7 @@ pub fn start(
                 }
                 if last_status.elapsed() >= Duration::from_secs(5) {
                     last_status = Instant::now();
-                    notify(&format!("STATUS={}", status_line(mode, &metrics)));
+                    notify(&format!("STATUS={}", status_line(&metrics)));
                 }
             }
         })

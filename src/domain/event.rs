@@ -363,6 +363,13 @@ pub enum ControlCommand {
     },
     /// LIVE: the broker's book waits in risk's reconciliation channel.
     Reconcile,
+    /// POST /mode: orders go to Kite (`live`) or the paper broker from now on. Risk takes it
+    /// only while flat (no position, no working order) and answers on its mode replies.
+    /// Order ids carry on densely from the journal, so a tag is never reused the same day.
+    SetMode {
+        request: u64,
+        live: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -387,6 +394,27 @@ impl HaltReason {
             }
         }
     }
+}
+
+/// Risk's answer to `ControlCommand::SetMode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ModeReport {
+    pub request: u64,
+    /// The mode orders go to after the command (LIVE: true).
+    pub live: bool,
+    pub outcome: ModeOutcome,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModeOutcome {
+    Switched,
+    /// Already in the asked-for mode: nothing changed.
+    Unchanged,
+    /// Positions open or orders working: a switch would split the book across two brokers.
+    NotFlat {
+        positions: u32,
+        orders: u32,
+    },
 }
 
 /// What the risk stage did for a flatten request; sent back to the control thread.
@@ -428,6 +456,10 @@ pub enum Event {
         qty: Qty,
         price: Price,
         trigger: Price,
+    },
+    /// Risk accepted a mode switch: the order stage routes to Kite (`live`) or paper.
+    Mode {
+        live: bool,
     },
     /// Lockstep marker: when the last stage has handled it, everything before it is done.
     /// `id` is `frame * BARRIER_ROUNDS + round` (see `barrier_frame`).

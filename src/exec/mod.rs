@@ -4,6 +4,7 @@
 
 pub mod fill_model;
 pub mod kite;
+pub mod mode;
 pub mod paper;
 
 use crate::domain::*;
@@ -44,6 +45,9 @@ pub struct OrderStage {
     /// exchange's band): an entry priced outside is refused before it is sent, an exit's
     /// price is pulled inside (the best the exchange would take).
     bands: Vec<Option<PriceBand>>,
+    /// The broker not in use, with its bands (POST /mode swaps them).
+    standby: Option<(Broker, Vec<Option<PriceBand>>)>,
+    live_handoff: Option<mode::LiveHandoff>,
 }
 
 impl OrderStage {
@@ -72,6 +76,8 @@ impl OrderStage {
             latency: Histogram::new_with_bounds(1, 60_000_000_000, 3)
                 .expect("constant histogram bounds are valid"),
             now_ts: 0,
+            standby: None,
+            live_handoff: None,
         }
     }
 
@@ -84,12 +90,18 @@ impl OrderStage {
         market_protection: f64,
         algo_id: &str,
     ) -> Self {
-        self.broker = Broker::Kite {
-            router,
-            product: product.to_string(),
-            market_protection,
-            algo_id: (!algo_id.is_empty()).then(|| algo_id.to_string()),
-        };
+        let paper = std::mem::replace(
+            &mut self.broker,
+            Broker::Kite {
+                router,
+                product: product.to_string(),
+                market_protection,
+                algo_id: (!algo_id.is_empty()).then(|| algo_id.to_string()),
+            },
+        );
+        // A switch to PAPER later today trades on the paper broker and its bands.
+        self.standby = Some((paper, self.bands.clone()));
+        self.metrics.orders_route_live.store(1, Ordering::Relaxed);
         self
     }
 
@@ -381,6 +393,7 @@ impl OrderStage {
             }
             Event::Barrier { id } => self.barrier_done.store(*id, Ordering::Release),
             Event::Clock { ts } => self.now_ts = self.now_ts.max(*ts),
+            Event::Mode { live } => self.switch_broker(*live),
             Event::Signal(_)
             | Event::Control(_)
             | Event::Order(_)

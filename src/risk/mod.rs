@@ -8,6 +8,7 @@ mod exits;
 mod fills;
 mod kill_switch;
 pub mod limit_chase;
+pub mod mode;
 pub mod oms;
 pub mod portfolio;
 pub mod protective;
@@ -144,6 +145,7 @@ pub struct RiskStage {
     hot: Option<HotLog>,
     metrics: Arc<Metrics>,
     flatten_replies: Option<Sender<FlattenReport>>,
+    mode_replies: Option<Sender<ModeReport>>,
     spreads: spreads::SpreadBook,
     /// Master index of each option's nearest future (its forward for delta).
     future_of: Vec<Option<u32>>,
@@ -265,6 +267,7 @@ impl RiskStage {
             hot: None,
             metrics,
             flatten_replies: None,
+            mode_replies: None,
             spreads: spreads::SpreadBook::new(n),
             future_of,
         }
@@ -409,7 +412,11 @@ impl RiskStage {
             Event::Clock { ts } => self.on_time(*ts, &mut emit),
             Event::Bar(b) => self.on_bar(b, &mut emit),
             Event::Barrier { id } => self.frames_done = self.frames_base + barrier_frame(*id),
-            Event::Intent(_) | Event::Cancel { .. } | Event::Modify { .. } | Event::Empty => return,
+            Event::Intent(_)
+            | Event::Cancel { .. }
+            | Event::Modify { .. }
+            | Event::Mode { .. }
+            | Event::Empty => return,
         }
         if self.journal.is_some() {
             self.journal_after(&slot.ev, now_before);
@@ -582,6 +589,7 @@ impl RiskStage {
                     self.set_state(TradingState::Paused, reason.as_str());
                 }
             }
+            ControlCommand::SetMode { request, live } => self.set_mode(request, live, emit),
             ControlCommand::Reconcile => {
                 let book = self
                     .reconcile_books

@@ -124,6 +124,10 @@ impl RiskStage {
         use std::sync::atomic::Ordering::Relaxed;
         self.metrics.positions_open.store(n as u64, Relaxed);
         self.metrics.orders_working.store(working, Relaxed);
+        let heat = risk.max(0) as u64;
+        self.metrics.portfolio_heat_paise.store(heat, Relaxed);
+        let cap = self.params.heat_limit_paise.max(0) as u64;
+        self.metrics.portfolio_heat_limit_paise.store(cap, Relaxed);
         self.metrics
             .realized_pnl_paise
             .store((realized - self.day_realized_base.0) as u64, Relaxed);

@@ -366,10 +366,16 @@ impl RiskStage {
     /// record) and everything the desk holds is written again after it, so the day's file
     /// alone rebuilds the day. The earlier day's trades stay in its own file.
     pub(super) fn journal_new_day(&mut self, day: crate::domain::Date) {
-        let Some(mut m) = self.journal.take() else {
+        let Some(m) = self.journal.take() else {
             return;
         };
         m.sink.put(kind::DAY, |w| w.u32(day.0));
+        self.journal = Some(m);
+        // The new day's file says where orders go, as a restart that day must.
+        self.journal_mode();
+        let Some(mut m) = self.journal.take() else {
+            return;
+        };
         // The new file has nothing yet: every non-empty image differs from what it holds.
         for i in 0..m.slots.len() {
             m.slots[i] = self.empty_slot(i);
@@ -384,6 +390,17 @@ impl RiskStage {
         m.sink.put(kind::DESK, |w| put_desk(w, &desk));
         self.journal = Some(m);
         self.journal_changes(None, true);
+    }
+
+    /// The mode as a journal record (a switch, and the head of each new day's file).
+    pub(super) fn journal_mode(&self) {
+        if let Some(m) = self.journal.as_ref() {
+            let live = self.params.live;
+            m.sink.put(kind::MODE, |w| {
+                w.u32(self.now_ts);
+                w.u8(live as u8);
+            });
+        }
     }
 
     /// A signal and what risk did with it (`reason` empty: taken), for the audit trail.
@@ -453,6 +470,10 @@ impl RiskStage {
                     }
                 }
                 kind::DECISION => r.decisions += 1,
+                kind::MODE => {
+                    let mode = rd.u32().and_then(|_ts| rd.u8());
+                    self.params.live = mode.map_err(|e| bad("mode")(format!("{e:?}")))? == 1;
+                }
                 _ => {}
             }
         }

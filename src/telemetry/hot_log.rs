@@ -90,6 +90,11 @@ pub enum HotEvent {
         to: &'static str,
         reason: &'static str,
     },
+    /// POST /mode switched where orders go.
+    ModeChanged {
+        from: &'static str,
+        to: &'static str,
+    },
     SquareOff {
         positions: u32,
         /// "equity" or "F&O".

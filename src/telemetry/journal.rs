@@ -37,6 +37,9 @@ pub mod kind {
     /// A trading day begins inside the run (risk; the day, YYYYMMDD): the journal thread
     /// moves to that day's file, and the whole desk is written again after it.
     pub const DAY: u8 = 10;
+    /// Where orders go from here on (POST /mode): exchange ts, then 1 LIVE / 0 PAPER. A
+    /// restart the same day starts in the last one journaled.
+    pub const MODE: u8 = 11;
 }
 
 /// One queued record.

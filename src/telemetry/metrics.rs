@@ -388,6 +388,12 @@ metrics! {
     tick_to_intent_p99_ns: "Tick-to-order-intent latency p99 of the run, seconds",
     tick_to_intent_max_ns: "Tick-to-order-intent latency max of the run, seconds",
     trading_state: "0 active, 1 paused, 2 halted",
+    orders_route_live: "1 while orders go to Kite (LIVE), 0 while they go to the paper broker (POST /mode switches it while flat)",
+    orders_last_second: "Orders sent in the last whole second (compare aitrapp_orders_per_second_limit)",
+    orders_per_second_limit: "The order rate cap: kite.rate_limits.orders_per_second (Kite's 10 OPS per account, SEBI's registration threshold)",
+    orders_per_day_limit: "The day's order cap: kite.rate_limits.orders_per_day (compare the sent count of aitrapp_orders_total)",
+    portfolio_heat_paise: "Open risk of every position (entry to stop, spreads at max loss, foreign positions at value), paise",
+    portfolio_heat_limit_paise: "The heat cap: risk.max_portfolio_heat_pct of capital, paise",
     session_phase: "0 closed, 1 pre-open, 2 pre-open limit only, 3 pre-open random close, 4 pre-open matching, 5 continuous, 6 closing",
     charges_today_paise: "Charges of today's fills (brokerage, STT, exchange, SEBI, stamp, GST), paise",
 }

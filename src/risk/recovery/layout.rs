@@ -515,6 +515,7 @@ pub(super) fn put_control(w: &mut Wire<'_>, c: &ControlCommand, ts: u32) {
             },
         ),
         ControlCommand::Reconcile => (7, 0, 0),
+        ControlCommand::SetMode { request, live, .. } => (8, request, live as u32),
     };
     w.u8(code);
     w.u64(a);
