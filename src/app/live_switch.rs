@@ -54,38 +54,38 @@ pub(super) fn live_switch(p: LiveSwitchParts) -> LiveSwitch {
         let mut slot = built
             .lock()
             .map_err(|_| "the switch panicked before".to_string())?;
-        if slot.is_none() {
-            // Session check, circuit limits, io workers and tracker; kept for a retry.
-            *slot = Some(
-                live::kite_router(
-                    &live_cfg,
-                    &p.base,
-                    &p.secrets,
-                    p.limiter.clone(),
-                    p.inbox.clone(),
-                    p.updates.clone(),
-                    p.stop.clone(),
-                    p.metrics.clone(),
-                    &p.master,
-                )
-                .map_err(|e| e.to_string())?,
-            );
-        }
-        let Some(path) = slot.as_mut() else {
-            return Err("no Kite order path".into());
+        // Session check, circuit limits, io workers and tracker; kept for a retry.
+        let path = match slot.take() {
+            Some(path) => path,
+            None => live::kite_router(
+                &live_cfg,
+                &p.base,
+                &p.secrets,
+                p.limiter.clone(),
+                p.inbox.clone(),
+                p.updates.clone(),
+                p.stop.clone(),
+                p.metrics.clone(),
+                &p.master,
+            )
+            .map_err(|e| e.to_string())?,
         };
-        let (book, _) = read_broker_book(&path.rest, &p.master)
-            .map_err(|e| format!("Kite's orders and positions could not be read ({e})"))?;
-        let positions = book.positions.iter().filter(|x| x.qty != 0).count();
-        let orders = book.orders.iter().filter(|o| o.is_working()).count();
-        if positions + orders > 0 {
-            return Err(format!(
-                "Kite's account holds {positions} open position(s) and {orders} working order(s) while the desk is flat: square them off at Kite first, or start in LIVE to reconcile them"
-            ));
+        let flat = read_broker_book(&path.rest, &p.master)
+            .map_err(|e| format!("Kite's orders and positions could not be read ({e})"))
+            .and_then(|(book, _)| {
+                let positions = book.positions.iter().filter(|x| x.qty != 0).count();
+                let orders = book.orders.iter().filter(|o| o.is_working()).count();
+                if positions + orders == 0 {
+                    return Ok(());
+                }
+                Err(format!(
+                    "Kite's account holds {positions} open position(s) and {orders} working order(s) while the desk is flat: square them off at Kite first, or start in LIVE to reconcile them"
+                ))
+            });
+        if let Err(why) = flat {
+            *slot = Some(path);
+            return Err(why);
         }
-        let Some(path) = slot.take() else {
-            return Err("no Kite order path".into());
-        };
         let mut threads = p
             .threads
             .lock()
@@ -130,18 +130,14 @@ pub(super) fn journaled_mode_today(
     base: &Path,
     secrets: &Secrets,
 ) -> Option<Mode> {
-    let kite_feed = match cfg.feed.source {
-        FeedSource::Kite => true,
-        FeedSource::Auto => secrets.has_kite_credentials(),
-        FeedSource::Synthetic | FeedSource::Replay => false,
-    };
-    if !kite_feed || !cfg.journal.enabled {
+    if feed_source(cfg, secrets) != FeedSource::Kite || !cfg.journal.enabled {
         return None;
     }
     let dir = resolve_path(base, &cfg.journal.dir);
     let path = crate::journal::day_path(&dir, today_ist().0);
     let records = crate::journal::read_day_file(&path).ok()?;
-    let live =
-        crate::risk::mode::journaled_mode(records.iter().map(|r| (r.kind, r.payload.as_slice())))?;
+    let live = crate::risk::recovery::journaled_mode(
+        records.iter().map(|r| (r.kind, r.payload.as_slice())),
+    )?;
     Some(if live { Mode::Live } else { Mode::Paper })
 }

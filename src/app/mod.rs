@@ -82,6 +82,16 @@ pub struct RunOptions {
     pub config_path: Option<PathBuf>,
 }
 
+/// The feed a session runs on: `auto` is the Kite ticker with Kite credentials, the synthetic
+/// market without.
+fn feed_source(cfg: &AppConfig, secrets: &Secrets) -> FeedSource {
+    match cfg.feed.source {
+        FeedSource::Auto if secrets.has_kite_credentials() => FeedSource::Kite,
+        FeedSource::Auto => FeedSource::Synthetic,
+        other => other,
+    }
+}
+
 /// Runs a whole session: starts every thread, waits for stop or source end, shuts down cleanly.
 pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     let base = &opts.base_dir;
@@ -137,17 +147,17 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
         cfg.websocket.aggregation_windows, cfg.ranking.top_n);
 
     // Source selection.
-    let source_kind = match cfg.feed.source {
-        FeedSource::Auto if opts.secrets.has_kite_credentials() => {
-            log::info!(target: "feed", "Kite credentials found: using the Kite WebSocket ticker");
-            FeedSource::Kite
+    let source_kind = feed_source(cfg, &opts.secrets);
+    if cfg.feed.source == FeedSource::Auto {
+        match source_kind {
+            FeedSource::Kite => {
+                log::info!(target: "feed", "Kite credentials found: using the Kite WebSocket ticker")
+            }
+            _ => {
+                log::info!(target: "feed", "No Kite credentials: using the built-in synthetic market")
+            }
         }
-        FeedSource::Auto => {
-            log::info!(target: "feed", "No Kite credentials: using the built-in synthetic market");
-            FeedSource::Synthetic
-        }
-        other => other,
-    };
+    }
     // One rate limiter for every Kite REST caller in this process (sync, orders, tracker).
     let limiter = Arc::new(RateLimiter::new(cfg.kite.rate_limits));
     log::info!(target: "app", "Syncing instruments...");
@@ -265,8 +275,14 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     // Built before the threads: the ticker needs the metrics, hot log and inbox.
     let metrics = Arc::new(Metrics::default());
     let caps = &cfg.kite.rate_limits;
-    (metrics.orders_per_second_limit).store(caps.orders_per_second as u64, Ordering::Relaxed);
-    (metrics.orders_per_day_limit).store(caps.orders_per_day as u64, Ordering::Relaxed);
+    let per_second = caps.orders_per_second as u64;
+    metrics
+        .orders_per_second_limit
+        .store(per_second, Ordering::Relaxed);
+    let per_day = caps.orders_per_day as u64;
+    metrics
+        .orders_per_day_limit
+        .store(per_day, Ordering::Relaxed);
     let (hot, hot_rx) = HotLog::new(cfg.logging.hot_queue, metrics.clone());
     let (inbox_tx, inbox_rx) = crossbeam_channel::bounded::<InboxMsg>(65_536);
     let iv_seed = iv_seed(cfg, base, &master, market.as_ref(), &calendar)?;

@@ -86,11 +86,7 @@ const THREAD_NAMES: [&str; 4] = [
 /// The STATUS= line: mode (where orders go now), trading state, positions, working orders,
 /// net P&L, ticks.
 pub fn status_line(m: &Metrics) -> String {
-    let mode = if Metrics::get(&m.orders_route_live) == 1 {
-        "LIVE"
-    } else {
-        "PAPER"
-    };
+    let mode = crate::domain::mode_name(Metrics::get(&m.orders_route_live) == 1);
     format!(
         "{mode} {}: {} position(s), {} working order(s), realized P&L {} net, {} ticks",
         crate::telemetry::snapshot::state_name(Metrics::get(&m.trading_state) as u8),

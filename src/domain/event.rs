@@ -400,9 +400,16 @@ impl HaltReason {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ModeReport {
     pub request: u64,
-    /// The mode orders go to after the command (LIVE: true).
-    pub live: bool,
     pub outcome: ModeOutcome,
+}
+
+/// The operator's name for where orders go: Kite (`live`) or the paper broker.
+pub const fn mode_name(live: bool) -> &'static str {
+    if live {
+        "LIVE"
+    } else {
+        "PAPER"
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

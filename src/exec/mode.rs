@@ -20,6 +20,12 @@ pub struct LiveBroker {
 /// Where the control thread leaves a Kite path it built for a switch to LIVE.
 pub type LiveHandoff = Arc<Mutex<Option<LiveBroker>>>;
 
+impl Broker {
+    fn is_kite(&self) -> bool {
+        matches!(self, Broker::Kite { .. })
+    }
+}
+
 impl OrderStage {
     /// A PAPER start: a switch to LIVE takes its Kite path from here.
     pub fn with_live_handoff(mut self, h: LiveHandoff) -> Self {
@@ -29,16 +35,20 @@ impl OrderStage {
 
     /// True while intents go to Kite.
     pub fn routes_live(&self) -> bool {
-        matches!(self.broker, Broker::Kite { .. })
+        self.broker.is_kite()
     }
 
     pub(super) fn switch_broker(&mut self, live: bool) {
         if self.routes_live() != live {
             let standby = match self.standby.take() {
-                Some(s) if matches!(s.0, Broker::Kite { .. }) == live => Some(s),
+                Some(s) if s.0.is_kite() == live => Some(s),
+                other if live => {
+                    self.standby = other;
+                    self.take_handoff()
+                }
                 other => {
                     self.standby = other;
-                    self.take_handoff().filter(|_| live)
+                    None
                 }
             };
             if let Some((broker, bands)) = standby {

@@ -366,16 +366,13 @@ impl RiskStage {
     /// record) and everything the desk holds is written again after it, so the day's file
     /// alone rebuilds the day. The earlier day's trades stay in its own file.
     pub(super) fn journal_new_day(&mut self, day: crate::domain::Date) {
-        let Some(m) = self.journal.take() else {
-            return;
-        };
-        m.sink.put(kind::DAY, |w| w.u32(day.0));
-        self.journal = Some(m);
-        // The new day's file says where orders go, as a restart that day must.
-        self.journal_mode();
         let Some(mut m) = self.journal.take() else {
             return;
         };
+        m.sink.put(kind::DAY, |w| w.u32(day.0));
+        // The new day's file says where orders go, as a restart that day must.
+        let (ts, live) = (self.now_ts, self.params.live);
+        m.sink.put(kind::MODE, |w| put_mode(w, ts, live));
         // The new file has nothing yet: every non-empty image differs from what it holds.
         for i in 0..m.slots.len() {
             m.slots[i] = self.empty_slot(i);
@@ -392,14 +389,11 @@ impl RiskStage {
         self.journal_changes(None, true);
     }
 
-    /// The mode as a journal record (a switch, and the head of each new day's file).
+    /// A mode switch as a journal record.
     pub(super) fn journal_mode(&self) {
         if let Some(m) = self.journal.as_ref() {
-            let live = self.params.live;
-            m.sink.put(kind::MODE, |w| {
-                w.u32(self.now_ts);
-                w.u8(live as u8);
-            });
+            let (ts, live) = (self.now_ts, self.params.live);
+            m.sink.put(kind::MODE, |w| put_mode(w, ts, live));
         }
     }
 
@@ -470,10 +464,7 @@ impl RiskStage {
                     }
                 }
                 kind::DECISION => r.decisions += 1,
-                kind::MODE => {
-                    let mode = rd.u32().and_then(|_ts| rd.u8());
-                    self.params.live = mode.map_err(|e| bad("mode")(format!("{e:?}")))? == 1;
-                }
+                kind::MODE => self.params.live = get_mode(&mut rd).map_err(bad("mode"))?,
                 _ => {}
             }
         }
@@ -575,4 +566,15 @@ impl RiskStage {
             .map(|r| (r.intent, r.filled.0, r.filled_value))
             .collect()
     }
+}
+
+/// The last mode a day's journal records (true: LIVE), None when it holds no switch: what a
+/// restart the same day starts in instead of the configured mode. A damaged MODE record is
+/// passed over here; the desk's rebuild refuses it.
+pub fn journaled_mode<'a>(records: impl IntoIterator<Item = (u8, &'a [u8])>) -> Option<bool> {
+    records
+        .into_iter()
+        .filter(|(k, _)| *k == kind::MODE)
+        .filter_map(|(_, p)| get_mode(&mut Read::new(p)).ok())
+        .last()
 }

@@ -303,7 +303,7 @@ pub fn state_json(b: &SnapshotBody) -> serde_json::Value {
     let daily = b.realized_paise + b.unrealized_paise;
     let decided = b.wins + b.losses;
     serde_json::json!({
-        "mode": if b.mode_live == 1 { "LIVE" } else { "PAPER" },
+        "mode": crate::domain::mode_name(b.mode_live == 1),
         "state": state_name(b.trading_state),
         "is_paused": b.trading_state != 0,
         "is_market_open": b.market_open == 1,

@@ -4,6 +4,7 @@
 //! and journals the switch.
 
 use super::*;
+pub(super) use crate::domain::mode_name;
 use crate::domain::{ModeOutcome, ModeReport};
 
 /// The confirmation a switch to LIVE must carry, as `aitrapp run --confirm-live` asks for.
@@ -13,14 +14,6 @@ pub const LIVE_CONFIRMATION: &str = "CONFIRM LIVE TRADING";
 /// router left where the order stage takes it. Ok: what it checked, for the answer; Err:
 /// why LIVE is refused.
 pub type LiveSwitch = Arc<dyn Fn() -> Result<String, String> + Send + Sync>;
-
-pub(super) fn mode_name(live: bool) -> &'static str {
-    if live {
-        "LIVE"
-    } else {
-        "PAPER"
-    }
-}
 
 impl ControlApi {
     /// Risk's answers to /mode, and how a switch to LIVE gets its Kite path (None: this

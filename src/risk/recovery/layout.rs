@@ -496,6 +496,18 @@ pub(super) fn put_signal(w: &mut Wire<'_>, s: &Signal) {
     w.u32(s.spread.map_or(0, |sp| sp.sell_token.0));
 }
 
+/// Where orders go from here: the exchange time of the switch, then 1 LIVE / 0 PAPER.
+pub(super) fn put_mode(w: &mut Wire<'_>, ts: u32, live: bool) {
+    w.u32(ts);
+    w.u8(live as u8);
+}
+
+/// A MODE record: true for LIVE.
+pub(super) fn get_mode(r: &mut Read<'_>) -> Result<bool, String> {
+    let _ts = r.u32()?;
+    Ok(r.u8()? == 1)
+}
+
 pub(super) fn put_control(w: &mut Wire<'_>, c: &ControlCommand, ts: u32) {
     w.u32(ts);
     let (code, a, b): (u8, u64, u32) = match *c {
