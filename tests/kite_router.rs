@@ -1,7 +1,8 @@
 //! The LIVE order router against tools/kite-sim: a place call answered 5xx is looked up by
 //! tag and re-sent only because the book proves it was never placed; a refused token rejects
 //! the order and halts new entries; a cancel is never lost, whether it comes before the
-//! order was sent or before Kite answered with its id; a burst of places, modifications and
+//! order was sent or before Kite answered with its id; a modify or cancel answered 429 is sent
+//! again after the backoff; a burst of places, modifications and
 //! cancels never breaks Kite's 10 orders/s.
 
 mod common;
@@ -196,6 +197,60 @@ fn a_cancel_before_kite_answers_goes_once_the_order_has_its_id() {
     let ours = sim_orders(&sim, 30);
     assert_eq!(ours.len(), 1, "{ours:?}");
     assert_eq!(ours[0]["status"], "CANCELLED", "{ours:?}");
+    stop.store(true, Ordering::Relaxed);
+}
+
+#[test]
+fn a_rate_limited_modify_and_cancel_are_sent_again() {
+    use aitrapp::domain::{BrokerStatus, Price, Qty};
+    let sim = start_sim("09:20", 20.0);
+    let (r, inbox, stop) = start_router(&sim, 2);
+    let price = resting_price(&sim);
+    let price = format!("{:.2}", price.parse::<f64>().unwrap().round());
+    let paise: i64 = (price.parse::<f64>().unwrap() * 100.0).round() as i64;
+    assert!(r.submit(buy_at(40, Some(price))));
+    wait_until("order 40 on the simulator", 10, || {
+        sim_orders(&sim, 40)
+            .first()
+            .is_some_and(|o| o["status"] == "OPEN")
+    });
+    // Kite's 429 twice (max_retries is 2): the modification still lands.
+    sim.faults.order_429.arm(2);
+    assert!(r.submit(IoJob::Modify {
+        id: OrderId(40),
+        token: Token(408065),
+        divisor: 100,
+        qty: Qty(0),
+        price: Price(paise - 100),
+        trigger: Price(0),
+    }));
+    let mut status = None;
+    wait_until("the modification's answer", 10, || {
+        while let Ok(m) = inbox.try_recv() {
+            if let InboxMsg::Order(u) = m {
+                if let OrderUpdateKind::Status(
+                    s @ (BrokerStatus::Modified | BrokerStatus::NotModified),
+                ) = u.kind
+                {
+                    status = Some(s);
+                }
+            }
+        }
+        status.is_some()
+    });
+    assert_eq!(status, Some(BrokerStatus::Modified));
+    let moved = format!("{:.2}", (paise - 100) as f64 / 100.0);
+    let ours = sim_orders(&sim, 40);
+    assert_eq!(
+        format!("{:.2}", ours[0]["price"].as_f64().unwrap_or(0.0)),
+        moved,
+        "{ours:?}"
+    );
+    // And a cancel answered 429 once is sent again.
+    sim.faults.order_429.arm(1);
+    assert!(r.submit(IoJob::Cancel { id: OrderId(40) }));
+    wait_cancelled(&inbox, 40);
+    assert_eq!(sim_orders(&sim, 40)[0]["status"], "CANCELLED");
     stop.store(true, Ordering::Relaxed);
 }
 

@@ -260,8 +260,8 @@ pub fn sim_get(sim: &kite_sim::SimHandle, path: &str) -> serde_json::Value {
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: token {}:{}\r\nConnection: close\r\n\r\n",
-        c.api_key, c.access_token
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: token {}:{}\r\n{}: 1\r\nConnection: close\r\n\r\n",
+        c.api_key, c.access_token, kite_sim::OBSERVER_HEADER
     )
     .unwrap();
     let mut buf = String::new();

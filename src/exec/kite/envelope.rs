@@ -64,6 +64,15 @@ impl KiteError {
         matches!(self, KiteError::Token { .. })
     }
 
+    /// Refused for a rate limit (Kite's 429 or our own limiter): never reached the OMS, so safe
+    /// to send again after a pause.
+    pub fn is_rate_limited(&self) -> bool {
+        matches!(
+            self,
+            KiteError::RateLimited { .. } | KiteError::LocalRateLimit { .. }
+        )
+    }
+
     /// The request may have reached the OMS and its outcome is unknown (5xx, NetworkException,
     /// unreadable body): an order must be looked up by its tag before any retry.
     pub fn outcome_unknown(&self) -> bool {

@@ -2,6 +2,11 @@
 //! process as a whole stays under Kite's limits. Windows are rolling, which is never looser than
 //! Kite's per-calendar-second counting: 10 grants in any 1 s window cannot put 11 in one
 //! calendar second.
+//!
+//! Kite counts a request when it arrives, which is somewhere between our grant and our reading
+//! its answer. A grant therefore holds its place in the window while the request is in flight
+//! and is stamped with the time its answer came back ([`Permit`] on drop): a worker descheduled
+//! between grant and send, or a slow connect, can never bunch 11 arrivals into Kite's second.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -22,12 +27,22 @@ pub enum EndpointClass {
 
 pub use crate::config::RateLimits;
 
-/// At most `max` grants in any `window`.
+/// How often a caller looks again while every grant in its window is still in flight.
+const IN_FLIGHT_POLL: Duration = Duration::from_millis(2);
+
+/// One grant: its ticket, and when its answer came back (None while in flight).
+#[derive(Clone, Copy, Debug)]
+struct Grant {
+    ticket: u64,
+    done_at: Option<Instant>,
+}
+
+/// At most `max` grants in any `window`, a grant counting from when its answer came back.
 #[derive(Debug)]
 struct Window {
     window: Duration,
     max: usize,
-    grants: VecDeque<Instant>,
+    grants: VecDeque<Grant>,
 }
 
 impl Window {
@@ -39,19 +54,33 @@ impl Window {
             grants: VecDeque::with_capacity(max),
         }
     }
+    /// Forgets grants whose answer came back a whole window ago; in-flight ones stay.
+    fn expire(&mut self, now: Instant) {
+        let window = self.window;
+        self.grants
+            .retain(|g| g.done_at.is_none_or(|t| t + window > now));
+    }
     /// How long until one more grant fits (zero: now).
-    fn wait(&self, now: Instant) -> Duration {
+    fn wait(&mut self, now: Instant) -> Duration {
+        self.expire(now);
         if self.grants.len() < self.max {
             return Duration::ZERO;
         }
-        let oldest = self.grants[self.grants.len() - self.max];
-        (oldest + self.window).saturating_duration_since(now)
+        self.grants
+            .iter()
+            .filter_map(|g| g.done_at)
+            .min()
+            .map_or(IN_FLIGHT_POLL, |t| {
+                (t + self.window).saturating_duration_since(now)
+            })
     }
-    fn grant(&mut self, now: Instant) {
-        if self.grants.len() == self.max {
-            self.grants.pop_front();
+    fn grant(&mut self, ticket: u64, done_at: Option<Instant>) {
+        self.grants.push_back(Grant { ticket, done_at });
+    }
+    fn settle(&mut self, ticket: u64, at: Instant) {
+        if let Some(g) = self.grants.iter_mut().find(|g| g.ticket == ticket) {
+            g.done_at = Some(at);
         }
-        self.grants.push_back(now);
     }
 }
 
@@ -75,6 +104,22 @@ struct State {
     /// IST date (yyyymmdd) the day count belongs to.
     day: u32,
     orders_today: u32,
+    next_ticket: u64,
+}
+
+/// A grant whose request is in flight. Dropping it (when the answer is read, or the call
+/// failed) stamps the grant with that moment.
+#[derive(Debug)]
+pub struct Permit<'a> {
+    limiter: &'a RateLimiter,
+    class: EndpointClass,
+    ticket: u64,
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        self.limiter.settle(self.class, self.ticket, Instant::now());
+    }
 }
 
 #[derive(Debug)]
@@ -96,19 +141,33 @@ impl RateLimiter {
                 orders_per_day: l.orders_per_day,
                 day: 0,
                 orders_today: 0,
+                next_ticket: 0,
             }),
         }
     }
 
-    /// Takes a grant for `class` at `now` on IST date `day` (yyyymmdd), or says why not.
+    /// Takes a grant for `class` at `now` on IST date `day` (yyyymmdd) that counts from `now`,
+    /// or says why not: for a caller that sees the request arrive (the simulator) and tests.
     pub fn try_acquire_at(
         &self,
         class: EndpointClass,
         now: Instant,
         day: u32,
     ) -> Result<(), Refusal> {
+        self.try_grant(class, now, day, Some(now)).map(|_| ())
+    }
+
+    /// Takes a grant that counts as in flight until settled; its ticket.
+    fn try_grant(
+        &self,
+        class: EndpointClass,
+        now: Instant,
+        day: u32,
+        done_at: Option<Instant>,
+    ) -> Result<u64, Refusal> {
         let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let s = &mut *guard;
+        let ticket = s.next_ticket;
         match class {
             EndpointClass::Order => {
                 if s.day != day {
@@ -122,10 +181,9 @@ impl RateLimiter {
                 if !wait.is_zero() {
                     return Err(Refusal::Wait(wait));
                 }
-                s.order_second.grant(now);
-                s.order_minute.grant(now);
+                s.order_second.grant(ticket, done_at);
+                s.order_minute.grant(ticket, done_at);
                 s.orders_today += 1;
-                Ok(())
             }
             EndpointClass::Quote | EndpointClass::Historical | EndpointClass::Other => {
                 let w = match class {
@@ -137,19 +195,40 @@ impl RateLimiter {
                 if !wait.is_zero() {
                     return Err(Refusal::Wait(wait));
                 }
-                w.grant(now);
-                Ok(())
+                w.grant(ticket, done_at);
             }
+        }
+        s.next_ticket += 1;
+        Ok(ticket)
+    }
+
+    fn settle(&self, class: EndpointClass, ticket: u64, at: Instant) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        match class {
+            EndpointClass::Order => {
+                s.order_second.settle(ticket, at);
+                s.order_minute.settle(ticket, at);
+            }
+            EndpointClass::Quote => s.quote.settle(ticket, at),
+            EndpointClass::Historical => s.historical.settle(ticket, at),
+            EndpointClass::Other => s.other.settle(ticket, at),
         }
     }
 
-    /// Blocks (sleeping, on an io worker) until `class` may go, or until `deadline`.
-    pub fn acquire(&self, class: EndpointClass, deadline: Instant) -> Result<(), Refusal> {
+    /// Blocks (sleeping, on an io worker) until `class` may go, or until `deadline`. The
+    /// permit is held while the request is in flight.
+    pub fn acquire(&self, class: EndpointClass, deadline: Instant) -> Result<Permit<'_>, Refusal> {
         loop {
             let now = Instant::now();
             let day = crate::clock::today_ist().0;
-            match self.try_acquire_at(class, now, day) {
-                Ok(()) => return Ok(()),
+            match self.try_grant(class, now, day, None) {
+                Ok(ticket) => {
+                    return Ok(Permit {
+                        limiter: self,
+                        class,
+                        ticket,
+                    })
+                }
                 Err(Refusal::Wait(w)) if now + w <= deadline => std::thread::sleep(w),
                 Err(e) => return Err(e),
             }
@@ -239,6 +318,56 @@ mod tests {
             l.try_acquire_at(EndpointClass::Quote, later, DAY),
             Err(Refusal::Wait(Duration::from_millis(750)))
         );
+    }
+
+    #[test]
+    fn a_grant_in_flight_holds_its_place_and_counts_from_its_answer() {
+        let l = RateLimiter::new(RateLimits {
+            quotes_per_second: 1,
+            margin_ms: 0,
+            ..RateLimits::default()
+        });
+        let t0 = Instant::now();
+        let p = l.try_grant(EndpointClass::Quote, t0, DAY, None).unwrap();
+        // Long after the grant, but the request has not come back: still no room.
+        let later = t0 + Duration::from_secs(5);
+        assert_eq!(
+            l.try_acquire_at(EndpointClass::Quote, later, DAY),
+            Err(Refusal::Wait(IN_FLIGHT_POLL))
+        );
+        // Its answer came back at 5 s: the window runs from then, not from the grant.
+        l.settle(EndpointClass::Quote, p, later);
+        assert_eq!(
+            l.try_acquire_at(
+                EndpointClass::Quote,
+                later + Duration::from_millis(400),
+                DAY
+            ),
+            Err(Refusal::Wait(Duration::from_millis(600)))
+        );
+        assert!(l
+            .try_acquire_at(EndpointClass::Quote, later + Duration::from_secs(1), DAY)
+            .is_ok());
+    }
+
+    #[test]
+    fn a_permit_settles_when_dropped() {
+        let l = RateLimiter::new(RateLimits {
+            orders_per_second: 1,
+            margin_ms: 0,
+            ..RateLimits::default()
+        });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let permit = l.acquire(EndpointClass::Order, deadline).unwrap();
+        assert!(matches!(
+            l.try_acquire_at(EndpointClass::Order, Instant::now(), DAY),
+            Err(Refusal::Wait(w)) if w == IN_FLIGHT_POLL
+        ));
+        drop(permit);
+        match l.try_acquire_at(EndpointClass::Order, Instant::now(), DAY) {
+            Err(Refusal::Wait(w)) => assert!(w > IN_FLIGHT_POLL, "{w:?}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -176,9 +176,9 @@ impl KiteRest {
         format!("{}{path}", self.cfg.api_root.trim_end_matches('/'))
     }
 
-    /// Waits for the rate limiter (up to the request timeout), then sends.
     /// Waits for the rate limiter (up to the request timeout), sends, and reads the whole
-    /// answer: (HTTP status, whether the body is CSV, body).
+    /// answer: (HTTP status, whether the body is CSV, body). The grant is held until the
+    /// answer is read, so the limiter counts the request from then.
     fn send(
         &self,
         class: EndpointClass,
@@ -186,7 +186,8 @@ impl KiteRest {
         path: &str,
         form: &[(&str, String)],
     ) -> Result<(u16, bool, Vec<u8>), KiteError> {
-        self.limiter
+        let _in_flight = self
+            .limiter
             .acquire(class, Instant::now() + self.cfg.timeout)
             .map_err(|r| KiteError::LocalRateLimit {
                 reason: r.to_string(),

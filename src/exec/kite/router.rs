@@ -371,9 +371,7 @@ impl Shared {
                         }
                     }
                 }
-                Err(e @ (KiteError::RateLimited { .. } | KiteError::LocalRateLimit { .. }))
-                    if retries < s.max_retries =>
-                {
+                Err(e) if e.is_rate_limited() && retries < s.max_retries => {
                     // Refused before it reached the OMS: safe to try again.
                     retries += 1;
                     log::warn!(target: "order", tag = tag.as_str(), error = e.to_string().as_str();

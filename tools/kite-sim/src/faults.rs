@@ -32,6 +32,8 @@ pub struct Faults {
     /// with a shorter timeout times out (what the call did, it did).
     pub slow_rest: Countdown,
     pub slow_rest_ms: AtomicU64,
+    /// The next N order calls (place, modify, cancel) answer 429 as if over Kite's limits.
+    pub order_429: Countdown,
     /// Requests answered 429 (tests check normal trading never sees one).
     pub rate_limited: AtomicU64,
     /// Orders accepted by POST /orders (each one an order in the book).

@@ -24,6 +24,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 pub use faults::Faults;
+/// A GET carrying this header is a test observing the simulator: not rate limited.
+pub const OBSERVER_HEADER: &str = "X-Sim-Observer";
 pub use market::SimMarket;
 
 /// Credentials the simulator accepts.

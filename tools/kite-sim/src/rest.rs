@@ -16,7 +16,7 @@
 
 use crate::faults::Faults;
 use crate::market::SimMarket;
-use crate::Credentials;
+use crate::{Credentials, OBSERVER_HEADER};
 use aitrapp::exec::kite::checksum::{checksums_match, session_checksum};
 use aitrapp::exec::kite::{EndpointClass, RateLimiter, RateLimits};
 use serde_json::{json, Value};
@@ -207,6 +207,9 @@ impl Api {
 
     /// 429 when a request breaks Kite's limits, as Kite answers.
     fn rate_check(&self, class: EndpointClass) -> Result<(), Reply> {
+        if class == EndpointClass::Order && self.faults.order_429.take() {
+            return Err(err(429, "NetworkException", "Too many requests"));
+        }
         let day = aitrapp::clock::today_ist().0;
         match self
             .limits
@@ -245,8 +248,14 @@ impl Api {
             (_, p) if p.starts_with("/instruments/historical") => EndpointClass::Historical,
             _ => EndpointClass::Other,
         };
-        if let Err(r) = self.rate_check(class) {
-            return r;
+        // A test looking at the book is not part of the client under test: its reads do not
+        // spend the client's rate budget.
+        let observer =
+            method == Method::Get && req.headers().iter().any(|h| h.field.equiv(OBSERVER_HEADER));
+        if !observer {
+            if let Err(r) = self.rate_check(class) {
+                return r;
+            }
         }
         let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
         match (&method, segs.as_slice()) {
@@ -581,6 +590,7 @@ impl Api {
             (Method::Post, "rest_5xx") => f.rest_5xx.arm(num("n", 1) as u32),
             (Method::Post, "bad_frame") => f.ws_bad_frames.arm(num("n", 1) as u32),
             (Method::Post, "place_5xx") => f.place_5xx.arm(num("n", 1) as u32),
+            (Method::Post, "order_429") => f.order_429.arm(num("n", 1) as u32),
             (Method::Post, "lose_order_ack") => {
                 f.ack_delay_ms
                     .store(num("delay_ms", 10_000), Ordering::SeqCst);

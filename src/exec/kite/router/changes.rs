@@ -5,6 +5,29 @@
 use super::*;
 
 impl Shared {
+    /// Runs a modify or cancel, sending it again (`backoff` apart, up to `max_retries` times)
+    /// while it is refused for a rate limit: such a refusal never reached the OMS.
+    fn paced(
+        &self,
+        order: &str,
+        what: &str,
+        mut call: impl FnMut() -> Result<(), KiteError>,
+    ) -> Result<(), KiteError> {
+        let mut retries = 0;
+        loop {
+            match call() {
+                Err(e) if e.is_rate_limited() && retries < self.settings.max_retries => {
+                    retries += 1;
+                    log::warn!(target: "order", order = order, error = e.to_string().as_str();
+                        "The {what} of {order} was rate limited ({e}); retry {retries} of {}",
+                        self.settings.max_retries);
+                    std::thread::sleep(self.settings.backoff);
+                }
+                result => return result,
+            }
+        }
+    }
+
     /// Sends a cancel that waited for Kite's order id, once the id is known.
     pub(super) fn cancel_if_wanted(&self, tag: &str) {
         let kite_id = self.book.lock().ok().and_then(|mut b| {
@@ -104,7 +127,7 @@ impl Shared {
         let Some((kite_id, m)) = job else {
             return;
         };
-        let status = match self.rest.modify(&kite_id, &m) {
+        let status = match self.paced(tag, "modification", || self.rest.modify(&kite_id, &m)) {
             Ok(()) => BrokerStatus::Modified,
             Err(e) => {
                 if e.is_token() {
@@ -124,7 +147,7 @@ impl Shared {
     }
 
     pub(super) fn send_cancel(&self, kite_id: &str) {
-        match self.rest.cancel(kite_id) {
+        match self.paced(kite_id, "cancel", || self.rest.cancel(kite_id)) {
             Ok(()) => {}
             Err(e) if e.is_token() => self.on_token_error(&e),
             Err(e) => {
