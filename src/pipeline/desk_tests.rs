@@ -222,6 +222,9 @@ mod recovery;
 #[path = "entry_exit_tests.rs"]
 mod entry_exit;
 
+#[path = "mode_tests.rs"]
+mod mode;
+
 fn rules() -> protective::ProtectiveRules {
     protective::ProtectiveRules {
         enabled: true,

@@ -13,7 +13,7 @@ fn journaled(tune: impl FnOnce(&mut RiskParams)) -> (Desk, Receiver<JournalEntry
     (d, rx)
 }
 
-fn fresh(d: &Desk) -> RiskStage {
+pub(super) fn fresh(d: &Desk) -> RiskStage {
     RiskStage::new(
         d.params.clone(),
         d.calendar.clone(),
