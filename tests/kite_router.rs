@@ -6,7 +6,7 @@
 //! cancels never breaks Kite's 10 orders/s.
 
 mod common;
-use aitrapp::domain::{ControlCommand, HaltReason, OrderId, OrderUpdateKind, Token};
+use aitrapp::domain::{ControlCommand, HaltReason, OrderId, OrderUpdateKind, Price, Qty, Token};
 use aitrapp::exec::kite::rest::PlaceOrder;
 use aitrapp::exec::kite::router::{self, IoJob, RouterSettings};
 use aitrapp::exec::InboxMsg;
@@ -158,6 +158,31 @@ fn resting_price(sim: &kite_sim::SimHandle) -> String {
     format!("{:.2}", (ltp * 0.95 * 20.0).round() / 20.0)
 }
 
+/// The resting price rounded to whole rupees (on the tick grid whatever the instrument's
+/// tick), as text and in paise.
+fn whole_rupee_resting_price(sim: &kite_sim::SimHandle) -> (String, i64) {
+    let price = format!("{:.2}", resting_price(sim).parse::<f64>().unwrap().round());
+    let paise = (price.parse::<f64>().unwrap() * 100.0).round() as i64;
+    (price, paise)
+}
+
+/// A rupee under `paise`, as the simulator shows the price.
+fn rupees_a_rupee_lower(paise: i64) -> String {
+    format!("{:.2}", (paise - 100) as f64 / 100.0)
+}
+
+/// A modification moving order `id`'s LIMIT price a rupee under `paise`.
+fn a_rupee_lower(id: u64, paise: i64) -> IoJob {
+    IoJob::Modify {
+        id: OrderId(id),
+        token: Token(408065),
+        divisor: 100,
+        qty: Qty(0),
+        price: Price(paise - 100),
+        trigger: Price(0),
+    }
+}
+
 #[test]
 fn a_cancel_served_before_its_order_was_sent_means_it_is_never_sent() {
     let sim = start_sim("09:20", 20.0);
@@ -202,12 +227,10 @@ fn a_cancel_before_kite_answers_goes_once_the_order_has_its_id() {
 
 #[test]
 fn a_rate_limited_modify_and_cancel_are_sent_again() {
-    use aitrapp::domain::{BrokerStatus, Price, Qty};
+    use aitrapp::domain::BrokerStatus;
     let sim = start_sim("09:20", 20.0);
     let (r, inbox, stop) = start_router(&sim, 2);
-    let price = resting_price(&sim);
-    let price = format!("{:.2}", price.parse::<f64>().unwrap().round());
-    let paise: i64 = (price.parse::<f64>().unwrap() * 100.0).round() as i64;
+    let (price, paise) = whole_rupee_resting_price(&sim);
     assert!(r.submit(buy_at(40, Some(price))));
     wait_until("order 40 on the simulator", 10, || {
         sim_orders(&sim, 40)
@@ -216,14 +239,7 @@ fn a_rate_limited_modify_and_cancel_are_sent_again() {
     });
     // Kite's 429 twice (max_retries is 2): the modification still lands.
     sim.faults.order_429.arm(2);
-    assert!(r.submit(IoJob::Modify {
-        id: OrderId(40),
-        token: Token(408065),
-        divisor: 100,
-        qty: Qty(0),
-        price: Price(paise - 100),
-        trigger: Price(0),
-    }));
+    assert!(r.submit(a_rupee_lower(40, paise)));
     let mut status = None;
     wait_until("the modification's answer", 10, || {
         while let Ok(m) = inbox.try_recv() {
@@ -239,7 +255,7 @@ fn a_rate_limited_modify_and_cancel_are_sent_again() {
         status.is_some()
     });
     assert_eq!(status, Some(BrokerStatus::Modified));
-    let moved = format!("{:.2}", (paise - 100) as f64 / 100.0);
+    let moved = rupees_a_rupee_lower(paise);
     let ours = sim_orders(&sim, 40);
     assert_eq!(
         format!("{:.2}", ours[0]["price"].as_f64().unwrap_or(0.0)),
@@ -256,12 +272,9 @@ fn a_rate_limited_modify_and_cancel_are_sent_again() {
 
 #[test]
 fn a_burst_of_orders_modifications_and_cancels_stays_under_kites_10_per_second() {
-    use aitrapp::domain::{Price, Qty};
     let sim = start_sim("09:20", 20.0);
     let (r, inbox, stop) = start_router(&sim, 4);
-    let price = resting_price(&sim);
-    let price = format!("{:.2}", price.parse::<f64>().unwrap().round());
-    let paise: i64 = (price.parse::<f64>().unwrap() * 100.0).round() as i64;
+    let (price, paise) = whole_rupee_resting_price(&sim);
     // Twenty slices, twenty stop moves and twenty closes handed over at once, as a kill
     // switch over a sliced book does: sixty order calls that the shared limiter must spread
     // over six seconds; the simulator answers 429 to anything past Kite's windows.
@@ -273,17 +286,9 @@ fn a_burst_of_orders_modifications_and_cancels_stays_under_kites_10_per_second()
     wait_until("every order on the simulator", 30, || {
         sim.faults.orders_placed.load(Ordering::SeqCst) == N
     });
-    // A rupee lower: on the tick grid whatever the instrument's tick.
-    let moved = format!("{:.2}", (paise - 100) as f64 / 100.0);
+    let moved = rupees_a_rupee_lower(paise);
     for id in ids.clone() {
-        assert!(r.submit(IoJob::Modify {
-            id: OrderId(id),
-            token: Token(408065),
-            divisor: 100,
-            qty: Qty(0),
-            price: Price(paise - 100),
-            trigger: Price(0),
-        }));
+        assert!(r.submit(a_rupee_lower(id, paise)));
     }
     // One look at the book each half second: the router polls it too, and reads share
     // Kite's 10/s for other endpoints.

@@ -107,6 +107,19 @@ struct State {
     next_ticket: u64,
 }
 
+impl State {
+    /// The windows a request of `class` counts in: orders count per second and per minute.
+    fn windows(&mut self, class: EndpointClass) -> impl Iterator<Item = &mut Window> {
+        let (first, second) = match class {
+            EndpointClass::Order => (&mut self.order_second, Some(&mut self.order_minute)),
+            EndpointClass::Quote => (&mut self.quote, None),
+            EndpointClass::Historical => (&mut self.historical, None),
+            EndpointClass::Other => (&mut self.other, None),
+        };
+        std::iter::once(first).chain(second)
+    }
+}
+
 /// A grant whose request is in flight. Dropping it (when the answer is read, or the call
 /// failed) stamps the grant with that moment.
 #[derive(Debug)]
@@ -168,35 +181,28 @@ impl RateLimiter {
         let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let s = &mut *guard;
         let ticket = s.next_ticket;
-        match class {
-            EndpointClass::Order => {
-                if s.day != day {
-                    s.day = day;
-                    s.orders_today = 0;
-                }
-                if s.orders_today >= s.orders_per_day {
-                    return Err(Refusal::DailyCapReached(s.orders_per_day));
-                }
-                let wait = s.order_second.wait(now).max(s.order_minute.wait(now));
-                if !wait.is_zero() {
-                    return Err(Refusal::Wait(wait));
-                }
-                s.order_second.grant(ticket, done_at);
-                s.order_minute.grant(ticket, done_at);
-                s.orders_today += 1;
+        if class == EndpointClass::Order {
+            if s.day != day {
+                s.day = day;
+                s.orders_today = 0;
             }
-            EndpointClass::Quote | EndpointClass::Historical | EndpointClass::Other => {
-                let w = match class {
-                    EndpointClass::Quote => &mut s.quote,
-                    EndpointClass::Historical => &mut s.historical,
-                    _ => &mut s.other,
-                };
-                let wait = w.wait(now);
-                if !wait.is_zero() {
-                    return Err(Refusal::Wait(wait));
-                }
-                w.grant(ticket, done_at);
+            if s.orders_today >= s.orders_per_day {
+                return Err(Refusal::DailyCapReached(s.orders_per_day));
             }
+        }
+        let wait = s
+            .windows(class)
+            .map(|w| w.wait(now))
+            .max()
+            .unwrap_or(Duration::ZERO);
+        if !wait.is_zero() {
+            return Err(Refusal::Wait(wait));
+        }
+        for w in s.windows(class) {
+            w.grant(ticket, done_at);
+        }
+        if class == EndpointClass::Order {
+            s.orders_today += 1;
         }
         s.next_ticket += 1;
         Ok(ticket)
@@ -204,14 +210,8 @@ impl RateLimiter {
 
     fn settle(&self, class: EndpointClass, ticket: u64, at: Instant) {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        match class {
-            EndpointClass::Order => {
-                s.order_second.settle(ticket, at);
-                s.order_minute.settle(ticket, at);
-            }
-            EndpointClass::Quote => s.quote.settle(ticket, at),
-            EndpointClass::Historical => s.historical.settle(ticket, at),
-            EndpointClass::Other => s.other.settle(ticket, at),
+        for w in s.windows(class) {
+            w.settle(ticket, at);
         }
     }
 

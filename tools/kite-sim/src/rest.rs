@@ -93,6 +93,11 @@ fn ok(data: Value) -> Reply {
     )
 }
 
+/// Kite's answer past its rate limits.
+fn too_many_requests() -> Reply {
+    err(429, "NetworkException", "Too many requests")
+}
+
 fn err(status: u16, error_type: &str, message: &str) -> Reply {
     Reply(
         status,
@@ -208,7 +213,7 @@ impl Api {
     /// 429 when a request breaks Kite's limits, as Kite answers.
     fn rate_check(&self, class: EndpointClass) -> Result<(), Reply> {
         if class == EndpointClass::Order && self.faults.order_429.take() {
-            return Err(err(429, "NetworkException", "Too many requests"));
+            return Err(too_many_requests());
         }
         let day = aitrapp::clock::today_ist().0;
         match self
@@ -218,7 +223,7 @@ impl Api {
             Ok(()) => Ok(()),
             Err(_) => {
                 self.faults.rate_limited.fetch_add(1, Ordering::SeqCst);
-                Err(err(429, "NetworkException", "Too many requests"))
+                Err(too_many_requests())
             }
         }
     }
