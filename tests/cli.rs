@@ -170,14 +170,18 @@ fn run_serves_the_api_and_sigterm_exits_cleanly() {
         assert_eq!(again[k], before[k], "{k}: {body}");
     }
     assert_eq!(http(port, "GET", "/universe/reload").unwrap().0, 405);
-    // The dashboard serves its page and the same JSON views, read-only.
+    // The dashboard serves its page, the same JSON views, and relays its buttons to the API.
     let (code, page) = http(dash, "GET", "/").unwrap();
     assert_eq!(code, 200);
     assert!(page.contains("Daily performance") && page.contains("/state"));
     let (code, body) = http(dash, "GET", "/state").unwrap();
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("\"trades_today\""), "{body}");
-    assert_eq!(http(dash, "POST", "/flatten").unwrap().0, 405);
+    assert_eq!(http(dash, "GET", "/flatten").unwrap().0, 405);
+    assert_eq!(http(dash, "POST", "/mode").unwrap().0, 404);
+    let (code, health) = http(dash, "GET", "/health").unwrap();
+    assert_eq!(code, 200, "{health}");
+    assert!(health.contains("\"api_key_required\":false"), "{health}");
     let (code, metrics) = http(port, "GET", "/metrics").unwrap();
     assert_eq!(code, 200);
     assert!(metrics.contains("aitrapp_feed_ticks_total"));

@@ -55,9 +55,16 @@ pub(super) fn start(i: ControlInputs) -> Result<Vec<JoinHandle<()>>, AppError> {
     let dash_addr = format!("{}:{}", cfg.control.bind, cfg.control.dashboard_port);
     match tiny_http::Server::http(&dash_addr) {
         Ok(server) => {
-            let dashboard = Dashboard {
-                snapshot: SnapshotReader::open(i.snapshot_path).map_err(startup)?,
+            // The page's buttons go to the API; a wildcard bind is reached on loopback.
+            let api_host = match cfg.control.bind.as_str() {
+                "0.0.0.0" | "::" | "[::]" => "127.0.0.1".to_string(),
+                b if b.contains(':') && !b.starts_with('[') => format!("[{b}]"),
+                b => b.to_string(),
             };
+            let dashboard = Dashboard::new(
+                SnapshotReader::open(i.snapshot_path).map_err(startup)?,
+                format!("{api_host}:{}", cfg.control.api_port),
+            );
             let stop = i.stop.clone();
             log::info!(target: "control", addr = dash_addr.as_str(); "Dashboard on http://{dash_addr}");
             threads.push(

@@ -47,7 +47,7 @@ pub type TradesSource =
 mod mode;
 pub use mode::{LiveSwitch, LIVE_CONFIRMATION};
 mod ready;
-mod request;
+pub(crate) mod request;
 pub use request::MAX_BODY_BYTES;
 mod reload;
 use reload::DayWatch;
@@ -75,7 +75,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     diff == 0
 }
 
-type Reply = (u16, serde_json::Value);
+pub(crate) type Reply = (u16, serde_json::Value);
 
 /// The engine's reply to one request, skipping stale replies to earlier requests that timed
 /// out; None when nothing matching arrives within `limit`.
@@ -320,6 +320,8 @@ impl ControlApi {
                     "feed": self.feed,
                     "uptime_s": self.started.elapsed().as_secs(),
                     "ticks": Metrics::get(&self.metrics.feed_ticks_total),
+                    // Says whether, never what: the dashboard asks for a key only when one is set.
+                    "api_key_required": self.api_key.is_some(),
                 }),
             );
         }

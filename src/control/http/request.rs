@@ -14,7 +14,7 @@ pub const MAX_BODY_BYTES: usize = 1024;
 
 /// The request's JSON body (None when it has none), or the error reply: 411 for a body of
 /// unknown length, 413 for one too large, 400 for one that is not a JSON object.
-pub(super) fn json_body(req: &mut Request) -> Result<Option<serde_json::Value>, Reply> {
+pub(crate) fn json_body(req: &mut Request) -> Result<Option<serde_json::Value>, Reply> {
     let chunked = req
         .headers()
         .iter()
