@@ -156,6 +156,73 @@ fn cmd_run(
     }
 }
 
+/// `aitrapp alert-test`: one message to each configured channel, one line per channel.
+fn cmd_alert_test(config: &Path) -> Result<ExitCode> {
+    use aitrapp::control::alerts::{self, channels};
+    use aitrapp::telemetry::alerts::AlertKind;
+    let base = base_dir(config);
+    let env = Environment::from_process(&base.join(".env"));
+    let cfg = match load_config(config, &env) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let found = channels::from_config(&cfg.alerts, &env.secrets().alerts, &base);
+    let now = chrono_free_now();
+    let text = alerts::message(
+        AlertKind::Test,
+        &format!("Test message from aitrapp at {now} IST: this channel works"),
+    );
+    let stop = AtomicBool::new(false);
+    let mut failed = 0;
+    for c in &found.ready {
+        let t0 = std::time::Instant::now();
+        match alerts::deliver(
+            c.channel.as_ref(),
+            &text,
+            0,
+            std::time::Duration::ZERO,
+            &stop,
+        ) {
+            Ok(_) => println!(
+                "{:<9} OK      sent in {:.2} s",
+                c.channel.name(),
+                t0.elapsed().as_secs_f64()
+            ),
+            Err(e) => {
+                failed += 1;
+                println!("{:<9} FAILED  {e}", c.channel.name());
+            }
+        }
+    }
+    for (name, why) in &found.off {
+        println!("{name:<9} off     {why}");
+    }
+    if !cfg.alerts.enabled && !found.ready.is_empty() {
+        println!(
+            "note: alerts.enabled is false in {}: a run lists alerts but sends none",
+            config.display()
+        );
+    }
+    Ok(if found.ready.is_empty() || failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Today's IST date and time of day, for the test message.
+fn chrono_free_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    format!(
+        "{} {}",
+        aitrapp::clock::ist_date(secs),
+        aitrapp::clock::ist_time_of_day(secs)
+    )
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -250,6 +317,7 @@ fn main() -> ExitCode {
             wait_secs,
             check,
         } => cmd_login(&config, request_token, &listen, wait_secs, check),
+        Command::AlertTest { config } => cmd_alert_test(&config),
     };
     match result {
         Ok(code) => code,

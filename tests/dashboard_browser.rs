@@ -319,6 +319,11 @@ fn the_kill_switch_flattens_from_a_real_click_in_chromium() {
     );
     assert!(!log.contains(KEY), "the API key reached the log");
     page.wait_for(
+        "the kill switch among the day's alerts",
+        20,
+        "document.getElementById('alerts').textContent.includes('KILL_SWITCH')",
+    );
+    page.wait_for(
         "the page's table flat",
         20,
         "document.getElementById('positions').rows.length === 0",

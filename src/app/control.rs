@@ -21,7 +21,41 @@ pub(super) struct ControlInputs<'a> {
     pub journal_sync: Option<(Sender<SyncRequest>, String)>,
     pub trades: Option<TradesSource>,
     pub reloader: Option<Reloader>,
+    pub alerts: Option<crate::control::alerts::DayAlerts>,
     pub stop: Arc<AtomicBool>,
+}
+
+/// Starts the alert thread and its channel workers on the process's alert queue; says which
+/// channels are on. The workers are not joined at shutdown: one stuck in a send to a channel
+/// that hangs must not hold the exit (each send ends by alerts.timeout_ms anyway).
+pub(super) fn start_alerts(
+    cfg: &AppConfig,
+    secrets: &Secrets,
+    base: &Path,
+    metrics: Arc<Metrics>,
+    stop: Arc<AtomicBool>,
+) -> Result<Option<crate::control::alerts::DayAlerts>, AppError> {
+    use crate::control::alerts;
+    let Some(rx) = crate::telemetry::alerts::install(cfg.alerts.queue, metrics.clone()) else {
+        return Ok(None);
+    };
+    let channels = alerts::channels::from_config(&cfg.alerts, &secrets.alerts, base);
+    let on: Vec<&str> = channels.ready.iter().map(|c| c.channel.name()).collect();
+    let off: Vec<String> = channels
+        .off
+        .iter()
+        .map(|(n, why)| format!("{n} off ({why})"))
+        .collect();
+    if cfg.alerts.enabled {
+        log::info!(target: "alerts", on = on.join(",").as_str();
+            "Alerts: {}{}{}", if on.is_empty() { "no channel on".to_string() } else { format!("{} on", on.join(", ")) },
+            if off.is_empty() { "" } else { "; " }, off.join("; "));
+    } else {
+        log::info!(target: "alerts", "Alerts off (alerts.enabled: false): listed on the dashboard, not sent");
+    }
+    let (day, _detached) =
+        alerts::spawn(rx, channels.ready, &cfg.alerts, metrics, stop).map_err(startup)?;
+    Ok(Some(day))
 }
 
 /// Starts the control API (a port it cannot take refuses the start) and the dashboard (one
@@ -44,7 +78,8 @@ pub(super) fn start(i: ControlInputs) -> Result<Vec<JoinHandle<()>>, AppError> {
     .with_feed_stale_after(Duration::from_secs(cfg.monitoring.feed_stale_s.max(1)))
     .with_journal_sync(i.journal_sync)
     .with_trades(i.trades)
-    .with_reloads(i.reloader);
+    .with_reloads(i.reloader)
+    .with_alerts(i.alerts);
     let stop = i.stop.clone();
     log::info!(target: "control", addr = addr.as_str(); "Control API listening on http://{addr}");
     let mut threads = vec![std::thread::Builder::new()

@@ -342,6 +342,14 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     let iv_file = &cfg.strategies.options_ranker.iv_history_file;
     let iv_history =
         (cfg.mode == Mode::Live && !iv_file.is_empty()).then(|| resolve_path(base, iv_file));
+    // Alerts first: the logger thread raises them from hot events.
+    let http_stop = Arc::new(AtomicBool::new(false));
+    let day_alerts = match opts.serve_http {
+        true => {
+            control::start_alerts(cfg, &opts.secrets, base, metrics.clone(), http_stop.clone())?
+        }
+        false => None,
+    };
     let logger =
         logging::spawn_logger_thread(hot_rx, master.clone(), iv_history).map_err(startup)?;
 
@@ -572,7 +580,6 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     );
 
     // Control API.
-    let http_stop = Arc::new(AtomicBool::new(false));
     let http = if opts.serve_http {
         control::start(control::ControlInputs {
             cfg,
@@ -608,6 +615,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
                     cfg.indicators.clone(),
                 ),
             }),
+            alerts: day_alerts,
             stop: http_stop.clone(),
         })?
     } else {

@@ -155,4 +155,13 @@ pub enum Command {
         #[arg(long)]
         path: Option<PathBuf>,
     },
+    /// Send one test message to each configured alert channel and say which worked.
+    ///
+    /// Telegram, Slack and email as `.env` and the config's `alerts:` section set them up
+    /// (alerts.enabled need not be on yet). Exit 0 when every configured channel took the
+    /// message, 1 when one failed or none is configured.
+    AlertTest {
+        #[arg(long, default_value = "configs/app.yaml")]
+        config: PathBuf,
+    },
 }

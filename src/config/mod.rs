@@ -55,6 +55,47 @@ pub struct Secrets {
     pub kite_access_token: Option<String>,
     pub kite_user_id: Option<String>,
     pub api_secret_key: Option<String>,
+    /// The alert channels' credentials (ALERT_VARS).
+    pub alerts: AlertSecrets,
+}
+
+/// The `.env` variables the alert channels read: tokens, the webhook, the SMTP account.
+pub const ALERT_VARS: [&str; 9] = [
+    "TELEGRAM_BOT_TOKEN",
+    "TELEGRAM_CHAT_ID",
+    "SLACK_WEBHOOK_URL",
+    "SMTP_HOST",
+    "SMTP_PORT",
+    "SMTP_USERNAME",
+    "SMTP_PASSWORD",
+    "SMTP_FROM",
+    "SMTP_TO",
+];
+
+/// The alert channels' variables that are set (non-blank). `Debug` names them, never their
+/// values.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct AlertSecrets(BTreeMap<String, String>);
+
+impl AlertSecrets {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> AlertSecrets {
+        AlertSecrets(
+            pairs
+                .into_iter()
+                .filter(|(_, v)| !v.trim().is_empty())
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+}
+
+impl fmt::Debug for AlertSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
 }
 
 impl Secrets {
@@ -72,6 +113,7 @@ impl fmt::Debug for Secrets {
             .field("kite_access_token", &r(&self.kite_access_token))
             .field("kite_user_id", &r(&self.kite_user_id))
             .field("api_secret_key", &r(&self.api_secret_key))
+            .field("alerts", &self.alerts)
             .finish()
     }
 }
@@ -131,7 +173,10 @@ impl Environment {
             "APP_MODE",
             "LOG_LEVEL",
             "API_SECRET_KEY",
-        ] {
+        ]
+        .into_iter()
+        .chain(ALERT_VARS)
+        {
             if let Ok(v) = std::env::var(key) {
                 vars.insert(key.to_string(), v);
             }
@@ -155,6 +200,11 @@ impl Environment {
             kite_access_token: g("KITE_ACCESS_TOKEN"),
             kite_user_id: g("KITE_USER_ID"),
             api_secret_key: g("API_SECRET_KEY"),
+            alerts: AlertSecrets::from_pairs(
+                ALERT_VARS
+                    .iter()
+                    .filter_map(|k| self.get(k).map(|v| (*k, v))),
+            ),
         }
     }
 }

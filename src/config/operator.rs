@@ -82,11 +82,119 @@ impl Default for MonitoringConfig {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+/// Where alerts go and how often. Secrets (TELEGRAM_BOT_TOKEN, TELEGRAM_CHAT_ID,
+/// SLACK_WEBHOOK_URL, SMTP_HOST, SMTP_PORT, SMTP_USERNAME, SMTP_PASSWORD, SMTP_FROM, SMTP_TO)
+/// come from `.env`, never from here; a channel whose secrets are missing is off.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AlertsConfig {
+    /// Off: alerts are still listed on the dashboard (GET /alerts), never sent.
     pub enabled: bool,
-    pub telegram_bot_token: String,
-    pub telegram_chat_id: String,
-    pub slack_webhook_url: String,
+    /// Alerts waiting for the alert thread; more are dropped (counted), trading never waits.
+    pub queue: usize,
+    /// The same kind and text again within this long is sent once.
+    pub dedupe_window_s: u64,
+    /// Per channel: more messages than this in a minute are dropped (counted).
+    pub max_per_minute: u32,
+    /// A failed send is tried again this many times, the wait doubling from retry_backoff_ms.
+    pub retries: u32,
+    pub retry_backoff_ms: u64,
+    /// One send's whole time (connect, TLS, answer); a channel that hangs costs only this.
+    pub timeout_ms: u64,
+    pub telegram: TelegramAlerts,
+    pub slack: ChannelEvents,
+    pub email: EmailAlerts,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            enabled: false,
+            queue: 256,
+            dedupe_window_s: 300,
+            max_per_minute: 20,
+            retries: 3,
+            retry_backoff_ms: 1000,
+            timeout_ms: 5000,
+            telegram: TelegramAlerts::default(),
+            slack: ChannelEvents::default(),
+            email: EmailAlerts::default(),
+        }
+    }
+}
+
+/// The runbook's events, every one by default.
+pub fn all_events() -> Vec<String> {
+    [
+        "POSITION_OPENED",
+        "POSITION_CLOSED",
+        "STOP_HIT",
+        "DAILY_LOSS_STOP",
+        "KILL_SWITCH",
+        "FEED_DOWN",
+        "TOKEN_EXPIRED",
+        "RECONCILE_DRIFT",
+        "ORDER_REJECTED",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ChannelEvents {
+    pub events: Vec<String>,
+}
+
+impl Default for ChannelEvents {
+    fn default() -> Self {
+        ChannelEvents {
+            events: all_events(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TelegramAlerts {
+    /// The Bot API root; sendMessage goes to {base_url}/bot{token}/sendMessage.
+    pub base_url: String,
+    pub events: Vec<String>,
+}
+
+impl Default for TelegramAlerts {
+    fn default() -> Self {
+        TelegramAlerts {
+            base_url: "https://api.telegram.org".into(),
+            events: all_events(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EmailAlerts {
+    /// starttls (port 587, the default) | tls (implicit, port 465) | none (loopback relays only).
+    pub security: String,
+    /// PEM to trust for the SMTP server instead of public roots (a private relay, tests).
+    pub ca_file: Option<String>,
+    pub events: Vec<String>,
+}
+
+impl Default for EmailAlerts {
+    fn default() -> Self {
+        EmailAlerts {
+            security: "starttls".into(),
+            ca_file: None,
+            events: [
+                "DAILY_LOSS_STOP",
+                "KILL_SWITCH",
+                "FEED_DOWN",
+                "TOKEN_EXPIRED",
+                "RECONCILE_DRIFT",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
 }

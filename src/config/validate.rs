@@ -74,6 +74,31 @@ pub fn validate(c: &AppConfig, p: &mut Vec<Problem>) {
             )
         },
     );
+    let a = &c.alerts;
+    let known = crate::config::operator::all_events();
+    for (channel, events) in [
+        ("telegram", &a.telegram.events),
+        ("slack", &a.slack.events),
+        ("email", &a.email.events),
+    ] {
+        for e in events {
+            check(
+                p,
+                known.contains(e),
+                &format!("alerts.{channel}.events"),
+                || format!("unknown event `{e}` (one of {})", known.join(", ")),
+            );
+        }
+    }
+    check(
+        p,
+        matches!(a.email.security.as_str(), "starttls" | "tls" | "none"),
+        "alerts.email.security",
+        || format!("must be starttls, tls or none (got `{}`)", a.email.security),
+    );
+    check(p, a.queue > 0, "alerts.queue", || {
+        "must be at least 1".into()
+    });
     let k = &c.kite;
     check(
         p,

@@ -37,6 +37,10 @@ pub struct ControlApi {
     live_switch: Option<LiveSwitch>,
     /// orders_sent_total at the last one-second look (orders_last_second).
     orders_seen: u64,
+    /// The day's alerts (GET /alerts).
+    alerts: Option<crate::control::alerts::DayAlerts>,
+    /// Whether the last look found the feed down while the market was open (FEED_DOWN once).
+    feed_down: bool,
 }
 
 /// A trading day in, its journaled trades as JSON out (`GET /trades?date=`).
@@ -123,6 +127,8 @@ impl ControlApi {
             mode_replies: None,
             live_switch: None,
             orders_seen: 0,
+            alerts: None,
+            feed_down: false,
         }
     }
 
@@ -141,6 +147,12 @@ impl ControlApi {
     /// Where `GET /trades` reads a day's trades (the journals).
     pub fn with_trades(mut self, t: Option<TradesSource>) -> Self {
         self.trades = t;
+        self
+    }
+
+    /// Where `GET /alerts` reads the day's alerts.
+    pub fn with_alerts(mut self, a: Option<crate::control::alerts::DayAlerts>) -> Self {
+        self.alerts = a;
         self
     }
 
@@ -166,6 +178,7 @@ impl ControlApi {
                     .orders_last_second
                     .store(last, Ordering::Relaxed);
                 self.orders_seen = sent;
+                self.watch_feed();
                 let ts = self.snapshot.read().map(|b| b.exchange_ts).unwrap_or(0);
                 if let Some(d) = day.rolled(ts) {
                     match self
@@ -260,8 +273,9 @@ impl ControlApi {
         url: &str,
         body: Result<Option<serde_json::Value>, Reply>,
     ) -> Reply {
-        const GETS: [&str; 6] = [
+        const GETS: [&str; 7] = [
             "/health",
+            "/alerts",
             "/ready",
             "/state",
             "/positions",
@@ -304,6 +318,29 @@ impl ControlApi {
         }
     }
 
+    /// FEED_DOWN once when the feed goes down or stale while the market is open.
+    fn watch_feed(&mut self) {
+        let Ok(b) = self.snapshot.read() else { return };
+        let reasons = self.ready.reasons(&b, &self.metrics, false, Instant::now());
+        let feed: Vec<&String> = reasons
+            .iter()
+            .filter(|r| r.starts_with("the market feed"))
+            .collect();
+        let down = b.market_open == 1 && !feed.is_empty();
+        if down && !self.feed_down {
+            let why = feed
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join("; ");
+            crate::telemetry::alerts::raise(
+                crate::telemetry::alerts::AlertKind::FeedDown,
+                format!("Market feed down while the market is open: {why}"),
+            );
+        }
+        self.feed_down = down;
+    }
+
     fn read(&self) -> Result<Box<snapshot::SnapshotBody>, Reply> {
         self.snapshot
             .read()
@@ -311,6 +348,12 @@ impl ControlApi {
     }
 
     fn get(&self, path: &str) -> Reply {
+        if path == "/alerts" {
+            return match &self.alerts {
+                Some(a) => (200, a.json()),
+                None => (200, json!({"count": 0, "alerts": []})),
+            };
+        }
         if path == "/health" {
             return (
                 200,
@@ -472,6 +515,13 @@ impl ControlApi {
                 log::warn!(target: "control", orders_cancelled = report.orders_cancelled, positions_closed = report.positions_closed,
                     elapsed_ms = elapsed_ms; "KILL SWITCH done: {} position(s) closed, {} order(s) cancelled in {:.1} ms",
                     report.positions_closed, report.orders_cancelled, elapsed_ms);
+                crate::telemetry::alerts::raise(
+                    crate::telemetry::alerts::AlertKind::KillSwitch,
+                    format!(
+                        "Kill switch ({reason}): {status}; {} position(s) closed, {} order(s) cancelled in {:.0} ms, {remaining} position(s) left; entries paused",
+                        report.positions_closed, report.orders_cancelled, elapsed_ms
+                    ),
+                );
                 (
                     200,
                     json!({

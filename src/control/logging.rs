@@ -521,6 +521,9 @@ fn run_logger_thread(
 ) {
     while let Ok(ev) = rx.recv() {
         write_hot_event(&master, &ev);
+        if let Some((kind, text)) = crate::control::alerts::events::alert_of(&master, &ev) {
+            crate::telemetry::alerts::raise(kind, text);
+        }
         if let (
             HotEvent::IvClose {
                 underlying,

@@ -2,6 +2,7 @@
 //! telemetry counters, the dashboard, and logging. Commands go into the sequencer inbox; state is read
 //! from the snapshot the risk thread publishes. Never on the hot path.
 
+pub mod alerts;
 pub mod dashboard;
 pub mod http;
 pub mod logging;

@@ -396,6 +396,11 @@ metrics! {
     portfolio_heat_limit_paise: "The heat cap: risk.max_portfolio_heat_pct of capital, paise",
     session_phase: "0 closed, 1 pre-open, 2 pre-open limit only, 3 pre-open random close, 4 pre-open matching, 5 continuous, 6 closing",
     charges_today_paise: "Charges of today's fills (brokerage, STT, exchange, SEBI, stamp, GST), paise",
+    alerts_raised_total: "Operator alerts raised (POSITION_OPENED, KILL_SWITCH, FEED_DOWN, ...)",
+    alerts_sent_total: "Alert messages a channel (Telegram, Slack, email) accepted",
+    alerts_failed_total: "Alert messages a channel refused or never answered after every retry",
+    alerts_dropped_total: "Alerts not sent: a full queue or a channel's rate limit (never blocks trading)",
+    alerts_deduplicated_total: "Alerts not sent again: the same alert within alerts.dedupe_window_s",
 }
 
 impl Metrics {

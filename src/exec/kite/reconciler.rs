@@ -120,6 +120,13 @@ pub fn log_report(r: &ReconcileReport, first: bool, foreign_changed: bool) {
         let names: Vec<&str> = r.drift.iter().map(|(_, s)| s.as_str()).collect();
         log::error!(target: "reconcile", drift = r.drift.len(), fills_applied = r.fills_applied, adopted = r.orders_adopted, foreign = r.foreign.len();
             "ALERT: {line}; DRIFT on {}: entries paused until the broker and the journal agree (details at debug level)", names.join(", "));
+        crate::telemetry::alerts::raise(
+            crate::telemetry::alerts::AlertKind::ReconcileDrift,
+            format!(
+                "{line}; drift on {}: entries paused until the broker and the journal agree",
+                names.join(", ")
+            ),
+        );
     } else if acted || foreign_changed {
         log::warn!(target: "reconcile", fills_applied = r.fills_applied, adopted = r.orders_adopted, foreign = r.foreign.len(); "{line}");
     } else {

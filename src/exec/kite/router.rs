@@ -199,6 +199,12 @@ impl Shared {
         if !self.halted.swap(true, Ordering::SeqCst) {
             log::error!(target: "order", error = e.to_string().as_str();
                 "ALERT: Kite refused the access token ({e}): new entries halted; run `aitrapp login`");
+            crate::telemetry::alerts::raise(
+                crate::telemetry::alerts::AlertKind::TokenExpired,
+                format!(
+                    "Kite refused the access token ({e}): new entries halted; run `aitrapp login`"
+                ),
+            );
             let _ = self
                 .inbox
                 .try_send(InboxMsg::Control(ControlCommand::HaltEntries {
