@@ -5,7 +5,7 @@ BIN := target/release/aitrapp
 CARGO ?= cargo
 STAMP := $(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: help dev build paper live test check-config state backup-db restore-db shell-postgres bench
+.PHONY: help dev build paper live test check-config doctor alert-test state backup-db restore-db shell-postgres bench
 
 help:
 	@echo "make dev            build the release binary and validate $(CONFIG) (the runbook's 'start infrastructure')"
@@ -13,6 +13,8 @@ help:
 	@echo "make live           run in LIVE mode: asks you to type CONFIRM LIVE TRADING"
 	@echo "make test           the test suite (what CI runs after fmt and clippy)"
 	@echo "make check-config   validate $(CONFIG): OK or every problem, exit 0 or 2"
+	@echo "make doctor         the pre-flight checklist: a green or red line (with a hint) per check, exit 0 or 1"
+	@echo "make alert-test     one test message to each configured alert channel (Telegram, Slack, email)"
 	@echo "make state          the running system's memory-mapped snapshot as JSON"
 	@echo "make backup-db      the journals and configs (never .env) to backups/, consistent while the engine runs"
 	@echo "make restore-db BACKUP_FILE=...  put a backup's journals back (refuses while the engine runs or on a bad checksum)"
@@ -27,6 +29,12 @@ dev: build check-config
 
 check-config: build
 	$(BIN) check-config $(CONFIG)
+
+doctor: build
+	$(BIN) doctor --config $(CONFIG)
+
+alert-test: build
+	$(BIN) alert-test --config $(CONFIG)
 
 paper: build
 	$(BIN) run --config $(CONFIG) --mode PAPER

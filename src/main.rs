@@ -318,6 +318,24 @@ fn main() -> ExitCode {
             check,
         } => cmd_login(&config, request_token, &listen, wait_secs, check),
         Command::AlertTest { config } => cmd_alert_test(&config),
+        Command::Doctor { config, json } => {
+            let checks = app::doctor::checks(&config);
+            let passed = app::doctor::passed(&checks);
+            if json {
+                println!("{}", serde_json::json!({"ok": passed, "checks": checks}));
+            } else {
+                use std::io::IsTerminal;
+                print!(
+                    "{}",
+                    app::doctor::render(&checks, std::io::stdout().is_terminal())
+                );
+            }
+            Ok(if passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
     };
     match result {
         Ok(code) => code,

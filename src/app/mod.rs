@@ -38,6 +38,8 @@ use std::time::Duration;
 
 mod backup;
 mod control;
+pub mod doctor;
+pub use doctor::{Check, Verdict};
 mod export;
 mod history;
 mod inputs;
