@@ -164,10 +164,10 @@ pub enum Command {
         #[arg(long, default_value = "configs/app.yaml")]
         config: PathBuf,
     },
-    /// The pre-flight checklist: .env, Kite token, config, disk, clock, holidays, ban list,
-    /// instruments, journal, ports, CPU mask, SEBI's order caps and alerts.
+    /// Run the pre-flight checklist: a green or red line per check, exit 0 or 1.
     ///
-    /// A table with a hint under each red line (or one JSON object with --json). Exit 0 when
+    /// Checks .env, the Kite token, config, disk, clock, holidays, ban list, instruments,
+    /// journal, ports, CPU mask, SEBI's order caps and alerts. A table with a hint under each red line (or one JSON object with --json). Exit 0 when
     /// nothing failed and every check could run, 1 otherwise. `make doctor` runs it.
     Doctor {
         #[arg(long, default_value = "configs/app.yaml")]
