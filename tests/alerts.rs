@@ -6,11 +6,10 @@
 
 mod common;
 
-use common::{aitrapp_run, free_port, http, temp_project, wait_until};
+use common::{free_port, http, temp_project, wait_until};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -283,15 +282,7 @@ fn a_session_alerts_by_each_filter_while_a_hanging_channel_costs_trading_nothing
         alerts_yaml(hang, "    events: [KILL_SWITCH]\n")
     );
     std::fs::write(dir.join("configs/app.yaml"), yaml).unwrap();
-    let _app = common::Running {
-        child: aitrapp_run(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-        dir: dir.clone(),
-        port,
-    };
+    let _app = common::Running::quiet(&dir, port);
     let slack_has = |what: &str| {
         f.slack
             .1

@@ -24,15 +24,7 @@ fn mutating_calls_need_the_key_and_ready_says_why_not() {
     std::fs::write(dir.join("configs/app.yaml"), config(port, "127.0.0.1")).unwrap();
     std::fs::write(dir.join(".env"), format!("API_SECRET_KEY={KEY}\n")).unwrap();
     // Killed on drop: a failing assertion never leaves a session running.
-    let mut app = common::Running {
-        child: aitrapp_run(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-        dir: dir.clone(),
-        port,
-    };
+    let mut app = common::Running::quiet(&dir, port);
     wait_until("the API", 30, || http(port, "GET", "/health").is_some());
     let json = |b: &str| -> serde_json::Value { serde_json::from_str(b).unwrap() };
 

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{aitrapp_run, free_port, http, temp_project, wait_until};
+use common::{free_port, http, temp_project, wait_until};
 use serde_json::{json, Value};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -221,16 +221,7 @@ fn the_kill_switch_flattens_from_a_real_click_in_chromium() {
     )
     .unwrap();
     std::fs::write(dir.join(".env"), format!("API_SECRET_KEY={KEY}\n")).unwrap();
-    let mut app = common::Running {
-        child: aitrapp_run(&dir)
-            .env_remove("API_SECRET_KEY")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-        dir: dir.clone(),
-        port,
-    };
+    let mut app = common::Running::quiet(&dir, port);
     wait_until("the dashboard", 30, || http(dash, "GET", "/").is_some());
     let (_browser, mut page) = open_page(
         &exe,

@@ -180,6 +180,22 @@ pub struct Running {
     pub port: u16,
 }
 
+impl Running {
+    /// `aitrapp run` in `dir` (its configs/app.yaml, API on `port`), output discarded;
+    /// killed on drop, so a failing assertion never leaves a session running.
+    pub fn quiet(dir: &Path, port: u16) -> Running {
+        Running {
+            child: aitrapp_run(dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+            dir: dir.to_path_buf(),
+            port,
+        }
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.child.kill();
