@@ -167,10 +167,12 @@ fn cmd_alert_test(config: &Path) -> Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     let found = channels::from_config(&cfg.alerts, &env.secrets().alerts, &base);
-    let now = chrono_free_now();
     let text = alerts::message(
         AlertKind::Test,
-        &format!("Test message from aitrapp at {now} IST: this channel works"),
+        &format!(
+            "Test message from aitrapp at {}: this channel works",
+            logging::ist_timestamp()
+        ),
     );
     let stop = AtomicBool::new(false);
     let mut failed = 0;
@@ -208,19 +210,6 @@ fn cmd_alert_test(config: &Path) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// Today's IST date and time of day, for the test message.
-fn chrono_free_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    format!(
-        "{} {}",
-        aitrapp::clock::ist_date(secs),
-        aitrapp::clock::ist_time_of_day(secs)
-    )
 }
 
 fn main() -> ExitCode {

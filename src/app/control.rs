@@ -115,12 +115,3 @@ pub(super) fn start(i: ControlInputs) -> Result<Vec<JoinHandle<()>>, AppError> {
     }
     Ok(threads)
 }
-
-/// A bind address only this machine can reach.
-pub(super) fn is_loopback(bind: &str) -> bool {
-    bind == "localhost"
-        || bind
-            .trim_matches(|c| c == '[' || c == ']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}

@@ -273,6 +273,7 @@ fn ban_list(cfg: &AppConfig, base: &Path, kite: bool) -> Check {
         );
     }
     let path = resolve_path(base, &cfg.universe.ban_list_file);
+    let hint = format!("download fo_secban.csv from NSE into {}", path.display());
     match crate::universe::read_ban_list(&path) {
         Ok(list) => match list.staleness(today_ist()) {
             None => ok(
@@ -283,17 +284,9 @@ fn ban_list(cfg: &AppConfig, base: &Path, kite: bool) -> Check {
                     list.symbols.len()
                 ),
             ),
-            Some(why) => fail(
-                NAME,
-                why,
-                format!("download fo_secban.csv from NSE into {}", path.display()),
-            ),
+            Some(why) => fail(NAME, why, hint),
         },
-        Err(e) => fail(
-            NAME,
-            e,
-            format!("download fo_secban.csv from NSE into {}", path.display()),
-        ),
+        Err(e) => fail(NAME, e, hint),
     }
 }
 
@@ -306,8 +299,7 @@ fn instruments(cfg: &AppConfig, base: &Path, kite: bool) -> Check {
         );
     }
     let today = today_ist();
-    let cached = resolve_path(base, &cfg.kite.instruments_cache_dir)
-        .join(format!("instruments-{}.csv", today.0));
+    let cached = cached_instruments_path(cfg, base, today);
     if cached.exists() {
         return ok(NAME, format!("today's dump cached at {}", cached.display()));
     }
@@ -466,18 +458,14 @@ fn alerts(cfg: &AppConfig, s: &AlertSecrets) -> Check {
 /// The table: one line per check, green ok, red fail and error, the hint under each red
 /// line. Colours only on a terminal.
 pub fn render(checks: &[Check], colour: bool) -> String {
-    let paint = |v: Verdict| -> (&str, &str) {
-        let (mark, code) = match v {
+    let mut out = String::new();
+    for c in checks {
+        let (mark, code) = match c.verdict {
             Verdict::Ok => ("ok   ", "32"),
             Verdict::Fail => ("FAIL ", "31"),
             Verdict::Skip => ("skip ", "33"),
             Verdict::Error => ("ERROR", "31"),
         };
-        (mark, code)
-    };
-    let mut out = String::new();
-    for c in checks {
-        let (mark, code) = paint(c.verdict);
         if colour {
             out.push_str(&format!(
                 "\x1b[{code}m{mark}\x1b[0m  {:<16} {}\n",

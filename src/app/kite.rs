@@ -57,6 +57,11 @@ pub fn kite_ticker(
     })
 }
 
+/// Where the instrument dump of `day` is cached (`kite.instruments_cache_dir`).
+pub fn cached_instruments_path(cfg: &AppConfig, base: &Path, day: Date) -> PathBuf {
+    resolve_path(base, &cfg.kite.instruments_cache_dir).join(format!("instruments-{}.csv", day.0))
+}
+
 /// Today's instrument dump from Kite, downloaded once per day into the cache directory
 /// (written whole then renamed, so a crash never leaves half a file) and checked by parsing.
 pub fn sync_instruments(
@@ -65,8 +70,8 @@ pub fn sync_instruments(
     secrets: &Secrets,
     limiter: Arc<RateLimiter>,
 ) -> Result<PathBuf, AppError> {
-    let dir = resolve_path(base, &cfg.kite.instruments_cache_dir);
-    let path = dir.join(format!("instruments-{}.csv", today_ist().0));
+    let path = cached_instruments_path(cfg, base, today_ist());
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     if let Ok(text) = std::fs::read_to_string(&path) {
         if InstrumentMaster::parse_csv(&text, &path.display().to_string()).is_ok() {
             log::info!(target: "app", file = path.display().to_string().as_str(); "Using today's cached instrument dump {}", path.display());

@@ -39,7 +39,6 @@ use std::time::Duration;
 mod backup;
 mod control;
 pub mod doctor;
-pub use doctor::{Check, Verdict};
 mod export;
 mod history;
 mod inputs;
@@ -115,7 +114,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
 
     if opts.serve_http
         && opts.secrets.api_secret_key.is_none()
-        && !control::is_loopback(&cfg.control.bind)
+        && !crate::control::is_loopback(&cfg.control.bind)
     {
         return Err(startup(format!(
             "control.bind is {} but API_SECRET_KEY is not set: anyone who can reach that address could pause, flatten or close positions. Set API_SECRET_KEY in .env, or bind to 127.0.0.1",

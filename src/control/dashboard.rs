@@ -51,15 +51,10 @@ fn error(status: u16, text: String) -> (u16, &'static str, String) {
 
 impl Dashboard {
     pub fn new(snapshot: SnapshotReader, api: String) -> Dashboard {
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(API_TIMEOUT))
-            .http_status_as_error(false)
-            .build()
-            .into();
         Dashboard {
             snapshot,
             api,
-            agent,
+            agent: crate::control::http_agent(API_TIMEOUT),
         }
     }
 

@@ -178,8 +178,11 @@ impl ControlApi {
                     .orders_last_second
                     .store(last, Ordering::Relaxed);
                 self.orders_seen = sent;
-                self.watch_feed();
-                let ts = self.snapshot.read().map(|b| b.exchange_ts).unwrap_or(0);
+                let snap = self.snapshot.read().ok();
+                if let Some(b) = &snap {
+                    self.watch_feed(b);
+                }
+                let ts = snap.map(|b| b.exchange_ts).unwrap_or(0);
                 if let Some(d) = day.rolled(ts) {
                     match self
                         .reloader
@@ -319,20 +322,13 @@ impl ControlApi {
     }
 
     /// FEED_DOWN once when the feed goes down or stale while the market is open.
-    fn watch_feed(&mut self) {
-        let Ok(b) = self.snapshot.read() else { return };
-        let reasons = self.ready.reasons(&b, &self.metrics, false, Instant::now());
-        let feed: Vec<&String> = reasons
-            .iter()
-            .filter(|r| r.starts_with("the market feed"))
-            .collect();
-        let down = b.market_open == 1 && !feed.is_empty();
-        if down && !self.feed_down {
-            let why = feed
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join("; ");
+    fn watch_feed(&mut self, b: &snapshot::SnapshotBody) {
+        let problem = self
+            .ready
+            .feed_problem(b, Instant::now())
+            .filter(|_| b.market_open == 1);
+        let down = problem.is_some();
+        if let (Some(why), false) = (problem, self.feed_down) {
             crate::telemetry::alerts::raise(
                 crate::telemetry::alerts::AlertKind::FeedDown,
                 format!("Market feed down while the market is open: {why}"),

@@ -240,7 +240,8 @@ pub fn init(
     Ok(path)
 }
 
-fn sym(master: &InstrumentMaster, t: Token) -> (String, i64) {
+/// An instrument's trading symbol and price divisor (the token itself when unknown).
+pub(crate) fn sym(master: &InstrumentMaster, t: Token) -> (String, i64) {
     match master.get(t) {
         Some(i) => (i.tradingsymbol.as_str().to_string(), i.divisor()),
         None => (t.0.to_string(), 100),

@@ -7,3 +7,22 @@ pub mod dashboard;
 pub mod http;
 pub mod logging;
 pub mod systemd;
+
+/// A host or bind address only this machine can reach.
+pub fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// An HTTP client for the control side's own calls (the dashboard's relay, the alert
+/// webhooks): every status is an answer, not an error, and `timeout` bounds the whole call.
+pub fn http_agent(timeout: std::time::Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .build()
+        .into()
+}

@@ -3,7 +3,7 @@
 //! (control::alerts) drains, and a full queue drops the alert and counts it. Before the
 //! queue is installed (tools, tests) alerts go nowhere.
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 use std::sync::OnceLock;
 
 /// What happened, in the runbook's names (the channels' `events:` filters).
@@ -97,11 +97,8 @@ pub fn raise(kind: AlertKind, text: impl Into<String>) {
         unix_ms: now_ms(),
     };
     crate::telemetry::Metrics::add(&q.metrics.alerts_raised_total, 1);
-    match q.tx.try_send(alert) {
-        Ok(()) => {}
-        Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-            crate::telemetry::Metrics::add(&q.metrics.alerts_dropped_total, 1);
-        }
+    if q.tx.try_send(alert).is_err() {
+        crate::telemetry::Metrics::add(&q.metrics.alerts_dropped_total, 1);
     }
 }
 

@@ -41,14 +41,6 @@ fn redact(text: String, secrets: &[&str]) -> String {
         .fold(text, |t, s| t.replace(s, "<redacted>"))
 }
 
-fn agent(timeout: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
 /// Posts a JSON body; any answer but 2xx is a failure with its status and a short body.
 fn post_json(agent: &ureq::Agent, url: &str, body: &serde_json::Value) -> Result<(), String> {
     match agent
@@ -157,11 +149,7 @@ fn email(cfg: &AlertsConfig, env: &AlertSecrets, base: &std::path::Path) -> Resu
         None if security == "none" => 25,
         None => 587,
     };
-    let loopback = host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    if security == "none" && !loopback {
+    if security == "none" && !crate::control::is_loopback(host) {
         return Err(format!(
             "alerts.email.security none sends the password in clear: only for a relay on this machine (SMTP_HOST is {host})"
         ));
@@ -222,7 +210,7 @@ pub fn from_config(cfg: &AlertsConfig, env: &AlertSecrets, base: &std::path::Pat
                 ),
                 chat_id: chat.to_string(),
                 token: token.to_string(),
-                agent: agent(timeout),
+                agent: crate::control::http_agent(timeout),
             }),
             events: kinds(&cfg.telegram.events),
         }),
@@ -235,7 +223,7 @@ pub fn from_config(cfg: &AlertsConfig, env: &AlertSecrets, base: &std::path::Pat
         Some(url) => ready.push(Configured {
             channel: Box::new(Slack {
                 webhook: url.to_string(),
-                agent: agent(timeout),
+                agent: crate::control::http_agent(timeout),
             }),
             events: kinds(&cfg.slack.events),
         }),

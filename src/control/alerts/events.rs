@@ -3,16 +3,10 @@
 //! off the hot path (the kill switch, a stale feed, a refused token at REST, drift at
 //! reconciliation) are raised where they happen.
 
-use crate::domain::{format_rupees, InstrumentMaster, OrderPurpose, Paise};
+use crate::control::logging::sym as symbol;
+use crate::domain::{format_rupees, InstrumentMaster, OrderPurpose};
 use crate::telemetry::alerts::AlertKind;
 use crate::telemetry::hot_log::HotEvent;
-
-fn symbol(master: &InstrumentMaster, t: crate::domain::Token) -> (String, i64) {
-    match master.get(t) {
-        Some(i) => (i.tradingsymbol.as_str().to_string(), i.divisor()),
-        None => (t.0.to_string(), 100),
-    }
-}
 
 /// The alert a hot event makes, if it makes one.
 pub fn alert_of(master: &InstrumentMaster, ev: &HotEvent) -> Option<(AlertKind, String)> {
@@ -58,7 +52,7 @@ pub fn alert_of(master: &InstrumentMaster, ev: &HotEvent) -> Option<(AlertKind, 
                     qty.0,
                     purpose.as_str(),
                     format_rupees(pnl.0, 100),
-                    format_rupees(Paise(pnl.0 - charges.0).0, 100)
+                    format_rupees(pnl.0 - charges.0, 100)
                 ),
             ))
         }

@@ -54,7 +54,7 @@ impl DayAlerts {
     fn push(&self, r: AlertRecord) {
         let Ok(mut l) = self.0.lock() else { return };
         // A new trading day starts a new list.
-        let day = |ms: u64| (ms / 1000 + 19_800) / 86_400;
+        let day = |ms: u64| crate::clock::ist_date((ms / 1000) as i64);
         if l.back()
             .is_some_and(|last| day(last.unix_ms) != day(r.unix_ms))
         {
@@ -104,13 +104,12 @@ pub fn deliver(
 }
 
 fn worker(
-    configured: Configured,
+    channel: Box<dyn AlertChannel>,
     rx: Receiver<String>,
     cfg: AlertsConfig,
     metrics: Arc<Metrics>,
     stop: Arc<AtomicBool>,
 ) {
-    let channel = configured.channel;
     let name = channel.name();
     let backoff = Duration::from_millis(cfg.retry_backoff_ms);
     while !stop.load(Ordering::Relaxed) {
@@ -155,7 +154,7 @@ pub fn spawn(
         threads.push(
             std::thread::Builder::new()
                 .name(format!("aitrapp-alert-{}", c.channel.name()))
-                .spawn(move || worker(c, wrx, cfg, metrics, stop))?,
+                .spawn(move || worker(c.channel, wrx, cfg, metrics, stop))?,
         );
     }
     let (list, cfg) = (day.clone(), cfg.clone());

@@ -50,23 +50,30 @@ impl ReadyWatch {
         (self.journal_errors, self.journal_bytes) = (errors, bytes);
     }
 
+    /// Why the market feed cannot be traded on, if it cannot: not connected, or connected
+    /// with no tick for `stale_after` while the market is open.
+    pub fn feed_problem(&self, b: &SnapshotBody, now: Instant) -> Option<String> {
+        let quiet = now.saturating_duration_since(self.ticks_moved);
+        if b.feed_connected != 1 {
+            Some("the market feed is not connected".to_string())
+        } else if b.market_open == 1 && quiet > self.stale_after {
+            Some(format!(
+                "the market feed is stale: no tick for {} s while the market is open (monitoring.feed_stale_s {})",
+                quiet.as_secs(),
+                self.stale_after.as_secs()
+            ))
+        } else {
+            None
+        }
+    }
+
     /// Every reason the engine is not ready (empty: ready).
     pub fn reasons(&self, b: &SnapshotBody, m: &Metrics, live: bool, now: Instant) -> Vec<String> {
         let mut out = Vec::new();
         if b.published_unix_ms == 0 {
             out.push("the engine has not published its state yet".to_string());
         }
-        if b.feed_connected != 1 {
-            out.push("the market feed is not connected".to_string());
-        }
-        let quiet = now.saturating_duration_since(self.ticks_moved);
-        if b.market_open == 1 && b.feed_connected == 1 && quiet > self.stale_after {
-            out.push(format!(
-                "the market feed is stale: no tick for {} s while the market is open (monitoring.feed_stale_s {})",
-                quiet.as_secs(),
-                self.stale_after.as_secs()
-            ));
-        }
+        out.extend(self.feed_problem(b, now));
         if self.journal_failing {
             out.push(
                 "the journal cannot be written (aitrapp_journal_write_errors_total): state changes may not survive a crash"
