@@ -9,6 +9,7 @@ use common::{
     http, log_text, metric, net_quantities as net, sim_get, start_aitrapp, start_sim, wait_until,
 };
 use std::collections::{BTreeMap, HashSet};
+use std::process::Stdio;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -200,11 +201,14 @@ fn resting_stops(sim: &kite_sim::SimHandle) -> BTreeMap<u64, (String, i64, Strin
 }
 
 /// PAPER on the Kite feed goes LIVE by POST /mode: refused without the confirmation, taken
-/// while flat with it; orders then reach the simulator, and the switch is in the log.
+/// while flat with it; the strategies' orders then reach the simulator. A kill -9 and a
+/// restart with the same PAPER config carry on LIVE (the journal has the switch); back to
+/// PAPER only once flat, and a restart after that stays PAPER.
 #[test]
 fn mode_switch_from_paper_to_live_against_kite_sim() {
-    let sim = start_sim("09:14", 30.0);
-    let app = start_aitrapp(
+    // Before the open by more than the start's history fetch: ORB builds its range.
+    let sim = start_sim("09:08", 30.0);
+    let mut app = start_aitrapp(
         "mode",
         &sim,
         "mode: PAPER\npipeline:\n  topology: collapsed\nkite:\n  api_root: REST\n",
@@ -221,24 +225,112 @@ fn mode_switch_from_paper_to_live_against_kite_sim() {
         )
         .unwrap()
     };
+    let orders_placed = || sim.faults.orders_placed.load(Ordering::SeqCst);
     let live = r#"{"mode": "LIVE", "confirmation": "CONFIRM LIVE TRADING"}"#;
     let (code, body) = mode(r#"{"mode": "LIVE"}"#);
     assert_eq!(code, 400, "no confirmation: {body}");
+    assert_eq!(orders_placed(), 0);
     let (code, body) = mode(live);
     assert_eq!(code, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
-        (v["mode"].as_str(), v["changed"].as_bool()),
-        (Some("LIVE"), Some(true)),
+        (
+            v["mode"].as_str(),
+            v["changed"].as_bool(),
+            v["journaled"].as_bool()
+        ),
+        (Some("LIVE"), Some(true), Some(true)),
         "{body}"
     );
     assert_eq!(metric(port, "orders_route_live"), Some(1));
     let (_, health) = http(port, "GET", "/health").unwrap();
     assert!(health.contains("\"mode\":\"LIVE\""), "{health}");
     assert!(log_text(&app.dir).contains("Mode PAPER -> LIVE"));
-    // Back to PAPER while flat: the paper broker on standby takes the orders again.
+
+    // The strategies' orders now go to the simulator, under our tags.
+    wait_until("an order on the simulator after the switch", 120, || {
+        orders_placed() >= 1
+    });
+    wait_until("a position open at the simulator", 30, || {
+        !net(&sim_get(&sim, "/portfolio/positions")["net"]).is_empty()
+    });
+    let orders = sim_get(&sim, "/orders");
+    assert!(
+        orders
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["tag"].as_str().is_some_and(|t| !t.is_empty())),
+        "{orders}"
+    );
+    // Not flat: PAPER is refused.
+    wait_until("the desk to hold the position", 30, || {
+        !our_positions(port).is_empty()
+    });
     let (code, body) = mode(r#"{"mode": "PAPER"}"#);
+    assert_eq!(code, 409, "{body}");
+
+    // kill -9, then the same command line: no --confirm-live, the config says PAPER, and the
+    // journal says LIVE since the switch.
+    app.child.kill().unwrap();
+    app.child.wait().unwrap();
+    let log_len = log_text(&app.dir).len();
+    app.child = common::aitrapp_run(&app.dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the control API after the restart", 60, || {
+        http(port, "GET", "/health").is_some()
+    });
+    let (_, health) = http(port, "GET", "/health").unwrap();
+    assert!(health.contains("\"mode\":\"LIVE\""), "{health}");
+    wait_until("LIVE routing after the restart", 30, || {
+        metric(port, "orders_route_live") == Some(1)
+    });
+    let second = log_text(&app.dir)[log_len..].to_string();
+    assert!(
+        second.contains("Mode LIVE from today's journal"),
+        "{second}"
+    );
+    assert!(second.contains("Recovered from journal"), "{second}");
+    wait_until("positions to agree after the restart", 60, || {
+        let ours = our_positions(port);
+        ours == net(&sim_get(&sim, "/portfolio/positions")["net"]) && !ours.is_empty()
+    });
+
+    // Flat at the simulator, then back to PAPER: the paper broker takes the orders again.
+    let (code, body) = http(port, "POST", "/flatten").unwrap();
     assert_eq!(code, 200, "{body}");
-    assert_eq!(metric(port, "orders_route_live"), Some(0));
+    wait_until("the book to be flat at the simulator", 60, || {
+        net(&sim_get(&sim, "/portfolio/positions")["net"]).is_empty()
+            && resting_stops(&sim).is_empty()
+    });
+    wait_until("the desk to be flat", 30, || our_positions(port).is_empty());
+    let mut answer = (0, String::new());
+    wait_until("PAPER to be taken once flat", 30, || {
+        answer = mode(r#"{"mode": "PAPER"}"#);
+        answer.0 == 200
+    });
+    assert_eq!(metric(port, "orders_route_live"), Some(0), "{answer:?}");
     assert!(log_text(&app.dir).contains("Mode LIVE -> PAPER"));
+
+    // A restart now stays PAPER, as the journal's last switch says.
+    app.child.kill().unwrap();
+    app.child.wait().unwrap();
+    let log_len = log_text(&app.dir).len();
+    let placed = orders_placed();
+    app.child = common::aitrapp_run(&app.dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the control API after the second restart", 60, || {
+        http(port, "GET", "/health").is_some()
+    });
+    let (_, health) = http(port, "GET", "/health").unwrap();
+    assert!(health.contains("\"mode\":\"PAPER\""), "{health}");
+    assert_eq!(metric(port, "orders_route_live"), Some(0));
+    assert!(!log_text(&app.dir)[log_len..].contains("from today's journal"));
+    assert_eq!(orders_placed(), placed, "PAPER sent an order to Kite");
 }
