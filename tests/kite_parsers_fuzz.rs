@@ -2,6 +2,9 @@
 //! real response shapes (flipped, dropped, duplicated and inserted bytes). A short run is part
 //! of the suite; `cargo test --release --test kite_parsers_fuzz -- --ignored` runs millions.
 
+mod common;
+use common::Rng;
+
 use aitrapp::exec::kite::parse_envelope;
 use aitrapp::exec::kite::rest::{Candle, KiteOrder, KiteTrade};
 use aitrapp::feed::kite_ws::parse_text;
@@ -17,20 +20,6 @@ const SEEDS: &[&str] = &[
     r#"{"trade_id":"1","order_id":"2","instrument_token":1,"transaction_type":"BUY","quantity":1,"average_price":1.5}"#,
     "<html><body>502 Bad Gateway</body></html>",
 ];
-
-/// xorshift64*: deterministic, so a failure names its seed.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 fn mutate(rng: &mut Rng, base: &[u8]) -> Vec<u8> {
     let mut v = base.to_vec();

@@ -2,7 +2,8 @@
 //! thread, wired to the snapshot, the inbox, the journal and the reloads.
 
 use super::*;
-use crate::control::http::TradesSource;
+use crate::control::http::{TradesSource, MAX_BODY_BYTES};
+use crate::control::server::HttpServer;
 use crate::telemetry::journal::SyncRequest;
 use crossbeam_channel::Sender;
 use std::thread::JoinHandle;
@@ -63,7 +64,7 @@ pub(super) fn start_alerts(
 pub(super) fn start(i: ControlInputs) -> Result<Vec<JoinHandle<()>>, AppError> {
     let cfg = i.cfg;
     let addr = format!("{}:{}", cfg.control.bind, cfg.control.api_port);
-    let server = tiny_http::Server::http(&addr)
+    let server = HttpServer::bind(&addr, MAX_BODY_BYTES)
         .map_err(|e| startup(format!("cannot listen on {addr}: {e}")))?;
     let reader = SnapshotReader::open(i.snapshot_path).map_err(startup)?;
     let api = ControlApi::new(
@@ -88,7 +89,7 @@ pub(super) fn start(i: ControlInputs) -> Result<Vec<JoinHandle<()>>, AppError> {
         .map_err(startup)?];
     // The dashboard is for eyes only: if its port is taken, trading goes on without it.
     let dash_addr = format!("{}:{}", cfg.control.bind, cfg.control.dashboard_port);
-    match tiny_http::Server::http(&dash_addr) {
+    match HttpServer::bind(&dash_addr, MAX_BODY_BYTES) {
         Ok(server) => {
             // The page's buttons go to the API; a wildcard bind is reached on loopback.
             let api_host = match cfg.control.bind.as_str() {

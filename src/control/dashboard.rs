@@ -6,12 +6,12 @@
 //! key check (missing 401, wrong 403) and its log line, and there is one place that acts.
 
 use crate::control::http::request;
+use crate::control::server::{HttpServer, Method, Request, Response};
 use crate::telemetry::snapshot::{self, SnapshotReader};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tiny_http::{Header, Method, Request, Response, Server};
 
 const PAGE: &str = include_str!("assets/dashboard.html");
 
@@ -35,10 +35,6 @@ pub struct Dashboard {
     /// The control API's `host:port`, reachable from this machine.
     pub api: String,
     agent: ureq::Agent,
-}
-
-fn header(v: &str) -> Header {
-    Header::from_bytes("Content-Type", v).unwrap_or_else(|_| unreachable!())
 }
 
 fn error(status: u16, text: String) -> (u16, &'static str, String) {
@@ -123,37 +119,24 @@ impl Dashboard {
         }
     }
 
-    fn handle(&self, mut req: Request) {
-        let key = req
-            .headers()
-            .iter()
-            .find(|h| h.field.equiv("X-API-Key"))
-            .map(|h| h.value.as_str().to_string());
+    fn handle(&self, req: Request) {
+        let key = req.header("X-API-Key").map(str::to_string);
         let reply = match *req.method() {
-            Method::Post => match request::json_body(&mut req) {
+            Method::Post => match request::json_body(&req) {
                 Ok(body) => self.answer(req.method(), req.url(), key.as_deref(), body),
                 Err((status, body)) => (status, "application/json", body.to_string()),
             },
             _ => self.answer(req.method(), req.url(), key.as_deref(), None),
         };
         let (status, kind, body) = reply;
-        let _ = req.respond(
-            Response::from_string(body)
-                .with_status_code(status)
-                .with_header(header(kind)),
-        );
+        req.respond(Response::new(status, kind, body));
     }
 
     /// Serves until `stop` is set.
-    pub fn serve(self, server: Server, stop: Arc<AtomicBool>) {
+    pub fn serve(self, server: HttpServer, stop: Arc<AtomicBool>) {
         while !stop.load(Ordering::Relaxed) {
-            match server.recv_timeout(Duration::from_millis(100)) {
-                Ok(Some(req)) => self.handle(req),
-                Ok(None) => {}
-                Err(e) => {
-                    log::error!(target: "control", "Dashboard accept failed: {e}");
-                    std::thread::sleep(Duration::from_millis(100));
-                }
+            if let Some(req) = server.recv_timeout(Duration::from_millis(100)) {
+                self.handle(req);
             }
         }
     }

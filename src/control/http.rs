@@ -5,6 +5,7 @@
 //! 404 JSON, wrong methods 405 JSON.
 
 use crate::config::{self, Environment};
+use crate::control::server::{HttpServer, Method, Request, Response};
 use crate::domain::{ControlCommand, FlattenReport, InstrumentMaster};
 use crate::exec::InboxMsg;
 use crate::strategy::{ReloadAck, StrategyUpdate};
@@ -17,7 +18,6 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tiny_http::{Header, Method, Request, Response, Server};
 
 pub struct ControlApi {
     pub inbox: Sender<InboxMsg>,
@@ -96,12 +96,8 @@ fn reply_for<T>(rx: &Receiver<T>, limit: Duration, is_ours: impl Fn(&T) -> bool)
     }
 }
 
-fn json_response(status: u16, body: &serde_json::Value) -> Response<std::io::Cursor<Vec<u8>>> {
-    let header =
-        Header::from_bytes("Content-Type", "application/json").unwrap_or_else(|_| unreachable!());
-    Response::from_string(body.to_string())
-        .with_status_code(status)
-        .with_header(header)
+fn json_response(status: u16, body: &serde_json::Value) -> Response {
+    Response::json(status, body)
 }
 
 impl ControlApi {
@@ -166,7 +162,7 @@ impl ControlApi {
     /// Serves until `stop` is set. Polls so shutdown is prompt. Once a second it looks at
     /// the engine's exchange date: when the trading day rolls over, the universe is rebuilt
     /// as `POST /universe/reload` would (ban list re-read, subscriptions moved).
-    pub fn serve(mut self, server: Server, stop: Arc<AtomicBool>) {
+    pub fn serve(mut self, server: HttpServer, stop: Arc<AtomicBool>) {
         let mut day = DayWatch::default();
         let mut looked = Instant::now();
         let (fresh_tx, fresh_rx) =
@@ -213,18 +209,13 @@ impl ControlApi {
                 self.rollover(d);
             }
             self.ready.observe(&self.metrics, Instant::now());
-            match server.recv_timeout(Duration::from_millis(100)) {
-                Ok(Some(req)) => self.handle(req),
-                Ok(None) => {}
-                Err(e) => {
-                    log::error!(target: "control", error = e.to_string().as_str(); "HTTP accept failed: {e}");
-                    std::thread::sleep(Duration::from_millis(100));
-                }
+            if let Some(req) = server.recv_timeout(Duration::from_millis(100)) {
+                self.handle(req);
             }
         }
     }
 
-    fn handle(&mut self, mut req: Request) {
+    fn handle(&mut self, req: Request) {
         let method = req.method().clone();
         let path = req
             .url()
@@ -235,30 +226,26 @@ impl ControlApi {
             .to_string();
         let key = match &self.api_key {
             None => KeyCheck::Ok,
-            Some(k) => match req.headers().iter().find(|h| h.field.equiv("X-API-Key")) {
+            Some(k) => match req.header("X-API-Key") {
                 None => KeyCheck::Missing,
-                Some(h) if constant_time_eq(h.value.as_str().as_bytes(), k.as_bytes()) => {
-                    KeyCheck::Ok
-                }
+                Some(h) if constant_time_eq(h.as_bytes(), k.as_bytes()) => KeyCheck::Ok,
                 Some(_) => KeyCheck::Wrong,
             },
         };
         if path == "/trades" && method == Method::Get {
             let query = req.url().split_once('?').map_or("", |(_, q)| q);
             let (status, body) = self.trades(query);
-            let _ = req.respond(json_response(status, &body));
+            req.respond(json_response(status, &body));
             return;
         }
         if path == "/metrics" && method == Method::Get {
             let mut body = String::with_capacity(8192);
             self.metrics.render(&mut body);
-            let header = Header::from_bytes("Content-Type", "text/plain; version=0.0.4")
-                .unwrap_or_else(|_| unreachable!());
-            let _ = req.respond(Response::from_string(body).with_header(header));
+            req.respond(Response::new(200, "text/plain; version=0.0.4", body));
             return;
         }
         let body = if method == Method::Post {
-            request::json_body(&mut req)
+            request::json_body(&req)
         } else {
             Ok(None)
         };
@@ -267,7 +254,7 @@ impl ControlApi {
         if method != Method::Get {
             log::info!(target: "control", method = method.as_str(), path = path.as_str(), status = status; "{} {} -> {}", method, path, status);
         }
-        let _ = req.respond(json_response(status, &body));
+        req.respond(json_response(status, &body));
     }
 
     fn route(

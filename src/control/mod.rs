@@ -1,4 +1,4 @@
-//! The control side: the HTTP API (tiny_http) on 127.0.0.1:8000, Prometheus text from the
+//! The control side: the HTTP API (our own small HTTP/1.1 server, `server`) on 127.0.0.1:8000, Prometheus text from the
 //! telemetry counters, the dashboard, and logging. Commands go into the sequencer inbox; state is read
 //! from the snapshot the risk thread publishes. Never on the hot path.
 
@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod dashboard;
 pub mod http;
 pub mod logging;
+pub mod server;
 pub mod systemd;
 
 /// A host or bind address only this machine can reach.

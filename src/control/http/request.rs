@@ -1,52 +1,31 @@
 //! What a request carries besides its path: the body, size-limited and JSON, and query
 //! parameters, percent-decoded. Bodies are at most `MAX_BODY_BYTES` with a Content-Length:
-//! tiny_http reads bodies that small on its own connection threads before the request
-//! reaches us, so a client that stops sending mid-body never stalls the control thread;
-//! anything larger or of unknown length (chunked) is refused without reading it.
+//! the server (control::server) reads bodies that small on the request's connection thread
+//! before it reaches us, so a client that stops sending mid-body never stalls the control
+//! thread; anything larger or of unknown length (chunked) is refused without reading it.
 
 use super::Reply;
+use crate::control::server::{Body, Request};
 use serde_json::json;
-use std::io::Read;
-use tiny_http::Request;
 
 /// Our bodies are a reason or a mode switch: a few hundred bytes at most.
 pub const MAX_BODY_BYTES: usize = 1024;
 
 /// The request's JSON body (None when it has none), or the error reply: 411 for a body of
 /// unknown length, 413 for one too large, 400 for one that is not a JSON object.
-pub(crate) fn json_body(req: &mut Request) -> Result<Option<serde_json::Value>, Reply> {
-    let chunked = req
-        .headers()
-        .iter()
-        .any(|h| h.field.equiv("Transfer-Encoding"));
-    let len = match (req.body_length(), chunked) {
-        (_, true) => {
-            return Err((
-                411,
-                json!({"error": "send the body with a Content-Length (chunked bodies are not read)"}),
-            ))
-        }
-        (None, false) | (Some(0), false) => return Ok(None),
-        (Some(n), false) => n,
-    };
-    if len > MAX_BODY_BYTES {
-        return Err((
+pub(crate) fn json_body(req: &Request) -> Result<Option<serde_json::Value>, Reply> {
+    match &req.body {
+        Body::Chunked => Err((
+            411,
+            json!({"error": "send the body with a Content-Length (chunked bodies are not read)"}),
+        )),
+        Body::TooLarge(len) => Err((
             413,
             json!({"error": format!("request body is {len} bytes; the limit is {MAX_BODY_BYTES}")}),
-        ));
+        )),
+        Body::Bytes(b) if b.is_empty() => Ok(None),
+        Body::Bytes(b) => parse_json_object(b).map(Some),
     }
-    let mut bytes = Vec::with_capacity(len);
-    if let Err(e) = req
-        .as_reader()
-        .take(MAX_BODY_BYTES as u64)
-        .read_to_end(&mut bytes)
-    {
-        return Err((
-            400,
-            json!({"error": format!("request body unreadable: {e}")}),
-        ));
-    }
-    parse_json_object(&bytes).map(Some)
 }
 
 /// A body that must be one JSON object.

@@ -1,0 +1,457 @@
+//! The HTTP/1.1 server under the control API and the dashboard. Each connection is read on
+//! its own short-lived thread, with a deadline for the whole request and a cap on its size,
+//! so a client that sends slowly, lies about its Content-Length or never reads its answer
+//! costs a connection thread, never the thread that serves the API (the kill switch must
+//! answer while anything else misbehaves). The serving thread gets whole requests from a
+//! bounded queue and hands each answer back to its connection thread to write. One
+//! request per connection (`Connection: close`): the API's calls are few and small.
+
+pub mod parse;
+
+pub use parse::Method;
+use parse::{Framing, Head, Parsed, MAX_HEAD_BYTES};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Connections served at once; past it a new one gets 503 at once.
+pub const MAX_CONNECTIONS: usize = 256;
+/// The whole request (head and body) must arrive within this.
+const READ_DEADLINE: Duration = Duration::from_secs(5);
+/// Writing the answer may take this long before the connection is dropped.
+const WRITE_DEADLINE: Duration = Duration::from_secs(5);
+/// The serving thread's answer: a flatten or a LIVE switch takes seconds, not this.
+const ANSWER_DEADLINE: Duration = Duration::from_secs(60);
+/// Whole requests waiting for the serving thread.
+const QUEUE: usize = 64;
+
+/// A request's body, as far as it was read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Body {
+    /// Read whole (empty when the request had none).
+    Bytes(Vec<u8>),
+    /// Its Content-Length is over the server's body limit: not read.
+    TooLarge(u64),
+    /// Chunked (Transfer-Encoding): not read.
+    Chunked,
+}
+
+/// One whole request, answered once with `respond` (dropped unanswered: 500).
+pub struct Request {
+    head: Head,
+    pub body: Body,
+    answer: crossbeam_channel::Sender<Response>,
+}
+
+impl Request {
+    pub fn method(&self) -> &Method {
+        &self.head.method
+    }
+
+    /// Path and query, as sent.
+    pub fn url(&self) -> &str {
+        &self.head.target
+    }
+
+    /// The first header of that name, case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.header(name)
+    }
+
+    pub fn respond(self, r: Response) {
+        // The connection thread may have given up on its deadline: nothing to do then.
+        let _ = self.answer.try_send(r);
+    }
+}
+
+/// An answer: status, content type, body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn new(status: u16, content_type: &'static str, body: impl Into<Vec<u8>>) -> Response {
+        Response {
+            status,
+            content_type,
+            body: body.into(),
+        }
+    }
+
+    pub fn json(status: u16, body: &serde_json::Value) -> Response {
+        Response::new(status, "application/json", body.to_string())
+    }
+
+    fn error(status: u16, why: &str) -> Response {
+        Response::json(status, &serde_json::json!({ "error": why }))
+    }
+
+    /// The bytes on the wire; HEAD gets the headers only.
+    fn encode(&self, head_only: bool) -> Vec<u8> {
+        let mut out = format!(
+            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
+            self.status,
+            reason(self.status),
+            self.content_type,
+            self.body.len()
+        )
+        .into_bytes();
+        if !head_only {
+            out.extend_from_slice(&self.body);
+        }
+        out
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        _ => "",
+    }
+}
+
+/// A listening server; dropping it stops the acceptor.
+pub struct HttpServer {
+    requests: crossbeam_channel::Receiver<Request>,
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl HttpServer {
+    /// Listens on `addr`; bodies over `max_body` bytes are not read (`Body::TooLarge`).
+    pub fn bind(addr: &str, max_body: usize) -> std::io::Result<HttpServer> {
+        let listener = TcpListener::bind(addr)?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = crossbeam_channel::bounded(QUEUE);
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let acceptor = std::thread::Builder::new()
+            .name("aitrapp-http-accept".into())
+            .spawn(move || accept(listener, tx, max_body, flag))?;
+        Ok(HttpServer {
+            requests: rx,
+            addr,
+            stop,
+            acceptor: Some(acceptor),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The next whole request, waiting at most `d`.
+    pub fn recv_timeout(&self, d: Duration) -> Option<Request> {
+        self.requests.recv_timeout(d).ok()
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wakes the blocking accept.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200));
+        if let Some(t) = self.acceptor.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn accept(
+    listener: TcpListener,
+    queue: crossbeam_channel::Sender<Request>,
+    max_body: usize,
+    stop: Arc<AtomicBool>,
+) {
+    let open = Arc::new(AtomicUsize::new(0));
+    for conn in listener.incoming() {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let Ok(stream) = conn else {
+            // Out of descriptors, say: back off instead of spinning on the error.
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        };
+        if open.load(Ordering::SeqCst) >= MAX_CONNECTIONS {
+            refuse(stream, 503, "too many connections to the control API");
+            continue;
+        }
+        open.fetch_add(1, Ordering::SeqCst);
+        let (queue, count) = (queue.clone(), open.clone());
+        let spawned = std::thread::Builder::new()
+            .name("aitrapp-http-conn".into())
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                serve_connection(stream, &queue, max_body);
+                count.fetch_sub(1, Ordering::SeqCst);
+            });
+        if spawned.is_err() {
+            open.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Answers without reading on: the connection is past a limit.
+fn refuse(mut stream: TcpStream, status: u16, why: &str) {
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
+    let _ = stream.write_all(&Response::error(status, why).encode(false));
+    close(stream);
+}
+
+/// Sends our FIN, then reads (and drops) a little of what the client still sends, so it
+/// gets the answer rather than a reset for the body we did not read.
+fn close(mut stream: TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
+    let mut sink = [0u8; 4096];
+    let mut left = 64 * 1024;
+    while left > 0 {
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => left -= n.min(left),
+        }
+    }
+}
+
+/// How a read of a request's part ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReadEnd {
+    Done,
+    /// The client closed (or reset) first.
+    Closed,
+    Deadline,
+}
+
+/// Reads into `buf` until `done(buf)`, the client closes, or the deadline.
+fn read_until(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    deadline: Instant,
+    mut done: impl FnMut(&[u8]) -> bool,
+) -> ReadEnd {
+    let mut chunk = [0u8; 4096];
+    while !done(buf) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return ReadEnd::Deadline;
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) => return ReadEnd::Closed,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return ReadEnd::Deadline
+            }
+            Err(_) => return ReadEnd::Closed,
+        }
+    }
+    ReadEnd::Done
+}
+
+/// The answer to a request cut short.
+fn cut_short(end: ReadEnd, part: &str) -> (u16, String) {
+    match end {
+        ReadEnd::Deadline => (
+            408,
+            format!("the request's {part} did not arrive within 5 s"),
+        ),
+        _ => (
+            400,
+            format!("the connection closed before the request's {part} ended"),
+        ),
+    }
+}
+
+fn serve_connection(
+    mut stream: TcpStream,
+    queue: &crossbeam_channel::Sender<Request>,
+    max_body: usize,
+) {
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_write_timeout(Some(WRITE_DEADLINE));
+    let deadline = Instant::now() + READ_DEADLINE;
+    let mut buf = Vec::with_capacity(1024);
+    let mut parsed = Parsed::Partial;
+    let end = read_until(&mut stream, &mut buf, deadline, |b| {
+        parsed = parse::parse(&b[..b.len().min(MAX_HEAD_BYTES + 4)]);
+        parsed != Parsed::Partial
+    });
+    let (head, framing, body_at) = match parsed {
+        Parsed::Complete(h, f, at) => (h, f, at),
+        Parsed::Bad(status, why) => return refuse(stream, status, why),
+        Parsed::Partial if buf.is_empty() => return,
+        Parsed::Partial => {
+            let (status, why) = cut_short(end, "head");
+            return refuse(stream, status, &why);
+        }
+    };
+    let body = match framing {
+        Framing::Chunked => Body::Chunked,
+        Framing::Length(n) if n > max_body as u64 => Body::TooLarge(n),
+        Framing::Length(n) => {
+            let n = n as usize;
+            if head.expects_continue && buf.len() - body_at < n {
+                let _ = stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
+            }
+            let end = read_until(&mut stream, &mut buf, deadline, |b| b.len() - body_at >= n);
+            if end != ReadEnd::Done {
+                let (status, why) = cut_short(end, "body (its Content-Length)");
+                return refuse(stream, status, &why);
+            }
+            Body::Bytes(buf[body_at..body_at + n].to_vec())
+        }
+    };
+    let head_only = head.method == Method::Head;
+    let (answer_tx, answer_rx) = crossbeam_channel::bounded(1);
+    let request = Request {
+        head,
+        body,
+        answer: answer_tx,
+    };
+    let response = match queue.try_send(request) {
+        Ok(()) => match answer_rx.recv_timeout(ANSWER_DEADLINE) {
+            Ok(r) => r,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                Response::error(503, "the control thread did not answer within 60 s")
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                Response::error(500, "the request was dropped unanswered")
+            }
+        },
+        Err(crossbeam_channel::TrySendError::Full(_)) => {
+            Response::error(503, "the control API is busy: try again")
+        }
+        Err(crossbeam_channel::TrySendError::Disconnected(_)) => {
+            Response::error(503, "the control API is shutting down")
+        }
+    };
+    let _ = stream.write_all(&response.encode(head_only));
+    close(stream);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exchange(addr: SocketAddr, raw: &[u8]) -> String {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(raw).unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    }
+
+    /// Serves `n` requests with `f` on a thread.
+    fn serving(
+        server: HttpServer,
+        n: usize,
+        f: impl Fn(&Request) -> Response + Send + 'static,
+    ) -> JoinHandle<()> {
+        std::thread::spawn(move || {
+            for _ in 0..n {
+                let r = server.recv_timeout(Duration::from_secs(10)).unwrap();
+                let answer = f(&r);
+                r.respond(answer);
+            }
+        })
+    }
+
+    #[test]
+    fn a_request_and_its_answer() {
+        let server = HttpServer::bind("127.0.0.1:0", 16).unwrap();
+        let addr = server.local_addr();
+        let t = serving(server, 2, |r| {
+            Response::new(
+                200,
+                "text/plain",
+                format!(
+                    "{} {} {:?} {:?}",
+                    r.method(),
+                    r.url(),
+                    r.header("x-k"),
+                    r.body
+                ),
+            )
+        });
+        let out = exchange(
+            addr,
+            b"POST /a?b=1 HTTP/1.1\r\nX-K: v\r\nContent-Length: 2\r\n\r\n{}",
+        );
+        assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+        assert!(out.contains("Connection: close\r\n"), "{out}");
+        assert!(
+            out.ends_with("POST /a?b=1 Some(\"v\") Bytes([123, 125])"),
+            "{out}"
+        );
+        // Over the body limit: not read, the handler decides.
+        let out = exchange(
+            addr,
+            b"POST /a HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\nxx",
+        );
+        assert!(out.ends_with("TooLarge(99999999999)"), "{out}");
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn bad_heads_and_short_bodies_are_answered_by_the_connection() {
+        let server = HttpServer::bind("127.0.0.1:0", 16).unwrap();
+        let addr = server.local_addr();
+        let out = exchange(addr, b"GET /a HTTP/3\r\n\r\n");
+        assert!(out.starts_with("HTTP/1.1 505 "), "{out}");
+        assert!(out.contains("\"error\""), "{out}");
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(b"POST /a HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
+            .unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        assert!(out.starts_with("HTTP/1.1 400 "), "{out}");
+        // Nothing reached the serving side.
+        assert!(server.recv_timeout(Duration::from_millis(50)).is_none());
+    }
+
+    #[test]
+    fn a_dropped_request_is_a_500_and_head_gets_no_body() {
+        let server = HttpServer::bind("127.0.0.1:0", 16).unwrap();
+        let addr = server.local_addr();
+        let t = std::thread::spawn(move || {
+            drop(server.recv_timeout(Duration::from_secs(10)).unwrap());
+            let r = server.recv_timeout(Duration::from_secs(10)).unwrap();
+            r.respond(Response::new(200, "text/plain", "body"));
+        });
+        let out = exchange(addr, b"GET /a HTTP/1.1\r\n\r\n");
+        assert!(out.starts_with("HTTP/1.1 500 "), "{out}");
+        let out = exchange(addr, b"HEAD /a HTTP/1.1\r\n\r\n");
+        assert!(out.starts_with("HTTP/1.1 200 "), "{out}");
+        assert!(
+            out.ends_with("\r\n\r\n") && out.contains("Content-Length: 4"),
+            "{out}"
+        );
+        t.join().unwrap();
+    }
+}
