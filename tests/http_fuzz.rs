@@ -224,15 +224,7 @@ fn session(tag: &str) -> common::Running {
     )
     .unwrap();
     let stderr = std::fs::File::create(dir.join("stderr.log")).unwrap();
-    let app = common::Running {
-        child: common::aitrapp_run(&dir)
-            .stdout(std::process::Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .unwrap(),
-        dir,
-        port,
-    };
+    let app = common::Running::start(&dir, port, stderr.into());
     wait_until("the API", 30, || http(port, "GET", "/health").is_some());
     wait_until("ticks", 30, || {
         metric(port, "feed_ticks_total").unwrap_or(0) > 0
@@ -257,16 +249,13 @@ fn fuzz(inputs: u64, tag: &str) {
     let (port, dir) = (app.port, app.dir.clone());
     let ticks_before = metric(port, "feed_ticks_total").unwrap();
 
-    let seed = std::env::var("AITRAPP_FUZZ_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
+    let seed = env_number("AITRAPP_FUZZ_SEED").unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+            | 1
+    });
     eprintln!("http_fuzz: {inputs} inputs, seed {seed} (AITRAPP_FUZZ_SEED to repeat)");
     let workers = 4u64;
     let batch = 500u64;
@@ -350,13 +339,15 @@ fn fuzz(inputs: u64, tag: &str) {
     assert!(!log.contains("panicked"), "a panic in the log");
 }
 
+/// A number from the environment, when set and valid.
+fn env_number<T: std::str::FromStr>(name: &str) -> Option<T> {
+    std::env::var(name).ok().and_then(|s| s.parse().ok())
+}
+
 #[test]
 fn malformed_requests_never_crash_or_stall_the_control_api() {
     fuzz(
-        std::env::var("AITRAPP_FUZZ_SHORT")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(20_000),
+        env_number("AITRAPP_FUZZ_SHORT").unwrap_or(20_000),
         "fuzz-short",
     );
 }
@@ -365,17 +356,14 @@ fn malformed_requests_never_crash_or_stall_the_control_api() {
 #[ignore = "long: run by hand, see the module docs"]
 fn malformed_requests_soak() {
     fuzz(
-        std::env::var("AITRAPP_FUZZ_INPUTS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(2_000_000),
+        env_number("AITRAPP_FUZZ_INPUTS").unwrap_or(2_000_000),
         "fuzz-long",
     );
 }
 
 /// Clients that hold a connection open mid-request: a body shorter than its
 /// Content-Length, a head that never ends, a body over the limit never sent, an
-/// `Expect: 100-continue` that never follows, a client that never reads. The kill switch
+/// `Expect: 100-continue` whose body never follows, idle sockets. The kill switch
 /// still answers at once while they wait, and each of them gets its answer or its close
 /// within the server's 5 s deadline.
 #[test]

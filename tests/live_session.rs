@@ -9,7 +9,6 @@ use common::{
     http, log_text, metric, net_quantities as net, sim_get, start_aitrapp, start_sim, wait_until,
 };
 use std::collections::{BTreeMap, HashSet};
-use std::process::Stdio;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -272,14 +271,8 @@ fn mode_switch_from_paper_to_live_against_kite_sim() {
 
     // kill -9, then the same command line: no --confirm-live, the config says PAPER, and the
     // journal says LIVE since the switch.
-    app.child.kill().unwrap();
-    app.child.wait().unwrap();
     let log_len = log_text(&app.dir).len();
-    app.child = common::aitrapp_run(&app.dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    app.restart();
     wait_until("the control API after the restart", 60, || {
         http(port, "GET", "/health").is_some()
     });
@@ -316,15 +309,9 @@ fn mode_switch_from_paper_to_live_against_kite_sim() {
     assert!(log_text(&app.dir).contains("Mode LIVE -> PAPER"));
 
     // A restart now stays PAPER, as the journal's last switch says.
-    app.child.kill().unwrap();
-    app.child.wait().unwrap();
     let log_len = log_text(&app.dir).len();
     let placed = orders_placed();
-    app.child = common::aitrapp_run(&app.dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    app.restart();
     wait_until("the control API after the second restart", 60, || {
         http(port, "GET", "/health").is_some()
     });

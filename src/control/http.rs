@@ -96,10 +96,6 @@ fn reply_for<T>(rx: &Receiver<T>, limit: Duration, is_ours: impl Fn(&T) -> bool)
     }
 }
 
-fn json_response(status: u16, body: &serde_json::Value) -> Response {
-    Response::json(status, body)
-}
-
 impl ControlApi {
     pub fn new(
         inbox: Sender<InboxMsg>,
@@ -235,7 +231,7 @@ impl ControlApi {
         if path == "/trades" && method == Method::Get {
             let query = req.url().split_once('?').map_or("", |(_, q)| q);
             let (status, body) = self.trades(query);
-            req.respond(json_response(status, &body));
+            req.respond(Response::json(status, &body));
             return;
         }
         if path == "/metrics" && method == Method::Get {
@@ -254,7 +250,7 @@ impl ControlApi {
         if method != Method::Get {
             log::info!(target: "control", method = method.as_str(), path = path.as_str(), status = status; "{} {} -> {}", method, path, status);
         }
-        req.respond(json_response(status, &body));
+        req.respond(Response::json(status, &body));
     }
 
     fn route(

@@ -9,7 +9,7 @@
 pub mod parse;
 
 pub use parse::Method;
-use parse::{Framing, Head, Parsed, MAX_HEAD_BYTES};
+use parse::{Framing, Head, Parsed};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -297,7 +297,7 @@ fn serve_connection(
     let mut buf = Vec::with_capacity(1024);
     let mut parsed = Parsed::Partial;
     let end = read_until(&mut stream, &mut buf, deadline, |b| {
-        parsed = parse::parse(&b[..b.len().min(MAX_HEAD_BYTES + 4)]);
+        parsed = parse::parse(b);
         parsed != Parsed::Partial
     });
     let (head, framing, body_at) = match parsed {

@@ -181,18 +181,35 @@ pub struct Running {
 }
 
 impl Running {
-    /// `aitrapp run` in `dir` (its configs/app.yaml, API on `port`), output discarded;
-    /// killed on drop, so a failing assertion never leaves a session running.
-    pub fn quiet(dir: &Path, port: u16) -> Running {
+    /// `aitrapp run` in `dir` (its configs/app.yaml, API on `port`), stdout discarded,
+    /// stderr to `stderr`; killed on drop, so a failing assertion never leaves a session
+    /// running.
+    pub fn start(dir: &Path, port: u16, stderr: Stdio) -> Running {
         Running {
             child: aitrapp_run(dir)
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stderr(stderr)
                 .spawn()
                 .unwrap(),
             dir: dir.to_path_buf(),
             port,
         }
+    }
+
+    /// `start` with stderr discarded too.
+    pub fn quiet(dir: &Path, port: u16) -> Running {
+        Running::start(dir, port, Stdio::null())
+    }
+
+    /// kill -9, then the same command line again in the same directory, output discarded.
+    pub fn restart(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        self.child = aitrapp_run(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
     }
 }
 
