@@ -1,5 +1,5 @@
 //! The HTTP/1.1 server under the control API and the dashboard. Each connection is read on
-//! its own short-lived thread, with a deadline for the whole request and a cap on its size,
+//! a connection thread of its own (kept for the next, see `workers`), with a deadline for the whole request and a cap on its size,
 //! so a client that sends slowly, lies about its Content-Length or never reads its answer
 //! costs a connection thread, never the thread that serves the API (the kill switch must
 //! answer while anything else misbehaves). The serving thread gets whole requests from a
@@ -7,18 +7,24 @@
 //! request per connection (`Connection: close`): the API's calls are few and small.
 
 pub mod parse;
+mod workers;
 
 pub use parse::Method;
 use parse::{Framing, Head, Parsed};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use workers::{ConnectionThreads, Handed};
 
 /// Connections served at once; past it a new one gets 503 at once.
 pub const MAX_CONNECTIONS: usize = 256;
+/// Connection threads kept waiting when the API is quiet, and how long a thread past them
+/// waits for a connection before it ends.
+const KEPT_THREADS: usize = 4;
+const THREAD_IDLE: Duration = Duration::from_secs(60);
 /// The whole request (head and body) must arrive within this.
 const READ_DEADLINE: Duration = Duration::from_secs(5);
 /// Writing the answer may take this long before the connection is dropped.
@@ -186,7 +192,9 @@ fn accept(
     max_body: usize,
     stop: Arc<AtomicBool>,
 ) {
-    let open = Arc::new(AtomicUsize::new(0));
+    let threads = ConnectionThreads::new(MAX_CONNECTIONS, KEPT_THREADS, THREAD_IDLE, move |s| {
+        serve_connection(s, &queue, max_body)
+    });
     for conn in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
             break;
@@ -196,21 +204,8 @@ fn accept(
             std::thread::sleep(Duration::from_millis(10));
             continue;
         };
-        if open.load(Ordering::SeqCst) >= MAX_CONNECTIONS {
+        if let Handed::Full(stream) = threads.hand(stream) {
             refuse(stream, 503, "too many connections to the control API");
-            continue;
-        }
-        open.fetch_add(1, Ordering::SeqCst);
-        let (queue, count) = (queue.clone(), open.clone());
-        let spawned = std::thread::Builder::new()
-            .name("aitrapp-http-conn".into())
-            .stack_size(256 * 1024)
-            .spawn(move || {
-                serve_connection(stream, &queue, max_body);
-                count.fetch_sub(1, Ordering::SeqCst);
-            });
-        if spawned.is_err() {
-            open.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }

@@ -193,20 +193,48 @@ impl SnapshotWriter {
     }
 
     /// Seqlock write: odd sequence while copying, even when done. No allocation, no syscall.
+    /// Copies the scalar fields and the records up to the counts (readers slice to them).
     pub fn publish(&mut self, body: &SnapshotBody) {
         let seq = self.seq().load(Ordering::Relaxed);
         self.seq().store(seq.wrapping_add(1), Ordering::Relaxed);
         fence(Ordering::Release);
         // SAFETY: the body region is `size_of::<SnapshotBody>()` bytes after the header.
         unsafe {
-            std::ptr::copy_nonoverlapping(
+            copy_used(
                 body as *const SnapshotBody as *const u8,
                 self.map.as_mut_ptr().add(HEADER),
-                std::mem::size_of::<SnapshotBody>(),
+                body.positions_count,
+                body.orders_count,
             );
         }
         fence(Ordering::Release);
         self.seq().store(seq.wrapping_add(2), Ordering::Release);
+    }
+}
+
+/// Copies a body's scalar fields and its first `positions`/`orders` records (clamped to the
+/// arrays) from `src` to `dst`, both laid out as `SnapshotBody`.
+///
+/// # Safety
+/// `src` and `dst` must each point at `size_of::<SnapshotBody>()` bytes that do not overlap.
+unsafe fn copy_used(src: *const u8, dst: *mut u8, positions: u32, orders: u32) {
+    const POSITIONS: usize = std::mem::offset_of!(SnapshotBody, positions);
+    const ORDERS: usize = std::mem::offset_of!(SnapshotBody, orders);
+    let np = (positions as usize).min(MAX_POSITIONS);
+    let no = (orders as usize).min(MAX_ORDERS);
+    // SAFETY: all three ranges lie inside the body, as the caller promises.
+    unsafe {
+        std::ptr::copy_nonoverlapping(src, dst, POSITIONS);
+        std::ptr::copy_nonoverlapping(
+            src.add(POSITIONS),
+            dst.add(POSITIONS),
+            np * std::mem::size_of::<PositionRecord>(),
+        );
+        std::ptr::copy_nonoverlapping(
+            src.add(ORDERS),
+            dst.add(ORDERS),
+            no * std::mem::size_of::<OrderRecord>(),
+        );
     }
 }
 
@@ -215,7 +243,10 @@ pub fn read(path: &Path) -> Result<Box<SnapshotBody>, SnapshotError> {
     SnapshotReader::open(path)?.read()
 }
 
-fn read_map(map: &[u8], p: &str) -> Result<Box<SnapshotBody>, SnapshotError> {
+/// Seqlock read of the mapping into `out`: the scalar fields, then only the first
+/// `positions_count` positions and `orders_count` orders (every reader slices to the counts;
+/// the unused slots are most of the 40 KB). Records past the counts keep what `out` held.
+fn read_map(map: &[u8], p: &str, out: &mut SnapshotBody) -> Result<(), SnapshotError> {
     let magic = u64::from_le_bytes(map[0..8].try_into().unwrap_or([0; 8]));
     let version = u32::from_le_bytes(map[8..12].try_into().unwrap_or([0; 4]));
     if magic != MAGIC || version != VERSION {
@@ -225,24 +256,27 @@ fn read_map(map: &[u8], p: &str) -> Result<Box<SnapshotBody>, SnapshotError> {
     }
     // SAFETY: aligned u64 inside the mapping, which outlives this function's use of it.
     let seq = unsafe { &*(map.as_ptr().add(SEQ_OFFSET) as *const AtomicU64) };
-    let mut out = Box::<SnapshotBody>::default();
+    let body = map[HEADER..].as_ptr();
+    let dst = out as *mut SnapshotBody as *mut u8;
+    const NP: usize = std::mem::offset_of!(SnapshotBody, positions_count);
+    const NO: usize = std::mem::offset_of!(SnapshotBody, orders_count);
     for _ in 0..100_000u32 {
         let s1 = seq.load(Ordering::Acquire);
         if s1 & 1 == 1 {
             std::hint::spin_loop();
             continue;
         }
-        // SAFETY: copying plain-old-data bytes; a torn copy is detected by the sequence check.
+        // SAFETY: the mapping is `file_len()` long, so the body region is a whole
+        // `SnapshotBody`, and `out` is one; the counts are read from the mapping and clamped,
+        // and a torn copy is caught by the sequence check below.
         unsafe {
-            std::ptr::copy_nonoverlapping(
-                map.as_ptr().add(HEADER),
-                &mut *out as *mut SnapshotBody as *mut u8,
-                std::mem::size_of::<SnapshotBody>(),
-            );
+            let np = std::ptr::read_unaligned(body.add(NP) as *const u32);
+            let no = std::ptr::read_unaligned(body.add(NO) as *const u32);
+            copy_used(body, dst, np, no);
         }
         fence(Ordering::Acquire);
         if seq.load(Ordering::Relaxed) == s1 {
-            return Ok(out);
+            return Ok(());
         }
     }
     Err(SnapshotError::Busy {
@@ -275,8 +309,19 @@ impl SnapshotReader {
         let map = unsafe { MmapOptions::new().len(file_len()).map(&f) }.map_err(io)?;
         Ok(SnapshotReader { map, path: p })
     }
+    /// A consistent copy, in a new allocation.
     pub fn read(&self) -> Result<Box<SnapshotBody>, SnapshotError> {
-        read_map(&self.map, &self.path)
+        // SAFETY: every field is an integer or an array of them, so all-zero bytes are a
+        // valid body (the `Default` one); this skips building 40 KB on the stack first.
+        let mut out = unsafe { Box::<SnapshotBody>::new_zeroed().assume_init() };
+        self.read_into(&mut out)?;
+        Ok(out)
+    }
+
+    /// A consistent copy into `out`, allocating nothing: its scalar fields and the records
+    /// up to its counts are the snapshot's; records past the counts are left as they were.
+    pub fn read_into(&self, out: &mut SnapshotBody) -> Result<(), SnapshotError> {
+        read_map(&self.map, &self.path, out)
     }
 }
 
@@ -451,5 +496,62 @@ mod tests {
         assert_eq!(j["state"]["win_rate"], 0.75);
         std::fs::write(&path, b"junk").unwrap();
         assert!(read(&path).is_err());
+    }
+
+    #[test]
+    fn read_into_copies_the_used_records_and_is_never_torn() {
+        let path =
+            std::env::temp_dir().join(format!("aitrapp-snap-into-{}.bin", std::process::id()));
+        let mut w = SnapshotWriter::create(&path).unwrap();
+        let r = SnapshotReader::open(&path).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut b = SnapshotBody::default();
+                let mut k = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    k += 1;
+                    // Every record carries the publish number, and the counts vary with it.
+                    b.published_unix_ms = k;
+                    b.positions_count = (k % 7) as u32;
+                    b.orders_count = (k % 11) as u32;
+                    for p in b.positions.iter_mut().take(7) {
+                        p.qty = k as i64;
+                    }
+                    for o in b.orders.iter_mut().take(11) {
+                        o.id = k;
+                    }
+                    w.publish(&b);
+                    // The risk thread publishes a few thousand times a second, not back to
+                    // back; a writer that never pauses would starve the seqlock's readers.
+                    std::thread::sleep(std::time::Duration::from_micros(20));
+                }
+            })
+        };
+        let mut out = SnapshotBody::default();
+        let mut seen = std::collections::HashSet::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        for _ in 0..200_000 {
+            r.read_into(&mut out).unwrap();
+            let k = out.published_unix_ms;
+            assert_eq!(out.positions_count as u64, k % 7);
+            assert_eq!(out.orders_count as u64, k % 11);
+            let n = out.positions_count as usize;
+            assert!(
+                out.positions[..n].iter().all(|p| p.qty == k as i64),
+                "torn at {k}"
+            );
+            let n = out.orders_count as usize;
+            assert!(out.orders[..n].iter().all(|o| o.id == k), "torn at {k}");
+            seen.insert(k);
+            if std::time::Instant::now() > deadline {
+                break;
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        writer.join().unwrap();
+        assert!(seen.len() > 1, "the reader saw the writer move");
+        let _ = std::fs::remove_file(&path);
     }
 }

@@ -1,0 +1,332 @@
+//! Does a busy control API slow the pipeline? The shipped config (PAPER, synthetic market at
+//! its default pace, adaptive waits) runs as its own process; the bench measures a quiet
+//! phase, a phase with `GET /state` at a fixed rate, and a second quiet phase, one after
+//! another in one run, and prints them side by side: the pipeline's latency from the
+//! `/metrics` histograms (bucket counts diffed at the phase boundaries, quantiles
+//! interpolated inside a bucket as Prometheus' `histogram_quantile` does), the process's CPU
+//! from /proc, and the load's own answer times.
+//!
+//! Tick-to-intent has only about a dozen samples a minute at the default pace, so the per-tick
+//! stage latencies (feed receive to the strategy and to the risk stage, thousands a second)
+//! are what shows an effect; tick-to-intent is printed with its sample count.
+//!
+//! `cargo bench --bench control_load` (AITRAPP_LOAD_SECS per phase, default 60;
+//! AITRAPP_LOAD_RPS, default 2000; AITRAPP_LOAD_CLIENTS, default 8).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::{free_port, http, wait_until, Running};
+use hdrhistogram::Histogram;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// One histogram's cumulative buckets (upper bound in seconds, count) and its sum.
+#[derive(Clone, Default)]
+struct Buckets {
+    cum: Vec<(f64, u64)>,
+    sum: f64,
+}
+
+impl Buckets {
+    /// The series `name` with `labels` (like `stage="risk"`, or empty) from a /metrics body.
+    fn parse(body: &str, name: &str, labels: &str) -> Buckets {
+        let sep = if labels.is_empty() { "" } else { "," };
+        let bucket = format!("aitrapp_{name}_bucket{{{labels}{sep}le=\"");
+        let sum = if labels.is_empty() {
+            format!("aitrapp_{name}_sum ")
+        } else {
+            format!("aitrapp_{name}_sum{{{labels}}} ")
+        };
+        let mut b = Buckets::default();
+        for line in body.lines() {
+            if let Some(rest) = line.strip_prefix(bucket.as_str()) {
+                let Some((le, n)) = rest.split_once("\"} ") else {
+                    continue;
+                };
+                let le = if le == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    le.parse().unwrap_or(f64::NAN)
+                };
+                b.cum.push((le, n.trim().parse().unwrap_or(0)));
+            } else if let Some(v) = line.strip_prefix(sum.as_str()) {
+                b.sum = v.trim().parse().unwrap_or(0.0);
+            }
+        }
+        b
+    }
+
+    /// What was observed between `self` (earlier) and `later`.
+    fn since(&self, later: &Buckets) -> Buckets {
+        Buckets {
+            cum: later
+                .cum
+                .iter()
+                .zip(&self.cum)
+                .map(|(&(le, b), &(_, a))| (le, b.saturating_sub(a)))
+                .collect(),
+            sum: later.sum - self.sum,
+        }
+    }
+
+    fn count(&self) -> u64 {
+        self.cum.last().map_or(0, |&(_, n)| n)
+    }
+
+    /// The q-quantile in seconds, linear inside its bucket (Prometheus' histogram_quantile).
+    fn quantile(&self, q: f64) -> Option<f64> {
+        let total = self.count();
+        if total == 0 {
+            return None;
+        }
+        let rank = q * total as f64;
+        let (mut lo, mut below) = (0.0, 0u64);
+        for &(le, n) in &self.cum {
+            if n as f64 >= rank {
+                if le.is_infinite() {
+                    return Some(lo);
+                }
+                let inside = (n - below).max(1) as f64;
+                return Some(lo + (le - lo) * (rank - below as f64) / inside);
+            }
+            (lo, below) = (le, n);
+        }
+        None
+    }
+
+    fn mean(&self) -> Option<f64> {
+        let n = self.count();
+        (n > 0).then(|| self.sum / n as f64)
+    }
+}
+
+/// One read of everything a phase boundary needs.
+#[derive(Clone)]
+struct Reading {
+    at: Instant,
+    process_ticks: u64,
+    ticks: u64,
+    strategy: Buckets,
+    risk: Buckets,
+    intent: Buckets,
+}
+
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command: utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)
+}
+
+fn read_now(port: u16, pid: u32) -> Reading {
+    let (_, body) = http(port, "GET", "/metrics").expect("/metrics answers");
+    let ticks = body
+        .lines()
+        .find_map(|l| l.strip_prefix("aitrapp_feed_ticks_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    Reading {
+        at: Instant::now(),
+        process_ticks: cpu_ticks(pid),
+        ticks,
+        strategy: Buckets::parse(&body, "stage_latency_seconds", "stage=\"strategy\""),
+        risk: Buckets::parse(&body, "stage_latency_seconds", "stage=\"risk\""),
+        intent: Buckets::parse(&body, "tick_to_intent_seconds", ""),
+    }
+}
+
+/// What the load's clients saw.
+struct Load {
+    answered: u64,
+    failed: u64,
+    /// Answer times, us.
+    answer_us: Histogram<u64>,
+}
+
+/// `clients` threads sharing `rps` GET /state a second between them on a fixed schedule
+/// (a late client sends at once rather than skipping), each request on its own connection
+/// as the server answers with `Connection: close`, until `stop`.
+fn load(port: u16, rps: u64, clients: u64, stop: Arc<AtomicBool>) -> Load {
+    let start = Instant::now();
+    let handles: Vec<_> = (0..clients)
+        .map(|c| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let period = Duration::from_secs_f64(clients as f64 / rps as f64);
+                let mut next = start + period.mul_f64(c as f64 / clients as f64);
+                let mut out = Load {
+                    answered: 0,
+                    failed: 0,
+                    answer_us: Histogram::new(3).unwrap(),
+                };
+                let mut buf = Vec::with_capacity(4096);
+                while !stop.load(Ordering::Relaxed) {
+                    let now = Instant::now();
+                    if now < next {
+                        std::thread::sleep(next - now);
+                    }
+                    next += period;
+                    let t = Instant::now();
+                    buf.clear();
+                    let ok = TcpStream::connect(("127.0.0.1", port))
+                        .and_then(|mut s| {
+                            s.set_read_timeout(Some(Duration::from_secs(5)))?;
+                            s.write_all(b"GET /state HTTP/1.1\r\nHost: localhost\r\n\r\n")?;
+                            s.read_to_end(&mut buf)
+                        })
+                        .is_ok_and(|_| buf.starts_with(b"HTTP/1.1 200"));
+                    if ok {
+                        out.answered += 1;
+                        let _ = out.answer_us.record(t.elapsed().as_micros() as u64);
+                    } else {
+                        out.failed += 1;
+                    }
+                }
+                out
+            })
+        })
+        .collect();
+    let mut all = Load {
+        answered: 0,
+        failed: 0,
+        answer_us: Histogram::new(3).unwrap(),
+    };
+    for h in handles {
+        let l = h.join().unwrap();
+        all.answered += l.answered;
+        all.failed += l.failed;
+        all.answer_us.add(&l.answer_us).unwrap();
+    }
+    all
+}
+
+fn us(s: Option<f64>) -> String {
+    s.map_or("n/a".into(), |s| format!("{:.1}", s * 1e6))
+}
+
+fn row(phase: &str, a: &Reading, b: &Reading, load: Option<&Load>) -> String {
+    let secs = (b.at - a.at).as_secs_f64();
+    let hz = 100.0; // USER_HZ on Linux
+    let cpu = (b.process_ticks - a.process_ticks) as f64 / hz / secs * 100.0;
+    let (s, r, i) = (
+        a.strategy.since(&b.strategy),
+        a.risk.since(&b.risk),
+        a.intent.since(&b.intent),
+    );
+    let load_cols = match load {
+        Some(l) => format!(
+            "{:.0} | {} | {:.2} / {:.2}",
+            l.answered as f64 / secs,
+            l.failed,
+            l.answer_us.value_at_quantile(0.5) as f64 / 1e3,
+            l.answer_us.value_at_quantile(0.99) as f64 / 1e3
+        ),
+        None => "0 | 0 | -".into(),
+    };
+    format!(
+        "| {phase} | {secs:.0} | {load_cols} | {:.0} | {cpu:.1} | {} | {} / {} | {} / {} | {} | {} / {} |",
+        (b.ticks - a.ticks) as f64 / secs,
+        s.count(),
+        us(s.quantile(0.5)),
+        us(s.quantile(0.99)),
+        us(r.quantile(0.5)),
+        us(r.quantile(0.99)),
+        i.count(),
+        us(i.quantile(0.5)),
+        us(i.quantile(0.99)),
+    )
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let secs = env_number("AITRAPP_LOAD_SECS", 60);
+    let rps = env_number("AITRAPP_LOAD_RPS", 2000);
+    let clients = env_number("AITRAPP_LOAD_CLIENTS", 8).max(1);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::temp_dir().join(format!("aitrapp-bench-load-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("configs")).unwrap();
+    for e in std::fs::read_dir(root.join("configs")).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() {
+            std::fs::copy(&p, dir.join("configs").join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    // The shipped config as it is but for its ports, so a running session cannot collide.
+    let port = free_port();
+    let yaml = std::fs::read_to_string(dir.join("configs/app.yaml")).unwrap();
+    let yaml = yaml
+        .replace("  api_port: 8000", &format!("  api_port: {port}"))
+        .replace(
+            "  dashboard_port: 3000",
+            &format!("  dashboard_port: {}", free_port()),
+        );
+    std::fs::write(dir.join("configs/app.yaml"), yaml).unwrap();
+    let run = Running::quiet(&dir, port);
+    let pid = run.child.id();
+    wait_until("the API", 60, || http(port, "GET", "/health").is_some());
+    println!("warming up 10 s (shipped config, pid {pid}, API on {port})");
+    std::thread::sleep(Duration::from_secs(10));
+
+    let phase = Duration::from_secs(secs);
+    let r0 = read_now(port, pid);
+    std::thread::sleep(phase);
+    let r1 = read_now(port, pid);
+    println!("quiet phase done; {rps} GET /state a second from {clients} clients for {secs} s");
+    let stop = Arc::new(AtomicBool::new(false));
+    let loader = {
+        let stop = stop.clone();
+        std::thread::spawn(move || load(port, rps, clients, stop))
+    };
+    std::thread::sleep(phase);
+    let r2 = read_now(port, pid);
+    stop.store(true, Ordering::Relaxed);
+    let l = loader.join().unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    let r2b = read_now(port, pid);
+    std::thread::sleep(phase);
+    let r3 = read_now(port, pid);
+    drop(run);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    println!();
+    println!("| phase | s | /state answered/s | failed | /state answer p50 / p99 (ms) | ticks/s | process CPU (% of one core) | ticks at strategy | feed->strategy p50 / p99 (us) | feed->risk p50 / p99 (us) | intents | tick->intent p50 / p99 (us) |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("{}", row("quiet", &r0, &r1, None));
+    println!("{}", row("GET /state load", &r1, &r2, Some(&l)));
+    println!("{}", row("quiet again", &r2b, &r3, None));
+    let p99 = |a: &Reading, b: &Reading| a.risk.since(&b.risk).quantile(0.99);
+    if let (Some(q1), Some(q2), Some(l)) = (p99(&r0, &r1), p99(&r2b, &r3), p99(&r1, &r2)) {
+        let quiet = (q1 + q2) / 2.0;
+        println!(
+            "\nfeed->risk p99 under load vs the quiet phases' mean: {:+.1}%",
+            (l - quiet) / quiet * 100.0
+        );
+    }
+    let mean = |a: &Reading, b: &Reading| a.risk.since(&b.risk).mean();
+    if let (Some(q1), Some(q2), Some(l)) = (mean(&r0, &r1), mean(&r2b, &r3), mean(&r1, &r2)) {
+        println!(
+            "feed->risk mean: quiet {} us, load {} us, quiet again {} us",
+            us(Some(q1)),
+            us(Some(l)),
+            us(Some(q2))
+        );
+    }
+}
