@@ -123,13 +123,23 @@ pub(super) fn live_switch(p: LiveSwitchParts) -> LiveSwitch {
     })
 }
 
-/// The mode today's journal last recorded, when the session trades on the Kite feed (the
-/// only feed LIVE runs on): a restart after POST /mode carries on where orders went.
-pub(super) fn journaled_mode_today(
+/// The config with today's journaled mode, when that differs from the configured one.
+pub(super) fn journaled_config(
     cfg: &AppConfig,
     base: &Path,
     secrets: &Secrets,
-) -> Option<Mode> {
+) -> Option<AppConfig> {
+    let m = journaled_mode_today(cfg, base, secrets).filter(|&m| m != cfg.mode)?;
+    log::warn!(target: "app", configured = cfg.mode.as_str(), journaled = m.as_str();
+        "Mode {} from today's journal (switched by POST /mode), not the configured {}", m.as_str(), cfg.mode.as_str());
+    let mut c = cfg.clone();
+    c.mode = m;
+    Some(c)
+}
+
+/// The mode today's journal last recorded, when the session trades on the Kite feed (the
+/// only feed LIVE runs on): a restart after POST /mode carries on where orders went.
+fn journaled_mode_today(cfg: &AppConfig, base: &Path, secrets: &Secrets) -> Option<Mode> {
     if feed_source(cfg, secrets) != FeedSource::Kite || !cfg.journal.enabled {
         return None;
     }

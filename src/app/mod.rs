@@ -46,9 +46,11 @@ mod kite;
 mod live_switch;
 mod record;
 mod report;
+mod session_market;
 pub use report::SessionReport;
 mod recording;
 mod state;
+mod threads;
 pub use backup::{backup, restore};
 pub use export::*;
 pub use history::*;
@@ -56,6 +58,7 @@ pub use inputs::*;
 pub use kite::*;
 use kite::{kite_router, wait_for_ticker};
 pub use record::*;
+use session_market::{session_market, SessionMarket};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -98,18 +101,8 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     let base = &opts.base_dir;
     log::info!(target: "app", "Starting AITRAPP");
     // A restart the same day goes on where POST /mode sent orders (LIVE's checks apply).
-    let switched;
-    let cfg = match live_switch::journaled_mode_today(&opts.config, base, &opts.secrets) {
-        Some(m) if m != opts.config.mode => {
-            log::warn!(target: "app", configured = opts.config.mode.as_str(), journaled = m.as_str();
-                "Mode {} from today's journal (switched by POST /mode), not the configured {}", m.as_str(), opts.config.mode.as_str());
-            let mut c = opts.config.clone();
-            c.mode = m;
-            switched = c;
-            &switched
-        }
-        _ => &opts.config,
-    };
+    let switched = live_switch::journaled_config(&opts.config, base, &opts.secrets);
+    let cfg = switched.as_ref().unwrap_or(&opts.config);
     log::info!(target: "app", mode = cfg.mode.as_str(); "Mode: {}", cfg.mode.as_str());
 
     if opts.serve_http
@@ -138,14 +131,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
             "Charges: {} dated table(s) from {}; today's fills charged by the table from {}",
             charges.tables.len(), cfg.risk.charges_file, t.from);
     }
-    let st = &cfg.strategies;
-    let on = |b: bool| if b { "enabled" } else { "disabled" };
-    log::info!(target: "app", orb = st.orb.enabled, trend_pullback = st.trend_pullback.enabled, vwap_reversion = st.vwap_reversion.enabled,
-        options_ranker = st.options_ranker.enabled,
-        bar_minutes = format!("{:?}", cfg.websocket.aggregation_windows).as_str(), ranking_top_n = cfg.ranking.top_n;
-        "Strategies: orb={}, trend_pullback={}, vwap_reversion={}, options_ranker={}; bars {:?} min; ranking top {}",
-        on(st.orb.enabled), on(st.trend_pullback.enabled), on(st.vwap_reversion.enabled), on(st.options_ranker.enabled),
-        cfg.websocket.aggregation_windows, cfg.ranking.top_n);
+    log_strategies(cfg);
 
     // Source selection.
     let source_kind = feed_source(cfg, &opts.secrets);
@@ -161,110 +147,15 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     }
     // One rate limiter for every Kite REST caller in this process (sync, orders, tracker).
     let limiter = Arc::new(RateLimiter::new(cfg.kite.rate_limits));
-    log::info!(target: "app", "Syncing instruments...");
-    let instruments_path = if source_kind == FeedSource::Kite && cfg.kite.sync_instruments {
-        match sync_instruments(cfg, base, &opts.secrets, limiter.clone()) {
-            Ok(p) => p,
-            Err(e) if cfg.mode == Mode::Live => return Err(e),
-            Err(e) => {
-                log::warn!(target: "app", error = e.to_string().as_str();
-                    "Instrument sync failed ({e}); using {}", cfg.universe.instruments_file);
-                resolve_path(base, &cfg.universe.instruments_file)
-            }
-        }
-    } else {
-        resolve_path(base, &cfg.universe.instruments_file)
-    };
-    let file_master = InstrumentMaster::load(&instruments_path).map_err(startup)?;
-    log::info!(target: "app", count = file_master.len(), file = instruments_path.display().to_string().as_str();
-        "Loaded {} instruments from {}", file_master.len(), instruments_path.display());
-    let synthetic_feed = matches!(source_kind, FeedSource::Synthetic | FeedSource::Auto);
-    let master = Arc::new(if synthetic_feed {
-        let listed = synthetic_listing(cfg, &file_master, &calendar)?;
-        let options = listed
-            .iter()
-            .filter(|i| i.instrument_type.is_option())
-            .count();
-        log::info!(target: "app", count = listed.len(), options = options;
-            "Synthetic listing for the session: {} instruments ({options} options)", listed.len());
-        listed
-    } else {
-        file_master
-    });
-
-    log::info!(target: "app", "Building universe...");
-    let banned =
-        read_ban_list(&resolve_path(base, &cfg.universe.ban_list_file)).map_err(startup)?;
-    let session_day = if synthetic_feed {
-        synthetic_date(cfg, &calendar)?
-    } else {
-        today_ist()
-    };
-    // PAPER (LIVE was checked above): the session day may be outside the file's years.
-    if let Err(why) = refuse_uncovered_year(cfg, &calendar, session_day) {
-        log::warn!(target: "app", file = cfg.market.holidays_file.as_str(); "{why}");
-    }
-    if let Some(why) = banned.staleness(session_day) {
-        if cfg.mode == Mode::Live {
-            log::warn!(target: "universe", "{why}");
-        } else {
-            log::info!(target: "universe", "{why}");
-        }
-    }
-    let market = if synthetic_feed {
-        Some(synthetic_market(cfg, &master, &calendar)?)
-    } else {
-        None
-    };
-    let mut universe = build_universe(&master, cfg, &banned.symbols);
-    // Past candles: the warm-up and the previous day's turnover for the liquidity cut.
-    let history = match &market {
-        Some(m) => m.history_candles((cfg.indicators.warmup_days as usize).max(1)),
-        None if source_kind == FeedSource::Kite => kite_history(
-            cfg,
-            base,
-            &opts.secrets,
-            limiter.clone(),
-            &master,
-            &universe,
-            &calendar,
-            session_day,
-        ),
-        None => Vec::new(),
-    };
-    let turnover = previous_day_turnover(&master, &history);
-    // LIVE: a new trading day measures the day before it afresh (control's rollover).
-    let turnover_source: Option<crate::control::http::TurnoverSource> =
-        if source_kind == FeedSource::Kite && opts.secrets.has_kite_credentials() {
-            let (c, b, sec, lim, m, cal) = (
-                cfg.clone(),
-                base.to_path_buf(),
-                opts.secrets.clone(),
-                limiter.clone(),
-                master.clone(),
-                calendar.clone(),
-            );
-            Some(Arc::new(move |day: Date| {
-                let banned = read_ban_list(&resolve_path(&b, &c.universe.ban_list_file))
-                    .map(|l| l.symbols)
-                    .unwrap_or_default();
-                let universe = build_universe(&m, &c, &banned);
-                let mut one = c.clone();
-                one.indicators.warmup_days = 1;
-                let h = kite_history(&one, &b, &sec, lim.clone(), &m, &universe, &cal, day);
-                previous_day_turnover(&m, &h)
-            }))
-        } else {
-            None
-        };
-    apply_turnover_cut(cfg, &master, &turnover, &mut universe);
-    let tradable = universe.iter().filter(|&&u| u).count();
-    log::info!(target: "app", instruments = tradable, banned = banned.symbols.len(); "Universe: {tradable} tradable instruments ({} banned)", banned.symbols.len());
-    if tradable == 0 {
-        return Err(startup(
-            "the universe is empty: check universe.* in the config and the instruments file",
-        ));
-    }
+    let SessionMarket {
+        master,
+        universe,
+        market,
+        history,
+        turnover,
+        turnover_source,
+        session_day,
+    } = session_market(cfg, base, &opts.secrets, source_kind, &limiter, &calendar)?;
 
     if cfg.mode == Mode::Live && source_kind != FeedSource::Kite {
         return Err(startup(
@@ -274,16 +165,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     // LIVE: the ticker's order updates go to the order tracker.
     let (kite_updates_tx, kite_updates_rx) = crossbeam_channel::bounded::<KiteOrder>(4096);
     // Built before the threads: the ticker needs the metrics, hot log and inbox.
-    let metrics = Arc::new(Metrics::default());
-    let caps = &cfg.kite.rate_limits;
-    let per_second = caps.orders_per_second as u64;
-    metrics
-        .orders_per_second_limit
-        .store(per_second, Ordering::Relaxed);
-    let per_day = caps.orders_per_day as u64;
-    metrics
-        .orders_per_day_limit
-        .store(per_day, Ordering::Relaxed);
+    let metrics = session_metrics(cfg);
     let (hot, hot_rx) = HotLog::new(cfg.logging.hot_queue, metrics.clone());
     let (inbox_tx, inbox_rx) = crossbeam_channel::bounded::<InboxMsg>(65_536);
     let iv_seed = iv_seed(cfg, base, &master, market.as_ref(), &calendar)?;
@@ -319,25 +201,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     // Universe reloads move the ticker's subscriptions through the feed thread.
     let (subs_tx, subs_rx) = crossbeam_channel::bounded::<Vec<(u32, TickMode)>>(4);
 
-    // Threads and waiting.
-    let wait = WaitStrategy::parse(&cfg.pipeline.wait).map_err(startup)?;
-    let hot_threads = match cfg.pipeline.topology {
-        crate::config::Topology::Collapsed => 2,
-        crate::config::Topology::Pipeline => 4,
-    };
-    let plan = affinity::plan(
-        wait,
-        &cfg.pipeline.cpus,
-        hot_threads,
-        &affinity::allowed_cpus(),
-        cfg.pipeline.downgrade_on_oversubscription,
-    )
-    .map_err(startup)?;
-    for w in &plan.warnings {
-        log::warn!(target: "pipeline", "{w}");
-    }
-    log::info!(target: "pipeline", topology = format!("{:?}", cfg.pipeline.topology).as_str(), wait = plan.wait.name().as_str(),
-        ring_size = cfg.pipeline.ring_size; "Pipeline: {:?} topology, wait {}", cfg.pipeline.topology, plan.wait.name());
+    let plan = threads::thread_plan(cfg)?;
 
     // LIVE keeps its IV history: each day's closing ATM IV goes to iv_history_file.
     let iv_file = &cfg.strategies.options_ranker.iv_history_file;
@@ -441,15 +305,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     )
     .with_charges(charges)
     .with_freeze(Arc::new(load_freeze(cfg, base)?))
-    .with_first_order_id(if cfg.mode == Mode::Live {
-        // Milliseconds since the epoch: unique across restarts, tags stay <= 11 chars.
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(1)
-    } else {
-        1
-    })
+    .with_first_order_id(first_order_id(cfg.mode))
     .with_snapshot(writer)
     .with_hot_log(hot.clone())
     .with_flatten_replies(flatten_tx)
@@ -547,24 +403,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
         order,
     };
 
-    let recorder = match &cfg.feed.record {
-        Some(p) => {
-            let path = resolve_path(base, p);
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(startup)?;
-            }
-            // Today's recording goes on; anything else starts a new file.
-            let f = if recording.is_some() {
-                std::fs::OpenOptions::new().append(true).open(&path)
-            } else {
-                File::create(&path)
-            }
-            .map_err(|e| startup(format!("feed.record {}: {e}", path.display())))?;
-            log::info!(target: "feed", file = path.display().to_string().as_str(); "Recording frames to {}", path.display());
-            Some(RecordWriter::new(BufWriter::new(f)))
-        }
-        None => None,
-    };
+    let recorder = recording::open_recorder(cfg, base, recording.is_some())?;
 
     let (tx_a, rx_a) = pipeline::ring(cfg.pipeline.ring_size, plan.wait, metrics.clone(), |m| {
         &m.ring_a_full_total
@@ -627,36 +466,24 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     drop(inbox_tx);
 
     let description = source.describe();
-    let feed_cpu = plan.cpus.first().copied();
     // The feed stops when the run does, or, with shutdown.flatten_on_stop, once the book is
     // flat after a stop was asked for.
     let feed_stop = Arc::new(AtomicBool::new(false));
     let stop_feed = feed_stop.clone();
-    let feed_metrics = metrics.clone();
-    let feed_hot = hot.clone();
-    let feed_wait = plan.wait;
-    let feed = std::thread::Builder::new()
-        .name("aitrapp-feed".into())
-        .spawn(move || {
-            if let Some(c) = feed_cpu {
-                affinity::pin_current(c);
-            }
-            Sequencer {
-                source,
-                ring: tx_a,
-                inbox: inbox_rx,
-                barrier_done,
-                stop: feed_stop,
-                wait: feed_wait,
-                metrics: feed_metrics,
-                hot: feed_hot,
-                recorder,
-                subscriptions: subs_rx,
-                clock_source,
-            }
-            .run()
-        })
-        .map_err(startup)?;
+    let sequencer = Sequencer {
+        source,
+        ring: tx_a,
+        inbox: inbox_rx,
+        barrier_done,
+        stop: feed_stop,
+        wait: plan.wait,
+        metrics: metrics.clone(),
+        hot: hot.clone(),
+        recorder,
+        subscriptions: subs_rx,
+        clock_source,
+    };
+    let feed = threads::spawn_feed(sequencer, plan.cpus.first().copied())?;
     match source_kind {
         FeedSource::Kite => wait_for_ticker(&metrics, cfg, &description, &opts.stop),
         FeedSource::Replay => {
@@ -719,4 +546,43 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     log::logger().flush();
     std::thread::sleep(Duration::from_millis(1));
     Ok(report)
+}
+
+/// One line saying which strategies run, on which bars.
+fn log_strategies(cfg: &AppConfig) {
+    let st = &cfg.strategies;
+    let on = |b: bool| if b { "enabled" } else { "disabled" };
+    log::info!(target: "app", orb = st.orb.enabled, trend_pullback = st.trend_pullback.enabled, vwap_reversion = st.vwap_reversion.enabled,
+        options_ranker = st.options_ranker.enabled,
+        bar_minutes = format!("{:?}", cfg.websocket.aggregation_windows).as_str(), ranking_top_n = cfg.ranking.top_n;
+        "Strategies: orb={}, trend_pullback={}, vwap_reversion={}, options_ranker={}; bars {:?} min; ranking top {}",
+        on(st.orb.enabled), on(st.trend_pullback.enabled), on(st.vwap_reversion.enabled), on(st.options_ranker.enabled),
+        cfg.websocket.aggregation_windows, cfg.ranking.top_n);
+}
+
+/// The session's first order id. LIVE: milliseconds since the epoch, unique across restarts
+/// while the tags stay <= 11 characters; PAPER starts at 1.
+fn first_order_id(mode: Mode) -> u64 {
+    match mode {
+        Mode::Live => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(1),
+        Mode::Paper => 1,
+    }
+}
+
+/// The session's metrics, with the order caps they are read against.
+fn session_metrics(cfg: &AppConfig) -> Arc<Metrics> {
+    let metrics = Arc::new(Metrics::default());
+    let caps = &cfg.kite.rate_limits;
+    let per_second = caps.orders_per_second as u64;
+    let per_day = caps.orders_per_day as u64;
+    metrics
+        .orders_per_second_limit
+        .store(per_second, Ordering::Relaxed);
+    metrics
+        .orders_per_day_limit
+        .store(per_day, Ordering::Relaxed);
+    metrics
 }

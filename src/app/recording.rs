@@ -101,3 +101,29 @@ pub fn drop_todays_candles(
         c.retain(|c| c.start < midnight);
     }
 }
+
+/// The `feed.record` file's writer: today's recording goes on (`resume`), anything else
+/// starts a new file.
+pub fn open_recorder(
+    cfg: &AppConfig,
+    base: &Path,
+    resume: bool,
+) -> Result<Option<RecordWriter<BufWriter<File>>>, AppError> {
+    Ok(match &cfg.feed.record {
+        Some(p) => {
+            let path = resolve_path(base, p);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(startup)?;
+            }
+            let f = if resume {
+                std::fs::OpenOptions::new().append(true).open(&path)
+            } else {
+                File::create(&path)
+            }
+            .map_err(|e| startup(format!("feed.record {}: {e}", path.display())))?;
+            log::info!(target: "feed", file = path.display().to_string().as_str(); "Recording frames to {}", path.display());
+            Some(RecordWriter::new(BufWriter::new(f)))
+        }
+        None => None,
+    })
+}

@@ -169,20 +169,13 @@ fn spawn_named<T: Send + 'static>(
 /// Runs `f` over slots until the ring closes, idling with `wait` when empty (adaptive:
 /// spin, yield, then park until the producer rings).
 fn consume(mut rx: RingRx, wait: WaitStrategy, beat: &AtomicU64, mut f: impl FnMut(&Slot)) {
-    let mut idler = Idler::new(wait);
-    let mut idles = 0u32;
+    let mut idler = Idler::new(wait, beat);
     loop {
         match rx.drain(&mut f) {
             Ok(0) => {
-                // Waiting on an empty ring is progress too (every so often, not every spin).
-                idles = idles.wrapping_add(1);
-                if idles.is_multiple_of(1024) {
-                    beat.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                }
                 if !idler.idle() {
                     continue;
                 }
-                beat.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(bell) = rx.bell.clone() else {
                     continue;
                 };
@@ -197,10 +190,7 @@ fn consume(mut rx: RingRx, wait: WaitStrategy, beat: &AtomicU64, mut f: impl FnM
                     Err(Closed) => return,
                 }
             }
-            Ok(_) => {
-                beat.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                idler.reset();
-            }
+            Ok(_) => idler.reset(),
             Err(Closed) => return,
         }
     }

@@ -1,6 +1,7 @@
 //! The desk rebuilt from its journal equals the desk it came from, after every step of a
 //! scripted day and of random interleavings of ticks, fills, cancels, commands and clock.
 
+use super::interleaving::step;
 use super::*;
 use crate::telemetry::journal::{JournalEntry, JournalSink};
 use crossbeam_channel::Receiver;

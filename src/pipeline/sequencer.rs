@@ -155,8 +155,8 @@ impl Sequencer {
         let lockstep = self.source.lockstep();
         let mut barrier: u64 = 0;
         let mut clock = SessionClock::default();
-        let mut idler = super::wait::Idler::new(self.wait);
-        let mut idles = 0u32;
+        let metrics = self.metrics.clone();
+        let mut idler = super::wait::Idler::new(self.wait, &metrics.heartbeats[0]);
         let end = loop {
             if self.stop.load(Ordering::Relaxed) {
                 break FeedEnd::Stopped;
@@ -174,12 +174,7 @@ impl Sequencer {
             }
             match poll {
                 SourcePoll::Idle => {
-                    idles = idles.wrapping_add(1);
-                    if idles.is_multiple_of(1024) {
-                        Metrics::add(&self.metrics.heartbeats[0], 1);
-                    }
                     if idler.idle() {
-                        Metrics::add(&self.metrics.heartbeats[0], 1);
                         // The inbox waits at most this long while the market is quiet.
                         self.source.wait_ready(FEED_BLOCK);
                     }
@@ -187,7 +182,6 @@ impl Sequencer {
                 SourcePoll::End => break FeedEnd::SourceEnded,
                 SourcePoll::Frame => {
                     idler.reset();
-                    Metrics::add(&self.metrics.heartbeats[0], 1);
                     let recv_ns = self.source.received_ns().unwrap_or_else(mono_ns);
                     let clocked = match self.clock_source {
                         ClockSource::Source => match self.source.exchange_now() {

@@ -2,7 +2,7 @@
 //! thread that keeps an `Idler` gets the adaptive wait's spin, yield, park.
 
 pub use crate::config::WaitStrategy;
-use std::sync::atomic::{fence, AtomicBool, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
 use std::time::Duration;
@@ -21,28 +21,45 @@ impl disruptor::wait_strategies::WaitStrategy for WaitStrategy {
 const SPINS: u32 = 256;
 const YIELDS: u32 = 64;
 
-/// What one waiting thread remembers between idle steps.
+/// What one waiting thread remembers between idle steps, and its heartbeat: found work and,
+/// every so often, waiting on an empty queue both count as progress for the watchdog.
 #[derive(Clone, Copy, Debug)]
-pub struct Idler {
+pub struct Idler<'a> {
     wait: WaitStrategy,
     idles: u32,
+    quiet: u32,
+    beat: &'a AtomicU64,
 }
 
-impl Idler {
-    pub fn new(wait: WaitStrategy) -> Idler {
-        Idler { wait, idles: 0 }
+/// Idle steps between two heartbeats of a waiting thread (every step would be a shared
+/// cache line written per spin).
+const IDLE_STEPS_PER_BEAT: u32 = 1024;
+
+impl<'a> Idler<'a> {
+    pub fn new(wait: WaitStrategy, beat: &'a AtomicU64) -> Idler<'a> {
+        Idler {
+            wait,
+            idles: 0,
+            quiet: 0,
+            beat,
+        }
     }
 
     /// Work was found.
     #[inline]
     pub fn reset(&mut self) {
         self.idles = 0;
+        self.beat.fetch_add(1, Ordering::Relaxed);
     }
 
     /// One idle step. True when the adaptive wait has spun and yielded enough and the
     /// caller should park (or block) now; the other strategies never ask.
     #[inline]
     pub fn idle(&mut self) -> bool {
+        self.quiet = self.quiet.wrapping_add(1);
+        if self.quiet.is_multiple_of(IDLE_STEPS_PER_BEAT) {
+            self.beat.fetch_add(1, Ordering::Relaxed);
+        }
         if self.wait != WaitStrategy::Adaptive {
             self.wait.idle();
             return false;
@@ -55,6 +72,8 @@ impl Idler {
             std::thread::yield_now();
             false
         } else {
+            // About to park: a beat now, since a parked thread beats only when it wakes.
+            self.beat.fetch_add(1, Ordering::Relaxed);
             true
         }
     }
@@ -115,14 +134,21 @@ mod tests {
 
     #[test]
     fn adaptive_spins_then_yields_then_asks_to_park() {
-        let mut i = Idler::new(WaitStrategy::Adaptive);
+        let beat = AtomicU64::new(0);
+        let mut i = Idler::new(WaitStrategy::Adaptive, &beat);
         let asks: Vec<bool> = (0..SPINS + YIELDS + 2).map(|_| i.idle()).collect();
         assert!(asks[..(SPINS + YIELDS) as usize].iter().all(|a| !a));
         assert!(asks[(SPINS + YIELDS) as usize..].iter().all(|a| *a));
+        // One beat for each step that asked to park.
+        assert_eq!(beat.load(Ordering::Relaxed), 2);
         i.reset();
+        assert_eq!(beat.load(Ordering::Relaxed), 3);
         assert!(!i.idle());
-        let mut y = Idler::new(WaitStrategy::Yield);
-        assert!((0..1000).all(|_| !y.idle()), "only adaptive parks");
+        let quiet = AtomicU64::new(0);
+        let mut y = Idler::new(WaitStrategy::Yield, &quiet);
+        assert!((0..2048).all(|_| !y.idle()), "only adaptive parks");
+        // A thread waiting on an empty queue still beats, every 1024 steps.
+        assert_eq!(quiet.load(Ordering::Relaxed), 2);
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod kill_switch;
 pub mod limit_chase;
 pub mod mode;
 pub mod oms;
+mod params;
 pub mod portfolio;
 pub mod protective;
 mod publish;
@@ -19,7 +20,6 @@ pub mod sizing;
 pub mod spreads;
 
 use crate::clock::{ist_date, SessionCalendar, SessionPhase};
-use crate::config::{AppConfig, EntryOrderType, Mode};
 use crate::domain::*;
 use crate::telemetry::hot_log::{HotEvent, HotLog};
 use crate::telemetry::snapshot::{SnapshotBody, SnapshotWriter};
@@ -28,9 +28,9 @@ use charges::{ChargeSchedule, ChargeSegment, Charges, TripCosts};
 use crossbeam_channel::{Receiver, Sender};
 use oms::{Oms, OrderStatus, Transition};
 use portfolio::{Position, TradeRecord};
-use sizing::SizingRule;
 use std::sync::Arc;
-use std::time::Duration;
+
+pub use params::RiskParams;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TradingState {
@@ -54,61 +54,6 @@ impl TradingState {
             TradingState::Active => 0,
             TradingState::Paused => 1,
             TradingState::Halted => 2,
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct RiskParams {
-    pub sizing: SizingRule,
-    pub heat_limit_paise: i64,
-    /// Negative: daily P&L at or below this closes everything and halts.
-    pub daily_loss_limit_paise: i64,
-    pub max_positions: u32,
-    /// Position caps per strategy, by `StrategyId::index` (0: the strategy may not trade).
-    pub strategy_max_positions: [u32; STRATEGY_COUNT],
-    pub exits: exits::ExitRules,
-    pub entry_order_type: EntryOrderType,
-    pub live: bool,
-    pub snapshot_interval: Duration,
-    /// Discount rate for option deltas (strategies.options_ranker.risk_free_rate).
-    pub options_rate: f64,
-    pub protective: protective::ProtectiveRules,
-    pub chase: limit_chase::ChaseRules,
-    /// `execution.ioc_for_exits`: engine exits as LIMIT IOC this many bps through the last
-    /// price (None: MARKET under market protection).
-    pub ioc_exit_band_bps: Option<i64>,
-    /// `kite.adopted_stop_pct`: an adopted position's stop distance, foreign positions' heat.
-    pub adopted_stop_bps: i64,
-}
-
-impl RiskParams {
-    pub fn from_config(c: &AppConfig) -> RiskParams {
-        let capital = (c.risk.capital * 100.0).round() as i64;
-        RiskParams {
-            sizing: SizingRule {
-                capital_paise: capital,
-                per_trade_risk_pct: c.risk.per_trade_risk_pct,
-                max_lots: c.risk.max_position_size_multiplier,
-                max_notional_paise: (capital as f64 * c.risk.max_position_notional_pct / 100.0)
-                    as i64,
-            },
-            heat_limit_paise: (capital as f64 * c.risk.max_portfolio_heat_pct / 100.0) as i64,
-            daily_loss_limit_paise: (capital as f64 * c.risk.daily_loss_stop_pct / 100.0) as i64,
-            max_positions: c.risk.max_positions,
-            strategy_max_positions: c.strategies.max_positions(),
-            exits: exits::ExitRules::from_config(&c.exits),
-            entry_order_type: c.execution.entry_order_type,
-            live: c.mode == Mode::Live,
-            snapshot_interval: Duration::from_millis(c.monitoring.snapshot_interval_ms),
-            options_rate: c.strategies.options_ranker.risk_free_rate,
-            protective: protective::ProtectiveRules::from_config(&c.execution),
-            chase: limit_chase::ChaseRules::from_config(&c.execution),
-            ioc_exit_band_bps: c
-                .execution
-                .ioc_for_exits
-                .then(|| (c.execution.ioc_exit_band_pct * 100.0).round() as i64),
-            adopted_stop_bps: (c.kite.adopted_stop_pct * 100.0).round() as i64,
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::clock::{ist_epoch, ist_time_of_day, TimeOfDay};
+use crate::config::{AppConfig, EntryOrderType};
 use crate::domain::{OrderUpdate, TickMode};
 
 const INFY: Token = Token(408_065);
