@@ -11,7 +11,10 @@
 //! are what shows an effect; tick-to-intent is printed with its sample count.
 //!
 //! `cargo bench --bench control_load` (AITRAPP_LOAD_SECS per phase, default 60;
-//! AITRAPP_LOAD_RPS, default 2000; AITRAPP_LOAD_CLIENTS, default 8).
+//! AITRAPP_LOAD_RPS, default 2000; AITRAPP_LOAD_CLIENTS, default 8; AITRAPP_LOAD_ROUNDS of
+//! quiet-then-load before the last quiet phase, default 1: the pooled rows of several rounds
+//! average out the market's drift through the day, which moves a single phase's p99 by
+//! about as much as the load does).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -169,11 +172,7 @@ fn load(port: u16, rps: u64, clients: u64, stop: Arc<AtomicBool>) -> Load {
             std::thread::spawn(move || {
                 let period = Duration::from_secs_f64(clients as f64 / rps as f64);
                 let mut next = start + period.mul_f64(c as f64 / clients as f64);
-                let mut out = Load {
-                    answered: 0,
-                    failed: 0,
-                    answer_us: Histogram::new(3).unwrap(),
-                };
+                let mut out = Load::empty();
                 let mut buf = Vec::with_capacity(4096);
                 while !stop.load(Ordering::Relaxed) {
                     let now = Instant::now();
@@ -201,46 +200,98 @@ fn load(port: u16, rps: u64, clients: u64, stop: Arc<AtomicBool>) -> Load {
             })
         })
         .collect();
-    let mut all = Load {
-        answered: 0,
-        failed: 0,
-        answer_us: Histogram::new(3).unwrap(),
-    };
+    let mut all = Load::empty();
     for h in handles {
-        let l = h.join().unwrap();
-        all.answered += l.answered;
-        all.failed += l.failed;
-        all.answer_us.add(&l.answer_us).unwrap();
+        all.add(&h.join().unwrap());
     }
     all
+}
+
+/// What happened between two readings; windows of the same kind add up.
+#[derive(Clone, Default)]
+struct Window {
+    secs: f64,
+    cpu_ticks: u64,
+    ticks: u64,
+    strategy: Buckets,
+    risk: Buckets,
+    intent: Buckets,
+}
+
+impl Window {
+    fn between(a: &Reading, b: &Reading) -> Window {
+        Window {
+            secs: (b.at - a.at).as_secs_f64(),
+            cpu_ticks: b.process_ticks - a.process_ticks,
+            ticks: b.ticks - a.ticks,
+            strategy: a.strategy.since(&b.strategy),
+            risk: a.risk.since(&b.risk),
+            intent: a.intent.since(&b.intent),
+        }
+    }
+
+    fn add(&mut self, w: &Window) {
+        let sum = |x: &Buckets, y: &Buckets| {
+            if x.cum.is_empty() {
+                return y.clone();
+            }
+            Buckets {
+                cum: x
+                    .cum
+                    .iter()
+                    .zip(&y.cum)
+                    .map(|(&(le, a), &(_, b))| (le, a + b))
+                    .collect(),
+                sum: x.sum + y.sum,
+            }
+        };
+        self.secs += w.secs;
+        self.cpu_ticks += w.cpu_ticks;
+        self.ticks += w.ticks;
+        self.strategy = sum(&self.strategy, &w.strategy);
+        self.risk = sum(&self.risk, &w.risk);
+        self.intent = sum(&self.intent, &w.intent);
+    }
+}
+
+impl Load {
+    fn empty() -> Load {
+        Load {
+            answered: 0,
+            failed: 0,
+            answer_us: Histogram::new(3).unwrap(),
+        }
+    }
+
+    fn add(&mut self, l: &Load) {
+        self.answered += l.answered;
+        self.failed += l.failed;
+        self.answer_us.add(&l.answer_us).unwrap();
+    }
 }
 
 fn us(s: Option<f64>) -> String {
     s.map_or("n/a".into(), |s| format!("{:.1}", s * 1e6))
 }
 
-fn row(phase: &str, a: &Reading, b: &Reading, load: Option<&Load>) -> String {
-    let secs = (b.at - a.at).as_secs_f64();
+fn row(phase: &str, w: &Window, load: Option<&Load>) -> String {
     let hz = 100.0; // USER_HZ on Linux
-    let cpu = (b.process_ticks - a.process_ticks) as f64 / hz / secs * 100.0;
-    let (s, r, i) = (
-        a.strategy.since(&b.strategy),
-        a.risk.since(&b.risk),
-        a.intent.since(&b.intent),
-    );
+    let cpu = w.cpu_ticks as f64 / hz / w.secs * 100.0;
     let load_cols = match load {
         Some(l) => format!(
             "{:.0} | {} | {:.2} / {:.2}",
-            l.answered as f64 / secs,
+            l.answered as f64 / w.secs,
             l.failed,
             l.answer_us.value_at_quantile(0.5) as f64 / 1e3,
             l.answer_us.value_at_quantile(0.99) as f64 / 1e3
         ),
         None => "0 | 0 | -".into(),
     };
+    let (s, r, i) = (&w.strategy, &w.risk, &w.intent);
     format!(
-        "| {phase} | {secs:.0} | {load_cols} | {:.0} | {cpu:.1} | {} | {} / {} | {} / {} | {} | {} / {} |",
-        (b.ticks - a.ticks) as f64 / secs,
+        "| {phase} | {:.0} | {load_cols} | {:.0} | {cpu:.1} | {} | {} / {} | {} / {} | {} | {} / {} |",
+        w.secs,
+        w.ticks as f64 / w.secs,
         s.count(),
         us(s.quantile(0.5)),
         us(s.quantile(0.99)),
@@ -259,6 +310,7 @@ fn main() {
     let secs = env_number("AITRAPP_LOAD_SECS", 60);
     let rps = env_number("AITRAPP_LOAD_RPS", 2000);
     let clients = env_number("AITRAPP_LOAD_CLIENTS", 8).max(1);
+    let rounds = env_number("AITRAPP_LOAD_ROUNDS", 1).max(1);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = std::env::temp_dir().join(format!("aitrapp-bench-load-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -285,48 +337,62 @@ fn main() {
     println!("warming up 10 s (shipped config, pid {pid}, API on {port})");
     std::thread::sleep(Duration::from_secs(10));
 
+    // Quiet, load, quiet, ... quiet: the market's drift through the day falls on both kinds.
     let phase = Duration::from_secs(secs);
-    let r0 = read_now(port, pid);
-    std::thread::sleep(phase);
-    let r1 = read_now(port, pid);
-    println!("quiet phase done; {rps} GET /state a second from {clients} clients for {secs} s");
-    let stop = Arc::new(AtomicBool::new(false));
-    let loader = {
-        let stop = stop.clone();
-        std::thread::spawn(move || load(port, rps, clients, stop))
-    };
-    std::thread::sleep(phase);
-    let r2 = read_now(port, pid);
-    stop.store(true, Ordering::Relaxed);
-    let l = loader.join().unwrap();
-    std::thread::sleep(Duration::from_secs(1));
-    let r2b = read_now(port, pid);
-    std::thread::sleep(phase);
-    let r3 = read_now(port, pid);
+    let mut rows = Vec::new();
+    let (mut quiet, mut loaded, mut load_all) =
+        (Window::default(), Window::default(), Load::empty());
+    for r in 0..=rounds {
+        let a = read_now(port, pid);
+        std::thread::sleep(phase);
+        let w = Window::between(&a, &read_now(port, pid));
+        rows.push(row("quiet", &w, None));
+        quiet.add(&w);
+        if r == rounds {
+            break;
+        }
+        println!(
+            "round {}: {rps} GET /state a second from {clients} clients for {secs} s",
+            r + 1
+        );
+        let stop = Arc::new(AtomicBool::new(false));
+        let loader = {
+            let stop = stop.clone();
+            std::thread::spawn(move || load(port, rps, clients, stop))
+        };
+        let a = read_now(port, pid);
+        std::thread::sleep(phase);
+        let w = Window::between(&a, &read_now(port, pid));
+        stop.store(true, Ordering::Relaxed);
+        let l = loader.join().unwrap();
+        rows.push(row("GET /state load", &w, Some(&l)));
+        loaded.add(&w);
+        load_all.add(&l);
+        // The last requests finish before the next quiet phase starts.
+        std::thread::sleep(Duration::from_secs(1));
+    }
     drop(run);
     let _ = std::fs::remove_dir_all(&dir);
 
     println!();
     println!("| phase | s | /state answered/s | failed | /state answer p50 / p99 (ms) | ticks/s | process CPU (% of one core) | ticks at strategy | feed->strategy p50 / p99 (us) | feed->risk p50 / p99 (us) | intents | tick->intent p50 / p99 (us) |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
-    println!("{}", row("quiet", &r0, &r1, None));
-    println!("{}", row("GET /state load", &r1, &r2, Some(&l)));
-    println!("{}", row("quiet again", &r2b, &r3, None));
-    let p99 = |a: &Reading, b: &Reading| a.risk.since(&b.risk).quantile(0.99);
-    if let (Some(q1), Some(q2), Some(l)) = (p99(&r0, &r1), p99(&r2b, &r3), p99(&r1, &r2)) {
-        let quiet = (q1 + q2) / 2.0;
-        println!(
-            "\nfeed->risk p99 under load vs the quiet phases' mean: {:+.1}%",
-            (l - quiet) / quiet * 100.0
-        );
+    for r in &rows {
+        println!("{r}");
     }
-    let mean = |a: &Reading, b: &Reading| a.risk.since(&b.risk).mean();
-    if let (Some(q1), Some(q2), Some(l)) = (mean(&r0, &r1), mean(&r2b, &r3), mean(&r1, &r2)) {
-        println!(
-            "feed->risk mean: quiet {} us, load {} us, quiet again {} us",
-            us(Some(q1)),
-            us(Some(l)),
-            us(Some(q2))
-        );
-    }
+    println!("{}", row("**all quiet**", &quiet, None));
+    println!("{}", row("**all load**", &loaded, Some(&load_all)));
+    let change = |q: Option<f64>, l: Option<f64>| match (q, l) {
+        (Some(q), Some(l)) => format!("{:+.1}%", (l - q) / q * 100.0),
+        _ => "n/a".into(),
+    };
+    println!(
+        "\nunder load vs quiet: feed->risk p99 {}, p50 {}, mean {}; tick->intent p99 {} ({} and {} samples)",
+        change(quiet.risk.quantile(0.99), loaded.risk.quantile(0.99)),
+        change(quiet.risk.quantile(0.5), loaded.risk.quantile(0.5)),
+        change(quiet.risk.mean(), loaded.risk.mean()),
+        change(quiet.intent.quantile(0.99), loaded.intent.quantile(0.99)),
+        quiet.intent.count(),
+        loaded.intent.count(),
+    );
 }

@@ -134,6 +134,7 @@ impl Dashboard {
 
     /// Serves until `stop` is set.
     pub fn serve(self, server: HttpServer, stop: Arc<AtomicBool>) {
+        crate::control::server::yield_to_hot_threads();
         while !stop.load(Ordering::Relaxed) {
             if let Some(req) = server.recv_timeout(Duration::from_millis(100)) {
                 self.handle(req);

@@ -159,6 +159,7 @@ impl ControlApi {
     /// the engine's exchange date: when the trading day rolls over, the universe is rebuilt
     /// as `POST /universe/reload` would (ban list re-read, subscriptions moved).
     pub fn serve(mut self, server: HttpServer, stop: Arc<AtomicBool>) {
+        crate::control::server::yield_to_hot_threads();
         let mut day = DayWatch::default();
         let mut looked = Instant::now();
         let (fresh_tx, fresh_rx) =

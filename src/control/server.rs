@@ -3,12 +3,14 @@
 //! so a client that sends slowly, lies about its Content-Length or never reads its answer
 //! costs a connection thread, never the thread that serves the API (the kill switch must
 //! answer while anything else misbehaves). The serving thread gets whole requests from a
-//! bounded queue and hands each answer back to its connection thread to write. One
+//! bounded queue (`handoff`) and hands each answer back to its connection thread to write. One
 //! request per connection (`Connection: close`): the API's calls are few and small.
 
+mod handoff;
 pub mod parse;
 mod workers;
 
+use handoff::{Pop, Queue, Refused};
 pub use parse::Method;
 use parse::{Framing, Head, Parsed};
 use std::io::{ErrorKind, Read, Write};
@@ -49,7 +51,7 @@ pub enum Body {
 pub struct Request {
     head: Head,
     pub body: Body,
-    answer: crossbeam_channel::Sender<Response>,
+    answer: Arc<Queue<Response>>,
 }
 
 impl Request {
@@ -69,7 +71,14 @@ impl Request {
 
     pub fn respond(self, r: Response) {
         // The connection thread may have given up on its deadline: nothing to do then.
-        let _ = self.answer.try_send(r);
+        let _ = self.answer.push(r);
+    }
+}
+
+impl Drop for Request {
+    /// Answered or not, nothing more comes: an unanswered request's connection says 500.
+    fn drop(&mut self) {
+        self.answer.close(false);
     }
 }
 
@@ -140,7 +149,7 @@ fn reason(status: u16) -> &'static str {
 
 /// A listening server; dropping it stops the acceptor.
 pub struct HttpServer {
-    requests: crossbeam_channel::Receiver<Request>,
+    requests: Arc<Queue<Request>>,
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     acceptor: Option<JoinHandle<()>>,
@@ -151,14 +160,15 @@ impl HttpServer {
     pub fn bind(addr: &str, max_body: usize) -> std::io::Result<HttpServer> {
         let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
-        let (tx, rx) = crossbeam_channel::bounded(QUEUE);
+        let requests = Arc::new(Queue::new(QUEUE));
+        let tx = requests.clone();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let acceptor = std::thread::Builder::new()
             .name("aitrapp-http-accept".into())
             .spawn(move || accept(listener, tx, max_body, flag))?;
         Ok(HttpServer {
-            requests: rx,
+            requests,
             addr,
             stop,
             acceptor: Some(acceptor),
@@ -171,13 +181,18 @@ impl HttpServer {
 
     /// The next whole request, waiting at most `d`.
     pub fn recv_timeout(&self, d: Duration) -> Option<Request> {
-        self.requests.recv_timeout(d).ok()
+        match self.requests.pop_timeout(d) {
+            Pop::Item(r) => Some(r),
+            Pop::Timeout | Pop::Closed => None,
+        }
     }
 }
 
 impl Drop for HttpServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        // Requests still queued are answered 500 by their connection threads at once.
+        self.requests.close(true);
         // Wakes the blocking accept.
         let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200));
         if let Some(t) = self.acceptor.take() {
@@ -186,12 +201,35 @@ impl Drop for HttpServer {
     }
 }
 
+/// The nice value of the control side's threads: on a machine with fewer cores than threads
+/// (the shipped default's two hot threads park and wake), a woken hot thread should win the
+/// core from a thread answering HTTP. Raising one's own nice needs no privilege.
+const SIDE_THREAD_NICE: i32 = 10;
+
+/// Lowers the calling thread's priority to `SIDE_THREAD_NICE` (threads it starts inherit
+/// it). The serving threads of the API and the dashboard call it; so does the acceptor,
+/// for the connection threads.
+pub fn yield_to_hot_threads() {
+    // SAFETY: plain syscalls on the calling thread; a failure leaves the priority as it was.
+    let rc = unsafe {
+        libc::setpriority(
+            libc::PRIO_PROCESS as _,
+            libc::gettid() as libc::id_t,
+            SIDE_THREAD_NICE,
+        )
+    };
+    if rc != 0 {
+        log::debug!(target: "control", "could not lower the control thread's priority: {}", std::io::Error::last_os_error());
+    }
+}
+
 fn accept(
     listener: TcpListener,
-    queue: crossbeam_channel::Sender<Request>,
+    queue: Arc<Queue<Request>>,
     max_body: usize,
     stop: Arc<AtomicBool>,
 ) {
+    yield_to_hot_threads();
     let threads = ConnectionThreads::new(MAX_CONNECTIONS, KEPT_THREADS, THREAD_IDLE, move |s| {
         serve_connection(s, &queue, max_body)
     });
@@ -281,11 +319,7 @@ fn cut_short(end: ReadEnd, part: &str) -> (u16, String) {
     }
 }
 
-fn serve_connection(
-    mut stream: TcpStream,
-    queue: &crossbeam_channel::Sender<Request>,
-    max_body: usize,
-) {
+fn serve_connection(mut stream: TcpStream, queue: &Queue<Request>, max_body: usize) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(Some(WRITE_DEADLINE));
     let deadline = Instant::now() + READ_DEADLINE;
@@ -321,28 +355,20 @@ fn serve_connection(
         }
     };
     let head_only = head.method == Method::Head;
-    let (answer_tx, answer_rx) = crossbeam_channel::bounded(1);
+    let answer = Arc::new(Queue::new(1));
     let request = Request {
         head,
         body,
-        answer: answer_tx,
+        answer: answer.clone(),
     };
-    let response = match queue.try_send(request) {
-        Ok(()) => match answer_rx.recv_timeout(ANSWER_DEADLINE) {
-            Ok(r) => r,
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                Response::error(503, "the control thread did not answer within 60 s")
-            }
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
-                Response::error(500, "the request was dropped unanswered")
-            }
+    let response = match queue.push(request) {
+        Ok(()) => match answer.pop_timeout(ANSWER_DEADLINE) {
+            Pop::Item(r) => r,
+            Pop::Timeout => Response::error(503, "the control thread did not answer within 60 s"),
+            Pop::Closed => Response::error(500, "the request was dropped unanswered"),
         },
-        Err(crossbeam_channel::TrySendError::Full(_)) => {
-            Response::error(503, "the control API is busy: try again")
-        }
-        Err(crossbeam_channel::TrySendError::Disconnected(_)) => {
-            Response::error(503, "the control API is shutting down")
-        }
+        Err(Refused::Full(_)) => Response::error(503, "the control API is busy: try again"),
+        Err(Refused::Closed(_)) => Response::error(503, "the control API is shutting down"),
     };
     let _ = stream.write_all(&response.encode(head_only));
     close(stream);

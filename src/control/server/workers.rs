@@ -1,8 +1,10 @@
 //! The connection threads, kept rather than spawned per connection: a new thread per request
-//! maps and unmaps a stack each time, and every unmap in this process sends a TLB shootdown
-//! to the cores the pipeline runs on. The pool grows on demand to `max` (a slow client still
-//! costs one thread, never the serving thread) and shrinks back to `keep` after `idle`.
+//! maps and unmaps a stack each time in the pipeline's process, and at 2,000 requests a
+//! second that cost showed in the pipeline's latency (PERF.md, control API under load). The
+//! pool grows on demand to `max` (a slow client still costs one thread, never the serving
+//! thread) and shrinks back to `keep` after `idle`.
 
+use super::handoff::{Pop, Queue, Refused};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -28,8 +30,7 @@ struct Counts {
 
 /// The acceptor's side of the pool.
 pub struct ConnectionThreads<F> {
-    tx: crossbeam_channel::Sender<TcpStream>,
-    rx: crossbeam_channel::Receiver<TcpStream>,
+    streams: Arc<Queue<TcpStream>>,
     counts: Arc<Counts>,
     serve: Arc<F>,
     max: usize,
@@ -39,10 +40,8 @@ pub struct ConnectionThreads<F> {
 
 impl<F: Fn(TcpStream) + Send + Sync + 'static> ConnectionThreads<F> {
     pub fn new(max: usize, keep: usize, idle: Duration, serve: F) -> Self {
-        let (tx, rx) = crossbeam_channel::unbounded();
         ConnectionThreads {
-            tx,
-            rx,
+            streams: Arc::new(Queue::new(max)),
             counts: Arc::new(Counts {
                 idle: AtomicUsize::new(0),
                 alive: AtomicUsize::new(0),
@@ -63,9 +62,9 @@ impl<F: Fn(TcpStream) + Send + Sync + 'static> ConnectionThreads<F> {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
         if reserved {
-            return match self.tx.send(stream) {
+            return match self.streams.push(stream) {
                 Ok(()) => Handed::ToIdle,
-                Err(e) => Handed::Full(e.into_inner()),
+                Err(Refused::Full(s) | Refused::Closed(s)) => Handed::Full(s),
             };
         }
         let grown = self
@@ -78,14 +77,18 @@ impl<F: Fn(TcpStream) + Send + Sync + 'static> ConnectionThreads<F> {
         if !grown {
             return Handed::Full(stream);
         }
-        let (rx, counts, serve) = (self.rx.clone(), self.counts.clone(), self.serve.clone());
+        let (streams, counts, serve) = (
+            self.streams.clone(),
+            self.counts.clone(),
+            self.serve.clone(),
+        );
         let (keep, idle) = (self.keep, self.idle);
         let spawned = std::thread::Builder::new()
             .name("aitrapp-http-conn".into())
             .stack_size(256 * 1024)
             .spawn(move || {
                 serve(stream);
-                work(&rx, &counts, &*serve, keep, idle);
+                work(&streams, &counts, &*serve, keep, idle);
                 counts.alive.fetch_sub(1, Ordering::SeqCst);
             });
         match spawned {
@@ -99,10 +102,17 @@ impl<F: Fn(TcpStream) + Send + Sync + 'static> ConnectionThreads<F> {
     }
 }
 
+impl<F> Drop for ConnectionThreads<F> {
+    /// The acceptor is gone: waiting threads end, queued connections close.
+    fn drop(&mut self) {
+        self.streams.close(true);
+    }
+}
+
 /// A connection thread after its first connection: waits for the next, and leaves after
 /// `idle` without one while more than `keep` threads live. Returns when the acceptor is gone.
 fn work<F: Fn(TcpStream)>(
-    rx: &crossbeam_channel::Receiver<TcpStream>,
+    streams: &Queue<TcpStream>,
     counts: &Counts,
     serve: &F,
     keep: usize,
@@ -110,10 +120,10 @@ fn work<F: Fn(TcpStream)>(
 ) {
     loop {
         counts.idle.fetch_add(1, Ordering::SeqCst);
-        match rx.recv_timeout(idle) {
-            Ok(stream) => serve(stream),
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+        match streams.pop_timeout(idle) {
+            Pop::Item(stream) => serve(stream),
+            Pop::Closed => return,
+            Pop::Timeout => {
                 if counts.alive.load(Ordering::SeqCst) <= keep {
                     // Stay: take back the idle mark set above, the loop sets it again.
                     if unidle(counts) {
@@ -123,9 +133,12 @@ fn work<F: Fn(TcpStream)>(
                     return;
                 }
                 // The acceptor reserved this thread in the meantime: its stream is coming.
-                match rx.recv() {
-                    Ok(stream) => serve(stream),
-                    Err(_) => return,
+                loop {
+                    match streams.pop_timeout(idle) {
+                        Pop::Item(stream) => break serve(stream),
+                        Pop::Closed => return,
+                        Pop::Timeout => continue,
+                    }
                 }
             }
         }
