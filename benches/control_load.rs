@@ -18,6 +18,7 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod support;
 use common::{free_port, http, wait_until, Running};
 use hdrhistogram::Histogram;
 use std::io::{Read, Write};
@@ -26,13 +27,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
+use support::env_or;
 
 /// One histogram's cumulative buckets (upper bound in seconds, count) and its sum.
 #[derive(Clone, Default)]
@@ -307,10 +302,10 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let secs = env_number("AITRAPP_LOAD_SECS", 60);
-    let rps = env_number("AITRAPP_LOAD_RPS", 2000);
-    let clients = env_number("AITRAPP_LOAD_CLIENTS", 8).max(1);
-    let rounds = env_number("AITRAPP_LOAD_ROUNDS", 1).max(1);
+    let secs = env_or::<u64>("AITRAPP_LOAD_SECS", 60);
+    let rps = env_or::<u64>("AITRAPP_LOAD_RPS", 2000);
+    let clients = env_or::<u64>("AITRAPP_LOAD_CLIENTS", 8).max(1);
+    let rounds = env_or::<u64>("AITRAPP_LOAD_ROUNDS", 1).max(1);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = std::env::temp_dir().join(format!("aitrapp-bench-load-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

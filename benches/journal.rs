@@ -17,7 +17,7 @@ use hdrhistogram::Histogram;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::print_hist;
+use support::{env_or, print_hist};
 
 /// A new day's journal in `dir` with its thread running.
 fn writer(dir: &Path, policy: FsyncPolicy) -> (JournalSink, journal::JournalThread, Arc<Metrics>) {
@@ -32,10 +32,7 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let n: u64 = std::env::var("AITRAPP_BENCH_RECORDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5_000_000);
+    let n: u64 = env_or("AITRAPP_BENCH_RECORDS", 5_000_000);
     let dir = std::env::temp_dir().join(format!("aitrapp-bench-journal-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
 

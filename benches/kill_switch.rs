@@ -1,7 +1,11 @@
-//! The kill switch with 50 open positions: the time from the flatten command entering the
-//! risk stage until the order stage has handed every close to the broker (the paper broker
-//! here; in LIVE the hand-off is a push onto the io workers' queue). Each round opens 50
-//! positions outside the timed region, then times one `POST /flatten`'s command.
+//! The kill switch with 50 open positions, each with its protective stop at the (paper)
+//! broker: the time from the flatten command entering the risk stage until the book is flat.
+//! Risk first cancels the stops (a close must not race a resting stop into a reversal);
+//! each cancel's ack releases that position's close, which the order stage places and the
+//! paper broker fills. Also timed: the flatten command alone (the cancels handed out). In
+//! LIVE each hand-off is a push onto the io workers' queue and the broker's answers come
+//! back over the network, which this does not include. Each round opens 50 positions
+//! outside the timed region.
 //!
 //! `cargo bench --bench kill_switch` (AITRAPP_BENCH_ROUNDS=N, default 2000).
 
@@ -18,7 +22,7 @@ use hdrhistogram::Histogram;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Instant;
-use support::print_hist;
+use support::{env_or, print_hist};
 
 const POSITIONS: usize = 50;
 
@@ -26,10 +30,7 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let rounds: usize = std::env::var("AITRAPP_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000);
+    let rounds: usize = env_or("AITRAPP_BENCH_ROUNDS", 2000);
     let root = shipped::project_root();
     let mut cfg = shipped::shipped_config();
     cfg.risk.max_positions = POSITIONS as u32;
@@ -90,6 +91,7 @@ fn main() {
         drain(risk, order);
     };
     let mut hist = Histogram::<u64>::new_with_bounds(1, 10_000_000_000, 3).unwrap();
+    let mut first_step = hist.clone();
     let mut closes = 0usize;
     for round in 0..rounds {
         now += 1;
@@ -142,11 +144,13 @@ fn main() {
             },
             &mut |s| order.on_slot(s),
         );
+        let cancels_out = t0.elapsed().as_nanos() as u64;
+        // The protective stops' cancel acks, then the closes and their fills.
+        drain(&mut risk, &mut order);
         let dt = t0.elapsed().as_nanos() as u64;
         closes += risk.oms().len() - before;
         let _ = hist.record(dt.max(1));
-        // The fills come back outside the timed region.
-        drain(&mut risk, &mut order);
+        let _ = first_step.record(cancels_out.max(1));
         assert_eq!(risk.open_positions(), 0, "flat after round {round}");
         if risk.oms().len() > 3000 {
             // A new day now and then keeps the order table at a day's size.
@@ -157,7 +161,14 @@ fn main() {
         }
     }
     println!(
-        "kill switch, {POSITIONS} open positions, {rounds} rounds, {closes} closes handed to the paper broker"
+        "kill switch, {POSITIONS} open positions, {rounds} rounds, {closes} closes filled at the paper broker"
     );
-    print_hist("flatten (risk + order stage)", &hist);
+    print_hist(
+        "flatten to flat (cancels, their acks, closes, fills)",
+        &hist,
+    );
+    print_hist(
+        "flatten command alone (the stops' cancels out)",
+        &first_step,
+    );
 }

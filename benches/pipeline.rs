@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Instant;
-use support::print_hist;
+use support::{env_or, print_hist};
 
 fn config() -> AppConfig {
     let mut cfg = shipped::shipped_config();
@@ -52,10 +52,7 @@ fn main() {
         &std::env::var("AITRAPP_BENCH_WAIT").unwrap_or_else(|_| "yield".into()),
     )
     .unwrap();
-    let rounds: usize = std::env::var("AITRAPP_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
+    let rounds: usize = env_or("AITRAPP_BENCH_ROUNDS", 3);
     let cfg = config();
 
     // Pre-encode one day of frames so the generator is not measured.

@@ -1,4 +1,5 @@
-//! What the benches share.
+//! What the benches share (each bench uses part of it).
+#![allow(dead_code)]
 
 use hdrhistogram::Histogram;
 
@@ -13,4 +14,12 @@ pub fn print_hist(name: &str, h: &Histogram<u64>) {
         h.value_at_quantile(0.999),
         h.max()
     );
+}
+
+/// A number from the environment (a bench's size knob), or `default` when unset or not one.
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }

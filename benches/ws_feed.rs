@@ -30,15 +30,8 @@ use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::print_hist;
+use support::{env_or, print_hist};
 use ws_fixture::{allocs_here, count_here, full_ticks, local_ticker};
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// The floor under the wire figure: one raw TCP write on loopback until a non-blocking
 /// reader that yields between tries has the bytes, paced like the WebSocket run.
