@@ -21,6 +21,12 @@ type Seen = Arc<Mutex<Vec<(String, String)>>>;
 
 /// A fake Telegram or Slack: records every request's path and body, answers 200.
 fn fake_http() -> (u16, Seen) {
+    fake_http_slow(Duration::ZERO)
+}
+
+/// `fake_http` that takes `delay` over each answer (one request at a time), recording the
+/// request only once it has answered.
+fn fake_http_slow(delay: Duration) -> (u16, Seen) {
     let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
     let port = server.server_addr().to_ip().unwrap().port();
     let seen: Seen = Arc::default();
@@ -29,8 +35,14 @@ fn fake_http() -> (u16, Seen) {
         for mut req in server.incoming_requests() {
             let mut body = String::new();
             let _ = req.as_reader().read_to_string(&mut body);
-            s.lock().unwrap().push((req.url().to_string(), body));
-            let _ = req.respond(tiny_http::Response::from_string(r#"{"ok":true}"#));
+            std::thread::sleep(delay);
+            let url = req.url().to_string();
+            if req
+                .respond(tiny_http::Response::from_string(r#"{"ok":true}"#))
+                .is_ok()
+            {
+                s.lock().unwrap().push((url, body));
+            }
         }
     });
     (port, seen)
@@ -346,6 +358,64 @@ fn a_session_alerts_by_each_filter_while_a_hanging_channel_costs_trading_nothing
         assert!(!log.contains(secret), "{secret} reached the log");
     }
     assert!(log.contains("Alerts: telegram, slack, email on"), "{log}");
+}
+
+#[test]
+fn alerts_raised_just_before_a_shutdown_are_still_sent_before_the_exit() {
+    let mut f = fakes();
+    // Slack answers each message after 700 ms: the kill switch's alerts are still queued
+    // when SIGTERM arrives right after the flatten.
+    f.slack = fake_http_slow(Duration::from_millis(700));
+    let dir = temp_project("alert-shutdown");
+    write_env(&dir, &f);
+    let (port, dash) = (free_port(), free_port());
+    let yaml = format!(
+        "control:\n  api_port: {port}\n  dashboard_port: {dash}\nfeed:\n  source: synthetic\n  synthetic:\n    seed: 42\n    speed: 200\n    date: \"2026-12-02\"\n    start_time: \"09:40\"\nstrategies:\n  options_ranker:\n    enabled: false\nlogging:\n  stderr: false\n{}",
+        alerts_yaml(f.telegram.0, "    events: [KILL_SWITCH]\n").replace("timeout_ms: 1500", "timeout_ms: 5000")
+    );
+    std::fs::write(dir.join("configs/app.yaml"), yaml).unwrap();
+    let mut app = common::Running::quiet(&dir, port);
+    wait_until("a position open", 120, || {
+        common::metric_f64(port, "positions_open").unwrap_or(0.0) > 0.0
+    });
+    let slack_has = |what: &str| {
+        f.slack
+            .1
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, b)| b.contains(what))
+            .count()
+    };
+    let (code, body) = http(port, "POST", "/flatten?reason=closing-time").unwrap();
+    assert_eq!(code, 200, "{body}");
+    unsafe { libc::kill(app.child.id() as i32, libc::SIGTERM) };
+    let status = common::wait_exit(
+        &mut app.child,
+        Duration::from_secs(60),
+        "no exit after SIGTERM",
+    );
+    assert!(status.success(), "{status:?}");
+    let log = common::log_text(&dir);
+    assert_eq!(slack_has("[KILL_SWITCH]"), 1, "{log}");
+    let closed = slack_has("[POSITION_CLOSED]");
+    assert!(closed > 0, "the flatten's closes never reached Slack");
+    let line = log
+        .lines()
+        .find(|l| l.contains("Alerts at shutdown"))
+        .unwrap_or_else(|| panic!("no drain line: {log}"));
+    assert!(line.contains("none left"), "{line}");
+    let sent = common::json_log(&dir)
+        .into_iter()
+        .find(|v| {
+            v["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("Alerts at shutdown"))
+        })
+        .map(|v| v["sent"].as_u64().unwrap())
+        .unwrap();
+    assert!(sent > 0, "nothing was left for the drain to send: {line}");
+    assert!(log.find("Alerts at shutdown").unwrap() < log.find("AITRAPP stopped").unwrap());
 }
 
 fn metric(port: u16, name: &str) -> f64 {

@@ -27,15 +27,19 @@ pub(super) struct ControlInputs<'a> {
 }
 
 /// Starts the alert thread and its channel workers on the process's alert queue; says which
-/// channels are on. The workers are not joined at shutdown: one stuck in a send to a channel
-/// that hangs must not hold the exit (each send ends by alerts.timeout_ms anyway).
+/// channels are on. They run until `finish_alerts`, after every thread that raises alerts.
 pub(super) fn start_alerts(
     cfg: &AppConfig,
     secrets: &Secrets,
     base: &Path,
     metrics: Arc<Metrics>,
-    stop: Arc<AtomicBool>,
-) -> Result<Option<crate::control::alerts::DayAlerts>, AppError> {
+) -> Result<
+    Option<(
+        crate::control::alerts::DayAlerts,
+        crate::control::alerts::AlertThreads,
+    )>,
+    AppError,
+> {
     use crate::control::alerts;
     let Some(rx) = crate::telemetry::alerts::install(cfg.alerts.queue, metrics.clone()) else {
         return Ok(None);
@@ -54,9 +58,23 @@ pub(super) fn start_alerts(
     } else {
         log::info!(target: "alerts", "Alerts off (alerts.enabled: false): listed on the dashboard, not sent");
     }
-    let (day, _detached) =
-        alerts::spawn(rx, channels.ready, &cfg.alerts, metrics, stop).map_err(startup)?;
-    Ok(Some(day))
+    alerts::spawn(rx, channels.ready, &cfg.alerts, metrics)
+        .map(Some)
+        .map_err(startup)
+}
+
+/// Sends the alerts still queued at shutdown, for up to alerts.shutdown_drain_ms, and says
+/// what became of them; a channel stuck in a send is left to the exit.
+pub(super) fn finish_alerts(threads: crate::control::alerts::AlertThreads, cfg: &AppConfig) {
+    let d = threads.finish(Duration::from_millis(cfg.alerts.shutdown_drain_ms));
+    if d.not_sent > 0 || d.still_sending > 0 {
+        log::warn!(target: "alerts", sent = d.sent, not_sent = d.not_sent, still_sending = d.still_sending;
+            "Alerts at shutdown: {} sent, {} not sent, {} channel(s) still sending after alerts.shutdown_drain_ms ({} ms)",
+            d.sent, d.not_sent, d.still_sending, cfg.alerts.shutdown_drain_ms);
+    } else {
+        log::info!(target: "alerts", sent = d.sent, not_sent = 0u64;
+            "Alerts at shutdown: {} sent, none left", d.sent);
+    }
 }
 
 /// Starts the control API (a port it cannot take refuses the start) and the dashboard (one

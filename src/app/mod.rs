@@ -209,11 +209,9 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
         (cfg.mode == Mode::Live && !iv_file.is_empty()).then(|| resolve_path(base, iv_file));
     // Alerts first: the logger thread raises them from hot events.
     let http_stop = Arc::new(AtomicBool::new(false));
-    let day_alerts = match opts.serve_http {
-        true => {
-            control::start_alerts(cfg, &opts.secrets, base, metrics.clone(), http_stop.clone())?
-        }
-        false => None,
+    let (day_alerts, alert_threads) = match opts.serve_http {
+        true => control::start_alerts(cfg, &opts.secrets, base, metrics.clone())?.unzip(),
+        false => (None, None),
     };
     let logger =
         logging::spawn_logger_thread(hot_rx, master.clone(), iv_history).map_err(startup)?;
@@ -541,6 +539,9 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     }
     drop(hot);
     let _ = logger.join();
+    if let Some(t) = alert_threads {
+        control::finish_alerts(t, cfg);
+    }
     report.log_summary();
     log::info!(target: "app", "AITRAPP stopped");
     log::logger().flush();

@@ -101,6 +101,9 @@ pub struct AlertsConfig {
     pub retry_backoff_ms: u64,
     /// One send's whole time (connect, TLS, answer); a channel that hangs costs only this.
     pub timeout_ms: u64,
+    /// At shutdown the alerts still queued are sent for up to this long (retries included);
+    /// what is left then is logged and counted as not sent, and the exit goes on.
+    pub shutdown_drain_ms: u64,
     pub telegram: TelegramAlerts,
     pub slack: ChannelEvents,
     pub email: EmailAlerts,
@@ -116,6 +119,7 @@ impl Default for AlertsConfig {
             retries: 3,
             retry_backoff_ms: 1000,
             timeout_ms: 5000,
+            shutdown_drain_ms: 10_000,
             telegram: TelegramAlerts::default(),
             slack: ChannelEvents::default(),
             email: EmailAlerts::default(),

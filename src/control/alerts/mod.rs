@@ -11,12 +11,12 @@ pub mod events;
 use crate::config::operator::AlertsConfig;
 use crate::telemetry::alerts::{Alert, AlertKind};
 use crate::telemetry::Metrics;
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use channels::{AlertChannel, Channels, Configured};
 
@@ -80,22 +80,29 @@ struct Outlet {
 }
 
 /// Sends `text` on `channel`, retrying `retries` times with backoff doubling from `backoff`;
-/// gives up early when `stop` is set. The error is the last attempt's.
+/// gives up early when `give_up` is set. The error is the last attempt's.
 pub fn deliver(
     channel: &dyn AlertChannel,
     text: &str,
     retries: u32,
     backoff: Duration,
-    stop: &AtomicBool,
+    give_up: &AtomicBool,
 ) -> Result<u32, String> {
     let mut wait = backoff;
     let mut attempt = 1;
     loop {
         match channel.send(text) {
             Ok(()) => return Ok(attempt),
-            Err(e) if attempt > retries || stop.load(Ordering::Relaxed) => return Err(e),
-            Err(_) => {
-                std::thread::sleep(wait);
+            Err(e) if attempt > retries || give_up.load(Ordering::Relaxed) => return Err(e),
+            Err(e) => {
+                // The backoff ends early when the shutdown's drain time runs out.
+                let until = Instant::now() + wait;
+                while Instant::now() < until {
+                    if give_up.load(Ordering::Relaxed) {
+                        return Err(e);
+                    }
+                    std::thread::sleep((until - Instant::now()).min(Duration::from_millis(20)));
+                }
                 wait = wait.saturating_mul(2).min(Duration::from_secs(60));
                 attempt += 1;
             }
@@ -103,20 +110,30 @@ pub fn deliver(
     }
 }
 
+/// One channel's worker: sends what the alert thread hands it until the alert thread is
+/// gone and the queue is empty; once `give_up` is set what is left is counted, not sent.
 fn worker(
     channel: Box<dyn AlertChannel>,
     rx: Receiver<String>,
     cfg: AlertsConfig,
     metrics: Arc<Metrics>,
-    stop: Arc<AtomicBool>,
+    give_up: Arc<AtomicBool>,
 ) {
     let name = channel.name();
     let backoff = Duration::from_millis(cfg.retry_backoff_ms);
-    while !stop.load(Ordering::Relaxed) {
-        let Ok(text) = rx.recv_timeout(Duration::from_millis(200)) else {
-            continue;
+    loop {
+        let text = match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(text) => text,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => return,
         };
-        match deliver(channel.as_ref(), &text, cfg.retries, backoff, &stop) {
+        if give_up.load(Ordering::Relaxed) {
+            Metrics::add(&metrics.alerts_failed_total, 1);
+            log::warn!(target: "alerts", channel = name;
+                "Alert to {name} not sent: shutting down and alerts.shutdown_drain_ms ({} ms) ran out", cfg.shutdown_drain_ms);
+            continue;
+        }
+        match deliver(channel.as_ref(), &text, cfg.retries, backoff, &give_up) {
             Ok(attempts) => {
                 Metrics::add(&metrics.alerts_sent_total, 1);
                 log::info!(target: "alerts", channel = name, attempts = attempts; "Alert sent to {name}");
@@ -130,16 +147,77 @@ fn worker(
     }
 }
 
+/// The alert thread and the channel workers of a run. They outlive the trading threads
+/// (the last fills and the logger raise alerts during shutdown); `finish` sends what is
+/// queued and ends them within a bound.
+pub struct AlertThreads {
+    finishing: Arc<AtomicBool>,
+    give_up: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+    metrics: Arc<Metrics>,
+}
+
+/// What `AlertThreads::finish` got done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Drained {
+    /// Messages the channels accepted while finishing.
+    pub sent: u64,
+    /// Messages refused, never answered, or left when the drain time ran out.
+    pub not_sent: u64,
+    /// Workers still inside a send when the bound passed (left to the process's exit).
+    pub still_sending: usize,
+}
+
+impl AlertThreads {
+    /// Stops taking new alerts, routes the ones queued, lets each worker send its queue and
+    /// waits for them all, but never past `within`: then retries stop, what is left is
+    /// counted, and a worker stuck in a send (bounded by alerts.timeout_ms) is left behind.
+    pub fn finish(self, within: Duration) -> Drained {
+        let (sent0, failed0) = (
+            Metrics::get(&self.metrics.alerts_sent_total),
+            Metrics::get(&self.metrics.alerts_failed_total),
+        );
+        self.finishing.store(true, Ordering::Relaxed);
+        let deadline = Instant::now() + within;
+        let all_done = |threads: &[JoinHandle<()>]| threads.iter().all(|t| t.is_finished());
+        while !all_done(&self.threads) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if !all_done(&self.threads) {
+            // Workers now drop what they hold; give them a moment to count it.
+            self.give_up.store(true, Ordering::Relaxed);
+            let grace = Instant::now() + Duration::from_millis(300);
+            while !all_done(&self.threads) && Instant::now() < grace {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        let mut still_sending = 0;
+        for t in self.threads {
+            if t.is_finished() {
+                let _ = t.join();
+            } else {
+                still_sending += 1;
+            }
+        }
+        Drained {
+            sent: Metrics::get(&self.metrics.alerts_sent_total) - sent0,
+            not_sent: Metrics::get(&self.metrics.alerts_failed_total) - failed0,
+            still_sending,
+        }
+    }
+}
+
 /// Starts the alert thread and one worker per channel (none when `cfg.enabled` is off:
-/// alerts are then only listed).
+/// alerts are then only listed). They run until `AlertThreads::finish`.
 pub fn spawn(
     rx: Receiver<Alert>,
     channels: Vec<Configured>,
     cfg: &AlertsConfig,
     metrics: Arc<Metrics>,
-    stop: Arc<AtomicBool>,
-) -> std::io::Result<(DayAlerts, Vec<JoinHandle<()>>)> {
+) -> std::io::Result<(DayAlerts, AlertThreads)> {
     let day = DayAlerts::default();
+    let finishing = Arc::new(AtomicBool::new(false));
+    let give_up = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
     let mut outlets = Vec::new();
     for c in channels.into_iter().filter(|_| cfg.enabled) {
@@ -150,38 +228,73 @@ pub fn spawn(
             tx,
             sent: VecDeque::new(),
         });
-        let (cfg, metrics, stop) = (cfg.clone(), metrics.clone(), stop.clone());
+        let (cfg, metrics, give_up) = (cfg.clone(), metrics.clone(), give_up.clone());
         threads.push(
             std::thread::Builder::new()
                 .name(format!("aitrapp-alert-{}", c.channel.name()))
-                .spawn(move || worker(c.channel, wrx, cfg, metrics, stop))?,
+                .spawn(move || worker(c.channel, wrx, cfg, metrics, give_up))?,
         );
     }
-    let (list, cfg) = (day.clone(), cfg.clone());
+    let router = Router {
+        outlets,
+        day: day.clone(),
+        seen: HashMap::new(),
+        cfg: cfg.clone(),
+        metrics: metrics.clone(),
+    };
+    let until = finishing.clone();
     threads.push(
         std::thread::Builder::new()
             .name("aitrapp-alerts".into())
-            .spawn(move || route(rx, outlets, list, cfg, metrics, stop))?,
+            .spawn(move || router.run(rx, &until))?,
     );
-    Ok((day, threads))
+    Ok((
+        day,
+        AlertThreads {
+            finishing,
+            give_up,
+            threads,
+            metrics,
+        },
+    ))
 }
 
-fn route(
-    rx: Receiver<Alert>,
-    mut outlets: Vec<Outlet>,
+/// The alert thread's state: where each kind goes, what was sent lately, the day's list.
+struct Router {
+    outlets: Vec<Outlet>,
     day: DayAlerts,
+    seen: HashMap<(AlertKind, String), u64>,
     cfg: AlertsConfig,
     metrics: Arc<Metrics>,
-    stop: Arc<AtomicBool>,
-) {
-    let window_ms = cfg.dedupe_window_s * 1000;
-    let mut seen: HashMap<(AlertKind, String), u64> = HashMap::new();
-    while !stop.load(Ordering::Relaxed) {
-        let Ok(a) = rx.recv_timeout(Duration::from_millis(200)) else {
-            continue;
-        };
+}
+
+impl Router {
+    /// Routes alerts until `finishing` is set and the queue is empty; dropping the outlets
+    /// then ends each worker once it has sent its own queue.
+    fn run(mut self, rx: Receiver<Alert>, finishing: &AtomicBool) {
+        loop {
+            let next = if finishing.load(Ordering::Relaxed) {
+                rx.try_recv().ok()
+            } else {
+                match rx.recv_timeout(Duration::from_millis(200)) {
+                    Ok(a) => Some(a),
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => None,
+                }
+            };
+            match next {
+                Some(a) => self.route(a),
+                None => return,
+            }
+        }
+    }
+
+    fn route(&mut self, a: Alert) {
+        let (cfg, metrics) = (&self.cfg, &self.metrics);
+        let window_ms = cfg.dedupe_window_s * 1000;
         let now = a.unix_ms;
-        seen.retain(|_, at| now.saturating_sub(*at) < window_ms);
+        self.seen
+            .retain(|_, at| now.saturating_sub(*at) < window_ms);
         let key = (a.kind, a.text.clone());
         let mut record = AlertRecord {
             time: crate::clock::ist_time_of_day((now / 1000) as i64).to_string(),
@@ -191,15 +304,19 @@ fn route(
             sent_to: Vec::new(),
             note: None,
         };
-        if seen.contains_key(&key) {
+        if self.seen.contains_key(&key) {
             Metrics::add(&metrics.alerts_deduplicated_total, 1);
             record.note = Some("repeat within alerts.dedupe_window_s: not sent again");
-            day.push(record);
-            continue;
+            self.day.push(record);
+            return;
         }
-        seen.insert(key, now);
+        self.seen.insert(key, now);
         let text = message(a.kind, &a.text);
-        for o in outlets.iter_mut().filter(|o| o.events.contains(&a.kind)) {
+        for o in self
+            .outlets
+            .iter_mut()
+            .filter(|o| o.events.contains(&a.kind))
+        {
             while o
                 .sent
                 .front()
@@ -226,7 +343,7 @@ fn route(
                 }
             }
         }
-        day.push(record);
+        self.day.push(record);
     }
 }
 
@@ -295,12 +412,11 @@ mod tests {
         };
         let (tx, rx) = crossbeam_channel::bounded(16);
         let metrics = Arc::new(Metrics::default());
-        let stop = Arc::new(AtomicBool::new(false));
         let channel = Configured {
             channel: Box::new(Recorder(got.clone())),
             events: vec![AlertKind::KillSwitch, AlertKind::OrderRejected],
         };
-        let (day, threads) = spawn(rx, vec![channel], &cfg, metrics.clone(), stop.clone()).unwrap();
+        let (day, threads) = spawn(rx, vec![channel], &cfg, metrics.clone()).unwrap();
         let at = |kind, text: &str, ms| Alert {
             kind,
             text: text.into(),
@@ -320,10 +436,8 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         std::thread::sleep(Duration::from_millis(300));
-        stop.store(true, Ordering::SeqCst);
-        for t in threads {
-            t.join().unwrap();
-        }
+        let drained = threads.finish(Duration::from_secs(5));
+        assert_eq!(drained.still_sending, 0, "{drained:?}");
         let sent = got.lock().unwrap().clone();
         assert_eq!(
             sent,
@@ -342,5 +456,96 @@ mod tests {
         let listed = day.json();
         assert_eq!(listed["alerts"][2]["kind"], "POSITION_OPENED", "{listed}");
         assert_eq!(listed["alerts"][2]["sent_to"], serde_json::json!([]));
+    }
+
+    /// A channel that takes `each` per send and records what it was sent.
+    struct Slow {
+        each: Duration,
+        got: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl AlertChannel for Slow {
+        fn name(&self) -> &'static str {
+            "slow"
+        }
+        fn send(&self, text: &str) -> Result<(), String> {
+            std::thread::sleep(self.each);
+            self.got.lock().unwrap().push(text.to_string());
+            Ok(())
+        }
+    }
+
+    fn slow_run(each: Duration, n: usize) -> (Arc<Mutex<Vec<String>>>, AlertThreads, Arc<Metrics>) {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let cfg = AlertsConfig {
+            enabled: true,
+            ..AlertsConfig::default()
+        };
+        let (tx, rx) = crossbeam_channel::bounded(16);
+        let metrics = Arc::new(Metrics::default());
+        let channel = Configured {
+            channel: Box::new(Slow {
+                each,
+                got: got.clone(),
+            }),
+            events: vec![AlertKind::PositionClosed],
+        };
+        let (_, threads) = spawn(rx, vec![channel], &cfg, metrics.clone()).unwrap();
+        for i in 0..n {
+            tx.send(Alert {
+                kind: AlertKind::PositionClosed,
+                text: format!("close {i}"),
+                unix_ms: 1_764_000_000_000 + i as u64,
+            })
+            .unwrap();
+        }
+        (got, threads, metrics)
+    }
+
+    #[test]
+    fn finishing_sends_every_alert_still_queued_before_the_threads_end() {
+        // Raised just before the shutdown: still in the alert thread's queue or a worker's.
+        let (got, threads, _) = slow_run(Duration::from_millis(150), 5);
+        let drained = threads.finish(Duration::from_secs(10));
+        assert_eq!(
+            drained,
+            Drained {
+                sent: 5,
+                not_sent: 0,
+                still_sending: 0
+            }
+        );
+        let got = got.lock().unwrap();
+        assert_eq!(got.len(), 5, "{got:?}");
+        assert_eq!(got[4], "aitrapp [POSITION_CLOSED] close 4");
+    }
+
+    #[test]
+    fn a_hanging_channel_holds_the_finish_only_for_its_bound_and_what_is_left_is_counted() {
+        // Each send hangs for 1.5 s (as a channel that never answers does until
+        // alerts.timeout_ms); the drain may take 0.5 s.
+        let (got, threads, metrics) = slow_run(Duration::from_millis(1500), 3);
+        let t0 = Instant::now();
+        let drained = threads.finish(Duration::from_millis(500));
+        let took = t0.elapsed();
+        assert!(took < Duration::from_millis(1400), "finish took {took:?}");
+        assert_eq!(
+            drained,
+            Drained {
+                sent: 0,
+                not_sent: 0,
+                still_sending: 1
+            }
+        );
+        // The send in progress ends on its own; the two behind it are dropped and counted.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Metrics::get(&metrics.alerts_failed_total) < 2 {
+            assert!(Instant::now() < deadline, "the two left were never counted");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(got.lock().unwrap().len(), 1);
+        assert_eq!(Metrics::get(&metrics.alerts_failed_total), 2);
+        assert_eq!(Metrics::get(&metrics.alerts_sent_total), 1);
     }
 }
