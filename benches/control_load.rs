@@ -15,6 +15,12 @@
 //! quiet-then-load before the last quiet phase, default 1: the pooled rows of several rounds
 //! average out the market's drift through the day, which moves a single phase's p99 by
 //! about as much as the load does).
+//!
+//! For tick-to-intent itself, AITRAPP_LOAD_DAYS=N runs N sessions, each a different
+//! trading day and seed, and AITRAPP_LOAD_SPEED sets the market's pace (simulated seconds a
+//! second; each session then exits at its close and a phase the close cuts short is
+//! dropped): `AITRAPP_LOAD_DAYS=10 AITRAPP_LOAD_SPEED=200 AITRAPP_LOAD_SECS=10
+//! AITRAPP_LOAD_ROUNDS=4` pools about a thousand intents of each kind in 20 minutes.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -131,21 +137,22 @@ fn cpu_ticks(pid: u32) -> u64 {
     f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)
 }
 
-fn read_now(port: u16, pid: u32) -> Reading {
-    let (_, body) = http(port, "GET", "/metrics").expect("/metrics answers");
+/// None once the session has ended (its day closed).
+fn read_now(port: u16, pid: u32) -> Option<Reading> {
+    let (_, body) = http(port, "GET", "/metrics")?;
     let ticks = body
         .lines()
         .find_map(|l| l.strip_prefix("aitrapp_feed_ticks_total "))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0);
-    Reading {
+    Some(Reading {
         at: Instant::now(),
         process_ticks: cpu_ticks(pid),
         ticks,
         strategy: Buckets::parse(&body, "stage_latency_seconds", "stage=\"strategy\""),
         risk: Buckets::parse(&body, "stage_latency_seconds", "stage=\"risk\""),
         intent: Buckets::parse(&body, "tick_to_intent_seconds", ""),
-    }
+    })
 }
 
 /// What the load's clients saw.
@@ -298,16 +305,29 @@ fn row(phase: &str, w: &Window, load: Option<&Load>) -> String {
     )
 }
 
-fn main() {
-    if std::env::args().any(|a| a == "--list") {
-        return;
-    }
-    let secs = env_or::<u64>("AITRAPP_LOAD_SECS", 60);
-    let rps = env_or::<u64>("AITRAPP_LOAD_RPS", 2000);
-    let clients = env_or::<u64>("AITRAPP_LOAD_CLIENTS", 8).max(1);
-    let rounds = env_or::<u64>("AITRAPP_LOAD_ROUNDS", 1).max(1);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = std::env::temp_dir().join(format!("aitrapp-bench-load-{}", std::process::id()));
+/// Trading days for the sessions of AITRAPP_LOAD_DAYS (no weekend, no 2026 NSE holiday).
+const DAYS: [&str; 14] = [
+    "2026-11-16",
+    "2026-11-17",
+    "2026-11-18",
+    "2026-11-19",
+    "2026-11-20",
+    "2026-11-23",
+    "2026-11-25",
+    "2026-11-26",
+    "2026-11-27",
+    "2026-11-30",
+    "2026-12-01",
+    "2026-12-02",
+    "2026-12-03",
+    "2026-12-04",
+];
+
+/// A project directory with the shipped configs; the config as shipped but for its ports
+/// and, when set, the synthetic market's pace, date and seed (the session then exits at
+/// its close).
+fn session_dir(root: &Path, day: usize, speed: Option<f64>) -> (std::path::PathBuf, u16) {
+    let dir = std::env::temp_dir().join(format!("aitrapp-bench-load-{}-{day}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("configs")).unwrap();
     for e in std::fs::read_dir(root.join("configs")).unwrap() {
@@ -316,58 +336,108 @@ fn main() {
             std::fs::copy(&p, dir.join("configs").join(p.file_name().unwrap())).unwrap();
         }
     }
-    // The shipped config as it is but for its ports, so a running session cannot collide.
     let port = free_port();
     let yaml = std::fs::read_to_string(dir.join("configs/app.yaml")).unwrap();
-    let yaml = yaml
+    let mut yaml = yaml
         .replace("  api_port: 8000", &format!("  api_port: {port}"))
         .replace(
             "  dashboard_port: 3000",
             &format!("  dashboard_port: {}", free_port()),
         );
+    if let Some(speed) = speed {
+        let date = DAYS[day % DAYS.len()];
+        for (from, to) in [
+            ("    seed: 42\n", format!("    seed: {}\n", 42 + day)),
+            ("    speed: 20.0 ", format!("    speed: {speed:.1} #")),
+            ("    exit_at_close: false", "    exit_at_close: true".into()),
+            ("    date: \"\" ", format!("    date: \"{date}\" #")),
+        ] {
+            assert!(yaml.contains(from), "the shipped config has no {from:?}");
+            yaml = yaml.replacen(from, &to, 1);
+        }
+    }
     std::fs::write(dir.join("configs/app.yaml"), yaml).unwrap();
-    let run = Running::quiet(&dir, port);
-    let pid = run.child.id();
-    wait_until("the API", 60, || http(port, "GET", "/health").is_some());
-    println!("warming up 10 s (shipped config, pid {pid}, API on {port})");
-    std::thread::sleep(Duration::from_secs(10));
+    (dir, port)
+}
 
-    // Quiet, load, quiet, ... quiet: the market's drift through the day falls on both kinds.
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let secs = env_or::<u64>("AITRAPP_LOAD_SECS", 60);
+    let rps = env_or::<u64>("AITRAPP_LOAD_RPS", 2000);
+    let clients = env_or::<u64>("AITRAPP_LOAD_CLIENTS", 8).max(1);
+    let rounds = env_or::<u64>("AITRAPP_LOAD_ROUNDS", 1).max(1);
+    let days = env_or::<usize>("AITRAPP_LOAD_DAYS", 1).max(1);
+    let speed = std::env::var("AITRAPP_LOAD_SPEED")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let phase = Duration::from_secs(secs);
     let mut rows = Vec::new();
     let (mut quiet, mut loaded, mut load_all) =
         (Window::default(), Window::default(), Load::empty());
-    for r in 0..=rounds {
-        let a = read_now(port, pid);
-        std::thread::sleep(phase);
-        let w = Window::between(&a, &read_now(port, pid));
-        rows.push(row("quiet", &w, None));
-        quiet.add(&w);
-        if r == rounds {
-            break;
-        }
+    for day in 0..days {
+        let (dir, port) = session_dir(root, day, speed);
+        let run = Running::quiet(&dir, port);
+        let pid = run.child.id();
+        wait_until("the API", 60, || http(port, "GET", "/health").is_some());
         println!(
-            "round {}: {rps} GET /state a second from {clients} clients for {secs} s",
-            r + 1
+            "day {}: warming up 10 s (pid {pid}, API on {port}, market pace {})",
+            day + 1,
+            speed.map_or("as shipped".into(), |s| format!(
+                "{s}x, {}",
+                DAYS[day % DAYS.len()]
+            ))
         );
-        let stop = Arc::new(AtomicBool::new(false));
-        let loader = {
-            let stop = stop.clone();
-            std::thread::spawn(move || load(port, rps, clients, stop))
-        };
-        let a = read_now(port, pid);
-        std::thread::sleep(phase);
-        let w = Window::between(&a, &read_now(port, pid));
-        stop.store(true, Ordering::Relaxed);
-        let l = loader.join().unwrap();
-        rows.push(row("GET /state load", &w, Some(&l)));
-        loaded.add(&w);
-        load_all.add(&l);
-        // The last requests finish before the next quiet phase starts.
-        std::thread::sleep(Duration::from_secs(1));
+        std::thread::sleep(Duration::from_secs(10));
+        // Quiet, load, quiet, ... quiet; every other day starts with load, so each kind
+        // falls on both ends of the day (the market's drift through it moves the p99).
+        let load_first = day % 2 == 1;
+        for p in 0..=2 * rounds {
+            let is_load = (p % 2 == 1) != load_first;
+            if is_load && p == 2 * rounds {
+                break;
+            }
+            let loader = is_load.then(|| {
+                println!("  {rps} GET /state a second from {clients} clients for {secs} s");
+                let stop = Arc::new(AtomicBool::new(false));
+                let s = stop.clone();
+                (
+                    stop,
+                    std::thread::spawn(move || load(port, rps, clients, s)),
+                )
+            });
+            let a = read_now(port, pid);
+            std::thread::sleep(phase);
+            let b = read_now(port, pid);
+            let l = loader.map(|(stop, h)| {
+                stop.store(true, Ordering::Relaxed);
+                h.join().unwrap()
+            });
+            // A phase the day's close cut short is not counted.
+            let (Some(a), Some(b)) = (a, b) else {
+                println!("  the session ended (its day closed)");
+                break;
+            };
+            let w = Window::between(&a, &b);
+            match &l {
+                Some(l) => {
+                    rows.push(row("GET /state load", &w, Some(l)));
+                    loaded.add(&w);
+                    load_all.add(l);
+                    // The last requests finish before the next quiet phase starts.
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                None => {
+                    rows.push(row("quiet", &w, None));
+                    quiet.add(&w);
+                }
+            }
+        }
+        drop(run);
+        let _ = std::fs::remove_dir_all(&dir);
     }
-    drop(run);
-    let _ = std::fs::remove_dir_all(&dir);
 
     println!();
     println!("| phase | s | /state answered/s | failed | /state answer p50 / p99 (ms) | ticks/s | process CPU (% of one core) | ticks at strategy | feed->strategy p50 / p99 (us) | feed->risk p50 / p99 (us) | intents | tick->intent p50 / p99 (us) |");
