@@ -21,6 +21,8 @@
 //! second; each session then exits at its close and a phase the close cuts short is
 //! dropped): `AITRAPP_LOAD_DAYS=10 AITRAPP_LOAD_SPEED=200 AITRAPP_LOAD_SECS=10
 //! AITRAPP_LOAD_ROUNDS=4` pools about a thousand intents of each kind in 20 minutes.
+//! With AITRAPP_LOAD_PAIRED=1 (and a pace) each day runs twice, whole, once quiet and once
+//! under load: the same ticks and the same intents, so the market's drift cancels out.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -137,9 +139,13 @@ fn cpu_ticks(pid: u32) -> u64 {
     f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)
 }
 
-/// None once the session has ended (its day closed).
+/// None once the session has ended (its day closed) or is ending (an answer that is not a
+/// full /metrics page).
 fn read_now(port: u16, pid: u32) -> Option<Reading> {
-    let (_, body) = http(port, "GET", "/metrics")?;
+    let (code, body) = http(port, "GET", "/metrics")?;
+    if code != 200 || !body.contains("aitrapp_tick_to_intent_seconds_bucket") {
+        return None;
+    }
     let ticks = body
         .lines()
         .find_map(|l| l.strip_prefix("aitrapp_feed_ticks_total "))
@@ -224,8 +230,8 @@ impl Window {
     fn between(a: &Reading, b: &Reading) -> Window {
         Window {
             secs: (b.at - a.at).as_secs_f64(),
-            cpu_ticks: b.process_ticks - a.process_ticks,
-            ticks: b.ticks - a.ticks,
+            cpu_ticks: b.process_ticks.saturating_sub(a.process_ticks),
+            ticks: b.ticks.saturating_sub(a.ticks),
             strategy: a.strategy.since(&b.strategy),
             risk: a.risk.since(&b.risk),
             intent: a.intent.since(&b.intent),
@@ -360,6 +366,64 @@ fn session_dir(root: &Path, day: usize, speed: Option<f64>) -> (std::path::PathB
     (dir, port)
 }
 
+/// A session of `day` started and warmed up for 10 s: its directory, API port and process.
+fn start_session(
+    root: &Path,
+    day: usize,
+    speed: Option<f64>,
+) -> (std::path::PathBuf, u16, Running) {
+    let (dir, port) = session_dir(root, day, speed);
+    let run = Running::quiet(&dir, port);
+    wait_until("the API", 60, || http(port, "GET", "/health").is_some());
+    println!(
+        "day {}: warming up 10 s (pid {}, API on {port}, market pace {})",
+        day + 1,
+        run.child.id(),
+        speed.map_or("as shipped".into(), |s| format!(
+            "{s}x, {}",
+            DAYS[day % DAYS.len()]
+        ))
+    );
+    std::thread::sleep(Duration::from_secs(10));
+    (dir, port, run)
+}
+
+type Loader = (Arc<AtomicBool>, std::thread::JoinHandle<Load>);
+
+fn start_load(port: u16, rps: u64, clients: u64, secs: u64) -> Loader {
+    println!("  {rps} GET /state a second from {clients} clients ({secs} s a phase)");
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    (
+        stop,
+        std::thread::spawn(move || load(port, rps, clients, s)),
+    )
+}
+
+/// Adds one measured window to its kind's pool and its row to the table.
+fn tally(
+    rows: &mut Vec<String>,
+    quiet: &mut Window,
+    loaded: &mut Window,
+    load_all: &mut Load,
+    w: &Window,
+    l: Option<Load>,
+) {
+    match &l {
+        Some(l) => {
+            rows.push(row("GET /state load", w, Some(l)));
+            loaded.add(w);
+            load_all.add(l);
+            // The last requests finish before the next quiet phase starts.
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        None => {
+            rows.push(row("quiet", w, None));
+            quiet.add(w);
+        }
+    }
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -377,20 +441,42 @@ fn main() {
     let mut rows = Vec::new();
     let (mut quiet, mut loaded, mut load_all) =
         (Window::default(), Window::default(), Load::empty());
+    let paired = speed.is_some() && std::env::var_os("AITRAPP_LOAD_PAIRED").is_some();
     for day in 0..days {
-        let (dir, port) = session_dir(root, day, speed);
-        let run = Running::quiet(&dir, port);
+        if paired {
+            // The same day twice, whole: once quiet, once under load (the order alternating
+            // by day), so both see the same ticks and the same intents.
+            let order = if day % 2 == 0 {
+                [false, true]
+            } else {
+                [true, false]
+            };
+            for is_load in order {
+                let (dir, port, run) = start_session(root, day, speed);
+                let pid = run.child.id();
+                let loader = is_load.then(|| start_load(port, rps, clients, secs));
+                let a = read_now(port, pid).expect("the session is running");
+                let mut b = a.clone();
+                loop {
+                    std::thread::sleep(Duration::from_millis(500));
+                    match read_now(port, pid) {
+                        Some(r) => b = r,
+                        None => break,
+                    }
+                }
+                let l = loader.map(|(stop, h)| {
+                    stop.store(true, Ordering::Relaxed);
+                    h.join().unwrap()
+                });
+                let w = Window::between(&a, &b);
+                tally(&mut rows, &mut quiet, &mut loaded, &mut load_all, &w, l);
+                drop(run);
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+            continue;
+        }
+        let (dir, port, run) = start_session(root, day, speed);
         let pid = run.child.id();
-        wait_until("the API", 60, || http(port, "GET", "/health").is_some());
-        println!(
-            "day {}: warming up 10 s (pid {pid}, API on {port}, market pace {})",
-            day + 1,
-            speed.map_or("as shipped".into(), |s| format!(
-                "{s}x, {}",
-                DAYS[day % DAYS.len()]
-            ))
-        );
-        std::thread::sleep(Duration::from_secs(10));
         // Quiet, load, quiet, ... quiet; every other day starts with load, so each kind
         // falls on both ends of the day (the market's drift through it moves the p99).
         let load_first = day % 2 == 1;
@@ -399,15 +485,7 @@ fn main() {
             if is_load && p == 2 * rounds {
                 break;
             }
-            let loader = is_load.then(|| {
-                println!("  {rps} GET /state a second from {clients} clients for {secs} s");
-                let stop = Arc::new(AtomicBool::new(false));
-                let s = stop.clone();
-                (
-                    stop,
-                    std::thread::spawn(move || load(port, rps, clients, s)),
-                )
-            });
+            let loader = is_load.then(|| start_load(port, rps, clients, secs));
             let a = read_now(port, pid);
             std::thread::sleep(phase);
             let b = read_now(port, pid);
@@ -421,19 +499,7 @@ fn main() {
                 break;
             };
             let w = Window::between(&a, &b);
-            match &l {
-                Some(l) => {
-                    rows.push(row("GET /state load", &w, Some(l)));
-                    loaded.add(&w);
-                    load_all.add(l);
-                    // The last requests finish before the next quiet phase starts.
-                    std::thread::sleep(Duration::from_secs(1));
-                }
-                None => {
-                    rows.push(row("quiet", &w, None));
-                    quiet.add(&w);
-                }
-            }
+            tally(&mut rows, &mut quiet, &mut loaded, &mut load_all, &w, l);
         }
         drop(run);
         let _ = std::fs::remove_dir_all(&dir);
