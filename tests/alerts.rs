@@ -197,6 +197,22 @@ fn alerts_yaml(telegram_port: u16, extra: &str) -> String {
     )
 }
 
+/// A synthetic session at pace 200 from 09:40 (the opening range done), `alerts` appended.
+fn session_yaml(port: u16, dash: u16, alerts: &str) -> String {
+    format!(
+        "control:\n  api_port: {port}\n  dashboard_port: {dash}\nfeed:\n  source: synthetic\n  synthetic:\n    seed: 42\n    speed: 200\n    date: \"2026-12-02\"\n    start_time: \"09:40\"\nstrategies:\n  options_ranker:\n    enabled: false\nlogging:\n  stderr: false\n{alerts}"
+    )
+}
+
+/// How many messages a fake server got that contain `what`.
+fn count_with(seen: &Seen, what: &str) -> usize {
+    seen.lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, b)| b.contains(what))
+        .count()
+}
+
 fn alert_test(dir: &Path) -> (Option<i32>, String) {
     let out = std::process::Command::new(common::bin())
         .current_dir(dir)
@@ -289,21 +305,14 @@ fn a_session_alerts_by_each_filter_while_a_hanging_channel_costs_trading_nothing
     let (port, dash) = (free_port(), free_port());
     // Telegram hangs (every send waits out its timeout and retries); email takes only the
     // kill switch.
-    let yaml = format!(
-        "control:\n  api_port: {port}\n  dashboard_port: {dash}\nfeed:\n  source: synthetic\n  synthetic:\n    seed: 42\n    speed: 200\n    date: \"2026-12-02\"\n    start_time: \"09:40\"\nstrategies:\n  options_ranker:\n    enabled: false\nlogging:\n  stderr: false\n{}",
-        alerts_yaml(hang, "    events: [KILL_SWITCH]\n")
+    let yaml = session_yaml(
+        port,
+        dash,
+        &alerts_yaml(hang, "    events: [KILL_SWITCH]\n"),
     );
     std::fs::write(dir.join("configs/app.yaml"), yaml).unwrap();
     let _app = common::Running::quiet(&dir, port);
-    let slack_has = |what: &str| {
-        f.slack
-            .1
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(_, b)| b.contains(what))
-            .count()
-    };
+    let slack_has = |what: &str| count_with(&f.slack.1, what);
     wait_until("POSITION_OPENED on Slack", 120, || {
         slack_has("[POSITION_OPENED]") > 0
     });
@@ -369,24 +378,15 @@ fn alerts_raised_just_before_a_shutdown_are_still_sent_before_the_exit() {
     let dir = temp_project("alert-shutdown");
     write_env(&dir, &f);
     let (port, dash) = (free_port(), free_port());
-    let yaml = format!(
-        "control:\n  api_port: {port}\n  dashboard_port: {dash}\nfeed:\n  source: synthetic\n  synthetic:\n    seed: 42\n    speed: 200\n    date: \"2026-12-02\"\n    start_time: \"09:40\"\nstrategies:\n  options_ranker:\n    enabled: false\nlogging:\n  stderr: false\n{}",
-        alerts_yaml(f.telegram.0, "    events: [KILL_SWITCH]\n").replace("timeout_ms: 1500", "timeout_ms: 5000")
-    );
+    let alerts = alerts_yaml(f.telegram.0, "    events: [KILL_SWITCH]\n")
+        .replace("timeout_ms: 1500", "timeout_ms: 5000");
+    let yaml = session_yaml(port, dash, &alerts);
     std::fs::write(dir.join("configs/app.yaml"), yaml).unwrap();
     let mut app = common::Running::quiet(&dir, port);
     wait_until("a position open", 120, || {
         common::metric_f64(port, "positions_open").unwrap_or(0.0) > 0.0
     });
-    let slack_has = |what: &str| {
-        f.slack
-            .1
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(_, b)| b.contains(what))
-            .count()
-    };
+    let slack_has = |what: &str| count_with(&f.slack.1, what);
     let (code, body) = http(port, "POST", "/flatten?reason=closing-time").unwrap();
     assert_eq!(code, 200, "{body}");
     unsafe { libc::kill(app.child.id() as i32, libc::SIGTERM) };
