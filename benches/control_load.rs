@@ -366,60 +366,94 @@ fn session_dir(root: &Path, day: usize, speed: Option<f64>) -> (std::path::PathB
     (dir, port)
 }
 
-/// A session of `day` started and warmed up for 10 s: its directory, API port and process.
-fn start_session(
-    root: &Path,
-    day: usize,
-    speed: Option<f64>,
-) -> (std::path::PathBuf, u16, Running) {
-    let (dir, port) = session_dir(root, day, speed);
-    let run = Running::quiet(&dir, port);
-    wait_until("the API", 60, || http(port, "GET", "/health").is_some());
-    println!(
-        "day {}: warming up 10 s (pid {}, API on {port}, market pace {})",
-        day + 1,
-        run.child.id(),
-        speed.map_or("as shipped".into(), |s| format!(
-            "{s}x, {}",
-            DAYS[day % DAYS.len()]
-        ))
-    );
-    std::thread::sleep(Duration::from_secs(10));
-    (dir, port, run)
+/// A session of `day`, started and warmed up for 10 s; dropping it kills the process and
+/// removes its directory.
+struct Session {
+    dir: std::path::PathBuf,
+    port: u16,
+    pid: u32,
+    run: Option<Running>,
 }
 
-type Loader = (Arc<AtomicBool>, std::thread::JoinHandle<Load>);
-
-fn start_load(port: u16, rps: u64, clients: u64, secs: u64) -> Loader {
-    println!("  {rps} GET /state a second from {clients} clients ({secs} s a phase)");
-    let stop = Arc::new(AtomicBool::new(false));
-    let s = stop.clone();
-    (
-        stop,
-        std::thread::spawn(move || load(port, rps, clients, s)),
-    )
-}
-
-/// Adds one measured window to its kind's pool and its row to the table.
-fn tally(
-    rows: &mut Vec<String>,
-    quiet: &mut Window,
-    loaded: &mut Window,
-    load_all: &mut Load,
-    w: &Window,
-    l: Option<Load>,
-) {
-    match &l {
-        Some(l) => {
-            rows.push(row("GET /state load", w, Some(l)));
-            loaded.add(w);
-            load_all.add(l);
-            // The last requests finish before the next quiet phase starts.
-            std::thread::sleep(Duration::from_secs(1));
+impl Session {
+    fn start(root: &Path, day: usize, speed: Option<f64>) -> Session {
+        let (dir, port) = session_dir(root, day, speed);
+        let run = Running::quiet(&dir, port);
+        wait_until("the API", 60, || http(port, "GET", "/health").is_some());
+        let pid = run.child.id();
+        println!(
+            "day {}: warming up 10 s (pid {pid}, API on {port}, market pace {})",
+            day + 1,
+            speed.map_or("as shipped".into(), |s| format!(
+                "{s}x, {}",
+                DAYS[day % DAYS.len()]
+            ))
+        );
+        std::thread::sleep(Duration::from_secs(10));
+        Session {
+            dir,
+            port,
+            pid,
+            run: Some(run),
         }
-        None => {
-            rows.push(row("quiet", w, None));
-            quiet.add(w);
+    }
+
+    fn read(&self) -> Option<Reading> {
+        read_now(self.port, self.pid)
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // The process first (Running's drop kills it), then its directory.
+        drop(self.run.take());
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The load's client threads, running until `stop`.
+struct Loader {
+    stop: Arc<AtomicBool>,
+    clients: std::thread::JoinHandle<Load>,
+}
+
+impl Loader {
+    fn start(port: u16, rps: u64, clients: u64, secs: u64) -> Loader {
+        println!("  {rps} GET /state a second from {clients} clients ({secs} s a phase)");
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        Loader {
+            stop,
+            clients: std::thread::spawn(move || load(port, rps, clients, s)),
+        }
+    }
+
+    fn stop(self) -> Load {
+        self.stop.store(true, Ordering::Relaxed);
+        self.clients.join().unwrap()
+    }
+}
+
+/// Every measured window: its row, and the pool of its kind.
+struct Tally {
+    rows: Vec<String>,
+    quiet: Window,
+    loaded: Window,
+    load_all: Load,
+}
+
+impl Tally {
+    fn add(&mut self, w: &Window, load: Option<Load>) {
+        match load {
+            Some(l) => {
+                self.rows.push(row("GET /state load", w, Some(&l)));
+                self.loaded.add(w);
+                self.load_all.add(&l);
+            }
+            None => {
+                self.rows.push(row("quiet", w, None));
+                self.quiet.add(w);
+            }
         }
     }
 }
@@ -438,9 +472,12 @@ fn main() {
         .and_then(|v| v.parse::<f64>().ok());
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let phase = Duration::from_secs(secs);
-    let mut rows = Vec::new();
-    let (mut quiet, mut loaded, mut load_all) =
-        (Window::default(), Window::default(), Load::empty());
+    let mut t = Tally {
+        rows: Vec::new(),
+        quiet: Window::default(),
+        loaded: Window::default(),
+        load_all: Load::empty(),
+    };
     let paired = speed.is_some() && std::env::var_os("AITRAPP_LOAD_PAIRED").is_some();
     for day in 0..days {
         if paired {
@@ -452,31 +489,22 @@ fn main() {
                 [true, false]
             };
             for is_load in order {
-                let (dir, port, run) = start_session(root, day, speed);
-                let pid = run.child.id();
-                let loader = is_load.then(|| start_load(port, rps, clients, secs));
-                let a = read_now(port, pid).expect("the session is running");
+                let session = Session::start(root, day, speed);
+                let loader = is_load.then(|| Loader::start(session.port, rps, clients, secs));
+                let a = session.read().expect("the session is running");
                 let mut b = a.clone();
                 loop {
                     std::thread::sleep(Duration::from_millis(500));
-                    match read_now(port, pid) {
+                    match session.read() {
                         Some(r) => b = r,
                         None => break,
                     }
                 }
-                let l = loader.map(|(stop, h)| {
-                    stop.store(true, Ordering::Relaxed);
-                    h.join().unwrap()
-                });
-                let w = Window::between(&a, &b);
-                tally(&mut rows, &mut quiet, &mut loaded, &mut load_all, &w, l);
-                drop(run);
-                let _ = std::fs::remove_dir_all(&dir);
+                t.add(&Window::between(&a, &b), loader.map(Loader::stop));
             }
             continue;
         }
-        let (dir, port, run) = start_session(root, day, speed);
-        let pid = run.child.id();
+        let session = Session::start(root, day, speed);
         // Quiet, load, quiet, ... quiet; every other day starts with load, so each kind
         // falls on both ends of the day (the market's drift through it moves the p99).
         let load_first = day % 2 == 1;
@@ -485,25 +513,29 @@ fn main() {
             if is_load && p == 2 * rounds {
                 break;
             }
-            let loader = is_load.then(|| start_load(port, rps, clients, secs));
-            let a = read_now(port, pid);
+            let loader = is_load.then(|| Loader::start(session.port, rps, clients, secs));
+            let a = session.read();
             std::thread::sleep(phase);
-            let b = read_now(port, pid);
-            let l = loader.map(|(stop, h)| {
-                stop.store(true, Ordering::Relaxed);
-                h.join().unwrap()
-            });
+            let b = session.read();
+            let load = loader.map(Loader::stop);
             // A phase the day's close cut short is not counted.
             let (Some(a), Some(b)) = (a, b) else {
                 println!("  the session ended (its day closed)");
                 break;
             };
-            let w = Window::between(&a, &b);
-            tally(&mut rows, &mut quiet, &mut loaded, &mut load_all, &w, l);
+            t.add(&Window::between(&a, &b), load);
+            if is_load {
+                // The last requests finish before the next quiet phase starts.
+                std::thread::sleep(Duration::from_secs(1));
+            }
         }
-        drop(run);
-        let _ = std::fs::remove_dir_all(&dir);
     }
+    let Tally {
+        rows,
+        quiet,
+        loaded,
+        load_all,
+    } = t;
 
     println!();
     println!("| phase | s | /state answered/s | failed | /state answer p50 / p99 (ms) | ticks/s | process CPU (% of one core) | ticks at strategy | feed->strategy p50 / p99 (us) | feed->risk p50 / p99 (us) | intents | tick->intent p50 / p99 (us) |");

@@ -384,7 +384,7 @@ fn alerts_raised_just_before_a_shutdown_are_still_sent_before_the_exit() {
     std::fs::write(dir.join("configs/app.yaml"), yaml).unwrap();
     let mut app = common::Running::quiet(&dir, port);
     wait_until("a position open", 120, || {
-        common::metric_f64(port, "positions_open").unwrap_or(0.0) > 0.0
+        metric(port, "positions_open") > 0.0
     });
     let slack_has = |what: &str| count_with(&f.slack.1, what);
     let (code, body) = http(port, "POST", "/flatten?reason=closing-time").unwrap();
@@ -400,21 +400,20 @@ fn alerts_raised_just_before_a_shutdown_are_still_sent_before_the_exit() {
     assert_eq!(slack_has("[KILL_SWITCH]"), 1, "{log}");
     let closed = slack_has("[POSITION_CLOSED]");
     assert!(closed > 0, "the flatten's closes never reached Slack");
-    let line = log
-        .lines()
-        .find(|l| l.contains("Alerts at shutdown"))
-        .unwrap_or_else(|| panic!("no drain line: {log}"));
-    assert!(line.contains("none left"), "{line}");
-    let sent = common::json_log(&dir)
+    let drain = common::json_log(&dir)
         .into_iter()
         .find(|v| {
             v["message"]
                 .as_str()
                 .is_some_and(|m| m.starts_with("Alerts at shutdown"))
         })
-        .map(|v| v["sent"].as_u64().unwrap())
-        .unwrap();
-    assert!(sent > 0, "nothing was left for the drain to send: {line}");
+        .unwrap_or_else(|| panic!("no drain line: {log}"));
+    let line = drain["message"].as_str().unwrap();
+    assert!(line.contains("none left"), "{line}");
+    assert!(
+        drain["sent"].as_u64().unwrap() > 0,
+        "nothing was left for the drain to send: {line}"
+    );
     assert!(log.find("Alerts at shutdown").unwrap() < log.find("AITRAPP stopped").unwrap());
 }
 

@@ -178,18 +178,23 @@ impl AlertThreads {
             Metrics::get(&self.metrics.alerts_failed_total),
         );
         self.finishing.store(true, Ordering::Relaxed);
-        let deadline = Instant::now() + within;
-        let all_done = |threads: &[JoinHandle<()>]| threads.iter().all(|t| t.is_finished());
-        while !all_done(&self.threads) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        if !all_done(&self.threads) {
-            // Workers now drop what they hold; give them a moment to count it.
-            self.give_up.store(true, Ordering::Relaxed);
-            let grace = Instant::now() + Duration::from_millis(300);
-            while !all_done(&self.threads) && Instant::now() < grace {
+        // True once every thread has ended; false when `bound` passed first.
+        let all_done_within = |bound: Duration| {
+            let until = Instant::now() + bound;
+            loop {
+                if self.threads.iter().all(|t| t.is_finished()) {
+                    return true;
+                }
+                if Instant::now() >= until {
+                    return false;
+                }
                 std::thread::sleep(Duration::from_millis(10));
             }
+        };
+        if !all_done_within(within) {
+            // Workers now drop what they hold; give them a moment to count it.
+            self.give_up.store(true, Ordering::Relaxed);
+            all_done_within(Duration::from_millis(300));
         }
         let mut still_sending = 0;
         for t in self.threads {
