@@ -5,7 +5,7 @@ use super::RiskStage;
 use crate::clock::ist_epoch;
 use crate::domain::black76::{years_between, Black76, OptionKind};
 use crate::domain::*;
-use crate::telemetry::snapshot::{symbol_bytes, DELTA_UNKNOWN, MAX_ORDERS, MAX_POSITIONS};
+use crate::telemetry::snapshot::{narrow, symbol_bytes, DELTA_UNKNOWN, MAX_ORDERS, MAX_POSITIONS};
 use crate::telemetry::Metrics;
 
 impl RiskStage {
@@ -81,7 +81,7 @@ impl RiskStage {
                 r.unrealized_paise = p.unrealized().0;
                 r.stop = p.stop.0;
                 r.target = p.target.0;
-                r.divisor = p.divisor;
+                r.divisor = narrow(p.divisor, 1, u32::MAX);
                 r.delta_milli = deltas[n];
                 r.trip_realized_paise = p.realized.0 - self.realized_at_open[i].0;
                 r.charges_paise = self.trip_charges[i].total().0;
@@ -113,11 +113,11 @@ impl RiskStage {
             r.order_type = (o.intent.order_type == OrderType::Limit) as u8;
             r.purpose = o.intent.purpose as u8;
             r.symbol = symbol_bytes(inst.map(|i| i.tradingsymbol.as_str()).unwrap_or(""));
-            r.qty = o.intent.qty.0;
-            r.filled = o.filled.0;
+            r.qty = narrow(o.intent.qty.0, i32::MIN, i32::MAX);
+            r.filled = narrow(o.filled.0, i32::MIN, i32::MAX);
             r.price = o.intent.price.0;
             r.avg_fill = o.avg_fill.0;
-            r.divisor = inst.map(|i| i.divisor()).unwrap_or(100);
+            r.divisor = narrow(inst.map(|i| i.divisor()).unwrap_or(100), 1, u32::MAX);
             r.ts = o.intent.ts;
         }
         b.orders_count = (total - start) as u32;

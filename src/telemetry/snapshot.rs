@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 
 pub const MAGIC: u64 = 0x4149_5452_4150_5031; // "AITRAPP1"
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 pub const MAX_POSITIONS: usize = 128;
 pub const MAX_ORDERS: usize = 256;
 
@@ -26,14 +26,14 @@ pub struct PositionRecord {
     pub unrealized_paise: i64,
     pub stop: i64,
     pub target: i64,
-    pub divisor: i64,
     /// Position delta in units of the underlying x 1000 (options by Black-76 from the LTP's
     /// implied volatility and the future; futures and shares: the quantity).
     /// `DELTA_UNKNOWN` when no IV could be read.
     pub delta_milli: i64,
     /// The spread this position is a leg of; 0 for none.
     pub spread: u32,
-    pub _pad2: u32,
+    /// Price units per rupee (100 for paise); u32 keeps the record at two cache lines.
+    pub divisor: u32,
     /// P&L realized by partial exits of the round trip in progress.
     pub trip_realized_paise: i64,
     /// Charges of the round trip's fills so far.
@@ -53,13 +53,13 @@ pub struct OrderRecord {
     pub order_type: u8,
     pub purpose: u8,
     pub symbol: [u8; 32],
-    pub qty: i64,
-    pub filled: i64,
+    /// One order's quantity (capped by the freeze quantity, far inside i32).
+    pub qty: i32,
+    pub filled: i32,
     pub price: i64,
     pub avg_fill: i64,
-    pub divisor: i64,
+    pub divisor: u32,
     pub ts: u32,
-    pub _pad: u32,
 }
 
 #[repr(C)]
@@ -125,6 +125,10 @@ impl Default for SnapshotBody {
         }
     }
 }
+
+// A full book is copied on every read of it: the records' sizes are the read's cost.
+const _: () = assert!(std::mem::size_of::<PositionRecord>() == 128);
+const _: () = assert!(std::mem::size_of::<OrderRecord>() == 80);
 
 const HEADER: usize = 64;
 const SEQ_OFFSET: usize = 16;
@@ -245,7 +249,7 @@ pub fn read(path: &Path) -> Result<Box<SnapshotBody>, SnapshotError> {
 
 /// Seqlock read of the mapping into `out`: the scalar fields, then only the first
 /// `positions_count` positions and `orders_count` orders (every reader slices to the counts;
-/// the unused slots are most of the 40 KB). Records past the counts keep what `out` held.
+/// the unused slots are most of the 37 KB). Records past the counts keep what `out` held.
 fn read_map(map: &[u8], p: &str, out: &mut SnapshotBody) -> Result<(), SnapshotError> {
     let magic = u64::from_le_bytes(map[0..8].try_into().unwrap_or([0; 8]));
     let version = u32::from_le_bytes(map[8..12].try_into().unwrap_or([0; 4]));
@@ -312,7 +316,7 @@ impl SnapshotReader {
     /// A consistent copy, in a new allocation.
     pub fn read(&self) -> Result<Box<SnapshotBody>, SnapshotError> {
         // SAFETY: every field is an integer or an array of them, so all-zero bytes are a
-        // valid body (the `Default` one); this skips building 40 KB on the stack first.
+        // valid body (the `Default` one); this skips building 37 KB on the stack first.
         let mut out = unsafe { Box::<SnapshotBody>::new_zeroed().assume_init() };
         self.read_into(&mut out)?;
         Ok(out)
@@ -340,8 +344,14 @@ pub fn order_status_name(s: u8) -> &'static str {
         .unwrap_or("UNKNOWN")
 }
 
-fn rupees(v: i64, div: i64) -> f64 {
-    v as f64 / div.max(1) as f64
+fn rupees(v: i64, div: impl Into<i64>) -> f64 {
+    v as f64 / div.into().max(1) as f64
+}
+
+/// A quantity or divisor into a record's narrower field, saturating (never wrapping) if a
+/// value were ever out of range.
+pub fn narrow<T: TryFrom<i64> + Copy>(v: i64, lo: T, hi: T) -> T {
+    T::try_from(v).unwrap_or(if v < 0 { lo } else { hi })
 }
 
 pub fn state_json(b: &SnapshotBody) -> serde_json::Value {
@@ -494,6 +504,10 @@ mod tests {
         let j = full_json(&r);
         assert_eq!(j["positions"][0]["tradingsymbol"], "INFY");
         assert_eq!(j["state"]["win_rate"], 0.75);
+        assert_eq!(narrow(5_000_000_000i64, i32::MIN, i32::MAX), i32::MAX);
+        assert_eq!(narrow(-5_000_000_000i64, i32::MIN, i32::MAX), i32::MIN);
+        assert_eq!(narrow(-3i64, 1u32, u32::MAX), 1);
+        assert_eq!(narrow(1_800i64, i32::MIN, i32::MAX), 1_800);
         std::fs::write(&path, b"junk").unwrap();
         assert!(read(&path).is_err());
     }
