@@ -23,6 +23,8 @@
 //! AITRAPP_LOAD_ROUNDS=4` pools about a thousand intents of each kind in 20 minutes.
 //! With AITRAPP_LOAD_PAIRED=1 (and a pace) each day runs twice, whole, once quiet and once
 //! under load: the same ticks and the same intents, so the market's drift cancels out.
+//! AITRAPP_LOAD_SLICE_US overrides the shipped `pipeline.hot_slice_us` (0: the kernel's
+//! default slice), to compare runs with and without the hot threads' short slice.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -361,6 +363,12 @@ fn session_dir(root: &Path, day: usize, speed: Option<f64>) -> (std::path::PathB
             assert!(yaml.contains(from), "the shipped config has no {from:?}");
             yaml = yaml.replacen(from, &to, 1);
         }
+    }
+    // AITRAPP_LOAD_SLICE_US: the hot threads' slice, to set the shipped one against another.
+    if let Ok(us) = std::env::var("AITRAPP_LOAD_SLICE_US") {
+        let from = "  hot_slice_us: 100 ";
+        assert!(yaml.contains(from), "the shipped config has no {from:?}");
+        yaml = yaml.replacen(from, &format!("  hot_slice_us: {us} #"), 1);
     }
     std::fs::write(dir.join("configs/app.yaml"), yaml).unwrap();
     (dir, port)

@@ -406,14 +406,12 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
     let (tx_a, rx_a) = pipeline::ring(cfg.pipeline.ring_size, plan.wait, metrics.clone(), |m| {
         &m.ring_a_full_total
     });
-    let consumer_cpus: Vec<usize> = plan.cpus.iter().skip(1).copied().collect();
     let consumers = pipeline::spawn_consumers(
         cfg.pipeline.topology,
         rx_a,
         stages,
-        plan.wait,
+        &plan,
         cfg.pipeline.ring_size,
-        &consumer_cpus,
         metrics.clone(),
     );
 
@@ -481,7 +479,7 @@ pub fn run(opts: RunOptions) -> Result<SessionReport, AppError> {
         subscriptions: subs_rx,
         clock_source,
     };
-    let feed = threads::spawn_feed(sequencer, plan.cpus.first().copied())?;
+    let feed = threads::spawn_feed(sequencer, &plan)?;
     match source_kind {
         FeedSource::Kite => wait_for_ticker(&metrics, cfg, &description, &opts.stop),
         FeedSource::Replay => {

@@ -458,6 +458,11 @@ pub struct PipelineConfig {
     pub ring_size: usize,
     /// When spinners outnumber allowed cores: refuse to start (false) or downgrade to yield.
     pub downgrade_on_oversubscription: bool,
+    /// The scheduler time slice the hot threads ask for, in microseconds (Linux 6.12+;
+    /// 0 keeps the kernel's default, about 3 ms). A short slice lets a woken hot thread
+    /// take a shared core at once from any ordinary thread (the API's callers, a browser);
+    /// the kernel takes 100..=100000.
+    pub hot_slice_us: u32,
 }
 
 impl Default for PipelineConfig {
@@ -468,6 +473,7 @@ impl Default for PipelineConfig {
             cpus: Vec::new(),
             ring_size: 4096,
             downgrade_on_oversubscription: true,
+            hot_slice_us: 100,
         }
     }
 }

@@ -428,6 +428,14 @@ pub fn validate(c: &AppConfig, p: &mut Vec<Problem>) {
         "pipeline.ring_size",
         || format!("must be a power of two >= 64 (got {})", pl.ring_size),
     );
+    check(
+        p,
+        pl.hot_slice_us == 0 || (100..=100_000).contains(&pl.hot_slice_us),
+        "pipeline.hot_slice_us",
+        || {
+            format!("must be 0 (the kernel's default) or 100..=100000 us, the range the kernel takes (got {})", pl.hot_slice_us)
+        },
+    );
     let threads = match pl.topology {
         Topology::Pipeline => 4,
         Topology::Collapsed => 2,

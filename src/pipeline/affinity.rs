@@ -31,6 +31,8 @@ pub fn allowed_cpus() -> Vec<usize> {
 pub struct ThreadPlan {
     pub wait: WaitStrategy,
     pub cpus: Vec<usize>,
+    /// The scheduler slice each hot thread asks for (`request_slice`), 0 for the default.
+    pub slice_us: u32,
     pub warnings: Vec<String>,
 }
 
@@ -41,6 +43,7 @@ pub fn plan(
     hot_threads: usize,
     allowed: &[usize],
     downgrade: bool,
+    slice_us: u32,
 ) -> Result<ThreadPlan, String> {
     let mut warnings = Vec::new();
     for c in cpus {
@@ -78,19 +81,79 @@ pub fn plan(
         return Ok(ThreadPlan {
             wait: WaitStrategy::Yield,
             cpus: cpus.to_vec(),
+            slice_us,
             warnings,
         });
     }
     Ok(ThreadPlan {
         wait,
         cpus: cpus.to_vec(),
+        slice_us,
         warnings,
     })
+}
+
+/// What a hot thread does first: asks for the plan's slice, then pins itself to `cpu` when
+/// pinning. Either failing is logged and not fatal (the thread runs, less well placed).
+pub fn settle_hot_thread(name: &str, cpu: Option<usize>, slice_us: u32) {
+    if !request_slice(slice_us) {
+        log::warn!(target: "pipeline", thread = name, slice_us = slice_us;
+            "{name}: the kernel did not take pipeline.hot_slice_us ({slice_us} us; it needs Linux 6.12+): it keeps the default slice");
+    }
+    if let Some(c) = cpu {
+        if !pin_current(c) {
+            log::warn!(target: "pipeline", thread = name, cpu = c; "Could not pin {name} to CPU {c}");
+        }
+    }
 }
 
 /// Pins the calling thread; a failure is reported, not fatal.
 pub fn pin_current(cpu: usize) -> bool {
     core_affinity::set_for_current(core_affinity::CoreId { id: cpu })
+}
+
+/// Asks the scheduler for a short time slice for the calling thread (Linux 6.12+ EEVDF:
+/// `sched_setattr` with `sched_runtime` on a SCHED_OTHER thread, no privilege needed). A
+/// shorter slice is an earlier virtual deadline: a woken hot thread then preempts an
+/// ordinary thread of the same nice at once instead of queueing behind it until the tick,
+/// and is itself preempted less. The nice value is kept. Returns whether the kernel took it
+/// (older kernels refuse with EINVAL; the thread keeps the default slice).
+pub fn request_slice(slice_us: u32) -> bool {
+    if slice_us == 0 {
+        return true;
+    }
+    // The kernel's `struct sched_attr`, first version (48 bytes).
+    #[repr(C)]
+    struct SchedAttr {
+        size: u32,
+        sched_policy: u32,
+        sched_flags: u64,
+        sched_nice: i32,
+        sched_priority: u32,
+        sched_runtime: u64,
+        sched_deadline: u64,
+        sched_period: u64,
+    }
+    // SAFETY: getpriority and sched_setattr on the calling thread (tid 0) with a valid,
+    // fully initialised attribute struct whose size field is its size.
+    unsafe {
+        *libc::__errno_location() = 0;
+        let nice = libc::getpriority(libc::PRIO_PROCESS, 0);
+        if nice == -1 && *libc::__errno_location() != 0 {
+            return false;
+        }
+        let attr = SchedAttr {
+            size: std::mem::size_of::<SchedAttr>() as u32,
+            sched_policy: libc::SCHED_OTHER as u32,
+            sched_flags: 0,
+            sched_nice: nice,
+            sched_priority: 0,
+            sched_runtime: slice_us as u64 * 1_000,
+            sched_deadline: 0,
+            sched_period: 0,
+        };
+        libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0u32) == 0
+    }
 }
 
 #[cfg(test)]
@@ -100,14 +163,48 @@ mod tests {
     #[test]
     fn spinners_on_two_cores_downgrade_or_refuse() {
         let allowed = [0, 1];
-        let p = plan(WaitStrategy::BusySpin, &[], 2, &allowed, true).unwrap();
+        let p = plan(WaitStrategy::BusySpin, &[], 2, &allowed, true, 0).unwrap();
         assert_eq!(p.wait, WaitStrategy::Yield);
         assert_eq!(p.warnings.len(), 1);
-        assert!(plan(WaitStrategy::BusySpin, &[], 4, &allowed, false).is_err());
+        assert!(plan(WaitStrategy::BusySpin, &[], 4, &allowed, false, 0).is_err());
         // Two spinners pinned on one core is never allowed.
-        assert!(plan(WaitStrategy::BusySpin, &[1, 1], 2, &allowed, false).is_err());
-        assert!(plan(WaitStrategy::Yield, &[], 4, &allowed, false).is_ok());
-        assert!(plan(WaitStrategy::BusySpin, &[0, 1], 2, &allowed, false).is_ok());
-        assert!(plan(WaitStrategy::Yield, &[7], 1, &allowed, false).is_err());
+        assert!(plan(WaitStrategy::BusySpin, &[1, 1], 2, &allowed, false, 0).is_err());
+        assert!(plan(WaitStrategy::Yield, &[], 4, &allowed, false, 0).is_ok());
+        assert!(plan(WaitStrategy::BusySpin, &[0, 1], 2, &allowed, false, 0).is_ok());
+        assert!(plan(WaitStrategy::Yield, &[7], 1, &allowed, false, 0).is_err());
+    }
+
+    /// The thread's slice in ns as the kernel reports it (absent before Linux 6.6's EEVDF).
+    fn own_slice_ns() -> Option<u64> {
+        let sched = std::fs::read_to_string("/proc/thread-self/sched").ok()?;
+        let line = sched
+            .lines()
+            .find(|l| l.trim_start().starts_with("se.slice"))?;
+        line.split(':').nth(1)?.trim().parse().ok()
+    }
+
+    #[test]
+    fn a_requested_slice_is_the_threads_and_its_nice_is_kept() {
+        std::thread::spawn(|| {
+            // SAFETY: raising the calling thread's own nice needs no privilege.
+            unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 5) };
+            let before = own_slice_ns();
+            let took = request_slice(250);
+            // SAFETY: as above, a read of the calling thread's nice.
+            assert_eq!(
+                unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) },
+                5,
+                "nice kept"
+            );
+            if took {
+                assert_eq!(own_slice_ns(), Some(250_000));
+            } else {
+                // An older kernel: nothing changed.
+                assert_eq!(own_slice_ns(), before);
+            }
+            assert!(request_slice(0), "0 asks for nothing");
+        })
+        .join()
+        .unwrap();
     }
 }

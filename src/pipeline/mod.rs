@@ -150,17 +150,14 @@ impl Consumers {
 fn spawn_named<T: Send + 'static>(
     name: &str,
     cpu: Option<usize>,
+    slice_us: u32,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> JoinHandle<T> {
     let name_owned = name.to_string();
     std::thread::Builder::new()
         .name(name.to_string())
         .spawn(move || {
-            if let Some(c) = cpu {
-                if !affinity::pin_current(c) {
-                    log::warn!(target: "pipeline", thread = name_owned.as_str(), cpu = c; "Could not pin {name_owned} to CPU {c}");
-                }
-            }
+            affinity::settle_hot_thread(&name_owned, cpu, slice_us);
             f()
         })
         .unwrap_or_else(|e| panic!("cannot spawn thread {name}: {e}"))
@@ -196,21 +193,22 @@ fn consume(mut rx: RingRx, wait: WaitStrategy, beat: &AtomicU64, mut f: impl FnM
     }
 }
 
-/// Starts the consumer side of the chosen topology on ring A. `cpus` lists the consumer CPUs
-/// (one when collapsed, three for the pipeline) or is empty for no pinning.
+/// Starts the consumer side of the chosen topology on ring A, with the plan's wait, slice
+/// and cores (its first core is the feed's; then one consumer when collapsed, three for the
+/// pipeline; none for no pinning).
 pub fn spawn_consumers(
     topology: Topology,
     ring_a: RingRx,
     stages: Stages,
-    wait: WaitStrategy,
+    plan: &affinity::ThreadPlan,
     ring_size: usize,
-    cpus: &[usize],
     metrics: Arc<Metrics>,
 ) -> Consumers {
-    let cpu = |i: usize| cpus.get(i).copied();
+    let (wait, slice) = (plan.wait, plan.slice_us);
+    let cpu = |i: usize| plan.cpus.get(i + 1).copied();
     match topology {
         Topology::Collapsed => {
-            Consumers::Collapsed(spawn_named("aitrapp-stages", cpu(0), move || {
+            Consumers::Collapsed(spawn_named("aitrapp-stages", cpu(0), slice, move || {
                 let Stages {
                     mut strategy,
                     mut risk,
@@ -239,19 +237,19 @@ pub fn spawn_consumers(
                 mut risk,
                 mut order,
             } = stages;
-            let strategy = spawn_named("aitrapp-strategy", cpu(0), move || {
+            let strategy = spawn_named("aitrapp-strategy", cpu(0), slice, move || {
                 consume(ring_a, wait, &m1.heartbeats[1], |slot| {
                     strategy.on_slot(slot, &mut |s| tx_b.publish(*s))
                 });
                 strategy
             });
-            let risk = spawn_named("aitrapp-risk", cpu(1), move || {
+            let risk = spawn_named("aitrapp-risk", cpu(1), slice, move || {
                 consume(rx_b, wait, &m2.heartbeats[2], |slot| {
                     risk.on_slot(slot, &mut |s| tx_c.publish(*s))
                 });
                 risk
             });
-            let order = spawn_named("aitrapp-order", cpu(2), move || {
+            let order = spawn_named("aitrapp-order", cpu(2), slice, move || {
                 consume(rx_c, wait, &m3.heartbeats[3], |slot| order.on_slot(slot));
                 order.publish_latency();
                 order
