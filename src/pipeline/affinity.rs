@@ -116,10 +116,12 @@ pub fn pin_current(cpu: usize) -> bool {
 /// `sched_setattr` with `sched_runtime` on a SCHED_OTHER thread, no privilege needed). A
 /// shorter slice is an earlier virtual deadline: a woken hot thread then preempts an
 /// ordinary thread of the same nice at once instead of queueing behind it until the tick,
-/// and is itself preempted less. The nice value is kept. Returns whether the kernel took it
-/// (older kernels refuse with EINVAL; the thread keeps the default slice).
+/// and is itself preempted less. The nice value is kept, and a thread under a real-time
+/// policy (a unit's CPUSchedulingPolicy) is left as it is. Returns whether the slice is now
+/// the thread's, read back from /proc (kernels before 6.12 accept the call and ignore it).
 pub fn request_slice(slice_us: u32) -> bool {
-    if slice_us == 0 {
+    // SAFETY: a query of the calling thread's policy.
+    if slice_us == 0 || unsafe { libc::sched_getscheduler(0) } != libc::SCHED_OTHER {
         return true;
     }
     // The kernel's `struct sched_attr`, first version (48 bytes).
@@ -152,8 +154,20 @@ pub fn request_slice(slice_us: u32) -> bool {
             sched_deadline: 0,
             sched_period: 0,
         };
-        libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0u32) == 0
+        if libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0u32) != 0 {
+            return false;
+        }
     }
+    own_slice_ns() == Some(slice_us as u64 * 1_000)
+}
+
+/// The calling thread's slice in ns as the kernel reports it (absent before EEVDF, 6.6).
+fn own_slice_ns() -> Option<u64> {
+    let sched = std::fs::read_to_string("/proc/thread-self/sched").ok()?;
+    let line = sched
+        .lines()
+        .find(|l| l.trim_start().starts_with("se.slice"))?;
+    line.split(':').nth(1)?.trim().parse().ok()
 }
 
 #[cfg(test)]
@@ -174,15 +188,6 @@ mod tests {
         assert!(plan(WaitStrategy::Yield, &[7], 1, &allowed, false, 0).is_err());
     }
 
-    /// The thread's slice in ns as the kernel reports it (absent before Linux 6.6's EEVDF).
-    fn own_slice_ns() -> Option<u64> {
-        let sched = std::fs::read_to_string("/proc/thread-self/sched").ok()?;
-        let line = sched
-            .lines()
-            .find(|l| l.trim_start().starts_with("se.slice"))?;
-        line.split(':').nth(1)?.trim().parse().ok()
-    }
-
     #[test]
     fn a_requested_slice_is_the_threads_and_its_nice_is_kept() {
         std::thread::spawn(|| {
@@ -201,6 +206,16 @@ mod tests {
             } else {
                 // An older kernel: nothing changed.
                 assert_eq!(own_slice_ns(), before);
+            }
+            // Kernels from 6.12 take it: a regression must not pass as an old kernel.
+            let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+            let mut v = release
+                .trim()
+                .split(['.', '-'])
+                .map(|x| x.parse::<u32>().unwrap_or(0));
+            let (major, minor) = (v.next().unwrap_or(0), v.next().unwrap_or(0));
+            if (major, minor) >= (6, 12) {
+                assert!(took, "Linux {} should take a custom slice", release.trim());
             }
             assert!(request_slice(0), "0 asks for nothing");
         })
