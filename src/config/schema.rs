@@ -459,7 +459,8 @@ pub struct PipelineConfig {
     /// When spinners outnumber allowed cores: refuse to start (false) or downgrade to yield.
     pub downgrade_on_oversubscription: bool,
     /// The scheduler time slice the hot threads ask for, in microseconds (Linux 6.12+;
-    /// 0 keeps the kernel's default, about 3 ms). A short slice lets a woken hot thread
+    /// 0 keeps the kernel's default, which grows with the CPU count: 1.4 ms on a 2-CPU
+    /// host). A short slice lets a woken hot thread
     /// take a shared core at once from any ordinary thread (the API's callers, a browser);
     /// the kernel takes 100..=100000.
     pub hot_slice_us: u32,

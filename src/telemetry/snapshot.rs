@@ -348,10 +348,10 @@ fn rupees(v: i64, div: impl Into<i64>) -> f64 {
     v as f64 / div.into().max(1) as f64
 }
 
-/// A quantity or divisor into a record's narrower field, saturating (never wrapping) if a
-/// value were ever out of range.
-pub fn narrow<T: TryFrom<i64> + Copy>(v: i64, lo: T, hi: T) -> T {
-    T::try_from(v).unwrap_or(if v < 0 { lo } else { hi })
+/// A quantity or divisor into a record's narrower field, clamped to `lo..=hi` (never
+/// wrapping) if a value were ever out of range.
+pub fn narrow<T: TryFrom<i64> + Into<i64> + Copy>(v: i64, lo: T, hi: T) -> T {
+    T::try_from(v.clamp(lo.into(), hi.into())).unwrap_or(hi)
 }
 
 pub fn state_json(b: &SnapshotBody) -> serde_json::Value {
