@@ -25,6 +25,8 @@
 //! under load: the same ticks and the same intents, so the market's drift cancels out.
 //! AITRAPP_LOAD_SLICE_US overrides the shipped `pipeline.hot_slice_us` (0: the kernel's
 //! default slice), to compare runs with and without the hot threads' short slice.
+//! AITRAPP_LOAD_KEEPALIVE=1 has each client keep one connection open (as a browser or
+//! Prometheus does) instead of a new connection per request.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -171,10 +173,42 @@ struct Load {
     answer_us: Histogram<u64>,
 }
 
+/// One answer on a kept connection, framed by its Content-Length: whether it was a 200.
+fn read_answer(s: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<bool> {
+    buf.clear();
+    let mut chunk = [0u8; 8192];
+    let (head_end, len) = loop {
+        let n = s.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..at]).to_ascii_lowercase();
+            let len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            break (at + 4, len);
+        }
+    };
+    while buf.len() < head_end + len {
+        let n = s.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Ok(buf.starts_with(b"HTTP/1.1 200"))
+}
+
 /// `clients` threads sharing `rps` GET /state a second between them on a fixed schedule
-/// (a late client sends at once rather than skipping), each request on its own connection
-/// as the server answers with `Connection: close`, until `stop`.
-fn load(port: u16, rps: u64, clients: u64, stop: Arc<AtomicBool>) -> Load {
+/// (a late client sends at once rather than skipping), until `stop`. Each request on its own
+/// connection (`Connection: close`, a script's curl in a loop), or with `keep_alive` each
+/// client on one kept connection (a browser's or Prometheus' way), opened again after an
+/// error.
+fn load(port: u16, rps: u64, clients: u64, keep_alive: bool, stop: Arc<AtomicBool>) -> Load {
     let start = Instant::now();
     let handles: Vec<_> = (0..clients)
         .map(|c| {
@@ -184,6 +218,7 @@ fn load(port: u16, rps: u64, clients: u64, stop: Arc<AtomicBool>) -> Load {
                 let mut next = start + period.mul_f64(c as f64 / clients as f64);
                 let mut out = Load::empty();
                 let mut buf = Vec::with_capacity(4096);
+                let mut kept: Option<TcpStream> = None;
                 while !stop.load(Ordering::Relaxed) {
                     let now = Instant::now();
                     if now < next {
@@ -192,13 +227,33 @@ fn load(port: u16, rps: u64, clients: u64, stop: Arc<AtomicBool>) -> Load {
                     next += period;
                     let t = Instant::now();
                     buf.clear();
-                    let ok = TcpStream::connect(("127.0.0.1", port))
+                    let ok = if keep_alive {
+                        let answer = match kept.take() {
+                            Some(s) => Ok(s),
+                            None => TcpStream::connect(("127.0.0.1", port)).and_then(|s| {
+                                s.set_read_timeout(Some(Duration::from_secs(5)))?;
+                                s.set_nodelay(true)?;
+                                Ok(s)
+                            }),
+                        }
                         .and_then(|mut s| {
-                            s.set_read_timeout(Some(Duration::from_secs(5)))?;
                             s.write_all(b"GET /state HTTP/1.1\r\nHost: localhost\r\n\r\n")?;
-                            s.read_to_end(&mut buf)
-                        })
-                        .is_ok_and(|_| buf.starts_with(b"HTTP/1.1 200"));
+                            let ok = read_answer(&mut s, &mut buf)?;
+                            kept = Some(s);
+                            Ok(ok)
+                        });
+                        answer.unwrap_or(false)
+                    } else {
+                        TcpStream::connect(("127.0.0.1", port))
+                            .and_then(|mut s| {
+                                s.set_read_timeout(Some(Duration::from_secs(5)))?;
+                                s.write_all(
+                                    b"GET /state HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+                                )?;
+                                s.read_to_end(&mut buf)
+                            })
+                            .is_ok_and(|_| buf.starts_with(b"HTTP/1.1 200"))
+                    };
                     if ok {
                         out.answered += 1;
                         let _ = out.answer_us.record(t.elapsed().as_micros() as u64);
@@ -427,12 +482,19 @@ struct Loader {
 
 impl Loader {
     fn start(port: u16, rps: u64, clients: u64, secs: u64) -> Loader {
-        println!("  {rps} GET /state a second from {clients} clients ({secs} s a phase)");
+        // AITRAPP_LOAD_KEEPALIVE=1: each client keeps its connection.
+        let keep_alive = std::env::var_os("AITRAPP_LOAD_KEEPALIVE").is_some();
+        let how = if keep_alive {
+            "a kept connection each"
+        } else {
+            "a connection per request"
+        };
+        println!("  {rps} GET /state a second from {clients} clients, {how} ({secs} s a phase)");
         let stop = Arc::new(AtomicBool::new(false));
         let s = stop.clone();
         Loader {
             stop,
-            clients: std::thread::spawn(move || load(port, rps, clients, s)),
+            clients: std::thread::spawn(move || load(port, rps, clients, keep_alive, s)),
         }
     }
 

@@ -82,7 +82,11 @@ pub(super) fn finish_alerts(threads: crate::control::alerts::AlertThreads, cfg: 
 pub(super) fn start(i: ControlInputs) -> Result<Vec<JoinHandle<()>>, AppError> {
     let cfg = i.cfg;
     let addr = format!("{}:{}", cfg.control.bind, cfg.control.api_port);
-    let server = HttpServer::bind(&addr, MAX_BODY_BYTES)
+    let views = crate::control::http::shortcut(
+        SnapshotReader::open(i.snapshot_path).map_err(startup)?,
+        i.metrics.clone(),
+    );
+    let server = HttpServer::bind(&addr, MAX_BODY_BYTES, Some(views))
         .map_err(|e| startup(format!("cannot listen on {addr}: {e}")))?;
     let reader = SnapshotReader::open(i.snapshot_path).map_err(startup)?;
     let api = ControlApi::new(
@@ -107,7 +111,7 @@ pub(super) fn start(i: ControlInputs) -> Result<Vec<JoinHandle<()>>, AppError> {
         .map_err(startup)?];
     // The dashboard is for eyes only: if its port is taken, trading goes on without it.
     let dash_addr = format!("{}:{}", cfg.control.bind, cfg.control.dashboard_port);
-    match HttpServer::bind(&dash_addr, MAX_BODY_BYTES) {
+    match HttpServer::bind(&dash_addr, MAX_BODY_BYTES, None) {
         Ok(server) => {
             // The page's buttons go to the API; a wildcard bind is reached on loopback.
             let api_host = match cfg.control.bind.as_str() {

@@ -59,6 +59,10 @@ mod reload;
 use reload::DayWatch;
 pub use reload::{Reloader, TurnoverSource};
 mod state;
+pub use state::shortcut;
+
+/// Prometheus' text exposition format.
+const METRICS_TYPE: &str = "text/plain; version=0.0.4";
 
 /// What the X-API-Key header of a mutating call says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -236,9 +240,9 @@ impl ControlApi {
             return;
         }
         if path == "/metrics" && method == Method::Get {
-            let mut body = String::with_capacity(8192);
+            let mut body = String::with_capacity(32 * 1024);
             self.metrics.render(&mut body);
-            req.respond(Response::new(200, "text/plain; version=0.0.4", body));
+            req.respond(Response::new(200, METRICS_TYPE, body));
             return;
         }
         let body = if method == Method::Post {
@@ -367,13 +371,8 @@ impl ControlApi {
                 }
                 (if ready { 200 } else { 503 }, body)
             }
-            _ => match snapshot::json_view(path) {
-                Some(view) if path == "/state" => {
-                    let mut v = view(&b);
-                    v["reconciliation"] = self.reconciliation();
-                    (200, v)
-                }
-                Some(view) => (200, view(&b)),
+            _ => match state::snapshot_view(path, &b, &self.metrics) {
+                Some(v) => (200, v),
                 None => (404, json!({"error": format!("no such endpoint: {path}")})),
             },
         }

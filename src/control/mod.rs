@@ -23,6 +23,10 @@ pub fn is_loopback(host: &str) -> bool {
 pub fn http_agent(timeout: std::time::Duration) -> ureq::Agent {
     ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
+        // Servers close idle kept connections (ours after 5 s, the dashboard's relay goes to
+        // it): reuse one only well inside that, so a request never goes out on a connection
+        // being closed.
+        .max_idle_age(std::time::Duration::from_secs(2))
         .http_status_as_error(false)
         .build()
         .into()

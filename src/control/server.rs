@@ -1,18 +1,25 @@
 //! The HTTP/1.1 server under the control API and the dashboard. Each connection is read on
-//! a connection thread of its own (kept for the next, see `workers`), with a deadline for the whole request and a cap on its size,
-//! so a client that sends slowly, lies about its Content-Length or never reads its answer
-//! costs a connection thread, never the thread that serves the API (the kill switch must
-//! answer while anything else misbehaves). The serving thread gets whole requests from a
-//! bounded queue (`handoff`) and hands each answer back to its connection thread to write. One
-//! request per connection (`Connection: close`): the API's calls are few and small.
+//! a connection thread of its own (kept for the next, see `workers`), with a deadline for
+//! each request and a cap on its size, so a client that sends slowly, lies about its
+//! Content-Length or never reads its answer costs a connection thread, never the thread
+//! that serves the API (the kill switch must answer while anything else misbehaves).
+//!
+//! A connection stays open for the client's next request (HTTP/1.1 keep-alive) until it
+//! says `Connection: close`, sends nothing for `READ_DEADLINE`, or sends a body we did not
+//! read. Reads of shared state (`Shortcut`: the snapshot's views, the metrics) are answered
+//! on the connection thread itself; every other request goes to the serving thread through
+//! a bounded queue (`handoff`), and its answer comes back to the connection thread to write.
+//! A polled GET /state then costs one thread wakeup, not four, and never queues behind a
+//! flatten.
 
 mod handoff;
 pub mod parse;
 mod workers;
 
 use handoff::{Pop, Queue, Refused};
+pub use parse::Head;
 pub use parse::Method;
-use parse::{Framing, Head, Parsed};
+use parse::{Framing, Parsed};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,7 +34,8 @@ pub const MAX_CONNECTIONS: usize = 256;
 /// waits for a connection before it ends.
 const KEPT_THREADS: usize = 4;
 const THREAD_IDLE: Duration = Duration::from_secs(60);
-/// The whole request (head and body) must arrive within this.
+/// The whole request (head and body) must arrive within this; a kept connection with no
+/// next request by then is closed.
 const READ_DEADLINE: Duration = Duration::from_secs(5);
 /// Writing the answer may take this long before the connection is dropped.
 const WRITE_DEADLINE: Duration = Duration::from_secs(5);
@@ -35,6 +43,11 @@ const WRITE_DEADLINE: Duration = Duration::from_secs(5);
 const ANSWER_DEADLINE: Duration = Duration::from_secs(60);
 /// Whole requests waiting for the serving thread.
 const QUEUE: usize = 64;
+
+/// Answers a request on its connection thread, or None to pass it to the serving thread.
+/// For reads of state shared across threads only (the snapshot's mapping, the metrics'
+/// atomics): it runs on many threads at once and must not block.
+pub type Shortcut = Arc<dyn Fn(&Head) -> Option<Response> + Send + Sync>;
 
 /// A request's body, as far as it was read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,10 +120,16 @@ impl Response {
         Response::json(status, &serde_json::json!({ "error": why }))
     }
 
-    /// The bytes on the wire; HEAD gets the headers only.
-    fn encode(&self, head_only: bool) -> Vec<u8> {
+    /// The bytes on the wire; HEAD gets the headers only. `keep`: the connection stays open
+    /// for the next request.
+    fn encode(&self, head_only: bool, keep: bool) -> Vec<u8> {
+        let connection = if keep {
+            "keep-alive\r\nKeep-Alive: timeout=5"
+        } else {
+            "close"
+        };
         let mut out = format!(
-            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: {connection}\r\n\r\n",
             self.status,
             reason(self.status),
             self.content_type,
@@ -156,8 +175,13 @@ pub struct HttpServer {
 }
 
 impl HttpServer {
-    /// Listens on `addr`; bodies over `max_body` bytes are not read (`Body::TooLarge`).
-    pub fn bind(addr: &str, max_body: usize) -> std::io::Result<HttpServer> {
+    /// Listens on `addr`; bodies over `max_body` bytes are not read (`Body::TooLarge`);
+    /// `shortcut` answers what it can on the connection threads.
+    pub fn bind(
+        addr: &str,
+        max_body: usize,
+        shortcut: Option<Shortcut>,
+    ) -> std::io::Result<HttpServer> {
         let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
         let requests = Arc::new(Queue::new(QUEUE));
@@ -166,7 +190,7 @@ impl HttpServer {
         let flag = stop.clone();
         let acceptor = std::thread::Builder::new()
             .name("aitrapp-http-accept".into())
-            .spawn(move || accept(listener, tx, max_body, flag))?;
+            .spawn(move || accept(listener, tx, max_body, shortcut, flag))?;
         Ok(HttpServer {
             requests,
             addr,
@@ -227,11 +251,18 @@ fn accept(
     listener: TcpListener,
     queue: Arc<Queue<Request>>,
     max_body: usize,
+    shortcut: Option<Shortcut>,
     stop: Arc<AtomicBool>,
 ) {
     yield_to_hot_threads();
+    let server = Connections {
+        queue,
+        max_body,
+        shortcut,
+        stop: stop.clone(),
+    };
     let threads = ConnectionThreads::new(MAX_CONNECTIONS, KEPT_THREADS, THREAD_IDLE, move |s| {
-        serve_connection(s, &queue, max_body)
+        server.serve(s)
     });
     for conn in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
@@ -251,7 +282,7 @@ fn accept(
 /// Answers without reading on: the connection is past a limit.
 fn refuse(mut stream: TcpStream, status: u16, why: &str) {
     let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
-    let _ = stream.write_all(&Response::error(status, why).encode(false));
+    let _ = stream.write_all(&Response::error(status, why).encode(false, false));
     close(stream);
 }
 
@@ -319,59 +350,102 @@ fn cut_short(end: ReadEnd, part: &str) -> (u16, String) {
     }
 }
 
-fn serve_connection(mut stream: TcpStream, queue: &Queue<Request>, max_body: usize) {
-    let _ = stream.set_nodelay(true);
-    let _ = stream.set_write_timeout(Some(WRITE_DEADLINE));
-    let deadline = Instant::now() + READ_DEADLINE;
-    let mut buf = Vec::with_capacity(1024);
-    let mut parsed = Parsed::Partial;
-    let end = read_until(&mut stream, &mut buf, deadline, |b| {
-        parsed = parse::parse(b);
-        parsed != Parsed::Partial
-    });
-    let (head, framing, body_at) = match parsed {
-        Parsed::Complete(h, f, at) => (h, f, at),
-        Parsed::Bad(status, why) => return refuse(stream, status, why),
-        Parsed::Partial if buf.is_empty() => return,
-        Parsed::Partial => {
-            let (status, why) = cut_short(end, "head");
-            return refuse(stream, status, &why);
-        }
-    };
-    let body = match framing {
-        Framing::Chunked => Body::Chunked,
-        Framing::Length(n) if n > max_body as u64 => Body::TooLarge(n),
-        Framing::Length(n) => {
-            let n = n as usize;
-            if head.expects_continue && buf.len() - body_at < n {
-                let _ = stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
+/// What every connection thread needs to serve its connections.
+struct Connections {
+    queue: Arc<Queue<Request>>,
+    max_body: usize,
+    shortcut: Option<Shortcut>,
+    /// The server is going: answer the request in hand, then close.
+    stop: Arc<AtomicBool>,
+}
+
+impl Connections {
+    /// Requests one after another on one connection, until it closes or must.
+    fn serve(&self, mut stream: TcpStream) {
+        let _ = stream.set_nodelay(true);
+        let _ = stream.set_write_timeout(Some(WRITE_DEADLINE));
+        // Bytes past one request are the start of the next (a pipelining client).
+        let mut buf = Vec::with_capacity(1024);
+        loop {
+            let deadline = Instant::now() + READ_DEADLINE;
+            let mut parsed = Parsed::Partial;
+            let end = read_until(&mut stream, &mut buf, deadline, |b| {
+                parsed = parse::parse(b);
+                parsed != Parsed::Partial
+            });
+            let (head, framing, body_at) = match parsed {
+                Parsed::Complete(h, f, at) => (h, f, at),
+                Parsed::Bad(status, why) => return refuse(stream, status, why),
+                // Closed or idle between requests: nothing to answer.
+                Parsed::Partial if buf.is_empty() => return,
+                Parsed::Partial => {
+                    let (status, why) = cut_short(end, "head");
+                    return refuse(stream, status, &why);
+                }
+            };
+            // A body left unread ends the connection: its bytes are not a next request.
+            let (body, used) = match framing {
+                Framing::Chunked => (Body::Chunked, None),
+                Framing::Length(n) if n > self.max_body as u64 => (Body::TooLarge(n), None),
+                Framing::Length(n) => {
+                    let n = n as usize;
+                    if head.expects_continue && buf.len() - body_at < n {
+                        let _ = stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
+                    }
+                    let end =
+                        read_until(&mut stream, &mut buf, deadline, |b| b.len() - body_at >= n);
+                    if end != ReadEnd::Done {
+                        let (status, why) = cut_short(end, "body (its Content-Length)");
+                        return refuse(stream, status, &why);
+                    }
+                    (
+                        Body::Bytes(buf[body_at..body_at + n].to_vec()),
+                        Some(body_at + n),
+                    )
+                }
+            };
+            let head_only = head.method == Method::Head;
+            let keep = head.keep_alive && used.is_some();
+            let response = self.answer(head, body);
+            let keep = keep && !self.stop.load(Ordering::SeqCst);
+            if stream.write_all(&response.encode(head_only, keep)).is_err() {
+                return;
             }
-            let end = read_until(&mut stream, &mut buf, deadline, |b| b.len() - body_at >= n);
-            if end != ReadEnd::Done {
-                let (status, why) = cut_short(end, "body (its Content-Length)");
-                return refuse(stream, status, &why);
+            match used {
+                Some(n) if keep => drop(buf.drain(..n)),
+                _ => return close(stream),
             }
-            Body::Bytes(buf[body_at..body_at + n].to_vec())
         }
-    };
-    let head_only = head.method == Method::Head;
-    let answer = Arc::new(Queue::new(1));
-    let request = Request {
-        head,
-        body,
-        answer: answer.clone(),
-    };
-    let response = match queue.push(request) {
-        Ok(()) => match answer.pop_timeout(ANSWER_DEADLINE) {
-            Pop::Item(r) => r,
-            Pop::Timeout => Response::error(503, "the control thread did not answer within 60 s"),
-            Pop::Closed => Response::error(500, "the request was dropped unanswered"),
-        },
-        Err(Refused::Full(_)) => Response::error(503, "the control API is busy: try again"),
-        Err(Refused::Closed(_)) => Response::error(503, "the control API is shutting down"),
-    };
-    let _ = stream.write_all(&response.encode(head_only));
-    close(stream);
+    }
+
+    fn answer(&self, head: Head, body: Body) -> Response {
+        let plain_get = head.method == Method::Get && body == Body::Bytes(Vec::new());
+        if let Some(r) = self
+            .shortcut
+            .as_ref()
+            .filter(|_| plain_get)
+            .and_then(|s| s(&head))
+        {
+            return r;
+        }
+        let answer = Arc::new(Queue::new(1));
+        let request = Request {
+            head,
+            body,
+            answer: answer.clone(),
+        };
+        match self.queue.push(request) {
+            Ok(()) => match answer.pop_timeout(ANSWER_DEADLINE) {
+                Pop::Item(r) => r,
+                Pop::Timeout => {
+                    Response::error(503, "the control thread did not answer within 60 s")
+                }
+                Pop::Closed => Response::error(500, "the request was dropped unanswered"),
+            },
+            Err(Refused::Full(_)) => Response::error(503, "the control API is busy: try again"),
+            Err(Refused::Closed(_)) => Response::error(503, "the control API is shutting down"),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -382,6 +456,8 @@ mod tests {
         let mut s = TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         s.write_all(raw).unwrap();
+        // Nothing more comes: a kept connection closes after the answer.
+        s.shutdown(Shutdown::Write).unwrap();
         let mut out = String::new();
         let _ = s.read_to_string(&mut out);
         out
@@ -404,7 +480,7 @@ mod tests {
 
     #[test]
     fn a_request_and_its_answer() {
-        let server = HttpServer::bind("127.0.0.1:0", 16).unwrap();
+        let server = HttpServer::bind("127.0.0.1:0", 16, None).unwrap();
         let addr = server.local_addr();
         let t = serving(server, 2, |r| {
             Response::new(
@@ -421,7 +497,7 @@ mod tests {
         });
         let out = exchange(
             addr,
-            b"POST /a?b=1 HTTP/1.1\r\nX-K: v\r\nContent-Length: 2\r\n\r\n{}",
+            b"POST /a?b=1 HTTP/1.1\r\nX-K: v\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
         );
         assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
         assert!(out.contains("Connection: close\r\n"), "{out}");
@@ -435,12 +511,87 @@ mod tests {
             b"POST /a HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\nxx",
         );
         assert!(out.ends_with("TooLarge(99999999999)"), "{out}");
+        // The body was not read, so its bytes cannot be taken for a next request.
+        assert!(out.contains("Connection: close\r\n"), "{out}");
+        t.join().unwrap();
+    }
+
+    /// Reads one answer framed by its Content-Length.
+    fn one_answer(s: &mut TcpStream) -> String {
+        let mut got = Vec::new();
+        let mut byte = [0u8; 1];
+        while !got.ends_with(b"\r\n\r\n") {
+            assert_eq!(s.read(&mut byte).unwrap(), 1, "{got:?}");
+            got.push(byte[0]);
+        }
+        let head = String::from_utf8(got).unwrap();
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        let mut body = vec![0u8; len];
+        s.read_exact(&mut body).unwrap();
+        head + std::str::from_utf8(&body).unwrap()
+    }
+
+    #[test]
+    fn a_kept_connection_takes_requests_one_after_another_and_pipelined() {
+        let shortcut: Shortcut = Arc::new(|h: &Head| {
+            (h.target == "/fast").then(|| Response::new(200, "text/plain", "from the connection"))
+        });
+        let server = HttpServer::bind("127.0.0.1:0", 16, Some(shortcut)).unwrap();
+        let addr = server.local_addr();
+        // Only the requests the shortcut does not take reach the serving thread.
+        let t = serving(server, 3, |r| {
+            Response::new(200, "text/plain", format!("{} {:?}", r.url(), r.body))
+        });
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(b"GET /a HTTP/1.1\r\n\r\n").unwrap();
+        let out = one_answer(&mut s);
+        assert!(out.contains("Connection: keep-alive\r\n"), "{out}");
+        assert!(out.ends_with("/a Bytes([])"), "{out}");
+        // Two at once, a body in the first; and a GET the shortcut answers.
+        s.write_all(b"POST /b HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}GET /fast HTTP/1.1\r\n\r\n")
+            .unwrap();
+        assert!(one_answer(&mut s).ends_with("/b Bytes([123, 125])"));
+        assert!(one_answer(&mut s).ends_with("from the connection"));
+        // A POST to the shortcut's path is not its to answer.
+        s.write_all(b"POST /fast HTTP/1.1\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let out = one_answer(&mut s);
+        assert!(
+            out.ends_with("/fast Bytes([])") && out.contains("Connection: close\r\n"),
+            "{out}"
+        );
+        assert_eq!(s.read(&mut [0u8; 1]).unwrap(), 0, "closed after a close");
         t.join().unwrap();
     }
 
     #[test]
+    fn an_idle_kept_connection_is_closed_after_the_read_deadline() {
+        // Served here, so the server lives on after the answer (a dropped one closes).
+        let server = HttpServer::bind("127.0.0.1:0", 16, None).unwrap();
+        let mut s = TcpStream::connect(server.local_addr()).unwrap();
+        s.set_read_timeout(Some(READ_DEADLINE * 3)).unwrap();
+        s.write_all(b"GET /a HTTP/1.1\r\n\r\n").unwrap();
+        let r = server.recv_timeout(Duration::from_secs(10)).unwrap();
+        r.respond(Response::new(200, "text/plain", "x"));
+        assert!(one_answer(&mut s).contains("Connection: keep-alive\r\n"));
+        let t0 = Instant::now();
+        assert_eq!(s.read(&mut [0u8; 1]).unwrap(), 0);
+        let waited = t0.elapsed();
+        assert!(
+            waited >= READ_DEADLINE - Duration::from_millis(100),
+            "{waited:?}"
+        );
+    }
+
+    #[test]
     fn bad_heads_and_short_bodies_are_answered_by_the_connection() {
-        let server = HttpServer::bind("127.0.0.1:0", 16).unwrap();
+        let server = HttpServer::bind("127.0.0.1:0", 16, None).unwrap();
         let addr = server.local_addr();
         let out = exchange(addr, b"GET /a HTTP/3\r\n\r\n");
         assert!(out.starts_with("HTTP/1.1 505 "), "{out}");
@@ -458,7 +609,7 @@ mod tests {
 
     #[test]
     fn a_dropped_request_is_a_500_and_head_gets_no_body() {
-        let server = HttpServer::bind("127.0.0.1:0", 16).unwrap();
+        let server = HttpServer::bind("127.0.0.1:0", 16, None).unwrap();
         let addr = server.local_addr();
         let t = std::thread::spawn(move || {
             drop(server.recv_timeout(Duration::from_secs(10)).unwrap());

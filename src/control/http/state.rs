@@ -1,11 +1,15 @@
 //! The control API's views of the state under the desk: the journaled trades of a day
-//! (`GET /trades`), the journal's fsync for a backup (`POST /journal/sync`), and LIVE
-//! reconciliation as `/state` shows it.
+//! (`GET /trades`), the journal's fsync for a backup (`POST /journal/sync`), the snapshot's
+//! views with LIVE reconciliation as `/state` shows it, and the connection threads' shortcut
+//! to them.
 
-use super::{ControlApi, Reply};
+use super::{ControlApi, Reply, METRICS_TYPE};
+use crate::control::server::{Head, Response, Shortcut};
 use crate::telemetry::journal::SyncRequest;
+use crate::telemetry::snapshot::{self, SnapshotBody, SnapshotReader};
 use crate::telemetry::Metrics;
 use serde_json::json;
+use std::sync::Arc;
 use std::time::Duration;
 
 impl ControlApi {
@@ -67,20 +71,60 @@ impl ControlApi {
             ),
         }
     }
+}
 
-    /// LIVE reconciliation with Kite as the metrics have it: drift pauses entries.
-    pub(super) fn reconciliation(&self) -> serde_json::Value {
-        let m = &self.metrics;
-        let drift = Metrics::get(&m.reconcile_drift_instruments);
-        json!({
-            "done": Metrics::get(&m.reconcile_done) == 1,
-            "runs": Metrics::get(&m.reconcile_runs_total),
-            "drift_instruments": drift,
-            "drift": drift > 0,
-            "foreign_positions": Metrics::get(&m.reconcile_foreign_positions),
-            "foreign_exposure": Metrics::get(&m.foreign_exposure_paise) as i64 as f64 / 100.0,
-            "fills_applied": Metrics::get(&m.reconcile_fills_applied_total),
-            "orders_adopted": Metrics::get(&m.reconcile_adopted_total),
-        })
+/// LIVE reconciliation with Kite as the metrics have it: drift pauses entries.
+fn reconciliation(m: &Metrics) -> serde_json::Value {
+    let drift = Metrics::get(&m.reconcile_drift_instruments);
+    json!({
+        "done": Metrics::get(&m.reconcile_done) == 1,
+        "runs": Metrics::get(&m.reconcile_runs_total),
+        "drift_instruments": drift,
+        "drift": drift > 0,
+        "foreign_positions": Metrics::get(&m.reconcile_foreign_positions),
+        "foreign_exposure": Metrics::get(&m.foreign_exposure_paise) as i64 as f64 / 100.0,
+        "fills_applied": Metrics::get(&m.reconcile_fills_applied_total),
+        "orders_adopted": Metrics::get(&m.reconcile_adopted_total),
+    })
+}
+
+/// The snapshot's view at `path` (`/state` with reconciliation), None for any other path.
+pub(super) fn snapshot_view(
+    path: &str,
+    b: &SnapshotBody,
+    m: &Metrics,
+) -> Option<serde_json::Value> {
+    let view = snapshot::json_view(path)?;
+    let mut v = view(b);
+    if path == "/state" {
+        v["reconciliation"] = reconciliation(m);
     }
+    Some(v)
+}
+
+/// The reads a connection thread answers itself: the snapshot's views and /metrics. They
+/// need only the snapshot's mapping and the metrics' atomics, so a dashboard or a monitor
+/// polling them costs no hand-off to the serving thread and never waits behind a flatten.
+pub fn shortcut(reader: SnapshotReader, metrics: Arc<Metrics>) -> Shortcut {
+    Arc::new(move |head: &Head| {
+        let path = head
+            .target
+            .split('?')
+            .next()
+            .unwrap_or("")
+            .trim_end_matches('/');
+        if path == "/metrics" {
+            let mut body = String::with_capacity(32 * 1024);
+            metrics.render(&mut body);
+            return Some(Response::new(200, METRICS_TYPE, body));
+        }
+        snapshot::json_view(path)?;
+        Some(match reader.read() {
+            Ok(b) => {
+                let v = snapshot_view(path, &b, &metrics)?;
+                Response::json(200, &v)
+            }
+            Err(e) => Response::json(503, &json!({"error": format!("state unavailable: {e}")})),
+        })
+    })
 }

@@ -58,6 +58,9 @@ pub struct Head {
     pub headers: Vec<(String, String)>,
     /// The client asked for `100 Continue` before it sends the body.
     pub expects_continue: bool,
+    /// The client will send another request on this connection: HTTP/1.1 unless it says
+    /// `Connection: close`, HTTP/1.0 only when it says `Connection: keep-alive`.
+    pub keep_alive: bool,
 }
 
 impl Head {
@@ -195,10 +198,24 @@ fn parse_head(head: &[u8]) -> Result<Head, (u16, &'static str)> {
         target: String::from_utf8_lossy(target).into_owned(),
         headers,
         expects_continue: false,
+        keep_alive: false,
     };
     h.expects_continue = h
         .header("Expect")
         .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+    // Connection is a list of tokens and may come in several lines.
+    let says = |token: &str| {
+        h.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("Connection"))
+            .flat_map(|(_, v)| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    };
+    h.keep_alive = if version == b"HTTP/1.1" {
+        !says("close")
+    } else {
+        says("keep-alive")
+    };
     Ok(h)
 }
 
@@ -256,12 +273,31 @@ mod tests {
         assert_eq!(h.header("Content-Length"), Some("2"));
         assert_eq!(f, Framing::Length(2));
         assert_eq!(&raw[at..], "{}");
+        assert!(h.keep_alive);
         // Bare LFs, leading blank lines, an unknown method kept for the log.
         let (h, f, at) = ok("\r\n\nBREW /pot HTTP/1.0\nX-A:  b \n\nrest");
         assert_eq!(h.method.as_str(), "BREW");
         assert_eq!(h.header("x-a"), Some("b"));
         assert_eq!(f, Framing::Length(0));
         assert_eq!(at, "\r\n\nBREW /pot HTTP/1.0\nX-A:  b \n\n".len());
+        assert!(!h.keep_alive);
+    }
+
+    #[test]
+    fn keep_alive_by_version_and_connection_tokens() {
+        for (raw, keep) in [
+            ("GET / HTTP/1.1\r\n\r\n", true),
+            ("GET / HTTP/1.1\r\nConnection: Close\r\n\r\n", false),
+            (
+                "GET / HTTP/1.1\r\nConnection: x\r\nConnection: te, close\r\n\r\n",
+                false,
+            ),
+            ("GET / HTTP/1.1\r\nConnection: closed\r\n\r\n", true),
+            ("GET / HTTP/1.0\r\n\r\n", false),
+            ("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", true),
+        ] {
+            assert_eq!(ok(raw).0.keep_alive, keep, "{raw:?}");
+        }
     }
 
     #[test]
