@@ -1,7 +1,7 @@
 //! Fuzzing the control API's request parsing over real sockets: random bytes and mutated
 //! valid requests (every endpoint, method, header and body we take, then bit flips,
 //! truncations, splices, repeated and oversized headers, lying Content-Lengths, chunked
-//! bodies) go to a running paper session, several connections at a time. The control thread
+//! bodies, several requests pipelined on one kept connection) go to a running paper session, several connections at a time. The control thread
 //! must never crash or stall: after every batch a plain GET /health answers within 2 s, no
 //! connection waits past its deadline for an answer or a close, and at the end the process
 //! is alive, still trading ticks, and its log holds no panic.
@@ -70,8 +70,14 @@ const HEADERS: [&str; 10] = [
     "Host:",
 ];
 
-/// A well-formed request from the corpus.
+/// A well-formed request from the corpus, the last on its connection.
 fn valid(r: &mut Rng) -> Vec<u8> {
+    request(r, true)
+}
+
+/// A well-formed request; `last`: it says `Connection: close`, else the connection is kept
+/// for the next.
+fn request(r: &mut Rng, last: bool) -> Vec<u8> {
     let method = if r.below(3) == 0 {
         *r.pick(&METHODS)
     } else if r.below(2) == 0 {
@@ -87,18 +93,32 @@ fn valid(r: &mut Rng) -> Vec<u8> {
         extra.push_str(h);
         extra.push_str("\r\n");
     }
+    let close = if last { "Connection: close\r\n" } else { "" };
     format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}Content-Length: {}\r\n{close}\r\n{body}",
         body.len()
     )
     .into_bytes()
 }
 
-/// One input: random bytes, a valid request, or a valid request mutated a few times.
+/// One input: random bytes, a valid request, requests pipelined on one kept connection
+/// (mutated or not), or a valid request mutated a few times.
 fn input(r: &mut Rng) -> Vec<u8> {
     match r.below(10) {
         0 => (0..r.below(600)).map(|_| r.next() as u8).collect(),
-        1 | 2 => valid(r),
+        1 => valid(r),
+        2 => {
+            let mut b = Vec::new();
+            for _ in 0..1 + r.below(3) {
+                b.extend(request(r, false));
+            }
+            let last = r.below(2) == 0;
+            b.extend(request(r, last));
+            if r.below(2) == 0 {
+                mutate(r, &mut b);
+            }
+            b
+        }
         _ => {
             let mut b = valid(r);
             for _ in 0..1 + r.below(4) {
