@@ -63,7 +63,7 @@ impl Dashboard {
         key: Option<&str>,
         body: Option<serde_json::Value>,
     ) -> (u16, &'static str, String) {
-        let path = url.split('?').next().unwrap_or("").trim_end_matches('/');
+        let path = request::endpoint(url);
         let m = method.as_str();
         if (path.is_empty() || path == "/index.html") && *method == Method::Get {
             return (200, "text/html; charset=utf-8", PAGE.to_string());

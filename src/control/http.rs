@@ -61,9 +61,6 @@ pub use reload::{Reloader, TurnoverSource};
 mod state;
 pub use state::shortcut;
 
-/// Prometheus' text exposition format.
-const METRICS_TYPE: &str = "text/plain; version=0.0.4";
-
 /// What the X-API-Key header of a mutating call says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum KeyCheck {
@@ -218,13 +215,7 @@ impl ControlApi {
 
     fn handle(&mut self, req: Request) {
         let method = req.method().clone();
-        let path = req
-            .url()
-            .split('?')
-            .next()
-            .unwrap_or("")
-            .trim_end_matches('/')
-            .to_string();
+        let path = request::endpoint(req.url()).to_string();
         let key = match &self.api_key {
             None => KeyCheck::Ok,
             Some(k) => match req.header("X-API-Key") {
@@ -240,9 +231,7 @@ impl ControlApi {
             return;
         }
         if path == "/metrics" && method == Method::Get {
-            let mut body = String::with_capacity(32 * 1024);
-            self.metrics.render(&mut body);
-            req.respond(Response::new(200, METRICS_TYPE, body));
+            req.respond(state::metrics_page(&self.metrics));
             return;
         }
         let body = if method == Method::Post {

@@ -8,6 +8,11 @@ use super::Reply;
 use crate::control::server::{Body, Request};
 use serde_json::json;
 
+/// The path an endpoint is matched on: the URL without its query and trailing slashes.
+pub(crate) fn endpoint(url: &str) -> &str {
+    url.split('?').next().unwrap_or("").trim_end_matches('/')
+}
+
 /// Our bodies are a reason or a mode switch: a few hundred bytes at most.
 pub const MAX_BODY_BYTES: usize = 1024;
 

@@ -3,7 +3,7 @@
 //! views with LIVE reconciliation as `/state` shows it, and the connection threads' shortcut
 //! to them.
 
-use super::{ControlApi, Reply, METRICS_TYPE};
+use super::{ControlApi, Reply};
 use crate::control::server::{Head, Response, Shortcut};
 use crate::telemetry::journal::SyncRequest;
 use crate::telemetry::snapshot::{self, SnapshotBody, SnapshotReader};
@@ -102,21 +102,21 @@ pub(super) fn snapshot_view(
     Some(v)
 }
 
+/// `GET /metrics`: Prometheus' text exposition format.
+pub(super) fn metrics_page(m: &Metrics) -> Response {
+    let mut body = String::with_capacity(32 * 1024);
+    m.render(&mut body);
+    Response::new(200, "text/plain; version=0.0.4", body)
+}
+
 /// The reads a connection thread answers itself: the snapshot's views and /metrics. They
 /// need only the snapshot's mapping and the metrics' atomics, so a dashboard or a monitor
 /// polling them costs no hand-off to the serving thread and never waits behind a flatten.
 pub fn shortcut(reader: SnapshotReader, metrics: Arc<Metrics>) -> Shortcut {
     Arc::new(move |head: &Head| {
-        let path = head
-            .target
-            .split('?')
-            .next()
-            .unwrap_or("")
-            .trim_end_matches('/');
+        let path = super::request::endpoint(&head.target);
         if path == "/metrics" {
-            let mut body = String::with_capacity(32 * 1024);
-            metrics.render(&mut body);
-            return Some(Response::new(200, METRICS_TYPE, body));
+            return Some(metrics_page(&metrics));
         }
         snapshot::json_view(path)?;
         Some(match reader.read() {
