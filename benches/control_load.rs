@@ -4,7 +4,11 @@
 //! another in one run, and prints them side by side: the pipeline's latency from the
 //! `/metrics` histograms (bucket counts diffed at the phase boundaries, quantiles
 //! interpolated inside a bucket as Prometheus' `histogram_quantile` does), the process's CPU
-//! from /proc, and the load's own answer times.
+//! from /proc, the host's steal time (how long the virtual machine's cores were taken away,
+//! which stalls everything at once), and the load's own answer times. Each kind is pooled
+//! twice: all windows, and only those in which the host took under 1 % of the machine's
+//! time (a paired day goes out whole), with the tick-to-intent p99's bootstrap interval and
+//! the spread of the per-window changes.
 //!
 //! Tick-to-intent has only about a dozen samples a minute at the default pace, so the per-tick
 //! stage latencies (feed receive to the strategy and to the risk stage, thousands a second)
@@ -23,10 +27,12 @@
 //! AITRAPP_LOAD_ROUNDS=4` pools about a thousand intents of each kind in 20 minutes.
 //! With AITRAPP_LOAD_PAIRED=1 (and a pace) each day runs twice, whole, once quiet and once
 //! under load: the same ticks and the same intents, so the market's drift cancels out.
+//! AITRAPP_LOAD_DATES (dates of `DAYS`, comma-separated) picks the days instead.
 //! AITRAPP_LOAD_SLICE_US overrides the shipped `pipeline.hot_slice_us` (0: the kernel's
 //! default slice), to compare runs with and without the hot threads' short slice.
 //! AITRAPP_LOAD_KEEPALIVE=1 has each client keep one connection open (as a browser or
-//! Prometheus does) instead of a new connection per request.
+//! Prometheus does) instead of a new connection per request. AITRAPP_LOAD_CLIENT_NICE sets
+//! the load clients' nice value (the server's HTTP threads run at 10).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -119,6 +125,67 @@ impl Buckets {
         let n = self.count();
         (n > 0).then(|| self.sum / n as f64)
     }
+
+    /// As many draws as were counted, with replacement, from this histogram's buckets: one
+    /// bootstrap replicate (the sum is left out; only quantiles are read from it).
+    fn resample(&self, rng: &mut XorShift) -> Buckets {
+        let total = self.count();
+        let mut hits = vec![0u64; self.cum.len()];
+        for _ in 0..total {
+            let u = rng.below(total);
+            // The first bucket whose cumulative count passes u.
+            let at = self
+                .cum
+                .partition_point(|&(_, n)| n <= u)
+                .min(hits.len() - 1);
+            hits[at] += 1;
+        }
+        let mut running = 0;
+        Buckets {
+            cum: self
+                .cum
+                .iter()
+                .zip(hits)
+                .map(|(&(le, _), h)| {
+                    running += h;
+                    (le, running)
+                })
+                .collect(),
+            sum: 0.0,
+        }
+    }
+}
+
+/// xorshift64*: the bootstrap's draws need to be cheap and repeatable, not good for crypto.
+struct XorShift(u64);
+
+impl XorShift {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) % n.max(1)
+    }
+}
+
+/// The 5th and 95th percentiles of the p99's change (percent, load against quiet) over
+/// bootstrap replicates of both sides: how far sampling alone moves a p99 resting on a few
+/// hundred intents.
+fn p99_change_interval(quiet: &Buckets, loaded: &Buckets) -> Option<(f64, f64)> {
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+    let mut changes: Vec<f64> = (0..2000)
+        .filter_map(|_| {
+            let q = quiet.resample(&mut rng).quantile(0.99)?;
+            let l = loaded.resample(&mut rng).quantile(0.99)?;
+            Some((l - q) / q * 100.0)
+        })
+        .collect();
+    if changes.is_empty() {
+        return None;
+    }
+    changes.sort_by(f64::total_cmp);
+    let at = |q: f64| changes[((changes.len() - 1) as f64 * q).round() as usize];
+    Some((at(0.05), at(0.95)))
 }
 
 /// One read of everything a phase boundary needs.
@@ -126,10 +193,22 @@ impl Buckets {
 struct Reading {
     at: Instant,
     process_ticks: u64,
+    steal_ticks: u64,
     ticks: u64,
     strategy: Buckets,
     risk: Buckets,
     intent: Buckets,
+}
+
+/// The machine's steal time (a virtual machine's cores taken by its host), all cores.
+fn steal_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    // "cpu user nice system idle iowait irq softirq steal ...".
+    stat.lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(8))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 fn cpu_ticks(pid: u32) -> u64 {
@@ -158,6 +237,7 @@ fn read_now(port: u16, pid: u32) -> Option<Reading> {
     Some(Reading {
         at: Instant::now(),
         process_ticks: cpu_ticks(pid),
+        steal_ticks: steal_ticks(),
         ticks,
         strategy: Buckets::parse(&body, "stage_latency_seconds", "stage=\"strategy\""),
         risk: Buckets::parse(&body, "stage_latency_seconds", "stage=\"risk\""),
@@ -214,6 +294,15 @@ fn load(port: u16, rps: u64, clients: u64, keep_alive: bool, stop: Arc<AtomicBoo
         .map(|c| {
             let stop = stop.clone();
             std::thread::spawn(move || {
+                // AITRAPP_LOAD_CLIENT_NICE: the clients' nice (0 as started), to tell the
+                // load generator's share of the two cores from the server's.
+                let nice = env_or::<i32>("AITRAPP_LOAD_CLIENT_NICE", 0);
+                if nice != 0 {
+                    // SAFETY: a plain syscall on this thread.
+                    unsafe {
+                        libc::setpriority(libc::PRIO_PROCESS as _, libc::gettid() as _, nice)
+                    };
+                }
                 let period = Duration::from_secs_f64(clients as f64 / rps as f64);
                 let mut next = start + period.mul_f64(c as f64 / clients as f64);
                 let mut out = Load::empty();
@@ -277,6 +366,7 @@ fn load(port: u16, rps: u64, clients: u64, keep_alive: bool, stop: Arc<AtomicBoo
 struct Window {
     secs: f64,
     cpu_ticks: u64,
+    steal_ticks: u64,
     ticks: u64,
     strategy: Buckets,
     risk: Buckets,
@@ -288,6 +378,7 @@ impl Window {
         Window {
             secs: (b.at - a.at).as_secs_f64(),
             cpu_ticks: b.process_ticks.saturating_sub(a.process_ticks),
+            steal_ticks: b.steal_ticks.saturating_sub(a.steal_ticks),
             ticks: b.ticks.saturating_sub(a.ticks),
             strategy: a.strategy.since(&b.strategy),
             risk: a.risk.since(&b.risk),
@@ -312,6 +403,7 @@ impl Window {
         };
         self.secs += w.secs;
         self.cpu_ticks += w.cpu_ticks;
+        self.steal_ticks += w.steal_ticks;
         self.ticks += w.ticks;
         self.strategy = sum(&self.strategy, &w.strategy);
         self.risk = sum(&self.risk, &w.risk);
@@ -342,6 +434,7 @@ fn us(s: Option<f64>) -> String {
 fn row(phase: &str, w: &Window, load: Option<&Load>) -> String {
     let hz = 100.0; // USER_HZ on Linux
     let cpu = w.cpu_ticks as f64 / hz / w.secs * 100.0;
+    let steal = w.steal_ticks as f64 / hz / w.secs * 1e3;
     let load_cols = match load {
         Some(l) => format!(
             "{:.0} | {} | {:.2} / {:.2}",
@@ -354,7 +447,7 @@ fn row(phase: &str, w: &Window, load: Option<&Load>) -> String {
     };
     let (s, r, i) = (&w.strategy, &w.risk, &w.intent);
     format!(
-        "| {phase} | {:.0} | {load_cols} | {:.0} | {cpu:.1} | {} | {} / {} | {} / {} | {} | {} / {} |",
+        "| {phase} | {:.0} | {load_cols} | {:.0} | {cpu:.1} | {steal:.1} | {} | {} / {} | {} / {} | {} | {} / {} |",
         w.secs,
         w.ticks as f64 / w.secs,
         s.count(),
@@ -504,28 +597,105 @@ impl Loader {
     }
 }
 
-/// Every measured window: its row, and the pool of its kind.
-struct Tally {
-    rows: Vec<String>,
-    quiet: Window,
-    loaded: Window,
-    load_all: Load,
+/// The host may take this share of the machine's time (steal) in a window before the window
+/// is left out of the second pool: a virtual machine whose cores the host takes away stalls
+/// with or without our load, and a single such stall sets a window's p99.
+const STEAL_LIMIT: f64 = 0.01;
+
+/// One measured window, in the order run.
+struct Measured {
+    /// The session's day, numbered as run.
+    day: usize,
+    window: Window,
+    load: Option<Load>,
 }
 
-impl Tally {
-    fn add(&mut self, w: &Window, load: Option<Load>) {
-        match load {
-            Some(l) => {
-                self.rows.push(row("GET /state load", w, Some(&l)));
-                self.loaded.add(w);
-                self.load_all.add(&l);
-            }
-            None => {
-                self.rows.push(row("quiet", w, None));
-                self.quiet.add(w);
+impl Measured {
+    fn stolen(&self) -> bool {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        self.window.steal_ticks as f64 / 100.0 > STEAL_LIMIT * cores * self.window.secs
+    }
+}
+
+/// Windows pooled by kind.
+struct Pool {
+    quiet: Window,
+    loaded: Window,
+    load: Load,
+}
+
+impl Pool {
+    fn of<'a>(windows: impl Iterator<Item = &'a Measured>) -> Pool {
+        let mut p = Pool {
+            quiet: Window::default(),
+            loaded: Window::default(),
+            load: Load::empty(),
+        };
+        for m in windows {
+            match &m.load {
+                Some(l) => {
+                    p.loaded.add(&m.window);
+                    p.load.add(l);
+                }
+                None => p.quiet.add(&m.window),
             }
         }
+        p
     }
+
+    fn print(&self, what: &str) {
+        let (q, l) = (&self.quiet, &self.loaded);
+        if q.secs == 0.0 || l.secs == 0.0 {
+            return println!("| **{what}** | no window of each kind |");
+        }
+        println!("{}", row(&format!("**quiet, {what}**"), q, None));
+        println!("{}", row(&format!("**load, {what}**"), l, Some(&self.load)));
+    }
+
+    fn print_changes(&self, what: &str) {
+        let (q, l) = (&self.quiet, &self.loaded);
+        let change = |q: Option<f64>, l: Option<f64>| match (q, l) {
+            (Some(q), Some(l)) => format!("{:+.1}%", (l - q) / q * 100.0),
+            _ => "n/a".into(),
+        };
+        println!(
+            "{what}: under load vs quiet: feed->risk p99 {}, p50 {}, mean {}; tick->intent p99 {} ({} and {} samples)",
+            change(q.risk.quantile(0.99), l.risk.quantile(0.99)),
+            change(q.risk.quantile(0.5), l.risk.quantile(0.5)),
+            change(q.risk.mean(), l.risk.mean()),
+            change(q.intent.quantile(0.99), l.intent.quantile(0.99)),
+            q.intent.count(),
+            l.intent.count(),
+        );
+        if let Some((lo, hi)) = p99_change_interval(&q.intent, &l.intent) {
+            println!("  tick->intent p99 change, 90% bootstrap interval: {lo:+.1}% to {hi:+.1}%");
+        }
+    }
+}
+
+/// Each loaded window's feed->risk p99 change against the quiet windows run next to it on
+/// the same day (their mean), leaving out windows the host stole from: the spread of these
+/// says whether a pooled change is the load or the day.
+fn pair_changes(windows: &[Measured]) -> Vec<f64> {
+    let p99 = |m: &Measured| m.window.risk.quantile(0.99).filter(|_| !m.stolen());
+    let mut out = Vec::new();
+    for (i, m) in windows.iter().enumerate() {
+        let Some(l) = p99(m).filter(|_| m.load.is_some()) else {
+            continue;
+        };
+        let beside: Vec<f64> = [i.checked_sub(1), Some(i + 1)]
+            .into_iter()
+            .flatten()
+            .filter_map(|j| windows.get(j))
+            .filter(|q| q.day == m.day && q.load.is_none())
+            .filter_map(p99)
+            .collect();
+        if !beside.is_empty() {
+            let q = beside.iter().sum::<f64>() / beside.len() as f64;
+            out.push((l - q) / q * 100.0);
+        }
+    }
+    out
 }
 
 fn main() {
@@ -537,23 +707,32 @@ fn main() {
     let clients = env_or::<u64>("AITRAPP_LOAD_CLIENTS", 8).max(1);
     let rounds = env_or::<u64>("AITRAPP_LOAD_ROUNDS", 1).max(1);
     let days = env_or::<usize>("AITRAPP_LOAD_DAYS", 1).max(1);
+    // AITRAPP_LOAD_DATES=2026-11-20,2026-12-02: those days of `DAYS` (a date twice runs
+    // it twice) instead of the first AITRAPP_LOAD_DAYS.
+    let plan: Vec<usize> = match std::env::var("AITRAPP_LOAD_DATES") {
+        Ok(dates) => dates
+            .split(',')
+            .map(|d| {
+                DAYS.iter()
+                    .position(|x| *x == d.trim())
+                    .unwrap_or_else(|| panic!("{d} is not one of the bench's days: {DAYS:?}"))
+            })
+            .collect(),
+        Err(_) => (0..days).collect(),
+    };
     let speed = std::env::var("AITRAPP_LOAD_SPEED")
         .ok()
         .and_then(|v| v.parse::<f64>().ok());
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let phase = Duration::from_secs(secs);
-    let mut t = Tally {
-        rows: Vec::new(),
-        quiet: Window::default(),
-        loaded: Window::default(),
-        load_all: Load::empty(),
-    };
+    let mut t: Vec<Measured> = Vec::new();
     let paired = speed.is_some() && std::env::var_os("AITRAPP_LOAD_PAIRED").is_some();
-    for day in 0..days {
+    // `run` numbers the sessions' days as run (what pairs windows), `day` picks the date.
+    for (run, day) in plan.into_iter().enumerate() {
         if paired {
             // The same day twice, whole: once quiet, once under load (the order alternating
             // by day), so both see the same ticks and the same intents.
-            let order = if day % 2 == 0 {
+            let order = if run % 2 == 0 {
                 [false, true]
             } else {
                 [true, false]
@@ -570,14 +749,18 @@ fn main() {
                         None => break,
                     }
                 }
-                t.add(&Window::between(&a, &b), loader.map(Loader::stop));
+                t.push(Measured {
+                    day: run,
+                    window: Window::between(&a, &b),
+                    load: loader.map(Loader::stop),
+                });
             }
             continue;
         }
         let session = Session::start(root, day, speed);
         // Quiet, load, quiet, ... quiet; every other day starts with load, so each kind
         // falls on both ends of the day (the market's drift through it moves the p99).
-        let load_first = day % 2 == 1;
+        let load_first = run % 2 == 1;
         for p in 0..=2 * rounds {
             let is_load = (p % 2 == 1) != load_first;
             if is_load && p == 2 * rounds {
@@ -593,39 +776,60 @@ fn main() {
                 println!("  the session ended (its day closed)");
                 break;
             };
-            t.add(&Window::between(&a, &b), load);
+            t.push(Measured {
+                day: run,
+                window: Window::between(&a, &b),
+                load,
+            });
             if is_load {
                 // The last requests finish before the next quiet phase starts.
                 std::thread::sleep(Duration::from_secs(1));
             }
         }
     }
-    let Tally {
-        rows,
-        quiet,
-        loaded,
-        load_all,
-    } = t;
-
     println!();
-    println!("| phase | s | /state answered/s | failed | /state answer p50 / p99 (ms) | ticks/s | process CPU (% of one core) | ticks at strategy | feed->strategy p50 / p99 (us) | feed->risk p50 / p99 (us) | intents | tick->intent p50 / p99 (us) |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
-    for r in &rows {
-        println!("{r}");
+    println!("| phase | s | /state answered/s | failed | /state answer p50 / p99 (ms) | ticks/s | process CPU (% of one core) | host steal (ms/s) | ticks at strategy | feed->strategy p50 / p99 (us) | feed->risk p50 / p99 (us) | intents | tick->intent p50 / p99 (us) |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for m in &t {
+        let kind = if m.load.is_some() {
+            "GET /state load"
+        } else {
+            "quiet"
+        };
+        let mark = if m.stolen() { " (host steal)" } else { "" };
+        println!(
+            "{}",
+            row(&format!("{kind}{mark}"), &m.window, m.load.as_ref())
+        );
     }
-    println!("{}", row("**all quiet**", &quiet, None));
-    println!("{}", row("**all load**", &loaded, Some(&load_all)));
-    let change = |q: Option<f64>, l: Option<f64>| match (q, l) {
-        (Some(q), Some(l)) => format!("{:+.1}%", (l - q) / q * 100.0),
-        _ => "n/a".into(),
+    let all = Pool::of(t.iter());
+    // A paired day goes out whole when either of its sessions was stolen from, so that
+    // what is left stays paired.
+    let stolen_days: Vec<usize> = t.iter().filter(|m| m.stolen()).map(|m| m.day).collect();
+    let kept = |m: &&Measured| {
+        if paired {
+            !stolen_days.contains(&m.day)
+        } else {
+            !m.stolen()
+        }
     };
-    println!(
-        "\nunder load vs quiet: feed->risk p99 {}, p50 {}, mean {}; tick->intent p99 {} ({} and {} samples)",
-        change(quiet.risk.quantile(0.99), loaded.risk.quantile(0.99)),
-        change(quiet.risk.quantile(0.5), loaded.risk.quantile(0.5)),
-        change(quiet.risk.mean(), loaded.risk.mean()),
-        change(quiet.intent.quantile(0.99), loaded.intent.quantile(0.99)),
-        quiet.intent.count(),
-        loaded.intent.count(),
-    );
+    let clean = Pool::of(t.iter().filter(kept));
+    let limit = format!("host steal under {:.0} %", STEAL_LIMIT * 100.0);
+    all.print("all");
+    clean.print(&limit);
+    println!();
+    all.print_changes("all windows");
+    clean.print_changes(&format!("windows with {limit}"));
+    let mut pairs = pair_changes(&t);
+    if !pairs.is_empty() {
+        pairs.sort_by(f64::total_cmp);
+        let up = pairs.iter().filter(|&&c| c > 0.0).count();
+        println!(
+            "feed->risk p99 change per loaded window against the quiet beside it ({limit}): median {:+.1}%, {:+.1}% to {:+.1}%, up in {up} of {}",
+            (pairs[(pairs.len() - 1) / 2] + pairs[pairs.len() / 2]) / 2.0,
+            pairs[0],
+            pairs[pairs.len() - 1],
+            pairs.len(),
+        );
+    }
 }

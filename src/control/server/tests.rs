@@ -175,3 +175,89 @@ fn a_dropped_request_is_a_500_and_head_gets_no_body() {
     );
     t.join().unwrap();
 }
+
+/// The acceptor's side of one accepted connection whose client has sent `raw` (all of it
+/// there, when `raw` is not empty), with a shortcut that answers GET /fast with `body`.
+fn accepted(raw: &[u8], body: Vec<u8>) -> (Connections, TcpStream, TcpStream) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let (s, _) = l.accept().unwrap();
+    if !raw.is_empty() {
+        c.write_all(raw).unwrap();
+        s.peek(&mut [0u8; 1]).unwrap();
+    }
+    let shortcut: Shortcut = Arc::new(move |h: &Head| {
+        (h.target == "/fast").then(|| Response::new(200, "text/plain", body.clone()))
+    });
+    let conns = Connections {
+        queue: Arc::new(Queue::new(1)),
+        max_body: 16,
+        shortcut: Some(shortcut),
+        stop: Arc::new(AtomicBool::new(false)),
+    };
+    (conns, c, s)
+}
+
+#[test]
+fn a_closing_get_already_sent_is_answered_on_the_acceptor() {
+    let (conns, mut c, s) = accepted(
+        b"GET /fast HTTP/1.1\r\nConnection: close\r\n\r\n",
+        b"snapshot".to_vec(),
+    );
+    assert!(conns.answer_at_accept(s).is_none(), "answered and closed");
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+    assert!(out.contains("Connection: close\r\n"), "{out}");
+    assert!(out.ends_with("\r\n\r\nsnapshot"), "{out}");
+}
+
+#[test]
+fn anything_else_goes_to_a_connection_thread_unread() {
+    for raw in [
+        // Kept: its next request belongs to a connection thread.
+        &b"GET /fast HTTP/1.1\r\n\r\n"[..],
+        // Not the shortcut's, or not a plain GET.
+        b"GET /slow HTTP/1.1\r\nConnection: close\r\n\r\n",
+        b"POST /fast HTTP/1.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+        // Two requests, or half of one, or nothing yet.
+        b"GET /fast HTTP/1.1\r\n\r\nGET /fast HTTP/1.1\r\nConnection: close\r\n\r\n",
+        b"GET /fast HTTP/1.1\r\nConnec",
+        b"",
+    ] {
+        let (conns, _c, s) = accepted(raw, b"snapshot".to_vec());
+        match conns.answer_at_accept(s) {
+            Some(Accepted::Fresh(s)) => {
+                // Left blocking, and with every byte the client sent still to read.
+                let mut got = vec![0u8; raw.len()];
+                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                (&s).read_exact(&mut got).unwrap();
+                assert_eq!(got, raw);
+            }
+            _ => panic!("{:?} was not handed on", String::from_utf8_lossy(raw)),
+        }
+    }
+}
+
+#[test]
+fn an_answer_too_big_for_the_socket_is_finished_by_a_connection_thread() {
+    let body: Vec<u8> = (0..8 << 20).map(|i| (i % 251) as u8).collect();
+    let (conns, mut c, s) = accepted(
+        b"GET /fast HTTP/1.1\r\nConnection: close\r\n\r\n",
+        body.clone(),
+    );
+    let Some(Accepted::Finishing(s, rest)) = conns.answer_at_accept(s) else {
+        panic!("8 MiB went into the socket at once");
+    };
+    let t = std::thread::spawn(move || finish(s, &rest));
+    let mut out = Vec::new();
+    c.read_to_end(&mut out).unwrap();
+    t.join().unwrap();
+    let at = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert!(out.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    assert!(
+        out[at..] == body[..],
+        "the answer arrived whole and in order"
+    );
+}

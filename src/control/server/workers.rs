@@ -2,23 +2,23 @@
 //! maps and unmaps a stack each time in the pipeline's process, and at 2,000 requests a
 //! second that cost showed in the pipeline's latency (PERF.md, control API under load). The
 //! pool grows on demand to `max` (a slow client still costs one thread, never the serving
-//! thread) and shrinks back to `keep` after `idle`.
+//! thread) and shrinks back to `keep` after `idle`. What a thread is handed (`T`) is the
+//! server's business: a connection, or one whose answer is half written.
 
 use super::handoff::{Pop, Queue, Refused};
-use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// What happened to an accepted connection.
 #[derive(Debug)]
-pub enum Handed {
+pub enum Handed<T> {
     /// A waiting thread took it.
     ToIdle,
     /// A new thread was started for it.
     ToNew,
     /// Every thread is busy and there are `max` of them.
-    Full(TcpStream),
+    Full(T),
 }
 
 struct Counts {
@@ -29,8 +29,8 @@ struct Counts {
 }
 
 /// The acceptor's side of the pool.
-pub struct ConnectionThreads<F> {
-    streams: Arc<Queue<TcpStream>>,
+pub struct ConnectionThreads<T, F> {
+    streams: Arc<Queue<T>>,
     counts: Arc<Counts>,
     serve: Arc<F>,
     max: usize,
@@ -38,7 +38,7 @@ pub struct ConnectionThreads<F> {
     idle: Duration,
 }
 
-impl<F: Fn(TcpStream) + Send + Sync + 'static> ConnectionThreads<F> {
+impl<T: Send + 'static, F: Fn(T) + Send + Sync + 'static> ConnectionThreads<T, F> {
     pub fn new(max: usize, keep: usize, idle: Duration, serve: F) -> Self {
         ConnectionThreads {
             streams: Arc::new(Queue::new(max)),
@@ -54,7 +54,7 @@ impl<F: Fn(TcpStream) + Send + Sync + 'static> ConnectionThreads<F> {
     }
 
     /// Gives `stream` to a waiting thread, or to a new one while fewer than `max` live.
-    pub fn hand(&self, stream: TcpStream) -> Handed {
+    pub fn hand(&self, stream: T) -> Handed<T> {
         // Reserve a waiting thread: the stream sent below is then sure to be taken at once.
         let reserved = self
             .counts
@@ -102,7 +102,7 @@ impl<F: Fn(TcpStream) + Send + Sync + 'static> ConnectionThreads<F> {
     }
 }
 
-impl<F> Drop for ConnectionThreads<F> {
+impl<T, F> Drop for ConnectionThreads<T, F> {
     /// The acceptor is gone: waiting threads end, queued connections close.
     fn drop(&mut self) {
         self.streams.close(true);
@@ -111,13 +111,7 @@ impl<F> Drop for ConnectionThreads<F> {
 
 /// A connection thread after its first connection: waits for the next, and leaves after
 /// `idle` without one while more than `keep` threads live. Returns when the acceptor is gone.
-fn work<F: Fn(TcpStream)>(
-    streams: &Queue<TcpStream>,
-    counts: &Counts,
-    serve: &F,
-    keep: usize,
-    idle: Duration,
-) {
+fn work<T, F: Fn(T)>(streams: &Queue<T>, counts: &Counts, serve: &F, keep: usize, idle: Duration) {
     loop {
         counts.idle.fetch_add(1, Ordering::SeqCst);
         match streams.pop_timeout(idle) {
@@ -157,7 +151,7 @@ fn unidle(counts: &Counts) -> bool {
 mod tests {
     use super::*;
     use std::io::{Read, Write};
-    use std::net::TcpListener;
+    use std::net::{TcpListener, TcpStream};
     use std::time::Instant;
 
     fn pair(l: &TcpListener) -> (TcpStream, TcpStream) {
