@@ -36,9 +36,14 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "control_load/histogram.rs"]
+mod histogram;
 mod support;
+#[path = "control_load/windows.rs"]
+mod windows;
 use common::{free_port, http, wait_until, Running};
 use hdrhistogram::Histogram;
+use histogram::Buckets;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -46,147 +51,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::env_or;
-
-/// One histogram's cumulative buckets (upper bound in seconds, count) and its sum.
-#[derive(Clone, Default)]
-struct Buckets {
-    cum: Vec<(f64, u64)>,
-    sum: f64,
-}
-
-impl Buckets {
-    /// The series `name` with `labels` (like `stage="risk"`, or empty) from a /metrics body.
-    fn parse(body: &str, name: &str, labels: &str) -> Buckets {
-        let sep = if labels.is_empty() { "" } else { "," };
-        let bucket = format!("aitrapp_{name}_bucket{{{labels}{sep}le=\"");
-        let sum = if labels.is_empty() {
-            format!("aitrapp_{name}_sum ")
-        } else {
-            format!("aitrapp_{name}_sum{{{labels}}} ")
-        };
-        let mut b = Buckets::default();
-        for line in body.lines() {
-            if let Some(rest) = line.strip_prefix(bucket.as_str()) {
-                let Some((le, n)) = rest.split_once("\"} ") else {
-                    continue;
-                };
-                let le = if le == "+Inf" {
-                    f64::INFINITY
-                } else {
-                    le.parse().unwrap_or(f64::NAN)
-                };
-                b.cum.push((le, n.trim().parse().unwrap_or(0)));
-            } else if let Some(v) = line.strip_prefix(sum.as_str()) {
-                b.sum = v.trim().parse().unwrap_or(0.0);
-            }
-        }
-        b
-    }
-
-    /// What was observed between `self` (earlier) and `later`.
-    fn since(&self, later: &Buckets) -> Buckets {
-        Buckets {
-            cum: later
-                .cum
-                .iter()
-                .zip(&self.cum)
-                .map(|(&(le, b), &(_, a))| (le, b.saturating_sub(a)))
-                .collect(),
-            sum: later.sum - self.sum,
-        }
-    }
-
-    fn count(&self) -> u64 {
-        self.cum.last().map_or(0, |&(_, n)| n)
-    }
-
-    /// The q-quantile in seconds, linear inside its bucket (Prometheus' histogram_quantile).
-    fn quantile(&self, q: f64) -> Option<f64> {
-        let total = self.count();
-        if total == 0 {
-            return None;
-        }
-        let rank = q * total as f64;
-        let (mut lo, mut below) = (0.0, 0u64);
-        for &(le, n) in &self.cum {
-            if n as f64 >= rank {
-                if le.is_infinite() {
-                    return Some(lo);
-                }
-                let inside = (n - below).max(1) as f64;
-                return Some(lo + (le - lo) * (rank - below as f64) / inside);
-            }
-            (lo, below) = (le, n);
-        }
-        None
-    }
-
-    fn mean(&self) -> Option<f64> {
-        let n = self.count();
-        (n > 0).then(|| self.sum / n as f64)
-    }
-
-    /// As many draws as were counted, with replacement, from this histogram's buckets: one
-    /// bootstrap replicate (the sum is left out; only quantiles are read from it).
-    fn resample(&self, rng: &mut XorShift) -> Buckets {
-        let total = self.count();
-        let mut hits = vec![0u64; self.cum.len()];
-        for _ in 0..total {
-            let u = rng.below(total);
-            // The first bucket whose cumulative count passes u.
-            let at = self
-                .cum
-                .partition_point(|&(_, n)| n <= u)
-                .min(hits.len() - 1);
-            hits[at] += 1;
-        }
-        let mut running = 0;
-        Buckets {
-            cum: self
-                .cum
-                .iter()
-                .zip(hits)
-                .map(|(&(le, _), h)| {
-                    running += h;
-                    (le, running)
-                })
-                .collect(),
-            sum: 0.0,
-        }
-    }
-}
-
-/// xorshift64*: the bootstrap's draws need to be cheap and repeatable, not good for crypto.
-struct XorShift(u64);
-
-impl XorShift {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) % n.max(1)
-    }
-}
-
-/// The 5th and 95th percentiles of the p99's change (percent, load against quiet) over
-/// bootstrap replicates of both sides: how far sampling alone moves a p99 resting on a few
-/// hundred intents.
-fn p99_change_interval(quiet: &Buckets, loaded: &Buckets) -> Option<(f64, f64)> {
-    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
-    let mut changes: Vec<f64> = (0..2000)
-        .filter_map(|_| {
-            let q = quiet.resample(&mut rng).quantile(0.99)?;
-            let l = loaded.resample(&mut rng).quantile(0.99)?;
-            Some((l - q) / q * 100.0)
-        })
-        .collect();
-    if changes.is_empty() {
-        return None;
-    }
-    changes.sort_by(f64::total_cmp);
-    let at = |q: f64| changes[((changes.len() - 1) as f64 * q).round() as usize];
-    Some((at(0.05), at(0.95)))
-}
+use windows::{pair_changes, row, Measured, Pool, Window, STEAL_LIMIT};
 
 /// One read of everything a phase boundary needs.
 #[derive(Clone)]
@@ -361,56 +226,6 @@ fn load(port: u16, rps: u64, clients: u64, keep_alive: bool, stop: Arc<AtomicBoo
     all
 }
 
-/// What happened between two readings; windows of the same kind add up.
-#[derive(Clone, Default)]
-struct Window {
-    secs: f64,
-    cpu_ticks: u64,
-    steal_ticks: u64,
-    ticks: u64,
-    strategy: Buckets,
-    risk: Buckets,
-    intent: Buckets,
-}
-
-impl Window {
-    fn between(a: &Reading, b: &Reading) -> Window {
-        Window {
-            secs: (b.at - a.at).as_secs_f64(),
-            cpu_ticks: b.process_ticks.saturating_sub(a.process_ticks),
-            steal_ticks: b.steal_ticks.saturating_sub(a.steal_ticks),
-            ticks: b.ticks.saturating_sub(a.ticks),
-            strategy: a.strategy.since(&b.strategy),
-            risk: a.risk.since(&b.risk),
-            intent: a.intent.since(&b.intent),
-        }
-    }
-
-    fn add(&mut self, w: &Window) {
-        let sum = |x: &Buckets, y: &Buckets| {
-            if x.cum.is_empty() {
-                return y.clone();
-            }
-            Buckets {
-                cum: x
-                    .cum
-                    .iter()
-                    .zip(&y.cum)
-                    .map(|(&(le, a), &(_, b))| (le, a + b))
-                    .collect(),
-                sum: x.sum + y.sum,
-            }
-        };
-        self.secs += w.secs;
-        self.cpu_ticks += w.cpu_ticks;
-        self.steal_ticks += w.steal_ticks;
-        self.ticks += w.ticks;
-        self.strategy = sum(&self.strategy, &w.strategy);
-        self.risk = sum(&self.risk, &w.risk);
-        self.intent = sum(&self.intent, &w.intent);
-    }
-}
-
 impl Load {
     fn empty() -> Load {
         Load {
@@ -425,40 +240,6 @@ impl Load {
         self.failed += l.failed;
         self.answer_us.add(&l.answer_us).unwrap();
     }
-}
-
-fn us(s: Option<f64>) -> String {
-    s.map_or("n/a".into(), |s| format!("{:.1}", s * 1e6))
-}
-
-fn row(phase: &str, w: &Window, load: Option<&Load>) -> String {
-    let hz = 100.0; // USER_HZ on Linux
-    let cpu = w.cpu_ticks as f64 / hz / w.secs * 100.0;
-    let steal = w.steal_ticks as f64 / hz / w.secs * 1e3;
-    let load_cols = match load {
-        Some(l) => format!(
-            "{:.0} | {} | {:.2} / {:.2}",
-            l.answered as f64 / w.secs,
-            l.failed,
-            l.answer_us.value_at_quantile(0.5) as f64 / 1e3,
-            l.answer_us.value_at_quantile(0.99) as f64 / 1e3
-        ),
-        None => "0 | 0 | -".into(),
-    };
-    let (s, r, i) = (&w.strategy, &w.risk, &w.intent);
-    format!(
-        "| {phase} | {:.0} | {load_cols} | {:.0} | {cpu:.1} | {steal:.1} | {} | {} / {} | {} / {} | {} | {} / {} |",
-        w.secs,
-        w.ticks as f64 / w.secs,
-        s.count(),
-        us(s.quantile(0.5)),
-        us(s.quantile(0.99)),
-        us(r.quantile(0.5)),
-        us(r.quantile(0.99)),
-        i.count(),
-        us(i.quantile(0.5)),
-        us(i.quantile(0.99)),
-    )
 }
 
 /// Trading days for the sessions of AITRAPP_LOAD_DAYS (no weekend, no 2026 NSE holiday).
@@ -595,107 +376,6 @@ impl Loader {
         self.stop.store(true, Ordering::Relaxed);
         self.clients.join().unwrap()
     }
-}
-
-/// The host may take this share of the machine's time (steal) in a window before the window
-/// is left out of the second pool: a virtual machine whose cores the host takes away stalls
-/// with or without our load, and a single such stall sets a window's p99.
-const STEAL_LIMIT: f64 = 0.01;
-
-/// One measured window, in the order run.
-struct Measured {
-    /// The session's day, numbered as run.
-    day: usize,
-    window: Window,
-    load: Option<Load>,
-}
-
-impl Measured {
-    fn stolen(&self) -> bool {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-        self.window.steal_ticks as f64 / 100.0 > STEAL_LIMIT * cores * self.window.secs
-    }
-}
-
-/// Windows pooled by kind.
-struct Pool {
-    quiet: Window,
-    loaded: Window,
-    load: Load,
-}
-
-impl Pool {
-    fn of<'a>(windows: impl Iterator<Item = &'a Measured>) -> Pool {
-        let mut p = Pool {
-            quiet: Window::default(),
-            loaded: Window::default(),
-            load: Load::empty(),
-        };
-        for m in windows {
-            match &m.load {
-                Some(l) => {
-                    p.loaded.add(&m.window);
-                    p.load.add(l);
-                }
-                None => p.quiet.add(&m.window),
-            }
-        }
-        p
-    }
-
-    fn print(&self, what: &str) {
-        let (q, l) = (&self.quiet, &self.loaded);
-        if q.secs == 0.0 || l.secs == 0.0 {
-            return println!("| **{what}** | no window of each kind |");
-        }
-        println!("{}", row(&format!("**quiet, {what}**"), q, None));
-        println!("{}", row(&format!("**load, {what}**"), l, Some(&self.load)));
-    }
-
-    fn print_changes(&self, what: &str) {
-        let (q, l) = (&self.quiet, &self.loaded);
-        let change = |q: Option<f64>, l: Option<f64>| match (q, l) {
-            (Some(q), Some(l)) => format!("{:+.1}%", (l - q) / q * 100.0),
-            _ => "n/a".into(),
-        };
-        println!(
-            "{what}: under load vs quiet: feed->risk p99 {}, p50 {}, mean {}; tick->intent p99 {} ({} and {} samples)",
-            change(q.risk.quantile(0.99), l.risk.quantile(0.99)),
-            change(q.risk.quantile(0.5), l.risk.quantile(0.5)),
-            change(q.risk.mean(), l.risk.mean()),
-            change(q.intent.quantile(0.99), l.intent.quantile(0.99)),
-            q.intent.count(),
-            l.intent.count(),
-        );
-        if let Some((lo, hi)) = p99_change_interval(&q.intent, &l.intent) {
-            println!("  tick->intent p99 change, 90% bootstrap interval: {lo:+.1}% to {hi:+.1}%");
-        }
-    }
-}
-
-/// Each loaded window's feed->risk p99 change against the quiet windows run next to it on
-/// the same day (their mean), leaving out windows the host stole from: the spread of these
-/// says whether a pooled change is the load or the day.
-fn pair_changes(windows: &[Measured]) -> Vec<f64> {
-    let p99 = |m: &Measured| m.window.risk.quantile(0.99).filter(|_| !m.stolen());
-    let mut out = Vec::new();
-    for (i, m) in windows.iter().enumerate() {
-        let Some(l) = p99(m).filter(|_| m.load.is_some()) else {
-            continue;
-        };
-        let beside: Vec<f64> = [i.checked_sub(1), Some(i + 1)]
-            .into_iter()
-            .flatten()
-            .filter_map(|j| windows.get(j))
-            .filter(|q| q.day == m.day && q.load.is_none())
-            .filter_map(p99)
-            .collect();
-        if !beside.is_empty() {
-            let q = beside.iter().sum::<f64>() / beside.len() as f64;
-            out.push((l - q) / q * 100.0);
-        }
-    }
-    out
 }
 
 fn main() {
