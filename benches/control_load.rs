@@ -32,7 +32,8 @@
 //! default slice), to compare runs with and without the hot threads' short slice.
 //! AITRAPP_LOAD_KEEPALIVE=1 has each client keep one connection open (as a browser or
 //! Prometheus does) instead of a new connection per request. AITRAPP_LOAD_CLIENT_NICE sets
-//! the load clients' nice value (the server's HTTP threads run at 10).
+//! the load clients' nice value (the server's HTTP threads run at 10), and
+//! AITRAPP_LOAD_CLIENT_CPU pins them to one core.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -167,6 +168,17 @@ fn load(port: u16, rps: u64, clients: u64, keep_alive: bool, stop: Arc<AtomicBoo
                     unsafe {
                         libc::setpriority(libc::PRIO_PROCESS as _, libc::gettid() as _, nice)
                     };
+                }
+                // AITRAPP_LOAD_CLIENT_CPU: the clients on that core only, so the hot threads
+                // can wake on the other (the load as if from another machine, nearly).
+                if let Ok(cpu) = std::env::var("AITRAPP_LOAD_CLIENT_CPU") {
+                    let cpu: usize = cpu.parse().expect("AITRAPP_LOAD_CLIENT_CPU is a core number");
+                    // SAFETY: a cpu_set_t on the stack, for this thread only.
+                    unsafe {
+                        let mut set: libc::cpu_set_t = std::mem::zeroed();
+                        libc::CPU_SET(cpu, &mut set);
+                        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+                    }
                 }
                 let period = Duration::from_secs_f64(clients as f64 / rps as f64);
                 let mut next = start + period.mul_f64(c as f64 / clients as f64);
