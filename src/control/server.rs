@@ -295,6 +295,12 @@ fn accept(
     }
 }
 
+/// The requests a `Shortcut` is asked about, on the acceptor or a connection thread: plain
+/// GETs, with no body.
+fn for_shortcut(head: &Head, framing: Framing) -> bool {
+    head.method == Method::Get && framing == Framing::Length(0)
+}
+
 /// What a connection thread is handed.
 enum Accepted {
     /// A connection to read requests from.
@@ -404,7 +410,7 @@ impl Connections {
     /// threads wake on. Nothing here waits: the socket is non-blocking, the request is
     /// peeked (read out only once answered here), and an answer the socket cannot take at
     /// once goes to a connection thread to finish. Anything else is returned to hand off.
-    fn answer_at_accept(&self, stream: TcpStream) -> Option<Accepted> {
+    fn answer_at_accept(&self, mut stream: TcpStream) -> Option<Accepted> {
         let Some(shortcut) = &self.shortcut else {
             return Some(Accepted::Fresh(stream));
         };
@@ -413,11 +419,11 @@ impl Connections {
         }
         let mut peeked = [0u8; 1024];
         let answer = stream.peek(&mut peeked).ok().and_then(|n| {
-            let Parsed::Complete(head, Framing::Length(0), end) = parse::parse(&peeked[..n]) else {
+            let Parsed::Complete(head, framing, end) = parse::parse(&peeked[..n]) else {
                 return None;
             };
-            // One request, a plain GET, the client's last.
-            if end != n || head.method != Method::Get || head.keep_alive {
+            // One request, the shortcut's kind, the client's last.
+            if end != n || head.keep_alive || !for_shortcut(&head, framing) {
                 return None;
             }
             shortcut(&head).map(|r| (r.encode(false, false), n))
@@ -428,7 +434,6 @@ impl Connections {
                 Err(_) => None,
             };
         };
-        let mut stream = stream;
         // The peeked bytes are in the socket: this read takes them and does not wait.
         if stream.read_exact(&mut peeked[..n]).is_err() {
             return None;
@@ -496,7 +501,8 @@ impl Connections {
             };
             let head_only = head.method == Method::Head;
             let keep = head.keep_alive && used.is_some();
-            let response = self.answer(head, body);
+            let ask_shortcut = for_shortcut(&head, framing);
+            let response = self.answer(head, body, ask_shortcut);
             let keep = keep && !self.stop.load(Ordering::SeqCst);
             if stream.write_all(&response.encode(head_only, keep)).is_err() {
                 return;
@@ -508,12 +514,11 @@ impl Connections {
         }
     }
 
-    fn answer(&self, head: Head, body: Body) -> Response {
-        let plain_get = head.method == Method::Get && body == Body::Bytes(Vec::new());
+    fn answer(&self, head: Head, body: Body, ask_shortcut: bool) -> Response {
         if let Some(r) = self
             .shortcut
             .as_ref()
-            .filter(|_| plain_get)
+            .filter(|_| ask_shortcut)
             .and_then(|s| s(&head))
         {
             return r;
